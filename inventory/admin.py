@@ -1,0 +1,216 @@
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import render
+
+from inventory import services
+from inventory.exceptions import InventoryError
+from inventory.models import (
+    AuthorityConflict,
+    Bin,
+    Commitment,
+    OnHand,
+    Ownership,
+    OwnershipChange,
+    Sku,
+    StockMovement,
+    System,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Audit trails and mirrors: visible, never edited by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(System)
+class SystemAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "adapter", "active", "token_prefix"]
+    list_filter = ["kind", "active"]
+    readonly_fields = ["token_prefix"]
+    actions = ["issue_token"]
+
+    @admin.action(description="Issue a new API token (shown once)")
+    def issue_token(self, request, queryset):
+        for system in queryset:
+            token = system.issue_token()
+            self.message_user(
+                request,
+                f"New token for {system.name}: {token} — copy it now, only its hash is kept.",
+                messages.WARNING,
+            )
+
+
+class OwnershipForm(forms.ModelForm):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why this change? Kept in the audit log with your name and the time.",
+    )
+
+    class Meta:
+        model = Ownership
+        fields = ["owner", "consumers", "truth_moment"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.fact == "on_hand" and not cleaned.get("truth_moment"):
+            self.add_error("truth_moment", "On-hand needs a truth moment: ship or order.")
+        return cleaned
+
+
+class OwnershipChangeInline(admin.TabularInline):
+    model = OwnershipChange
+    fields = ["changed_at", "changed_by", "before", "after", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Ownership)
+class OwnershipAdmin(admin.ModelAdmin):
+    form = OwnershipForm
+    list_display = ["fact", "owner", "truth_moment", "updated_at"]
+    filter_horizontal = ["consumers"]
+    inlines = [OwnershipChangeInline]
+
+    def has_add_permission(self, request):
+        return False  # one row per fact, seeded by migration
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        services.ownership_change(
+            ownership=obj,
+            owner=form.cleaned_data["owner"],
+            consumers=form.cleaned_data["consumers"],
+            truth_moment=form.cleaned_data.get("truth_moment") or "",
+            reason=form.cleaned_data["reason"],
+            actor=request.user,
+        )
+
+    def save_related(self, request, form, formsets, change):
+        pass  # consumers are set by the service, inside the audited transaction
+
+
+@admin.register(OwnershipChange)
+class OwnershipChangeAdmin(ReadOnlyAdmin):
+    list_display = ["changed_at", "ownership", "changed_by", "reason"]
+    list_select_related = ["ownership", "changed_by"]
+
+
+@admin.register(AuthorityConflict)
+class AuthorityConflictAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "system", "fact", "owner", "detail"]
+    list_filter = ["fact", "system"]
+    list_select_related = ["system", "owner"]
+
+
+@admin.register(Bin)
+class BinAdmin(admin.ModelAdmin):
+    list_display = ["code", "zone", "walk_order", "active"]
+    list_filter = ["zone", "active"]
+    search_fields = ["code"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the ledger references bins; deactivate instead
+
+
+@admin.register(Sku)
+class SkuAdmin(ReadOnlyAdmin):
+    """The storefront owns the catalog; OneFact only mirrors it."""
+
+    list_display = ["code", "title", "active", "unit_cost"]
+    list_filter = ["active"]
+    search_fields = ["code", "title"]
+
+
+class AdjustStockForm(forms.Form):
+    delta = forms.IntegerField(help_text="Units to add (positive) or take away (negative).")
+    note = forms.CharField(max_length=255, help_text="Why: kept on the ledger row.")
+    event_id = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_delta(self):
+        if self.cleaned_data["delta"] == 0:
+            raise forms.ValidationError("Enter a non-zero number of units.")
+        return self.cleaned_data["delta"]
+
+
+@admin.register(OnHand)
+class OnHandAdmin(admin.ModelAdmin):
+    list_display = ["bin", "sku", "quantity", "updated_at"]
+    list_select_related = ["bin", "sku"]
+    search_fields = ["sku__code", "bin__code"]
+    readonly_fields = ["bin", "sku", "quantity", "updated_at"]
+    actions = ["adjust_stock"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Adjust stock (a count-adjust movement on the ledger)")
+    def adjust_stock(self, request, queryset):
+        if "apply" in request.POST:
+            form = AdjustStockForm(request.POST)
+            if form.is_valid():
+                self._apply_adjustment(request, queryset, form.cleaned_data)
+                return None
+        else:
+            form = AdjustStockForm(initial={"event_id": uuid.uuid4().hex})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Adjust stock",
+            "rows": queryset.select_related("bin", "sku"),
+            "form": form,
+            "action": "adjust_stock",
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/inventory/adjust_stock.html", context)
+
+    def _apply_adjustment(self, request, queryset, data):
+        shelf = System.objects.get(name="shelf")
+        for row in queryset.select_related("bin", "sku").order_by("pk"):
+            try:
+                services.on_hand_adjust(
+                    bin=row.bin,
+                    sku=row.sku,
+                    delta=data["delta"],
+                    kind=StockMovement.Kind.COUNT_ADJUST,
+                    source_system=shelf,
+                    source_event_id=f"admin:{data['event_id']}:{row.pk}",
+                    actor=request.user,
+                    note=data["note"],
+                )
+                self.message_user(request, f"{row.sku} in {row.bin}: {data['delta']:+d}.")
+            except InventoryError as error:
+                self.message_user(request, str(error), messages.ERROR)
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "bin", "sku", "quantity", "balance_after", "actor"]
+    list_filter = ["kind", "source_system"]
+    list_select_related = ["bin", "sku", "actor"]
+    search_fields = ["sku__code", "bin__code", "source_event_id", "reference"]
+
+
+@admin.register(Commitment)
+class CommitmentAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "sku", "order_ref", "quantity", "status"]
+    list_filter = ["status"]
+    list_select_related = ["sku"]

@@ -1,0 +1,120 @@
+"""Demo data for the embedded default: bins, ~560 SKUs with stock, one user per role.
+
+Idempotent: bins, SKUs and users are created once; every seed movement has a fixed
+event id, so running it again replays nothing.
+"""
+
+import random
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from inventory import services
+from inventory.models import Bin, Sku, StockMovement, System
+from inventory.roles import ADMINS, MANAGERS, STAFF
+
+ZONES = ["A", "B", "C", "D"]
+BINS_PER_ZONE = 20
+SKU_COUNT = 560
+
+DEMO_USERS = [
+    # username, password, group, is_staff (Django admin)
+    ("staff", "onefact-staff", STAFF, False),
+    ("manager", "onefact-manager", MANAGERS, False),
+    ("admin", "onefact-admin", ADMINS, True),
+]
+
+_COLOURS = ["Red", "Blue", "Green", "Black", "White", "Grey", "Olive", "Navy", "Sand", "Rust"]
+_ITEMS = [
+    "T-shirt", "Hoodie", "Cap", "Mug", "Water bottle", "Notebook", "Tote bag",
+    "Socks", "Beanie", "Poster", "Sticker pack", "Phone case", "Scarf", "Apron",
+]  # fmt: skip
+_SIZES = ["S", "M", "L", "XL"]
+
+
+def _sku_title(n: int) -> str:
+    colour = _COLOURS[n % len(_COLOURS)]
+    item = _ITEMS[(n // len(_COLOURS)) % len(_ITEMS)]
+    size = _SIZES[(n // (len(_COLOURS) * len(_ITEMS))) % len(_SIZES)]
+    return f"{colour} {item}, size {size}"
+
+
+class Command(BaseCommand):
+    help = "Load demo bins, SKUs, stock and one user per role (safe to run again)."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            bins = self._bins()
+            skus = self._skus()
+            moved = self._stock(bins, skus)
+            self._users()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready: {len(bins)} bins, {len(skus)} SKUs, {moved} new movements."
+            )
+        )
+        for username, password, group, _ in DEMO_USERS:
+            self.stdout.write(f"  {group:<16} login: {username} / {password}")
+
+    def _bins(self) -> list[Bin]:
+        wanted = [
+            Bin(code=f"{zone}-{n:02}", zone=zone, walk_order=z * 100 + n)
+            for z, zone in enumerate(ZONES)
+            for n in range(1, BINS_PER_ZONE + 1)
+        ]
+        Bin.objects.bulk_create(wanted, ignore_conflicts=True)
+        return list(Bin.objects.filter(code__in=[b.code for b in wanted]).order_by("walk_order"))
+
+    def _skus(self) -> list[Sku]:
+        rng = random.Random(7)
+        wanted = [
+            Sku(
+                code=f"SKU-{n:05}",
+                title=_sku_title(n),
+                unit_cost=Decimal(rng.randrange(150, 4500)) / 100,
+            )
+            for n in range(1, SKU_COUNT + 1)
+        ]
+        Sku.objects.bulk_create(wanted, ignore_conflicts=True)
+        return list(Sku.objects.filter(code__in=[s.code for s in wanted]).order_by("code"))
+
+    def _stock(self, bins: list[Bin], skus: list[Sku]) -> int:
+        shelf = System.objects.get(name="shelf")
+        done = set(
+            StockMovement.objects.filter(
+                source_system=shelf, source_event_id__startswith="seed:"
+            ).values_list("source_event_id", flat=True)
+        )
+        rng = random.Random(42)
+        moved = 0
+        for sku in skus:
+            for bin in rng.sample(bins, rng.choice([1, 1, 2, 3])):
+                event_id = f"seed:{sku.code}:{bin.code}"
+                quantity = rng.choice([0, 2, 4, 6, 8, 12, 20, 35, 60])
+                if event_id in done or quantity == 0:
+                    continue
+                services.on_hand_adjust(
+                    bin=bin,
+                    sku=sku,
+                    delta=quantity,
+                    kind=StockMovement.Kind.RECEIVE,
+                    source_system=shelf,
+                    source_event_id=event_id,
+                    reference="demo opening stock",
+                )
+                moved += 1
+        return moved
+
+    def _users(self) -> None:
+        User = get_user_model()
+        for username, password, group_name, is_staff in DEMO_USERS:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"is_staff": is_staff}
+            )
+            if created:
+                user.set_password(password)
+                user.save()
+            user.groups.add(Group.objects.get(name=group_name))

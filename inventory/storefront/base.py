@@ -1,0 +1,179 @@
+"""The one interface every storefront adapter implements.
+
+The shelf owns on-hand; a storefront mirrors it. Adapters translate between OneFact's
+plain types below and one storefront's API. They never touch the database: the services
+in ``inventory`` decide what to send and record what came back.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Mirrors(enum.StrEnum):
+    """Which number the storefront keeps, and so which number we send it."""
+
+    # It tracks its own commitments (Shopify, Saleor): it is sent the shelf's on-hand.
+    ON_HAND = "on_hand"
+    # It keeps one number decremented at order time: sent on-hand minus open commitments.
+    AVAILABLE = "available"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    compare_and_set: bool  # the storefront itself refuses a write whose expected value is stale
+    idempotency_keys: bool  # the storefront deduplicates a mutation by a key we send
+    max_batch: int  # the most quantities one set_levels call may carry
+    mirrors: Mirrors
+
+
+@dataclass(frozen=True)
+class Level:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    sku: str
+    title: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None  # None: this was the last page
+
+
+@dataclass(frozen=True)
+class LevelWrite:
+    """Set the storefront's number for one SKU."""
+
+    sku: str
+    quantity: int  # the absolute value to hold from now on
+    expected: int | None  # what we believe it holds now (compare-and-set); None: don't compare
+    idempotency_key: str
+    reason: str  # e.g. "correction", "movement"
+    ledger_ref: str  # our reference, e.g. "onefact://movement/123"
+
+
+class WriteStatus(enum.StrEnum):
+    APPLIED = "applied"
+    STALE = "stale"  # the storefront held another value than expected; nothing written
+    NOT_FOUND = "not_found"  # the storefront does not know the SKU
+    REJECTED = "rejected"  # the storefront refused the value (validation)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    sku: str
+    status: WriteStatus
+    actual: int | None = None  # for STALE: what the storefront holds
+    message: str = ""
+
+
+class EventType(enum.StrEnum):
+    ORDER_PLACED = "order_placed"
+    ORDER_CANCELLED = "order_cancelled"
+    ORDER_FULFILLED = "order_fulfilled"
+    RETURN_OPENED = "return_opened"
+    REFUND_ISSUED = "refund_issued"
+    CATALOG_CHANGED = "catalog_changed"
+    # The storefront reports its own on-hand (a manual edit there, a refund with restock):
+    # a write by a system that does not own on-hand, refused and corrected by the next push.
+    INVENTORY_CHANGED = "inventory_changed"
+
+
+@dataclass(frozen=True)
+class EventLine:
+    sku: str
+    quantity: int
+    line_ref: str = ""
+    reason: str = ""  # return reason, restock type, …
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    event_id: str  # unique per storefront; replays carry the same id
+    type: EventType
+    occurred_at: datetime | None
+    order_ref: str = ""  # order id/name the event belongs to
+    return_ref: str = ""
+    customer_name: str = ""
+    lines: list[EventLine] = field(default_factory=list)
+    # INVENTORY_CHANGED: the quantity the storefront claims; CATALOG_CHANGED: items.
+    quantity: int | None = None
+    catalog: list[CatalogItem] = field(default_factory=list)
+    payload: dict[str, Any] = field(default_factory=dict)  # the raw JSON, kept for audit
+
+
+class StorefrontError(Exception):
+    """Base of every adapter error. ``retryable`` says whether a task should try again."""
+
+    retryable = False
+
+
+class StorefrontUnavailable(StorefrontError):
+    """Timeouts, connection errors, 5xx: transient, retried with backoff."""
+
+    retryable = True
+
+
+class RateLimited(StorefrontError):
+    """The storefront asked us to wait ``retry_after`` seconds; retried after that."""
+
+    retryable = True
+
+    def __init__(self, message: str = "", *, retry_after: float) -> None:
+        super().__init__(message or f"rate limited; retry after {retry_after:.1f}s")
+        self.retry_after = retry_after
+
+
+class AuthenticationFailed(StorefrontError):
+    """Bad or revoked credentials: recorded and surfaced, not retried."""
+
+
+class MappingError(StorefrontError):
+    """A SKU or location OneFact cannot map to the storefront's ids: surfaced, not retried."""
+
+
+class StorefrontValidationError(StorefrontError):
+    """The storefront refused the request as invalid: surfaced, not retried."""
+
+
+class WebhookSignatureInvalid(StorefrontError):
+    """The inbound webhook is unsigned, badly signed, or too old: answered 401."""
+
+
+class StorefrontAdapter(abc.ABC):
+    """One storefront. Subclasses set ``capabilities`` and implement every method."""
+
+    capabilities: Capabilities
+
+    @abc.abstractmethod
+    def read_levels(self, skus: Sequence[str] | None, cursor: str | None = None) -> Page[Level]:
+        """One page of the storefront's quantities (for ``skus``, or all when None)."""
+
+    @abc.abstractmethod
+    def set_levels(self, writes: Sequence[LevelWrite]) -> list[WriteResult]:
+        """Write at most ``capabilities.max_batch`` quantities; one result per write."""
+
+    @abc.abstractmethod
+    def read_catalog(self, cursor: str | None = None) -> Page[CatalogItem]:
+        """One page of the storefront's catalog (SKU code, title, active)."""
+
+    @abc.abstractmethod
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
+        """Raise ``WebhookSignatureInvalid`` unless ``body`` is signed by the storefront."""
+
+    @abc.abstractmethod
+    def parse_events(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
+        """Our events from one verified webhook delivery (may be none: an ignored topic)."""

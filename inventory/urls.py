@@ -1,0 +1,13 @@
+from django.urls import path
+
+from inventory import views
+
+app_name = "inventory"
+
+urlpatterns = [
+    path("find/", views.find, name="find"),
+    path("skus/", views.sku_list, name="sku-list"),
+    path("skus/<str:code>/", views.sku_detail, name="sku-detail"),
+    path("bins/<str:code>/", views.bin_detail, name="bin-detail"),
+    path("authority/", views.authority_audit, name="authority-audit"),
+]

@@ -1,0 +1,93 @@
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+from django_htmx.http import HttpResponseClientRedirect
+
+from inventory import selectors
+from inventory.models import Bin, Sku
+from inventory.roles import HOME_TEMPLATES, role_for
+
+PAGE_SIZE = 50
+
+
+@require_GET
+def home(request):
+    role = role_for(request.user)
+    return render(request, HOME_TEMPLATES[role], selectors.home_figures(role=role))
+
+
+@require_GET
+@permission_required("inventory.view_sku", raise_exception=True)
+def find(request):
+    """One box for a scanner or a thumb: a bin code or a SKU code goes to its page."""
+    code = request.GET.get("q", "").strip()
+    if Bin.objects.filter(code__iexact=code).exists():
+        target = reverse("inventory:bin-detail", args=[Bin.objects.get(code__iexact=code).code])
+    elif Sku.objects.filter(code__iexact=code).exists():
+        target = reverse("inventory:sku-detail", args=[Sku.objects.get(code__iexact=code).code])
+    else:
+        target = reverse("inventory:sku-list") + f"?q={code}"
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+
+
+@require_GET
+@permission_required("inventory.view_sku", raise_exception=True)
+def sku_list(request):
+    query = request.GET.get("q", "").strip()
+    skus = selectors.skus_with_stock().order_by("code")
+    if query:
+        skus = skus.filter(Q(code__icontains=query) | Q(title__icontains=query))
+    page = Paginator(skus, PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "inventory/sku_list.html"
+    if request.htmx:
+        template += "#sku-table"
+    return render(request, template, {"page": page, "q": query})
+
+
+@require_GET
+@permission_required("inventory.view_sku", raise_exception=True)
+def sku_detail(request, code: str):
+    sku = get_object_or_404(Sku, code=code)
+    ledger = Paginator(selectors.ledger_for_sku(sku=sku), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    template = "inventory/sku_detail.html"
+    if request.htmx:
+        template += "#ledger-table"
+    context = {
+        "sku": sku,
+        "balances": selectors.on_hand_for_sku(sku=sku),
+        "availability": selectors.availability_for_sku(sku=sku),
+        "truth_moment": selectors.truth_moment(),
+        "ledger": ledger,
+    }
+    return render(request, template, context)
+
+
+@require_GET
+@permission_required("inventory.view_bin", raise_exception=True)
+def bin_detail(request, code: str):
+    bin = get_object_or_404(Bin, code=code)
+    return render(
+        request,
+        "inventory/bin_detail.html",
+        {"bin": bin, "balances": selectors.on_hand_for_bin(bin=bin)},
+    )
+
+
+@require_GET
+@permission_required("inventory.view_authority_audit", raise_exception=True)
+def authority_audit(request):
+    return render(
+        request,
+        "inventory/authority_audit.html",
+        {
+            "facts": selectors.authority_audit(),
+            "conflicts": selectors.recent_conflicts(),
+            "changes": selectors.recent_ownership_changes(),
+            "print": request.GET.get("print") == "1",
+        },
+    )

@@ -1,0 +1,105 @@
+"""Shared fixtures. Tests that need PostgreSQL, Redis or Chromium skip with a reason when
+the service is absent, and fail instead when ONEFACT_REQUIRE_SERVICES=1 (as in CI)."""
+
+import os
+import shutil
+
+import pytest
+from django.db import connection
+
+from inventory.models import StockMovement, System
+from inventory.roles import ADMINS, MANAGERS, STAFF
+from inventory.services import on_hand_adjust
+from tests.factories import BinFactory, SkuFactory, UserFactory
+
+REQUIRE_SERVICES = os.environ.get("ONEFACT_REQUIRE_SERVICES") == "1"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def needs(available: bool, reason: str) -> None:
+    """Skip when a service is absent; fail when CI requires every service."""
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} — required because ONEFACT_REQUIRE_SERVICES=1", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres(db):
+    needs(
+        connection.vendor == "postgresql",
+        "needs PostgreSQL: set DATABASE_URL=postgres://… (row locks, triggers, concurrency)",
+    )
+
+
+@pytest.fixture
+def redis_url():
+    url = os.environ.get("REDIS_URL", "")
+    if url:
+        import redis
+
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        except redis.RedisError as error:
+            needs(False, f"needs Redis at REDIS_URL ({error})")
+    needs(bool(url), "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0")
+    return url
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    needs(
+        os.path.exists(CHROMIUM) or shutil.which("chromium") is not None,
+        f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)",
+    )
+    return CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+
+
+@pytest.fixture
+def shelf(db) -> System:
+    return System.objects.get(name="shelf")
+
+
+@pytest.fixture
+def storefront(db) -> System:
+    return System.objects.get(name="storefront")
+
+
+@pytest.fixture
+def bin(db):
+    return BinFactory(code="A-14", zone="A", walk_order=14)
+
+
+@pytest.fixture
+def sku(db):
+    return SkuFactory(code="SKU-1", title="Blue mug")
+
+
+@pytest.fixture
+def stocked_bin(bin, sku, shelf):
+    """Bin A-14 holding 10 of SKU-1."""
+    on_hand_adjust(
+        bin=bin,
+        sku=sku,
+        delta=10,
+        kind=StockMovement.Kind.RECEIVE,
+        source_system=shelf,
+        source_event_id="seed-1",
+    )
+    return bin
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(username="staff-t", group=STAFF)
+
+
+@pytest.fixture
+def manager_user(db):
+    return UserFactory(username="manager-t", group=MANAGERS)
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin-t", group=ADMINS, is_staff=True)
