@@ -66,6 +66,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "inventory.context_processors.role",
             ],
+            "builtins": ["template_partials.templatetags.partials"],
         },
     },
 ]

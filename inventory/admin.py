@@ -103,7 +103,10 @@ class OwnershipAdmin(admin.ModelAdmin):
         )
 
     def save_related(self, request, form, formsets, change):
-        pass  # consumers are set by the service, inside the audited transaction
+        # Consumers were set by the service, inside the audited transaction; only the
+        # (read-only) inline of past changes is left for the admin to process.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
 
 @admin.register(OwnershipChange)

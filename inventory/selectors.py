@@ -266,9 +266,9 @@ def home_figures(*, role: str) -> dict:
         "skus": Sku.objects.filter(active=True).count(),
     }
     if role in ("manager", "admin"):
+        owned = Ownership.objects.aggregate(n=Count("owner"))["n"]
         figures |= {
-            "gaps": Ownership.objects.filter(owner__isnull=True).count()
-            + (len(Fact.values) - Ownership.objects.count()),
+            "gaps": len(Fact.values) - owned,
             "conflicts_7d": AuthorityConflict.objects.filter(created_at__gte=since).count(),
             "movements_7d": StockMovement.objects.filter(created_at__gte=since).count(),
             "units_on_hand": OnHand.objects.aggregate(t=Coalesce(Sum("quantity"), 0))["t"],

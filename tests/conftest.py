@@ -26,7 +26,7 @@ def needs(available: bool, reason: str) -> None:
 
 
 @pytest.fixture
-def postgres(db):
+def postgres():
     needs(
         connection.vendor == "postgresql",
         "needs PostgreSQL: set DATABASE_URL=postgres://… (row locks, triggers, concurrency)",

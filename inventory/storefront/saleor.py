@@ -1,0 +1,806 @@
+"""Saleor adapter: the Saleor GraphQL API (3.x), one warehouse.
+
+Writes. Saleor has no compare-and-set and no idempotency key, so ``set_levels`` reads the batch's
+variants (``productVariants(filter: {sku: …})``, their ``stocks``), reports rows whose stock in our
+warehouse differs from ``expected`` as STALE (with the actual value, nothing written) and writes the
+rest with ``stockBulkUpdate(errorPolicy: REJECT_FAILED_ROWS)``. ``StockBulkUpdateInput`` has no SKU
+selector, only ``variantId``/``variantExternalReference`` and ``warehouseId``, so the read also maps
+SKU → variant id. ``stockBulkUpdate`` only updates existing stocks (a variant with no stock record
+in the warehouse comes back ``NOT_FOUND``), answers one ``results`` entry per input row in input
+order, and ``Stock.quantity`` is the on-hand count (allocations are ``quantityAllocated``).
+A change made by someone else between our read and our write cannot be detected: Saleor offers no
+way to make the write conditional.
+
+Webhooks. Saleor signs each delivery with a JWS (RS256) whose payload is detached:
+``Saleor-Signature: <protected>..<signature>``. Saleor produces it with PyJWT's
+``is_payload_detached=True``, which marks the protected header ``"b64": false`` (RFC 7797), so
+the signing input is ``<protected> + "." + <raw body bytes>``; a header without ``b64: false`` is
+verified over ``<protected> + "." + base64url(body)``. The key comes from the instance's JWKS
+(``{api origin}/.well-known/jwks.json``) chosen by ``kid``; the JWKS is cached and fetched again
+once when a ``kid`` is unknown. The event type comes from ``Saleor-Event`` (Saleor sends the
+lower-case ``WebhookEventAsyncType`` value, e.g. ``order_created``). Saleor sends no delivery-id
+header, so the event id is built from the event type, the object id and ``issuedAt`` (the payload
+is generated once and re-sent unchanged on retries). Payloads are defined by
+``SUBSCRIPTION_QUERY`` below, which the app registers with ``webhookCreate(input: {query: …})``;
+the body is the ``event`` object it selects.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import jwt
+from jwt.exceptions import InvalidKeyError, PyJWKError
+
+from inventory.storefront.base import (
+    AuthenticationFailed,
+    Capabilities,
+    CatalogItem,
+    EventLine,
+    EventType,
+    InboundEvent,
+    Level,
+    LevelWrite,
+    Mirrors,
+    Page,
+    RateLimited,
+    StorefrontAdapter,
+    StorefrontUnavailable,
+    StorefrontValidationError,
+    WebhookSignatureInvalid,
+    WriteResult,
+    WriteStatus,
+)
+
+MAX_BATCH = 100  # Saleor's limit on `first`, so one page reads the whole batch back
+MAX_PAGE_SIZE = 100
+SIGNING_ALGORITHM = "RS256"
+
+# `extensions.exception.code` values (Saleor puts the exception class name there) that mean the
+# token is bad, expired or lacks MANAGE_PRODUCTS.
+AUTH_ERROR_CODES = frozenset(
+    {
+        "PermissionDenied",
+        "ExpiredSignatureError",
+        "InvalidSignatureError",
+        "InvalidTokenError",
+        "DecodeError",
+        "JSONWebTokenError",
+        "JSONWebTokenExpired",
+        "InvalidAudienceError",
+    }
+)
+
+SUBSCRIPTION_QUERY = """
+subscription OneFactEvents {
+  event {
+    __typename
+    issuedAt
+    ... on OrderCreated { order { ...OneFactOrder } }
+    ... on OrderCancelled { order { ...OneFactOrder } }
+    ... on OrderFulfilled { order { ...OneFactOrder } }
+    ... on ProductVariantStockUpdated {
+      warehouse { id }
+      productVariant { id sku stocks { warehouse { id } quantity quantityAllocated } }
+    }
+    ... on ProductVariantUpdated { productVariant { ...OneFactVariant } }
+    ... on ProductUpdated {
+      product {
+        id
+        name
+        channelListings { channel { slug } isPublished isAvailableForPurchase }
+        variants { id sku name }
+      }
+    }
+  }
+}
+
+fragment OneFactOrder on Order {
+  id
+  number
+  created
+  updatedAt
+  userEmail
+  user { firstName lastName }
+  billingAddress { firstName lastName }
+  lines { id productSku quantity variant { id sku } }
+}
+
+fragment OneFactVariant on ProductVariant {
+  id
+  sku
+  name
+  product {
+    id
+    name
+    channelListings { channel { slug } isPublished isAvailableForPurchase }
+  }
+}
+"""
+
+VARIANT_STOCKS_QUERY = """
+query OneFactVariantStocks($first: Int!, $after: String, $filter: ProductVariantFilterInput) {
+  productVariants(first: $first, after: $after, filter: $filter) {
+    edges {
+      node {
+        id
+        sku
+        stocks { warehouse { id } quantity quantityAllocated }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+CATALOG_QUERY = """
+query OneFactCatalog($first: Int!, $after: String) {
+  productVariants(first: $first, after: $after) {
+    edges {
+      node {
+        id
+        sku
+        name
+        product {
+          id
+          name
+          channelListings { channel { slug } isPublished isAvailableForPurchase }
+        }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+STOCK_BULK_UPDATE_MUTATION = """
+mutation OneFactStockBulkUpdate($stocks: [StockBulkUpdateInput!]!, $errorPolicy: ErrorPolicyEnum) {
+  stockBulkUpdate(stocks: $stocks, errorPolicy: $errorPolicy) {
+    count
+    results {
+      errors { field code message }
+      stock { id quantity warehouse { id } productVariant { id sku } }
+    }
+    errors { field code message }
+  }
+}
+"""
+
+_EVENT_TYPES: dict[str, EventType] = {
+    "ORDER_CREATED": EventType.ORDER_PLACED,
+    "ORDER_CANCELLED": EventType.ORDER_CANCELLED,
+    "ORDER_FULFILLED": EventType.ORDER_FULFILLED,
+    "PRODUCT_VARIANT_STOCK_UPDATED": EventType.INVENTORY_CHANGED,
+    "PRODUCT_VARIANT_UPDATED": EventType.CATALOG_CHANGED,
+    "PRODUCT_UPDATED": EventType.CATALOG_CHANGED,
+}
+# `__typename` of the event object, used when the Saleor-Event header is absent.
+_TYPENAMES = {
+    "OrderCreated": "ORDER_CREATED",
+    "OrderCancelled": "ORDER_CANCELLED",
+    "OrderFulfilled": "ORDER_FULFILLED",
+    "ProductVariantStockUpdated": "PRODUCT_VARIANT_STOCK_UPDATED",
+    "ProductVariantUpdated": "PRODUCT_VARIANT_UPDATED",
+    "ProductUpdated": "PRODUCT_UPDATED",
+}
+
+
+@dataclass(frozen=True)
+class _Variant:
+    variant_id: str
+    sku: str
+    quantity: int | None  # stock in our warehouse; None: no stock record there
+
+
+class SaleorAdapter(StorefrontAdapter):
+    """One Saleor instance, one warehouse. Configuration comes only through the constructor."""
+
+    capabilities = Capabilities(
+        compare_and_set=False, idempotency_keys=False, max_batch=MAX_BATCH, mirrors=Mirrors.ON_HAND
+    )
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        token: str,
+        warehouse_id: str,
+        channel: str | None = None,
+        jwks_url: str | None = None,
+        timeout: float = 10.0,
+        client: httpx.Client | None = None,
+        jwks_cache_seconds: float = 300,
+        page_size: int = MAX_PAGE_SIZE,
+        jwks_refetch_min_interval: float = 5.0,
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        self.api_url = api_url
+        self.warehouse_id = warehouse_id
+        self.channel = channel
+        self.jwks_url = jwks_url or default_jwks_url(api_url)
+        self._token = token
+        self._timeout = timeout
+        self._page_size = page_size
+        self._client = client if client is not None else httpx.Client(timeout=timeout)
+        self._owns_client = client is None
+        self._jwks_cache_seconds = jwks_cache_seconds
+        self._jwks_refetch_min_interval = jwks_refetch_min_interval
+        self._jwks: dict[str, jwt.PyJWK] = {}
+        self._jwks_fetched_at: float | None = None
+        self._jwks_lock = threading.Lock()
+        self._clock: Callable[[], float] = time.monotonic
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the HTTP client if this adapter created it."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> SaleorAdapter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def read_levels(self, skus: Sequence[str] | None, cursor: str | None = None) -> Page[Level]:
+        if skus is not None and not skus:
+            return Page(items=[])
+        variants, next_cursor = self._variants_page(skus, cursor, self._page_size)
+        levels = [
+            Level(sku=variant.sku, quantity=variant.quantity)
+            for variant in variants
+            if variant.quantity is not None
+        ]
+        return Page(items=levels, next_cursor=next_cursor)
+
+    def read_catalog(self, cursor: str | None = None) -> Page[CatalogItem]:
+        data = self._graphql(
+            "OneFactCatalog", CATALOG_QUERY, {"first": self._page_size, "after": cursor}
+        )
+        connection = _require(data, "productVariants")
+        items = [
+            self._catalog_item(node)
+            for node in _nodes(connection)
+            if node.get("sku")  # a variant without SKU cannot be mirrored
+        ]
+        return Page(items=items, next_cursor=_next_cursor(connection))
+
+    def _variants_page(
+        self, skus: Sequence[str] | None, after: str | None, first: int
+    ) -> tuple[list[_Variant], str | None]:
+        variables: dict[str, Any] = {"first": first, "after": after}
+        if skus is not None:
+            variables["filter"] = {"sku": list(dict.fromkeys(skus))}
+        data = self._graphql("OneFactVariantStocks", VARIANT_STOCKS_QUERY, variables)
+        connection = _require(data, "productVariants")
+        variants = [
+            _Variant(
+                variant_id=node["id"],
+                sku=node["sku"],
+                quantity=_warehouse_quantity(node.get("stocks"), self.warehouse_id),
+            )
+            for node in _nodes(connection)
+            if node.get("sku")
+        ]
+        return variants, _next_cursor(connection)
+
+    def _current(self, skus: Sequence[str]) -> dict[str, _Variant]:
+        """Variant and current stock for every SKU of a batch (all pages)."""
+        found: dict[str, _Variant] = {}
+        cursor: str | None = None
+        while True:
+            variants, cursor = self._variants_page(skus, cursor, MAX_PAGE_SIZE)
+            for variant in variants:
+                found.setdefault(variant.sku, variant)
+            if cursor is None:
+                return found
+
+    def _catalog_item(self, variant: Mapping[str, Any]) -> CatalogItem:
+        product = variant.get("product") or {}
+        return CatalogItem(
+            sku=variant["sku"],
+            title=catalog_title(product.get("name"), variant.get("name")),
+            active=self._is_active(product.get("channelListings")),
+        )
+
+    def _is_active(self, listings: Any) -> bool:
+        """Published and available for purchase in our channel (in any channel when unset)."""
+        for listing in listings or []:
+            slug = (listing.get("channel") or {}).get("slug")
+            if self.channel is not None and slug != self.channel:
+                continue
+            if listing.get("isPublished") and listing.get("isAvailableForPurchase"):
+                return True
+        return False
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def set_levels(self, writes: Sequence[LevelWrite]) -> list[WriteResult]:
+        if len(writes) > MAX_BATCH:
+            raise ValueError(f"Saleor takes at most {MAX_BATCH} quantities per call")
+        if not writes:
+            return []
+        current = self._current([write.sku for write in writes])
+        results: dict[int, WriteResult] = {}
+        to_write: list[tuple[int, _Variant]] = []
+        seen: set[str] = set()
+        for index, write in enumerate(writes):
+            outcome = _compare(write, current.get(write.sku), duplicate=write.sku in seen)
+            seen.add(write.sku)
+            if outcome is None:
+                to_write.append((index, current[write.sku]))
+            else:
+                results[index] = outcome
+        if to_write:
+            results.update(self._bulk_update(writes, to_write))
+        return [results[index] for index in range(len(writes))]
+
+    def _bulk_update(
+        self, writes: Sequence[LevelWrite], rows: list[tuple[int, _Variant]]
+    ) -> dict[int, WriteResult]:
+        stocks = [
+            {
+                "variantId": variant.variant_id,
+                "warehouseId": self.warehouse_id,
+                "quantity": writes[index].quantity,
+            }
+            for index, variant in rows
+        ]
+        data = self._graphql(
+            "OneFactStockBulkUpdate",
+            STOCK_BULK_UPDATE_MUTATION,
+            {"stocks": stocks, "errorPolicy": "REJECT_FAILED_ROWS"},
+        )
+        payload = _require(data, "stockBulkUpdate")
+        if payload.get("errors"):
+            raise StorefrontValidationError(
+                f"Saleor refused the stock update: {_messages(payload['errors'])}"
+            )
+        outcomes = payload.get("results") or []
+        if len(outcomes) != len(rows):
+            raise StorefrontValidationError(
+                f"stockBulkUpdate answered {len(outcomes)} results for {len(rows)} rows"
+            )
+        return {
+            index: _row_result(writes[index], outcome)
+            for (index, _variant), outcome in zip(rows, outcomes, strict=True)
+        }
+
+    # -- webhooks --------------------------------------------------------------------------
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
+        signature = header_value(headers, "Saleor-Signature")
+        if not signature:
+            raise WebhookSignatureInvalid("missing Saleor-Signature")
+        protected_segment, header, signature_bytes = _split_detached_jws(signature.strip())
+        if header.get("alg") != SIGNING_ALGORITHM:
+            raise WebhookSignatureInvalid(f"unexpected JWS algorithm {header.get('alg')!r}")
+        key = self._signing_key(header.get("kid"))
+        signing_input = _signing_input(protected_segment, header, body)
+        try:
+            valid = key.Algorithm.verify(signing_input, key.key, signature_bytes)
+        except (InvalidKeyError, ValueError, TypeError) as exc:
+            raise WebhookSignatureInvalid(f"signature could not be checked: {exc}") from exc
+        if not valid:
+            raise WebhookSignatureInvalid("Saleor-Signature does not match the body")
+
+    def parse_events(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise StorefrontValidationError(f"webhook body is not JSON: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise StorefrontValidationError("webhook body is not a JSON object")
+        event_name = (header_value(headers, "Saleor-Event") or "").strip().upper()
+        if not event_name:
+            event_name = _TYPENAMES.get(str(payload.get("__typename")), "")
+        event_type = _EVENT_TYPES.get(event_name)
+        if event_type is None:
+            return []
+        occurred_at = _parse_time(payload.get("issuedAt"))
+        if event_type is EventType.INVENTORY_CHANGED:
+            event = self._stock_event(event_name, payload, occurred_at)
+        elif event_type is EventType.CATALOG_CHANGED:
+            event = self._catalog_event(event_name, payload, occurred_at)
+        else:
+            event = _order_event(event_name, event_type, payload, occurred_at)
+        return [event] if event is not None else []
+
+    def _stock_event(
+        self, event_name: str, payload: dict[str, Any], occurred_at: datetime | None
+    ) -> InboundEvent | None:
+        warehouse = (payload.get("warehouse") or {}).get("id")
+        variant = payload.get("productVariant") or {}
+        if warehouse != self.warehouse_id or not variant:
+            return None  # another warehouse's stock: not the number we mirror
+        quantity = _warehouse_quantity(variant.get("stocks"), self.warehouse_id)
+        return InboundEvent(
+            event_id=_event_id(event_name, f"{variant.get('id')}@{warehouse}", payload),
+            type=EventType.INVENTORY_CHANGED,
+            occurred_at=occurred_at,
+            lines=[
+                EventLine(
+                    sku=variant.get("sku") or "",
+                    quantity=quantity or 0,
+                    line_ref=str(variant.get("id") or ""),
+                )
+            ],
+            quantity=quantity,
+            payload=payload,
+        )
+
+    def _catalog_event(
+        self, event_name: str, payload: dict[str, Any], occurred_at: datetime | None
+    ) -> InboundEvent | None:
+        if event_name == "PRODUCT_UPDATED":
+            product = payload.get("product") or {}
+            active = self._is_active(product.get("channelListings"))
+            catalog = [
+                CatalogItem(
+                    sku=variant["sku"],
+                    title=catalog_title(product.get("name"), variant.get("name")),
+                    active=active,
+                )
+                for variant in product.get("variants") or []
+                if variant.get("sku")
+            ]
+            object_id = product.get("id")
+        else:
+            variant = payload.get("productVariant") or {}
+            catalog = [self._catalog_item(variant)] if variant.get("sku") else []
+            object_id = variant.get("id")
+        if object_id is None:
+            return None
+        return InboundEvent(
+            event_id=_event_id(event_name, str(object_id), payload),
+            type=EventType.CATALOG_CHANGED,
+            occurred_at=occurred_at,
+            catalog=catalog,
+            payload=payload,
+        )
+
+    def _signing_key(self, kid: str | None) -> jwt.PyJWK:
+        """The JWKS key for ``kid``: cached, fetched when stale, fetched again once if unknown."""
+        with self._jwks_lock:
+            now = self._clock()
+            fetched_at = self._jwks_fetched_at
+            fresh = fetched_at is None or now - fetched_at >= self._jwks_cache_seconds
+            if fresh:
+                self._refresh_jwks(now)
+            key = self._find_key(kid)
+            # An unknown kid: perhaps Saleor rotated its key, so fetch again once; but not when
+            # the set is moments old (a forged kid must not cost Saleor one request per delivery).
+            recent = fetched_at is not None and now - fetched_at < self._jwks_refetch_min_interval
+            if key is None and not fresh and not recent:
+                self._refresh_jwks(now)
+                key = self._find_key(kid)
+        if key is None:
+            raise WebhookSignatureInvalid(f"no key {kid!r} in {self.jwks_url}")
+        return key
+
+    def _find_key(self, kid: str | None) -> jwt.PyJWK | None:
+        if kid is not None:
+            return self._jwks.get(kid)
+        return next(iter(self._jwks.values())) if len(self._jwks) == 1 else None
+
+    def _refresh_jwks(self, now: float) -> None:
+        try:
+            response = self._client.get(self.jwks_url, timeout=self._timeout)
+        except httpx.TransportError as exc:
+            raise StorefrontUnavailable(f"Saleor JWKS unreachable: {exc}") from exc
+        if response.status_code >= 400:
+            raise StorefrontUnavailable(f"Saleor JWKS answered {response.status_code}")
+        try:
+            document = response.json()
+        except ValueError as exc:
+            raise StorefrontUnavailable("Saleor JWKS is not JSON") from exc
+        entries = document.get("keys") if isinstance(document, dict) else None
+        keys: dict[str, jwt.PyJWK] = {}
+        for entry in entries if isinstance(entries, list) else []:
+            if entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
+                continue
+            try:
+                key = jwt.PyJWK(entry, algorithm=SIGNING_ALGORITHM)
+            except PyJWKError:
+                continue
+            keys[str(entry.get("kid", ""))] = key
+        self._jwks = keys
+        self._jwks_fetched_at = now
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _graphql(self, operation: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """POST one operation; map transport, HTTP and GraphQL failures to our errors."""
+        try:
+            response = self._client.post(
+                self.api_url,
+                json={"query": query, "variables": variables, "operationName": operation},
+                headers={
+                    "Authorization": f"Bearer {self._token}",
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                },
+                timeout=self._timeout,
+            )
+        except httpx.TimeoutException as exc:
+            raise StorefrontUnavailable(f"Saleor did not answer in time: {exc}") from exc
+        except httpx.TransportError as exc:
+            raise StorefrontUnavailable(f"Saleor unreachable: {exc}") from exc
+        body = _json_or_none(response)
+        _raise_for_status(response, body)
+        if not isinstance(body, dict):
+            raise StorefrontUnavailable(f"Saleor answered {response.status_code} without JSON")
+        _raise_for_errors(body)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise StorefrontValidationError("Saleor answered without data")
+        return data
+
+
+# -- module helpers ------------------------------------------------------------------------
+
+
+def default_jwks_url(api_url: str) -> str:
+    """``{scheme}://{host}/.well-known/jwks.json`` of the API's origin."""
+    parts = urlsplit(api_url)
+    return f"{parts.scheme}://{parts.netloc}/.well-known/jwks.json"
+
+
+def catalog_title(product_name: str | None, variant_name: str | None) -> str:
+    product = (product_name or "").strip()
+    variant = (variant_name or "").strip()
+    if not variant or variant == product:
+        return product
+    if not product:
+        return variant
+    return f"{product} - {variant}"
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup on any mapping (also accepts ``_`` for ``-``)."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    wanted = name.lower()
+    for key, candidate in headers.items():
+        if key.lower().replace("_", "-") == wanted:
+            return candidate
+    return None
+
+
+def _compare(write: LevelWrite, variant: _Variant | None, *, duplicate: bool) -> WriteResult | None:
+    """The result a row gets without being written, or None when it should be written."""
+    if duplicate:
+        return WriteResult(
+            sku=write.sku,
+            status=WriteStatus.REJECTED,
+            message="the SKU appears twice in one batch",
+        )
+    if variant is None:
+        return WriteResult(sku=write.sku, status=WriteStatus.NOT_FOUND, message="unknown SKU")
+    if variant.quantity is None:
+        return WriteResult(
+            sku=write.sku,
+            status=WriteStatus.NOT_FOUND,
+            message="the variant has no stock in this warehouse",
+        )
+    if write.expected is not None and variant.quantity != write.expected:
+        return WriteResult(
+            sku=write.sku,
+            status=WriteStatus.STALE,
+            actual=variant.quantity,
+            message=f"Saleor holds {variant.quantity}, expected {write.expected}",
+        )
+    return None
+
+
+def _row_result(write: LevelWrite, outcome: Mapping[str, Any]) -> WriteResult:
+    errors = outcome.get("errors") or []
+    if not errors:
+        return WriteResult(sku=write.sku, status=WriteStatus.APPLIED)
+    message = _messages(errors)
+    if any(error.get("code") == "NOT_FOUND" for error in errors):
+        return WriteResult(sku=write.sku, status=WriteStatus.NOT_FOUND, message=message)
+    return WriteResult(sku=write.sku, status=WriteStatus.REJECTED, message=message)
+
+
+def _order_event(
+    event_name: str, event_type: EventType, payload: dict[str, Any], occurred_at: datetime | None
+) -> InboundEvent | None:
+    order = payload.get("order") or {}
+    if not order.get("id"):
+        return None
+    lines = [
+        EventLine(
+            sku=line.get("productSku") or (line.get("variant") or {}).get("sku") or "",
+            quantity=int(line.get("quantity") or 0),
+            line_ref=str(line.get("id") or ""),
+        )
+        for line in order.get("lines") or []
+    ]
+    return InboundEvent(
+        event_id=_event_id(event_name, order["id"], payload),
+        type=event_type,
+        occurred_at=occurred_at or _parse_time(order.get("updatedAt")),
+        order_ref=str(order["id"]),
+        customer_name=_person_name(order.get("user")) or _person_name(order.get("billingAddress")),
+        lines=lines,
+        payload=payload,
+    )
+
+
+def _event_id(event_name: str, object_id: str, payload: Mapping[str, Any]) -> str:
+    """``<event>:<object id>:<issuedAt>``; a body hash stands in when issuedAt is missing."""
+    issued_at = payload.get("issuedAt")
+    if not issued_at:
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        return f"{event_name}:{object_id}:{digest}"
+    return f"{event_name}:{object_id}:{issued_at}"
+
+
+def _split_detached_jws(value: str) -> tuple[bytes, dict[str, Any], bytes]:
+    """``<protected>..<signature>`` → (protected segment, decoded header, signature bytes)."""
+    parts = value.split(".")
+    if len(parts) != 3 or parts[1] != "":
+        raise WebhookSignatureInvalid("Saleor-Signature is not a detached JWS")
+    try:
+        header = json.loads(_b64url_decode(parts[0]))
+        signature = _b64url_decode(parts[2])
+    except (ValueError, binascii.Error) as exc:
+        raise WebhookSignatureInvalid(f"Saleor-Signature is malformed: {exc}") from exc
+    if not isinstance(header, dict):
+        raise WebhookSignatureInvalid("JWS protected header is not an object")
+    return parts[0].encode("ascii"), header, signature
+
+
+def _signing_input(protected_segment: bytes, header: Mapping[str, Any], body: bytes) -> bytes:
+    """RFC 7515 §5.1 signing input, with RFC 7797's unencoded payload when ``b64`` is false."""
+    critical = header.get("crit") or []
+    if not isinstance(critical, list) or any(name != "b64" for name in critical):
+        raise WebhookSignatureInvalid(f"unsupported critical JWS header parameters {critical!r}")
+    if header.get("b64", True) is False:
+        return protected_segment + b"." + body
+    return protected_segment + b"." + base64.urlsafe_b64encode(body).rstrip(b"=")
+
+
+def _b64url_decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _raise_for_status(response: httpx.Response, body: Any) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    detail = _error_text(body) or response.text[:200]
+    if status == 429:
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
+        raise RateLimited(f"Saleor rate limit (429): {detail}", retry_after=wait)
+    if status in (401, 403):
+        raise AuthenticationFailed(f"Saleor refused the token ({status}): {detail}")
+    if status >= 500 or status == 408:
+        raise StorefrontUnavailable(f"Saleor answered {status}: {detail}")
+    if isinstance(body, dict) and body.get("errors"):
+        _raise_for_errors(body)  # Saleor answers 400 to an invalid query, with GraphQL errors
+    raise StorefrontValidationError(f"Saleor answered {status}: {detail}")
+
+
+def _raise_for_errors(body: Mapping[str, Any]) -> None:
+    errors = body.get("errors")
+    if not errors:
+        return
+    codes = set()
+    for error in errors if isinstance(errors, list) else []:
+        if isinstance(error, dict):
+            code = ((error.get("extensions") or {}).get("exception") or {}).get("code")
+            if code:
+                codes.add(str(code))
+    message = _error_text(body)
+    if codes & AUTH_ERROR_CODES:
+        raise AuthenticationFailed(f"Saleor denied access: {message}")
+    raise StorefrontValidationError(f"Saleor refused the request: {message}")
+
+
+def retry_after_seconds(value: str | None, default: float = 1.0) -> float:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date), at least 1."""
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return default
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(1.0, seconds)
+
+
+def _error_text(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    errors = body.get("errors")
+    if isinstance(errors, list):
+        return "; ".join(
+            str(error.get("message", error)) if isinstance(error, dict) else str(error)
+            for error in errors
+        )
+    return str(errors) if errors else ""
+
+
+def _messages(errors: Sequence[Mapping[str, Any]]) -> str:
+    return "; ".join(
+        str(error.get("message") or error.get("code") or "error")
+        + (f" ({error['field']})" if error.get("field") else "")
+        for error in errors
+    )
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _require(container: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = container.get(key)
+    if not isinstance(value, dict):
+        raise StorefrontValidationError(f"Saleor answered without {key}")
+    return value
+
+
+def _nodes(connection: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [edge["node"] for edge in connection.get("edges") or [] if edge.get("node")]
+
+
+def _next_cursor(connection: Mapping[str, Any]) -> str | None:
+    page_info = connection.get("pageInfo") or {}
+    return page_info.get("endCursor") if page_info.get("hasNextPage") else None
+
+
+def _warehouse_quantity(stocks: Any, warehouse_id: str) -> int | None:
+    for stock in stocks or []:
+        if (stock.get("warehouse") or {}).get("id") == warehouse_id:
+            return int(stock.get("quantity") or 0)
+    return None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _person_name(person: Any) -> str:
+    if not isinstance(person, dict):
+        return ""
+    parts = [person.get("firstName") or "", person.get("lastName") or ""]
+    return " ".join(part.strip() for part in parts if part and part.strip())

@@ -1,0 +1,1039 @@
+"""Shopify adapter: the Admin GraphQL API, version 2026-04 by default.
+
+Why 2026-04 (and never older than 2026-01): compare-and-set through ``changeFromQuantity`` and
+deduplication through the ``@idempotent(key: …)`` directive arrived on ``inventorySetQuantities``
+in 2026-01 as options and became mandatory in 2026-04; before 2026-01 the mutation only knew
+``compareQuantity``/``ignoreCompareQuantity`` and had no idempotency key. See
+https://shopify.dev/changelog/compare-and-swap-redesign-for-inventory-set-quantities,
+https://shopify.dev/changelog/finalizing-compare-and-swap-redesign-for-inventory-set-quantities and
+https://shopify.dev/changelog/making-idempotency-mandatory-for-inventory-adjustments-and-refund-mutations.
+
+How a batch is written:
+
+* ``on_hand`` is set with ``inventorySetQuantities`` (name ``on_hand``), one mutation per
+  (reason, ledger reference) group because both are mutation-wide inputs. ``changeFromQuantity``
+  carries ``LevelWrite.expected``; ``null`` (sent explicitly, as 2026-04 requires) skips the check.
+* The ``@idempotent`` key is per mutation while OneFact keys are per write, so the mutation key is a
+  UUIDv5 derived from the rows it carries (their keys, items, quantities and expectations) plus the
+  reason and reference: a retried batch sends the same key, a changed one a new key (Shopify refuses
+  a reused key with other variables).
+* Shopify documents a failed compare as failing the mutation, so a mutation with ``userErrors``
+  applied nothing (unless it also returned an ``inventoryAdjustmentGroup``). Each ``userError``
+  names its row through ``field`` (``["input", "quantities", "<index>", …]``): those rows get their
+  result (STALE, NOT_FOUND, REJECTED) and the clean rows are sent again in a new mutation.
+* STALE rows are read back with one ``inventoryItems`` query to report the actual quantity.
+
+Webhook payloads are the REST-shaped JSON Shopify documents per topic; deliveries are deduplicated
+on ``X-Shopify-Webhook-Id`` (the same on every retry of one delivery).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from inventory.storefront.base import (
+    AuthenticationFailed,
+    Capabilities,
+    CatalogItem,
+    EventLine,
+    EventType,
+    InboundEvent,
+    Level,
+    LevelWrite,
+    MappingError,
+    Mirrors,
+    Page,
+    RateLimited,
+    StorefrontAdapter,
+    StorefrontUnavailable,
+    StorefrontValidationError,
+    WebhookSignatureInvalid,
+    WriteResult,
+    WriteStatus,
+)
+
+DEFAULT_API_VERSION = "2026-04"
+MIN_API_VERSION = "2026-01"  # first version with changeFromQuantity and @idempotent
+MAX_BATCH = 250
+MAX_PAGE_SIZE = 250  # Shopify's limit on `first`
+SKU_LOOKUP_CHUNK = 50  # SKUs per `inventoryItems(query: …)` search string
+QUANTITY_NAME = "on_hand"
+
+# Valid `reason` values of inventorySetQuantities (https://shopify.dev/docs/apps/build/orders-fulfillment/inventory-management-apps/manage-quantities-states#set-inventory-quantities-on-hand).
+SHOPIFY_REASONS = frozenset(
+    {
+        "correction",
+        "cycle_count_available",
+        "damaged",
+        "movement_canceled",
+        "movement_created",
+        "movement_received",
+        "movement_updated",
+        "other",
+        "promotion",
+        "quality_control",
+        "received",
+        "reservation_created",
+        "reservation_deleted",
+        "reservation_updated",
+        "restock",
+        "safety_stock",
+        "shrinkage",
+    }
+)
+# OneFact reasons that have a closer Shopify reason than the default "correction".
+REASON_ALIASES = {
+    "count": "cycle_count_available",
+    "cycle_count": "cycle_count_available",
+    "receipt": "received",
+    "receive": "received",
+    "return": "restock",
+    "damage": "damaged",
+    "loss": "shrinkage",
+}
+DEFAULT_REASON = "correction"
+
+STALE_CODES = frozenset({"CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"})
+NOT_FOUND_CODES = frozenset({"INVALID_INVENTORY_ITEM", "ITEM_NOT_STOCKED_AT_LOCATION"})
+RETRY_WITH_NEW_KEY = "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED"
+AUTH_ERROR_CODES = frozenset({"ACCESS_DENIED", "UNAUTHORIZED", "FORBIDDEN"})
+TRANSIENT_ERROR_CODES = frozenset({"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"})
+
+RESTOCK_TYPES = frozenset({"return", "cancel", "legacy_restock"})
+DEFAULT_VARIANT_TITLE = "Default Title"
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("4b0c8a53-3f0e-4a8e-9a57-0e6f7a1c5d21")
+
+SET_ON_HAND_MUTATION = """
+mutation OneFactSetOnHand($input: InventorySetQuantitiesInput!, $idempotencyKey: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $idempotencyKey) {
+    inventoryAdjustmentGroup { id reason referenceDocumentUri }
+    userErrors { code field message }
+  }
+}
+"""
+
+ITEMS_BY_SKU_QUERY = """
+query OneFactInventoryItemsBySku($query: String!, $first: Int!, $after: String, $locationId: ID!) {
+  inventoryItems(first: $first, after: $after, query: $query) {
+    nodes {
+      id
+      sku
+      inventoryLevel(locationId: $locationId) {
+        quantities(names: ["on_hand"]) { name quantity }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+LOCATION_LEVELS_QUERY = """
+query OneFactLocationLevels($locationId: ID!, $first: Int!, $after: String) {
+  location(id: $locationId) {
+    inventoryLevels(first: $first, after: $after) {
+      nodes {
+        item { id sku }
+        quantities(names: ["on_hand"]) { name quantity }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+CATALOG_QUERY = """
+query OneFactCatalog($first: Int!, $after: String) {
+  productVariants(first: $first, after: $after) {
+    nodes {
+      sku
+      title
+      product { title status }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+INVENTORY_ITEM_QUERY = """
+query OneFactInventoryItem($id: ID!) {
+  inventoryItem(id: $id) { id sku }
+}
+"""
+
+
+@dataclass(frozen=True)
+class ThrottleStatus:
+    """Shopify's cost report (``extensions.cost``) from the last response."""
+
+    requested_cost: float | None
+    actual_cost: float | None
+    maximum_available: float
+    currently_available: float
+    restore_rate: float
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One inventory item found by SKU, with its on-hand at our location (None: not stocked)."""
+
+    item_id: str
+    sku: str
+    on_hand: int | None
+
+
+class ShopifyAdapter(StorefrontAdapter):
+    """One Shopify shop, one location. Configuration comes only through the constructor."""
+
+    capabilities = Capabilities(
+        compare_and_set=True, idempotency_keys=True, max_batch=MAX_BATCH, mirrors=Mirrors.ON_HAND
+    )
+
+    def __init__(
+        self,
+        *,
+        shop_url: str,
+        access_token: str,
+        location_id: str,
+        webhook_secret: str,
+        api_version: str = DEFAULT_API_VERSION,
+        timeout: float = 10.0,
+        client: httpx.Client | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> None:
+        if api_version != "unstable" and api_version < MIN_API_VERSION:
+            raise ValueError(
+                f"Shopify API {api_version} has no changeFromQuantity/@idempotent on "
+                f"inventorySetQuantities; use {MIN_API_VERSION} or later"
+            )
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        base = shop_url.rstrip("/")
+        if "://" not in base:
+            base = f"https://{base}"
+        self.endpoint = f"{base}/admin/api/{api_version}/graphql.json"
+        self.location_id = _gid("Location", location_id)
+        self._access_token = access_token
+        self._webhook_secret = webhook_secret.encode()
+        self._timeout = timeout
+        self._page_size = page_size
+        self._client = client if client is not None else httpx.Client(timeout=timeout)
+        self._owns_client = client is None
+        self._item_by_sku: dict[str, str] = {}
+        self._sku_by_item: dict[str, str] = {}
+        self.last_throttle_status: ThrottleStatus | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the HTTP client if this adapter created it."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> ShopifyAdapter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def read_levels(self, skus: Sequence[str] | None, cursor: str | None = None) -> Page[Level]:
+        if skus is None:
+            return self._read_location_levels(cursor)
+        return self._read_levels_for_skus(list(dict.fromkeys(skus)), cursor)
+
+    def read_catalog(self, cursor: str | None = None) -> Page[CatalogItem]:
+        data = self._graphql(
+            "OneFactCatalog", CATALOG_QUERY, {"first": self._page_size, "after": cursor}
+        )
+        connection = _require(data, "productVariants")
+        items = [
+            CatalogItem(
+                sku=node["sku"],
+                title=catalog_title((node.get("product") or {}).get("title"), node.get("title")),
+                active=(node.get("product") or {}).get("status") == "ACTIVE",
+            )
+            for node in connection.get("nodes") or []
+            if node.get("sku")
+        ]
+        return Page(items=items, next_cursor=_next_cursor(connection))
+
+    def resolve_inventory_item_sku(self, inventory_item_id: str | int) -> str | None:
+        """The SKU of an inventory item (e.g. from an ``inventory_levels/update`` webhook)."""
+        item_id = _gid("InventoryItem", inventory_item_id)
+        if item_id in self._sku_by_item:
+            return self._sku_by_item[item_id]
+        data = self._graphql("OneFactInventoryItem", INVENTORY_ITEM_QUERY, {"id": item_id})
+        node = data.get("inventoryItem")
+        if not node or not node.get("sku"):
+            return None
+        self._remember(node["sku"], node["id"])
+        return node["sku"]
+
+    def _read_location_levels(self, cursor: str | None) -> Page[Level]:
+        data = self._graphql(
+            "OneFactLocationLevels",
+            LOCATION_LEVELS_QUERY,
+            {"locationId": self.location_id, "first": self._page_size, "after": cursor},
+        )
+        location = data.get("location")
+        if location is None:
+            raise MappingError(f"Shopify knows no location {self.location_id}")
+        connection = _require(location, "inventoryLevels")
+        levels = []
+        for node in connection.get("nodes") or []:
+            item = node.get("item") or {}
+            quantity = _on_hand(node.get("quantities"))
+            if not item.get("sku") or quantity is None:
+                continue
+            self._remember(item["sku"], item["id"])
+            levels.append(Level(sku=item["sku"], quantity=quantity))
+        return Page(items=levels, next_cursor=_next_cursor(connection))
+
+    def _read_levels_for_skus(self, skus: list[str], cursor: str | None) -> Page[Level]:
+        """Pages over SKU chunks; our cursor carries the chunk index and Shopify's cursor."""
+        chunks = list(_chunks(skus, SKU_LOOKUP_CHUNK))
+        if not chunks:
+            return Page(items=[])
+        chunk_index, after = _decode_sku_cursor(cursor)
+        if chunk_index >= len(chunks):
+            raise ValueError("cursor does not belong to this SKU list")
+        chunk = chunks[chunk_index]
+        nodes, page_info = self._items_page(chunk, after, self._page_size)
+        levels = [
+            Level(sku=item.sku, quantity=item.on_hand) for item in nodes if item.on_hand is not None
+        ]
+        if page_info.get("hasNextPage"):
+            next_cursor = _encode_sku_cursor(chunk_index, page_info.get("endCursor"))
+        elif chunk_index + 1 < len(chunks):
+            next_cursor = _encode_sku_cursor(chunk_index + 1, None)
+        else:
+            next_cursor = None
+        return Page(items=levels, next_cursor=next_cursor)
+
+    def _items_page(
+        self, chunk: Sequence[str], after: str | None, first: int
+    ) -> tuple[list[_Item], dict[str, Any]]:
+        """One page of inventory items whose SKU is exactly one of ``chunk``."""
+        data = self._graphql(
+            "OneFactInventoryItemsBySku",
+            ITEMS_BY_SKU_QUERY,
+            {
+                "query": sku_search_query(chunk),
+                "first": first,
+                "after": after,
+                "locationId": self.location_id,
+            },
+        )
+        connection = _require(data, "inventoryItems")
+        wanted = set(chunk)
+        items = []
+        for node in connection.get("nodes") or []:
+            sku = node.get("sku")
+            if sku not in wanted:  # the search may match more loosely than exact SKU equality
+                continue
+            level = node.get("inventoryLevel")
+            on_hand = _on_hand(level.get("quantities")) if level else None
+            items.append(_Item(item_id=node["id"], sku=sku, on_hand=on_hand))
+        return items, connection.get("pageInfo") or {}
+
+    def _lookup_items(self, skus: Iterable[str]) -> dict[str, list[_Item]]:
+        """Every inventory item for ``skus`` (by SKU), following pages; fills the SKU cache."""
+        found: dict[str, list[_Item]] = {}
+        for chunk in _chunks(list(dict.fromkeys(skus)), SKU_LOOKUP_CHUNK):
+            after: str | None = None
+            while True:
+                items, page_info = self._items_page(chunk, after, MAX_PAGE_SIZE)
+                for item in items:
+                    found.setdefault(item.sku, []).append(item)
+                if not page_info.get("hasNextPage"):
+                    break
+                after = page_info.get("endCursor")
+        for sku, items in found.items():
+            if len(items) == 1:
+                self._remember(sku, items[0].item_id)
+        return found
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def set_levels(self, writes: Sequence[LevelWrite]) -> list[WriteResult]:
+        if len(writes) > MAX_BATCH:
+            raise ValueError(f"Shopify takes at most {MAX_BATCH} quantities per call")
+        results: dict[int, WriteResult] = {}
+        item_ids = self._resolve_items(writes, results)
+        groups: dict[tuple[str, str], list[int]] = {}
+        for index, write in enumerate(writes):
+            if index not in results:
+                key = (shopify_reason(write.reason), write.ledger_ref)
+                groups.setdefault(key, []).append(index)
+        for (reason, ledger_ref), indices in groups.items():
+            results.update(self._write_group(writes, indices, item_ids, reason, ledger_ref))
+        self._fill_stale_actuals(writes, results)
+        return [results[index] for index in range(len(writes))]
+
+    def _resolve_items(
+        self, writes: Sequence[LevelWrite], results: dict[int, WriteResult]
+    ) -> dict[str, str]:
+        """SKU → inventory item id for the batch; records NOT_FOUND/REJECTED rows in ``results``."""
+        skus = [write.sku for write in writes]
+        missing = [sku for sku in dict.fromkeys(skus) if sku not in self._item_by_sku]
+        ambiguous: dict[str, int] = {}
+        if missing:
+            for sku, items in self._lookup_items(missing).items():
+                if len(items) > 1:
+                    ambiguous[sku] = len(items)
+        seen: set[str] = set()
+        for index, write in enumerate(writes):
+            if write.sku in seen:
+                results[index] = _rejected(write, "the SKU appears twice in one batch")
+            elif write.sku in ambiguous:
+                message = f"the SKU matches {ambiguous[write.sku]} Shopify inventory items"
+                results[index] = _rejected(write, message)
+            elif write.sku not in self._item_by_sku:
+                results[index] = WriteResult(
+                    sku=write.sku, status=WriteStatus.NOT_FOUND, message="unknown SKU"
+                )
+            seen.add(write.sku)
+        return {sku: self._item_by_sku[sku] for sku in skus if sku in self._item_by_sku}
+
+    def _write_group(
+        self,
+        writes: Sequence[LevelWrite],
+        indices: list[int],
+        item_ids: Mapping[str, str],
+        reason: str,
+        ledger_ref: str,
+    ) -> dict[int, WriteResult]:
+        """Write rows sharing reason and reference; resend the clean rows of a refused mutation."""
+        results: dict[int, WriteResult] = {}
+        remaining = list(indices)
+        salt = ""
+        while remaining:
+            rows = [writes[index] for index in remaining]
+            payload = self._set_quantities(rows, item_ids, reason, ledger_ref, salt)
+            row_errors, request_errors = _split_user_errors(payload.get("userErrors") or [], rows)
+            if request_errors:
+                if salt == "" and _codes(request_errors) == {RETRY_WITH_NEW_KEY}:
+                    salt = "retry"  # Shopify: "Retry with a new idempotency key."
+                    continue
+                raise _request_error(request_errors)
+            for position, error in row_errors.items():
+                results[remaining[position]] = self._row_result(rows[position], error)
+            clean = [index for pos, index in enumerate(remaining) if pos not in row_errors]
+            if not row_errors or payload.get("inventoryAdjustmentGroup") is not None:
+                for index in clean:
+                    results[index] = WriteResult(sku=writes[index].sku, status=WriteStatus.APPLIED)
+                break
+            remaining = clean  # the whole mutation was refused: send the clean rows again
+        return results
+
+    def _set_quantities(
+        self,
+        rows: Sequence[LevelWrite],
+        item_ids: Mapping[str, str],
+        reason: str,
+        ledger_ref: str,
+        salt: str,
+    ) -> dict[str, Any]:
+        quantities = [
+            {
+                "inventoryItemId": item_ids[row.sku],
+                "locationId": self.location_id,
+                "quantity": row.quantity,
+                "changeFromQuantity": row.expected,  # None → JSON null: skip the compare
+            }
+            for row in rows
+        ]
+        variables = {
+            "input": {
+                "name": QUANTITY_NAME,
+                "reason": reason,
+                "referenceDocumentUri": ledger_ref,
+                "quantities": quantities,
+            },
+            "idempotencyKey": mutation_idempotency_key(rows, item_ids, reason, ledger_ref, salt),
+        }
+        data = self._graphql("OneFactSetOnHand", SET_ON_HAND_MUTATION, variables)
+        payload = data.get("inventorySetQuantities")
+        if not isinstance(payload, dict):
+            raise StorefrontValidationError("inventorySetQuantities returned no payload")
+        return payload
+
+    def _row_result(self, write: LevelWrite, error: Mapping[str, Any]) -> WriteResult:
+        code = error.get("code") or ""
+        message = error.get("message") or code
+        if code in STALE_CODES:
+            return WriteResult(sku=write.sku, status=WriteStatus.STALE, message=message)
+        if code in NOT_FOUND_CODES:
+            if code == "INVALID_INVENTORY_ITEM":
+                self._forget(write.sku)
+            return WriteResult(sku=write.sku, status=WriteStatus.NOT_FOUND, message=message)
+        return _rejected(write, message)
+
+    def _fill_stale_actuals(
+        self, writes: Sequence[LevelWrite], results: dict[int, WriteResult]
+    ) -> None:
+        stale = [index for index, result in results.items() if result.status is WriteStatus.STALE]
+        if not stale:
+            return
+        found = self._lookup_items(writes[index].sku for index in stale)
+        for index in stale:
+            items = found.get(writes[index].sku) or []
+            actual = items[0].on_hand if len(items) == 1 else None
+            result = results[index]
+            results[index] = WriteResult(
+                sku=result.sku, status=result.status, actual=actual, message=result.message
+            )
+
+    def _remember(self, sku: str, item_id: str) -> None:
+        self._item_by_sku[sku] = item_id
+        self._sku_by_item[item_id] = sku
+
+    def _forget(self, sku: str) -> None:
+        item_id = self._item_by_sku.pop(sku, None)
+        if item_id is not None:
+            self._sku_by_item.pop(item_id, None)
+
+    # -- webhooks --------------------------------------------------------------------------
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
+        received = header_value(headers, "X-Shopify-Hmac-Sha256")
+        if not received:
+            raise WebhookSignatureInvalid("missing X-Shopify-Hmac-Sha256")
+        expected = webhook_signature(self._webhook_secret, body)
+        if not hmac.compare_digest(expected.encode(), received.strip().encode()):
+            raise WebhookSignatureInvalid("X-Shopify-Hmac-Sha256 does not match the body")
+
+    def parse_events(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
+        topic = (header_value(headers, "X-Shopify-Topic") or "").strip().lower()
+        parser = _TOPIC_PARSERS.get(topic)
+        if parser is None:
+            return []
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise StorefrontValidationError(f"webhook body is not JSON: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise StorefrontValidationError("webhook body is not a JSON object")
+        context = _Delivery(
+            event_id=_event_id(topic, body, headers),
+            triggered_at=_parse_time(header_value(headers, "X-Shopify-Triggered-At")),
+        )
+        event = parser(self, topic, payload, context)
+        return [event] if event is not None else []
+
+    def inventory_event(self, payload: dict[str, Any], delivery: _Delivery) -> InboundEvent | None:
+        """INVENTORY_CHANGED for our location; the SKU only when this adapter has seen the item.
+
+        The payload names an inventory item, not a SKU: the line's ``line_ref`` is the item's GID
+        and its ``sku`` is filled from this adapter's cache, else empty; callers resolve it with
+        :meth:`resolve_inventory_item_sku`. ``quantity`` is Shopify's ``available``.
+        """
+        location = payload.get("location_id")
+        if location is not None and _gid("Location", location) != self.location_id:
+            return None  # another location's number: not the one we mirror
+        item_id = _gid("InventoryItem", payload.get("inventory_item_id", ""))
+        available = payload.get("available")
+        quantity = int(available) if available is not None else None
+        line = EventLine(
+            sku=self._sku_by_item.get(item_id, ""), quantity=quantity or 0, line_ref=item_id
+        )
+        return InboundEvent(
+            event_id=delivery.event_id,
+            type=EventType.INVENTORY_CHANGED,
+            occurred_at=_parse_time(payload.get("updated_at")) or delivery.triggered_at,
+            lines=[line],
+            quantity=quantity,
+            payload=payload,
+        )
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _graphql(self, operation: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """POST one operation; map transport, HTTP and GraphQL failures to our errors."""
+        try:
+            response = self._client.post(
+                self.endpoint,
+                json={"query": query, "variables": variables, "operationName": operation},
+                headers={
+                    "X-Shopify-Access-Token": self._access_token,
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                },
+                timeout=self._timeout,
+            )
+        except httpx.TimeoutException as exc:
+            raise StorefrontUnavailable(f"Shopify did not answer in time: {exc}") from exc
+        except httpx.TransportError as exc:
+            raise StorefrontUnavailable(f"Shopify unreachable: {exc}") from exc
+        body = _json_or_none(response)
+        if isinstance(body, dict):
+            self._note_cost(body)
+        self._raise_for_status(response, body)
+        if not isinstance(body, dict):
+            raise StorefrontUnavailable(f"Shopify answered {response.status_code} without JSON")
+        self._raise_for_errors(body)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise StorefrontValidationError("Shopify answered without data")
+        return data
+
+    def _raise_for_status(self, response: httpx.Response, body: Any) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        detail = _error_text(body) or response.text[:200]
+        if status == 429:
+            header = response.headers.get("Retry-After")
+            if header is None and isinstance(body, dict) and _is_throttled(body):
+                wait = self._throttle_wait()
+            else:
+                wait = retry_after_seconds(header)
+            raise RateLimited(f"Shopify rate limit (429): {detail}", retry_after=wait)
+        if status in (401, 403):
+            raise AuthenticationFailed(f"Shopify refused the credentials ({status}): {detail}")
+        if status >= 500 or status == 408:
+            raise StorefrontUnavailable(f"Shopify answered {status}: {detail}")
+        raise StorefrontValidationError(f"Shopify answered {status}: {detail}")
+
+    def _raise_for_errors(self, body: dict[str, Any]) -> None:
+        errors = body.get("errors")
+        if not errors:
+            return
+        if _is_throttled(body):
+            raise RateLimited(
+                f"Shopify throttled the query: {_error_text(body)}",
+                retry_after=self._throttle_wait(),
+            )
+        codes = _top_level_codes(errors)
+        message = _error_text(body)
+        if codes & AUTH_ERROR_CODES:
+            raise AuthenticationFailed(f"Shopify denied access: {message}")
+        if codes & TRANSIENT_ERROR_CODES:
+            raise StorefrontUnavailable(f"Shopify failed: {message}")
+        raise StorefrontValidationError(f"Shopify refused the request: {message}")
+
+    def _note_cost(self, body: dict[str, Any]) -> None:
+        cost = (body.get("extensions") or {}).get("cost") or {}
+        status = cost.get("throttleStatus") or {}
+        try:
+            self.last_throttle_status = ThrottleStatus(
+                requested_cost=_float_or_none(cost.get("requestedQueryCost")),
+                actual_cost=_float_or_none(cost.get("actualQueryCost")),
+                maximum_available=float(status["maximumAvailable"]),
+                currently_available=float(status["currentlyAvailable"]),
+                restore_rate=float(status["restoreRate"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return
+
+    def _throttle_wait(self) -> float:
+        """Seconds until the bucket holds the requested cost: (requested − available) / rate."""
+        status = self.last_throttle_status
+        if status is None or status.requested_cost is None or status.restore_rate <= 0:
+            return 1.0
+        return max(1.0, (status.requested_cost - status.currently_available) / status.restore_rate)
+
+
+# -- webhook topic parsers -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    event_id: str
+    triggered_at: datetime | None
+
+
+def _order_event(
+    adapter: ShopifyAdapter, topic: str, payload: dict[str, Any], delivery: _Delivery
+) -> InboundEvent:
+    event_type, time_field = _ORDER_TOPICS[topic]
+    return InboundEvent(
+        event_id=delivery.event_id,
+        type=event_type,
+        occurred_at=_parse_time(payload.get(time_field)) or delivery.triggered_at,
+        order_ref=_ref(payload.get("id")),
+        customer_name=_person_name(payload.get("customer") or payload.get("billing_address")),
+        lines=[
+            EventLine(
+                sku=item.get("sku") or "",
+                quantity=int(item.get("quantity") or 0),
+                line_ref=_ref(item.get("id")),
+            )
+            for item in payload.get("line_items") or []
+        ],
+        payload=payload,
+    )
+
+
+def _refund_event(
+    adapter: ShopifyAdapter, topic: str, payload: dict[str, Any], delivery: _Delivery
+) -> InboundEvent:
+    lines = []
+    for refund_line in payload.get("refund_line_items") or []:
+        line_item = refund_line.get("line_item") or {}
+        restock_type = refund_line.get("restock_type") or ""
+        lines.append(
+            EventLine(
+                sku=line_item.get("sku") or "",
+                quantity=int(refund_line.get("quantity") or 0),
+                line_ref=_ref(refund_line.get("line_item_id") or line_item.get("id")),
+                # a restocking type says the storefront claims the units went back on the shelf
+                reason=restock_type if restock_type in RESTOCK_TYPES else "",
+            )
+        )
+    return InboundEvent(
+        event_id=delivery.event_id,
+        type=EventType.REFUND_ISSUED,
+        occurred_at=_parse_time(payload.get("processed_at") or payload.get("created_at"))
+        or delivery.triggered_at,
+        order_ref=_ref(payload.get("order_id")),
+        lines=lines,
+        payload=payload,
+    )
+
+
+def _return_event(
+    adapter: ShopifyAdapter, topic: str, payload: dict[str, Any], delivery: _Delivery
+) -> InboundEvent:
+    """returns/request and returns/approve: return line items name the order line, not a SKU."""
+    lines = []
+    for return_line in payload.get("return_line_items") or []:
+        line_item = (return_line.get("fulfillment_line_item") or {}).get("line_item") or {}
+        lines.append(
+            EventLine(
+                sku=line_item.get("sku") or "",
+                quantity=int(return_line.get("quantity") or 0),
+                line_ref=_ref(line_item.get("id")),
+                reason=return_line.get("return_reason") or "",
+            )
+        )
+    order = payload.get("order") or {}
+    return InboundEvent(
+        event_id=delivery.event_id,
+        type=EventType.RETURN_OPENED,
+        occurred_at=_parse_time(payload.get("created_at")) or delivery.triggered_at,
+        order_ref=_ref(order.get("id") if isinstance(order, dict) else None),
+        return_ref=_ref(payload.get("id")),
+        customer_name=_person_name(payload.get("customer")),
+        lines=lines,
+        payload=payload,
+    )
+
+
+def _product_event(
+    adapter: ShopifyAdapter, topic: str, payload: dict[str, Any], delivery: _Delivery
+) -> InboundEvent:
+    active = str(payload.get("status") or "").lower() == "active"
+    catalog = [
+        CatalogItem(
+            sku=variant["sku"],
+            title=catalog_title(payload.get("title"), variant.get("title")),
+            active=active,
+        )
+        for variant in payload.get("variants") or []
+        if variant.get("sku")
+    ]
+    return InboundEvent(
+        event_id=delivery.event_id,
+        type=EventType.CATALOG_CHANGED,
+        occurred_at=_parse_time(payload.get("updated_at")) or delivery.triggered_at,
+        catalog=catalog,
+        payload=payload,
+    )
+
+
+def _inventory_level_event(
+    adapter: ShopifyAdapter, topic: str, payload: dict[str, Any], delivery: _Delivery
+) -> InboundEvent | None:
+    """inventory_levels/update carries an inventory item id and ``available``, not a SKU."""
+    return adapter.inventory_event(payload, delivery)
+
+
+_ORDER_TOPICS: dict[str, tuple[EventType, str]] = {
+    "orders/create": (EventType.ORDER_PLACED, "created_at"),
+    "orders/cancelled": (EventType.ORDER_CANCELLED, "cancelled_at"),
+    "orders/fulfilled": (EventType.ORDER_FULFILLED, "updated_at"),
+}
+_TOPIC_PARSERS = {
+    "orders/create": _order_event,
+    "orders/cancelled": _order_event,
+    "orders/fulfilled": _order_event,
+    "refunds/create": _refund_event,
+    "returns/request": _return_event,
+    "returns/approve": _return_event,
+    "products/update": _product_event,
+    "inventory_levels/update": _inventory_level_event,
+}
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def shopify_reason(reason: str) -> str:
+    """A valid Shopify inventory reason for one of ours (default: ``correction``)."""
+    normalized = reason.strip().lower()
+    if normalized in SHOPIFY_REASONS:
+        return normalized
+    return REASON_ALIASES.get(normalized, DEFAULT_REASON)
+
+
+def mutation_idempotency_key(
+    rows: Sequence[LevelWrite],
+    item_ids: Mapping[str, str],
+    reason: str,
+    ledger_ref: str,
+    salt: str = "",
+) -> str:
+    """One deterministic key for the rows of one mutation (same rows → same key)."""
+    material = json.dumps(
+        {
+            "reason": reason,
+            "ref": ledger_ref,
+            "salt": salt,
+            "rows": [
+                [row.idempotency_key, item_ids[row.sku], row.quantity, row.expected] for row in rows
+            ],
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, material))
+
+
+def webhook_signature(secret: bytes, body: bytes) -> str:
+    """base64(HMAC-SHA256(secret, body)), as Shopify puts in X-Shopify-Hmac-Sha256."""
+    return base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest()).decode()
+
+
+def catalog_title(product_title: str | None, variant_title: str | None) -> str:
+    product = (product_title or "").strip()
+    variant = (variant_title or "").strip()
+    if not variant or variant == DEFAULT_VARIANT_TITLE:
+        return product
+    if not product:
+        return variant
+    return f"{product} - {variant}"
+
+
+def sku_search_query(skus: Iterable[str]) -> str:
+    """``sku:"A" OR sku:"B"`` with quotes and backslashes escaped (Shopify search syntax)."""
+    terms = []
+    for sku in skus:
+        escaped = sku.replace("\\", "\\\\").replace('"', '\\"')
+        terms.append(f'sku:"{escaped}"')
+    return " OR ".join(terms)
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup on any mapping (also accepts ``_`` for ``-``)."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    wanted = name.lower()
+    for key, candidate in headers.items():
+        if key.lower().replace("_", "-") == wanted:
+            return candidate
+    return None
+
+
+def retry_after_seconds(value: str | None, default: float = 1.0) -> float:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date), at least 1."""
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return default
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(1.0, seconds)
+
+
+def _split_user_errors(
+    errors: Sequence[Mapping[str, Any]], rows: Sequence[LevelWrite]
+) -> tuple[dict[int, Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """userErrors attributed to a row (by ``field`` index) and those about the whole request."""
+    by_row: dict[int, Mapping[str, Any]] = {}
+    request: list[Mapping[str, Any]] = []
+    for error in errors:
+        position = _quantities_index(error.get("field"))
+        if error.get("code") == "INVALID_LOCATION" or position is None or position >= len(rows):
+            request.append(error)
+        else:
+            by_row.setdefault(position, error)
+    return by_row, request
+
+
+def _quantities_index(field: Sequence[str] | None) -> int | None:
+    if not field:
+        return None
+    parts = list(field)
+    for offset, part in enumerate(parts[:-1]):
+        if part == "quantities":
+            try:
+                return int(parts[offset + 1])
+            except ValueError:
+                return None
+    return None
+
+
+def _request_error(errors: Sequence[Mapping[str, Any]]) -> Exception:
+    codes = _codes(errors)
+    message = "; ".join(str(error.get("message") or error.get("code")) for error in errors)
+    if "INVALID_LOCATION" in codes:
+        return MappingError(f"Shopify does not know the location: {message}")
+    if "IDEMPOTENCY_CONCURRENT_REQUEST" in codes:
+        return StorefrontUnavailable(f"the same mutation is still running: {message}")
+    return StorefrontValidationError(f"Shopify refused the mutation: {message}")
+
+
+def _codes(errors: Iterable[Mapping[str, Any]]) -> set[str]:
+    return {str(error.get("code")) for error in errors if error.get("code")}
+
+
+def _rejected(write: LevelWrite, message: str) -> WriteResult:
+    return WriteResult(sku=write.sku, status=WriteStatus.REJECTED, message=message)
+
+
+def _is_throttled(body: Mapping[str, Any]) -> bool:
+    errors = body.get("errors")
+    return isinstance(errors, list) and "THROTTLED" in _top_level_codes(errors)
+
+
+def _top_level_codes(errors: Any) -> set[str]:
+    if not isinstance(errors, list):
+        return set()
+    codes = set()
+    for error in errors:
+        if isinstance(error, dict):
+            code = (error.get("extensions") or {}).get("code")
+            if code:
+                codes.add(str(code))
+    return codes
+
+
+def _error_text(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    errors = body.get("errors")
+    if isinstance(errors, str):
+        return errors
+    if isinstance(errors, list):
+        return "; ".join(
+            str(error.get("message", error)) if isinstance(error, dict) else str(error)
+            for error in errors
+        )
+    if isinstance(errors, dict):
+        return json.dumps(errors)
+    return ""
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _require(container: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = container.get(key)
+    if not isinstance(value, dict):
+        raise StorefrontValidationError(f"Shopify answered without {key}")
+    return value
+
+
+def _next_cursor(connection: Mapping[str, Any]) -> str | None:
+    page_info = connection.get("pageInfo") or {}
+    return page_info.get("endCursor") if page_info.get("hasNextPage") else None
+
+
+def _on_hand(quantities: Any) -> int | None:
+    for entry in quantities or []:
+        if entry.get("name") == QUANTITY_NAME and entry.get("quantity") is not None:
+            return int(entry["quantity"])
+    return None
+
+
+def _encode_sku_cursor(chunk: int, after: str | None) -> str:
+    raw = json.dumps({"c": chunk, "a": after}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_sku_cursor(cursor: str | None) -> tuple[int, str | None]:
+    if cursor is None:
+        return 0, None
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return int(decoded["c"]), decoded.get("a")
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise ValueError(f"not a cursor of this adapter: {cursor!r}") from exc
+
+
+def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _gid(kind: str, value: str | int) -> str:
+    text = str(value)
+    return text if text.startswith("gid://") else f"gid://shopify/{kind}/{text}"
+
+
+def _event_id(topic: str, body: bytes, headers: Mapping[str, str]) -> str:
+    """X-Shopify-Webhook-Id (stable across retries); else X-Shopify-Event-Id; else a body hash."""
+    for name in ("X-Shopify-Webhook-Id", "X-Shopify-Event-Id"):
+        value = header_value(headers, name)
+        if value:
+            return value.strip()
+    return f"{topic}:{hashlib.sha256(body).hexdigest()}"
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _person_name(person: Any) -> str:
+    if not isinstance(person, dict):
+        return ""
+    parts = [person.get("first_name") or "", person.get("last_name") or ""]
+    return " ".join(part.strip() for part in parts if part and part.strip())
+
+
+def _ref(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None

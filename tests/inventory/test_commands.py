@@ -1,0 +1,72 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from inventory.models import Bin, OnHand, Sku, StockMovement
+from inventory.selectors import ledger_mismatches
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_verify_ledger_passes_on_a_clean_shelf(stocked_bin, capsys):
+    call_command("verify_ledger")
+    assert "every balance equals its ledger" in capsys.readouterr().out
+
+
+def test_verify_ledger_lists_each_mismatch_and_fails(stocked_bin, sku, capsys):
+    OnHand.objects.filter(bin=stocked_bin, sku=sku).update(quantity=4)
+    with pytest.raises(CommandError, match="1 balance"):
+        call_command("verify_ledger")
+    assert "MISMATCH bin A-14 sku SKU-1: balance 4, ledger sum 10" in capsys.readouterr().out
+
+
+def test_seed_demo_is_idempotent_and_consistent(db):
+    call_command("seed_demo")
+    counts = (Bin.objects.count(), Sku.objects.count(), StockMovement.objects.count())
+    call_command("seed_demo")
+    assert (Bin.objects.count(), Sku.objects.count(), StockMovement.objects.count()) == counts
+    assert counts[1] == 560
+    assert OnHand.objects.filter(quantity__gt=0).values("sku").distinct().count() > 400
+    assert ledger_mismatches() == []
+    users = get_user_model().objects.filter(username__in=["staff", "manager", "admin"])
+    assert sorted(u.username for u in users) == ["admin", "manager", "staff"]
+    assert users.get(username="admin").is_staff
+    assert not users.get(username="staff").is_staff
+
+
+def test_check_deploy_reports_nothing_with_production_values():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    env |= {
+        "DJANGO_SECRET_KEY": "prod-" + "k3y!" * 16,
+        "DJANGO_ALLOWED_HOSTS": "onefact.example.com",
+        "DATABASE_URL": "postgres://onefact@db.example.com:5432/onefact",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_settings_refuse_to_start_without_a_secret_key_in_production():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr

@@ -1,0 +1,116 @@
+"""What only a real PostgreSQL can show: row locks under concurrency and the ledger trigger."""
+
+import threading
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from inventory.exceptions import InsufficientStock
+from inventory.models import Bin, OnHand, Sku, StockMovement, System
+from inventory.selectors import ledger_mismatches
+from inventory.services import on_hand_adjust, on_hand_transfer
+from tests.factories import BinFactory, SkuFactory
+
+Kind = StockMovement.Kind
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def _in_threads(n, work):
+    """Run ``work(i)`` in n threads released together; return their results."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as error:  # noqa: BLE001 - the test inspects each outcome
+            results[i] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def test_twenty_concurrent_ships_of_ten_units_exactly_ten_succeed(postgres):
+    shelf = System.objects.get(name="shelf")
+    bin, sku = BinFactory(code="A-14"), SkuFactory(code="HOT-1")
+    on_hand_adjust(bin=bin, sku=sku, delta=10, kind=Kind.RECEIVE, source_system=shelf,
+                   source_event_id="stock")  # fmt: skip
+
+    def ship(i):
+        return on_hand_adjust(
+            bin=Bin.objects.get(pk=bin.pk), sku=Sku.objects.get(pk=sku.pk), delta=-1,
+            kind=Kind.SHIP, source_system=System.objects.get(name="shelf"),
+            source_event_id=f"order-{i}",
+        )  # fmt: skip
+
+    results = _in_threads(20, ship)
+    assert sum(isinstance(r, StockMovement) for r in results) == 10
+    assert sum(isinstance(r, InsufficientStock) for r in results) == 10
+    assert OnHand.objects.get(bin=bin, sku=sku).quantity == 0
+    assert StockMovement.objects.filter(sku=sku, kind=Kind.SHIP).count() == 10
+    assert sorted(m.balance_after for m in StockMovement.objects.filter(kind=Kind.SHIP)) == list(
+        range(10)
+    )
+    assert ledger_mismatches() == []
+
+
+def test_concurrent_replays_of_one_event_apply_once(postgres):
+    shelf = System.objects.get(name="shelf")
+    bin, sku = BinFactory(), SkuFactory()
+    on_hand_adjust(bin=bin, sku=sku, delta=10, kind=Kind.RECEIVE, source_system=shelf,
+                   source_event_id="stock")  # fmt: skip
+
+    def replay(i):
+        return on_hand_adjust(
+            bin=Bin.objects.get(pk=bin.pk), sku=Sku.objects.get(pk=sku.pk), delta=-3,
+            kind=Kind.SHIP, source_system=System.objects.get(name="shelf"),
+            source_event_id="the-same-order",
+        )  # fmt: skip
+
+    results = _in_threads(8, replay)
+    assert all(isinstance(r, StockMovement) for r in results), results
+    assert len({r.pk for r in results}) == 1
+    assert OnHand.objects.get(bin=bin, sku=sku).quantity == 7
+
+
+def test_opposite_concurrent_transfers_do_not_deadlock(postgres):
+    shelf = System.objects.get(name="shelf")
+    a, b, sku = BinFactory(), BinFactory(), SkuFactory()
+    for bin in (a, b):
+        on_hand_adjust(bin=bin, sku=sku, delta=50, kind=Kind.RECEIVE, source_system=shelf,
+                       source_event_id=f"stock-{bin.pk}")  # fmt: skip
+
+    def move(i):
+        src, dst = (a, b) if i % 2 else (b, a)
+        return on_hand_transfer(
+            from_bin=Bin.objects.get(pk=src.pk), to_bin=Bin.objects.get(pk=dst.pk),
+            sku=Sku.objects.get(pk=sku.pk), quantity=1,
+            source_system=System.objects.get(name="shelf"), source_event_id=f"t-{i}",
+        )  # fmt: skip
+
+    results = _in_threads(16, move)
+    assert all(isinstance(r, tuple) for r in results), results
+    assert OnHand.objects.get(bin=a, sku=sku).quantity == 50
+    assert ledger_mismatches() == []
+
+
+def test_raw_sql_update_or_delete_on_the_ledger_fails(postgres):
+    shelf = System.objects.get(name="shelf")
+    on_hand_adjust(bin=BinFactory(), sku=SkuFactory(), delta=2, kind=Kind.RECEIVE,
+                   source_system=shelf, source_event_id="r")  # fmt: skip
+    table = StockMovement._meta.db_table
+    for sql in (f"UPDATE {table} SET quantity = 99", f"DELETE FROM {table}"):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql)
+    assert StockMovement.objects.get().quantity == 2

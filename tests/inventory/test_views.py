@@ -1,0 +1,165 @@
+import pytest
+from django.urls import reverse
+
+from inventory.models import Fact, Ownership, OwnershipChange, StockMovement
+from inventory.services import on_hand_adjust
+from tests.factories import BinFactory, SkuFactory
+
+Kind = StockMovement.Kind
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/", "/skus/", "/skus/SKU-1/", "/bins/A-14/", "/authority/", "/find/?q=A-14"],
+)
+def test_every_page_needs_a_login(client, stocked_bin, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+@pytest.mark.parametrize(
+    ("user_fixture", "title"),
+    [
+        ("staff_user", "Warehouse"),
+        ("manager_user", "Manager overview"),
+        ("admin_user", "Administration"),
+    ],
+)
+def test_home_fits_the_role(db, client, request, user_fixture, title):
+    client.force_login(request.getfixturevalue(user_fixture))
+    response = client.get("/")
+    assert response.status_code == 200
+    assert f'data-testid="home-title">{title}<' in response.content.decode()
+
+
+def test_authority_audit_is_for_managers_not_staff(client, staff_user, manager_user):
+    client.force_login(staff_user)
+    assert client.get("/authority/").status_code == 403
+    client.force_login(manager_user)
+    response = client.get("/authority/")
+    assert response.status_code == 200
+    assert b'data-fact="in_transit"' in response.content
+
+
+def test_staff_see_no_admin(client, staff_user):
+    client.force_login(staff_user)
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login/" in response.url
+    assert b"/admin/" not in client.get("/").content
+
+
+def test_managers_cannot_edit_the_ownership_table(client, manager_user, storefront):
+    ownership = Ownership.objects.get(fact=Fact.ON_HAND)
+    client.force_login(manager_user)
+    url = reverse("admin:inventory_ownership_change", args=[ownership.pk])
+    response = client.post(url, {"owner": storefront.pk, "truth_moment": "ship", "reason": "x"})
+    assert response.status_code == 302 and "/admin/login/" in response.url
+    assert Ownership.objects.get(fact=Fact.ON_HAND).owner.name == "shelf"
+
+
+def test_admin_changes_ownership_with_a_reason_and_it_is_audited(client, admin_user, storefront):
+    ownership = Ownership.objects.get(fact=Fact.PRICE)
+    client.force_login(admin_user)
+    url = reverse("admin:inventory_ownership_change", args=[ownership.pk])
+    assert client.get(url).status_code == 200
+    inline = {"changes-TOTAL_FORMS": "0", "changes-INITIAL_FORMS": "0"}
+    missing = client.post(url, {"owner": storefront.pk, "reason": ""} | inline)
+    assert missing.status_code == 200
+    assert "This field is required" in missing.content.decode()
+    assert Ownership.objects.get(fact=Fact.PRICE).owner.name == "pricing"
+    done = client.post(url, {"owner": storefront.pk, "reason": "prices moved to the shop"} | inline)
+    assert done.status_code == 302
+    change = OwnershipChange.objects.filter(ownership=ownership).latest("id")
+    assert (change.changed_by, change.reason) == (admin_user, "prices moved to the shop")
+    assert change.after["owner"] == "storefront"
+    assert OwnershipChange.objects.filter(ownership=ownership).count() == 2
+
+
+def test_admin_cannot_edit_the_audit_log(client, admin_user):
+    client.force_login(admin_user)
+    change = OwnershipChange.objects.first()
+    url = reverse("admin:inventory_ownershipchange_change", args=[change.pk])
+    response = client.post(url, {"reason": "rewritten"})
+    assert response.status_code == 403
+    assert OwnershipChange.objects.get(pk=change.pk).reason != "rewritten"
+
+
+def test_admin_adjust_stock_action_goes_through_the_ledger(client, admin_user, stocked_bin, sku):
+    from inventory.models import OnHand
+
+    row = OnHand.objects.get(bin=stocked_bin, sku=sku)
+    client.force_login(admin_user)
+    url = reverse("admin:inventory_onhand_changelist")
+    data = {"action": "adjust_stock", "_selected_action": [row.pk], "apply": "1", "delta": "-3",
+            "note": "counted 7", "event_id": "abc"}  # fmt: skip
+    client.post(url, data)
+    client.post(url, data)  # a second submission of the same form replays
+    assert OnHand.objects.get(pk=row.pk).quantity == 7
+    move = StockMovement.objects.get(kind=Kind.COUNT_ADJUST)
+    assert (move.actor, move.note, move.balance_after) == (admin_user, "counted 7", 7)
+
+
+def test_sku_detail_shows_bins_availability_and_ledger(client, staff_user, stocked_bin, sku):
+    client.force_login(staff_user)
+    body = client.get("/skus/SKU-1/").content.decode()
+    assert 'data-testid="on-hand">10<' in body
+    assert 'data-bin="A-14">10<' in body
+    assert "seed-1" in body
+
+
+def test_sku_detail_ledger_is_paginated_and_serves_an_htmx_fragment(
+    client, staff_user, stocked_bin, sku, shelf
+):
+    for n in range(60):
+        on_hand_adjust(bin=stocked_bin, sku=sku, delta=1, kind=Kind.RECEIVE, source_system=shelf,
+                       source_event_id=f"r-{n}")  # fmt: skip
+    client.force_login(staff_user)
+    page2 = client.get("/skus/SKU-1/?page=2", headers={"HX-Request": "true"})
+    body = page2.content.decode()
+    assert body.lstrip().startswith('<div id="ledger-table">')
+    assert "<html" not in body
+    assert "page 2 of 2" in body
+    assert body.count("<tr>") == 1 + 11  # header + the 11 oldest of 61 movements
+
+
+def test_find_goes_to_a_bin_or_a_sku(client, staff_user, stocked_bin, sku):
+    client.force_login(staff_user)
+    assert client.get("/find/?q=a-14").url == "/bins/A-14/"
+    assert client.get("/find/?q=SKU-1").url == "/skus/SKU-1/"
+    assert client.get("/find/?q=nothing").url == "/skus/?q=nothing"
+
+
+def _stock_many(shelf, n):
+    bins = [BinFactory() for _ in range(3)]
+    for i in range(n):
+        sku = SkuFactory()
+        on_hand_adjust(bin=bins[i % 3], sku=sku, delta=i + 1, kind=Kind.RECEIVE,
+                       source_system=shelf, source_event_id=f"q-{i}")  # fmt: skip
+    return bins
+
+
+@pytest.mark.parametrize("n", [5, 80])
+def test_sku_list_runs_a_fixed_number_of_queries(
+    client, staff_user, shelf, n, django_assert_max_num_queries
+):
+    _stock_many(shelf, n)
+    client.force_login(staff_user)
+    with django_assert_max_num_queries(6):
+        assert client.get("/skus/").status_code == 200
+
+
+@pytest.mark.parametrize("n", [5, 80])
+def test_sku_detail_and_audit_run_a_fixed_number_of_queries(
+    client, manager_user, stocked_bin, sku, shelf, n, django_assert_max_num_queries
+):
+    for i in range(n):
+        on_hand_adjust(bin=stocked_bin, sku=sku, delta=1, kind=Kind.RECEIVE, source_system=shelf,
+                       source_event_id=f"m-{i}")  # fmt: skip
+    client.force_login(manager_user)
+    with django_assert_max_num_queries(10):
+        assert client.get("/skus/SKU-1/").status_code == 200
+    with django_assert_max_num_queries(10):
+        assert client.get("/authority/").status_code == 200
+    with django_assert_max_num_queries(10):
+        assert client.get("/").status_code == 200
