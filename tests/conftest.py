@@ -7,6 +7,7 @@ import shutil
 import pytest
 from django.db import connection
 
+from inventory.baseline import seed_groups, seed_ownership
 from inventory.models import StockMovement, System
 from inventory.roles import ADMINS, MANAGERS, STAFF
 from inventory.services import on_hand_adjust
@@ -103,3 +104,19 @@ def manager_user(db):
 @pytest.fixture
 def admin_user(db):
     return UserFactory(username="admin-t", group=ADMINS, is_staff=True)
+
+
+@pytest.fixture(autouse=True)
+def _baseline_rows(request):
+    """Transactional tests flush the database; put the migration-seeded rows back first."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or any(
+        name in request.fixturenames for name in ("transactional_db", "live_server")
+    )
+    if not transactional:
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    seed_ownership(apps)
+    seed_groups(apps)

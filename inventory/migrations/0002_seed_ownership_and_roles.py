@@ -1,86 +1,8 @@
 """Seed the systems and the ownership table of DESIGN.md, and the three role groups."""
 
-from django.conf import settings
 from django.db import migrations
 
-SYSTEMS = [
-    ("shelf", "shelf", ""),
-    ("storefront", "storefront", "demo"),
-    ("pricing", "pricing", ""),
-    ("replenishment", "replenishment", ""),
-    ("returns", "returns", ""),
-]
-
-# fact: (owner, consumers)
-OWNERSHIP = {
-    "on_hand": ("shelf", ["storefront", "replenishment"]),
-    "catalog": ("storefront", ["shelf", "replenishment"]),
-    "order": ("storefront", ["shelf"]),
-    "refund": ("storefront", ["returns"]),
-    "restock": ("shelf", ["storefront"]),
-    "price": ("pricing", ["storefront"]),
-    "in_transit": ("replenishment", ["shelf"]),
-}
-
-
-def seed_ownership(apps, schema_editor):
-    System = apps.get_model("inventory", "System")
-    Ownership = apps.get_model("inventory", "Ownership")
-    OwnershipChange = apps.get_model("inventory", "OwnershipChange")
-    systems = {
-        name: System.objects.get_or_create(name=name, defaults={"kind": kind, "adapter": adapter})[
-            0
-        ]
-        for name, kind, adapter in SYSTEMS
-    }
-    for fact, (owner, consumers) in OWNERSHIP.items():
-        truth_moment = (
-            getattr(settings, "ONEFACT_TRUTH_MOMENT", "ship") if fact == "on_hand" else ""
-        )
-        row, created = Ownership.objects.get_or_create(
-            fact=fact, defaults={"owner": systems[owner], "truth_moment": truth_moment}
-        )
-        if created:
-            row.consumers.set([systems[c] for c in consumers])
-            OwnershipChange.objects.create(
-                ownership=row,
-                changed_by=None,
-                before={},
-                after={
-                    "owner": owner,
-                    "consumers": sorted(consumers),
-                    "truth_moment": truth_moment,
-                },
-                reason="Defaults from DESIGN.md (initial migration).",
-            )
-
-
-def seed_groups(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    from inventory.roles import ADMINS, MANAGER_PERMISSIONS, MANAGERS, STAFF, STAFF_PERMISSIONS
-
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-
-    def perms(names):
-        found = []
-        for name in names:
-            app_label, codename = name.split(".")
-            found.append(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
-        return found
-
-    Group.objects.get_or_create(name=STAFF)[0].permissions.add(*perms(STAFF_PERMISSIONS))
-    Group.objects.get_or_create(name=MANAGERS)[0].permissions.add(*perms(MANAGER_PERMISSIONS))
-    Group.objects.get_or_create(name=ADMINS)[0].permissions.add(
-        *Permission.objects.filter(content_type__app_label__in=["inventory", "auth"])
-    )
+from inventory.baseline import seed_groups, seed_ownership
 
 
 class Migration(migrations.Migration):

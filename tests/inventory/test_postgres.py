@@ -12,7 +12,7 @@ from inventory.services import on_hand_adjust, on_hand_transfer
 from tests.factories import BinFactory, SkuFactory
 
 Kind = StockMovement.Kind
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _in_threads(n, work):
