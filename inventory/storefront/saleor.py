@@ -397,14 +397,21 @@ class SaleorAdapter(StorefrontAdapter):
         protected_segment, header, signature_bytes = _split_detached_jws(signature.strip())
         if header.get("alg") != SIGNING_ALGORITHM:
             raise WebhookSignatureInvalid(f"unexpected JWS algorithm {header.get('alg')!r}")
-        key = self._signing_key(header.get("kid"))
         signing_input = _signing_input(protected_segment, header, body)
-        try:
-            valid = key.Algorithm.verify(signing_input, key.key, signature_bytes)
-        except (InvalidKeyError, ValueError, TypeError) as exc:
-            raise WebhookSignatureInvalid(f"signature could not be checked: {exc}") from exc
-        if not valid:
-            raise WebhookSignatureInvalid("Saleor-Signature does not match the body")
+        kid = header.get("kid")
+        key, fresh = self._signing_key(kid)
+        if key is not None and _verify(key, signing_input, signature_bytes):
+            return
+        if not fresh:
+            # Saleor may have rotated its key: a new kid, or (older Saleor) a new key under the
+            # same kid. Fetch the set again, once, and try the key it now publishes.
+            refetched = self._refetched_key(kid)
+            if refetched is not None and _verify(refetched, signing_input, signature_bytes):
+                return
+            key = key or refetched
+        if key is None:
+            raise WebhookSignatureInvalid(f"no key {kid!r} in {self.jwks_url}")
+        raise WebhookSignatureInvalid("Saleor-Signature does not match the body")
 
     def parse_events(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         try:
@@ -481,24 +488,27 @@ class SaleorAdapter(StorefrontAdapter):
             payload=payload,
         )
 
-    def _signing_key(self, kid: str | None) -> jwt.PyJWK:
-        """The JWKS key for ``kid``: cached, fetched when stale, fetched again once if unknown."""
+    def _signing_key(self, kid: str | None) -> tuple[jwt.PyJWK | None, bool]:
+        """The key for ``kid`` from the cached JWKS (fetched when stale), and whether the set
+        was fetched just now."""
         with self._jwks_lock:
             now = self._clock()
             fetched_at = self._jwks_fetched_at
             fresh = fetched_at is None or now - fetched_at >= self._jwks_cache_seconds
             if fresh:
                 self._refresh_jwks(now)
-            key = self._find_key(kid)
-            # An unknown kid: perhaps Saleor rotated its key, so fetch again once; but not when
-            # the set is moments old (a forged kid must not cost Saleor one request per delivery).
-            recent = fetched_at is not None and now - fetched_at < self._jwks_refetch_min_interval
-            if key is None and not fresh and not recent:
-                self._refresh_jwks(now)
-                key = self._find_key(kid)
-        if key is None:
-            raise WebhookSignatureInvalid(f"no key {kid!r} in {self.jwks_url}")
-        return key
+            return self._find_key(kid), fresh
+
+    def _refetched_key(self, kid: str | None) -> jwt.PyJWK | None:
+        """Fetch the JWKS again and return the key for ``kid``; None without fetching when the
+        set is moments old (a forged signature must not cost Saleor a request per delivery)."""
+        with self._jwks_lock:
+            now = self._clock()
+            fetched_at = self._jwks_fetched_at
+            if fetched_at is not None and now - fetched_at < self._jwks_refetch_min_interval:
+                return None
+            self._refresh_jwks(now)
+            return self._find_key(kid)
 
     def _find_key(self, kid: str | None) -> jwt.PyJWK | None:
         if kid is not None:
@@ -658,6 +668,13 @@ def _event_id(event_name: str, object_id: str, payload: Mapping[str, Any]) -> st
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         return f"{event_name}:{object_id}:{digest}"
     return f"{event_name}:{object_id}:{issued_at}"
+
+
+def _verify(key: jwt.PyJWK, signing_input: bytes, signature: bytes) -> bool:
+    try:
+        return bool(key.Algorithm.verify(signing_input, key.key, signature))
+    except (InvalidKeyError, ValueError, TypeError):
+        return False
 
 
 def _split_detached_jws(value: str) -> tuple[bytes, dict[str, Any], bytes]:

@@ -469,7 +469,9 @@ class ShopifyAdapter(StorefrontAdapter):
                 "referenceDocumentUri": ledger_ref,
                 "quantities": quantities,
             },
-            "idempotencyKey": mutation_idempotency_key(rows, item_ids, reason, ledger_ref, salt),
+            "idempotencyKey": mutation_idempotency_key(
+                rows, item_ids, self.location_id, reason, ledger_ref, salt
+            ),
         }
         data = self._graphql("OneFactSetOnHand", SET_ON_HAND_MUTATION, variables)
         payload = data.get("inventorySetQuantities")
@@ -504,6 +506,10 @@ class ShopifyAdapter(StorefrontAdapter):
             )
 
     def _remember(self, sku: str, item_id: str) -> None:
+        known = self._item_by_sku.get(sku)
+        if known is not None and known != item_id:
+            self._forget(sku)  # two items share the SKU: let the next lookup see both
+            return
         self._item_by_sku[sku] = item_id
         self._sku_by_item[item_id] = sku
 
@@ -799,6 +805,7 @@ def shopify_reason(reason: str) -> str:
 def mutation_idempotency_key(
     rows: Sequence[LevelWrite],
     item_ids: Mapping[str, str],
+    location_id: str,
     reason: str,
     ledger_ref: str,
     salt: str = "",
@@ -806,6 +813,7 @@ def mutation_idempotency_key(
     """One deterministic key for the rows of one mutation (same rows → same key)."""
     material = json.dumps(
         {
+            "location": location_id,
             "reason": reason,
             "ref": ledger_ref,
             "salt": salt,

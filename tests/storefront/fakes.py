@@ -1,0 +1,1464 @@
+"""Local HTTP fakes of Shopify's Admin GraphQL API and Saleor's GraphQL API.
+
+Each fake is a real HTTP server on 127.0.0.1 (port 0, so any free port) answering the operations the
+OneFact adapters send, from in-memory state, in the response shapes Shopify and Saleor document:
+``data`` / ``errors`` / ``extensions.cost`` for Shopify, ``results[].errors`` /
+``results[].stock`` for Saleor's ``stockBulkUpdate``. They are not GraphQL engines: an operation is
+recognised by its ``operationName`` (the adapters' ``OneFact…`` names) and answered from its
+variables, with every field the adapters select.
+
+Usage::
+
+    with FakeShopify() as shop:
+        shop.add_product("Mug", [("MUG-1", 5)])
+        adapter = ShopifyAdapter(shop_url=shop.shop_url, access_token=shop.access_token,
+                                 location_id=shop.location_id, webhook_secret=shop.webhook_secret)
+        ...
+
+    with FakeSaleor() as saleor:
+        saleor.add_product("Mug", [("MUG-1", 5)])
+        adapter = SaleorAdapter(api_url=saleor.api_url, token=saleor.token,
+                                warehouse_id=saleor.warehouse_id)
+        body, headers = saleor.webhook("ORDER_CREATED", saleor_order_payload(...))
+
+Scriptable faults (both fakes; each applies to the next N GraphQL requests, or with
+``operation="OneFact…"`` to the next N requests of that operation):
+``fail_next(n, status=503)``, ``rate_limit_next(n, retry_after="2.0")`` (HTTP 429),
+``delay_next(n, seconds)`` (the request is processed, the answer is held back: a client timeout
+after the server applied a mutation), ``unauthorized_next(n)`` (HTTP 401),
+``graphql_error_next(n, code=…)`` (HTTP 200 with a top-level GraphQL error); Shopify also
+``throttle_next(n, …)`` (a ``THROTTLED`` error with its ``throttleStatus``) and
+``previous_attempt_failed_next()``. State helpers: ``set_on_hand``/``set_quantity`` (someone else
+changes a number), ``change_before_next_mutation`` (…right before our write lands), ``reject_sku``
+(one row of a batch refused), ``unstock``. Shopify's ``inventorySetQuantities`` honours
+``@idempotent``: the same key with the same variables answers the first result again without
+applying twice (``applied_mutations`` counts real applies, ``replayed_mutations`` replays), and a
+mutation with any ``userErrors`` applies nothing. Saleor serves its JWKS at
+``/.well-known/jwks.json`` (``jwks_fetches`` counts fetches) and signs webhooks as Saleor does
+(PyJWT, RS256, detached payload); ``rotate_signing_key()`` swaps the key. Every request is kept in
+``requests`` (see ``operations(name)``).
+
+Pytest: the ``fake_shopify`` and ``fake_saleor`` fixtures below yield started, empty fakes; use
+them from another directory with ``pytest_plugins = ["tests.storefront.fakes"]`` in the root
+conftest, or import the classes and use them as context managers.
+
+Webhook builders: ``shopify_webhook(topic, payload, secret=…)`` (HMAC-signed body and headers) with
+``shopify_*_payload`` helpers in the documented REST shapes, and ``FakeSaleor.webhook(event,
+payload)`` with ``saleor_*_payload`` helpers shaped by the adapter's ``SUBSCRIPTION_QUERY``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+JsonDict = dict[str, Any]
+Reply = tuple[int, dict[str, str], bytes]
+
+
+# -- the HTTP server shared by both fakes ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    @property
+    def operation(self) -> str | None:
+        payload = self.json
+        return payload.get("operationName") if isinstance(payload, dict) else None
+
+
+@dataclass
+class Fault:
+    kind: str  # "status" | "rate_limit" | "delay" | "unauthorized" | "graphql_error" | "throttle"
+    status: int = 503
+    seconds: float = 0.0
+    retry_after: str = "2.0"
+    operation: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class FakeServer:
+    """A threaded HTTP server on 127.0.0.1 whose replies come from :meth:`handle`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.requests: list[RecordedRequest] = []
+        self._faults: deque[Fault] = deque()
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle
+
+    def start(self) -> Self:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        server.block_on_close = False
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the fake is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # fault scripting (``operation``: only requests of that operationName consume the fault)
+
+    def fail_next(self, count: int = 1, *, status: int = 503, operation: str | None = None) -> None:
+        """The next ``count`` GraphQL requests answer ``status`` (e.g. 502, 503)."""
+        self._add_faults(count, Fault("status", status=status, operation=operation))
+
+    def rate_limit_next(
+        self, count: int = 1, *, retry_after: str = "2.0", operation: str | None = None
+    ) -> None:
+        """The next ``count`` GraphQL requests answer HTTP 429 with ``Retry-After``."""
+        self._add_faults(count, Fault("rate_limit", retry_after=retry_after, operation=operation))
+
+    def delay_next(
+        self, count: int = 1, *, seconds: float = 1.0, operation: str | None = None
+    ) -> None:
+        """Process the next ``count`` requests but hold each answer back ``seconds``."""
+        self._add_faults(count, Fault("delay", seconds=seconds, operation=operation))
+
+    def unauthorized_next(self, count: int = 1, *, operation: str | None = None) -> None:
+        """The next ``count`` GraphQL requests answer HTTP 401."""
+        self._add_faults(count, Fault("unauthorized", operation=operation))
+
+    def graphql_error_next(
+        self,
+        count: int = 1,
+        *,
+        code: str,
+        message: str = "fake error",
+        operation: str | None = None,
+    ) -> None:
+        """The next ``count`` requests answer HTTP 200 with a top-level GraphQL error ``code``."""
+        fault = Fault(
+            "graphql_error", operation=operation, extra={"code": code, "message": message}
+        )
+        self._add_faults(count, fault)
+
+    def _add_faults(self, count: int, fault: Fault) -> None:
+        with self.lock:
+            self._faults.extend([fault] * count)
+
+    def _take_fault(self, request: RecordedRequest) -> Fault | None:
+        with self.lock:
+            for fault in self._faults:
+                if fault.operation is None or fault.operation == request.operation:
+                    self._faults.remove(fault)
+                    return fault
+        return None
+
+    def operations(self, name: str | None = None) -> list[RecordedRequest]:
+        """Recorded GraphQL requests, optionally only those of one operation."""
+        with self.lock:
+            recorded = [r for r in self.requests if r.method == "POST"]
+        return [r for r in recorded if name is None or r.operation == name]
+
+    # request handling
+
+    def serve(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        request = RecordedRequest(method, path, {k.lower(): v for k, v in headers.items()}, body)
+        with self.lock:
+            self.requests.append(request)
+        return self.handle(request)
+
+    def handle(self, request: RecordedRequest) -> Reply:
+        raise NotImplementedError
+
+    def graphql_with_faults(
+        self, request: RecordedRequest, answer: Callable[[RecordedRequest], Reply]
+    ) -> Reply:
+        """Apply the next scripted fault (if any) around ``answer``."""
+        fault = self._take_fault(request)
+        if fault is None:
+            return answer(request)
+        if fault.kind == "status":
+            return _json_reply({"errors": f"fake outage ({fault.status})"}, status=fault.status)
+        if fault.kind == "rate_limit":
+            return _json_reply(
+                {"errors": "Too Many Requests"},
+                status=429,
+                headers={"Retry-After": fault.retry_after},
+            )
+        if fault.kind == "unauthorized":
+            return self.unauthorized_reply()
+        if fault.kind == "delay":
+            reply = answer(request)
+            self._stopping.wait(fault.seconds)
+            return reply
+        return self.fault_reply(fault, request)
+
+    def unauthorized_reply(self) -> Reply:
+        return _json_reply({"errors": "Unauthorized"}, status=401)
+
+    def fault_reply(self, fault: Fault, request: RecordedRequest) -> Reply:
+        raise ValueError(f"unsupported fault {fault.kind}")
+
+
+def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self._answer("GET")
+
+        def do_POST(self) -> None:
+            self._answer("POST")
+
+        def _answer(self, method: str) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, headers, payload = fake.serve(method, self.path, dict(self.headers), body)
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (e.g. timed out)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler
+
+
+def _json_reply(payload: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
+    body = json.dumps(payload).encode()
+    return status, {"Content-Type": "application/json", **(headers or {})}, body
+
+
+def _page(items: Sequence[Any], first: int, after: str | None) -> tuple[list[Any], JsonDict]:
+    """Relay-style page over a list; cursors are opaque base64 offsets."""
+    start = _cursor_offset(after) + 1 if after else 0
+    chunk = list(items[start : start + first])
+    end = start + len(chunk) - 1
+    page_info = {
+        "hasNextPage": start + first < len(items),
+        "endCursor": _cursor(end) if chunk else after,
+    }
+    return chunk, page_info
+
+
+def _cursor(offset: int) -> str:
+    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _cursor_offset(cursor: str) -> int:
+    return int(json.loads(base64.b64decode(cursor))["offset"])
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+# -- Shopify ---------------------------------------------------------------------------------
+
+SHOPIFY_REASONS = frozenset(
+    {
+        "correction",
+        "cycle_count_available",
+        "damaged",
+        "movement_canceled",
+        "movement_created",
+        "movement_received",
+        "movement_updated",
+        "other",
+        "promotion",
+        "quality_control",
+        "received",
+        "reservation_created",
+        "reservation_deleted",
+        "reservation_updated",
+        "restock",
+        "safety_stock",
+        "shrinkage",
+    }
+)
+_SKU_TERM = re.compile(r'sku:"((?:[^"\\]|\\.)*)"|sku:([^\s"]+)')
+
+
+@dataclass
+class ShopifyVariant:
+    id: int
+    sku: str
+    title: str
+    inventory_item_id: int
+    product: ShopifyProduct
+
+    @property
+    def inventory_item_gid(self) -> str:
+        return f"gid://shopify/InventoryItem/{self.inventory_item_id}"
+
+
+@dataclass
+class ShopifyProduct:
+    id: int
+    title: str
+    status: str  # ACTIVE | ARCHIVED | DRAFT
+    variants: list[ShopifyVariant] = field(default_factory=list)
+
+
+class FakeShopify(FakeServer):
+    """Shopify's Admin GraphQL API (one shop, one location) for the adapter's operations."""
+
+    def __init__(
+        self,
+        *,
+        access_token: str = "shpat_fake_token",
+        webhook_secret: str = "shopify-webhook-secret",
+        api_version: str = "2026-04",
+        location_number: int = 1,
+        maximum_available: float = 2000.0,
+        restore_rate: float = 100.0,
+    ) -> None:
+        super().__init__()
+        self.access_token = access_token
+        self.webhook_secret = webhook_secret
+        self.api_version = api_version
+        self.location_id = f"gid://shopify/Location/{location_number}"
+        self.products: list[ShopifyProduct] = []
+        # inventory item gid → location gid → on_hand
+        self.levels: dict[str, dict[str, int]] = {}
+        self.applied_mutations = 0
+        self.replayed_mutations = 0
+        self.adjustments: list[JsonDict] = []
+        self._idempotency: dict[str, tuple[str, JsonDict]] = {}
+        self._rejections: dict[str, tuple[str, str]] = {}
+        self._before_mutation: list[tuple[str, int]] = []
+        self._previous_attempt_failed = 0
+        self._ids = itertools.count(1001)
+        self.maximum_available = maximum_available
+        self.restore_rate = restore_rate
+
+    @property
+    def shop_url(self) -> str:
+        return self.base_url
+
+    @property
+    def graphql_path(self) -> str:
+        return f"/admin/api/{self.api_version}/graphql.json"
+
+    # state
+
+    def add_product(
+        self,
+        title: str,
+        variants: Iterable[tuple[str, int | None] | tuple[str, int | None, str]],
+        *,
+        status: str = "ACTIVE",
+    ) -> ShopifyProduct:
+        """A product whose variants are (sku, on_hand[, variant title]); on_hand None: unstocked."""
+        with self.lock:
+            product = ShopifyProduct(id=next(self._ids), title=title, status=status)
+            for spec in variants:
+                sku, on_hand = spec[0], spec[1]
+                variant_title = spec[2] if len(spec) > 2 else "Default Title"
+                variant = ShopifyVariant(
+                    id=next(self._ids),
+                    sku=sku,
+                    title=variant_title,
+                    inventory_item_id=next(self._ids),
+                    product=product,
+                )
+                product.variants.append(variant)
+                self.levels[variant.inventory_item_gid] = (
+                    {} if on_hand is None else {self.location_id: on_hand}
+                )
+            self.products.append(product)
+            return product
+
+    def variant(self, sku: str) -> ShopifyVariant:
+        for variant in self._variants():
+            if variant.sku == sku:
+                return variant
+        raise KeyError(sku)
+
+    def on_hand(self, sku: str) -> int | None:
+        with self.lock:
+            return self.levels[self.variant(sku).inventory_item_gid].get(self.location_id)
+
+    def set_on_hand(self, sku: str, quantity: int) -> None:
+        """Someone else (a POS, staff in the admin) changes the number."""
+        with self.lock:
+            self.levels[self.variant(sku).inventory_item_gid][self.location_id] = quantity
+
+    def unstock(self, sku: str) -> None:
+        with self.lock:
+            self.levels[self.variant(sku).inventory_item_gid].pop(self.location_id, None)
+
+    def change_before_next_mutation(self, sku: str, quantity: int) -> None:
+        """Set ``sku`` to ``quantity`` right before the next inventorySetQuantities runs."""
+        with self.lock:
+            self._before_mutation.append((sku, quantity))
+
+    def reject_sku(
+        self,
+        sku: str,
+        *,
+        code: str = "INVALID_QUANTITY_TOO_HIGH",
+        message: str = "The total quantity can't be higher than 1,000,000,000.",
+    ) -> None:
+        """inventorySetQuantities refuses the row of ``sku`` with this userError."""
+        with self.lock:
+            self._rejections[sku] = (code, message)
+
+    def previous_attempt_failed_next(self) -> None:
+        """The next inventorySetQuantities answers IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED."""
+        with self.lock:
+            self._previous_attempt_failed += 1
+
+    def throttle_next(
+        self,
+        count: int = 1,
+        *,
+        requested_cost: int = 752,
+        currently_available: float = 152.0,
+        restore_rate: float = 100.0,
+        maximum_available: float = 1000.0,
+        operation: str | None = None,
+    ) -> None:
+        """The next ``count`` requests answer a ``THROTTLED`` error with this throttleStatus."""
+        fault = Fault(
+            "throttle",
+            operation=operation,
+            extra={
+                "requestedQueryCost": requested_cost,
+                "currentlyAvailable": currently_available,
+                "restoreRate": restore_rate,
+                "maximumAvailable": maximum_available,
+            },
+        )
+        self._add_faults(count, fault)
+
+    def _variants(self) -> list[ShopifyVariant]:
+        return [variant for product in self.products for variant in product.variants]
+
+    def _variant_by_item(self, item_gid: str) -> ShopifyVariant | None:
+        return next((v for v in self._variants() if v.inventory_item_gid == item_gid), None)
+
+    # HTTP
+
+    def handle(self, request: RecordedRequest) -> Reply:
+        if request.method != "POST" or request.path != self.graphql_path:
+            return _json_reply({"errors": "Not Found"}, status=404)
+        if request.headers.get("x-shopify-access-token") != self.access_token:
+            return self.unauthorized_reply()
+        return self.graphql_with_faults(request, self._answer)
+
+    def unauthorized_reply(self) -> Reply:
+        message = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+        return _json_reply({"errors": message}, status=401)
+
+    def fault_reply(self, fault: Fault, request: RecordedRequest) -> Reply:
+        extra = fault.extra
+        if fault.kind == "graphql_error":
+            return _json_reply(
+                {
+                    "errors": [
+                        {"message": extra["message"], "extensions": {"code": extra["code"]}}
+                    ],
+                    "extensions": self._cost(1),
+                }
+            )
+        return _json_reply(
+            {
+                "errors": [
+                    {
+                        "message": "Throttled",
+                        "extensions": {
+                            "code": "THROTTLED",
+                            "documentation": "https://shopify.dev/api/usage/rate-limits",
+                        },
+                    }
+                ],
+                "extensions": {
+                    "cost": {
+                        "requestedQueryCost": extra["requestedQueryCost"],
+                        "actualQueryCost": None,
+                        "throttleStatus": {
+                            "maximumAvailable": extra["maximumAvailable"],
+                            "currentlyAvailable": extra["currentlyAvailable"],
+                            "restoreRate": extra["restoreRate"],
+                        },
+                    }
+                },
+            }
+        )
+
+    def _answer(self, request: RecordedRequest) -> Reply:
+        payload = request.json or {}
+        operation = payload.get("operationName")
+        variables = payload.get("variables") or {}
+        handlers: dict[str, Callable[[JsonDict, str], JsonDict]] = {
+            "OneFactInventoryItemsBySku": self._items_by_sku,
+            "OneFactLocationLevels": self._location_levels,
+            "OneFactCatalog": self._catalog,
+            "OneFactInventoryItem": self._inventory_item,
+            "OneFactSetOnHand": self._set_quantities,
+        }
+        handler = handlers.get(str(operation))
+        if handler is None:
+            return self._errors(f"Unknown operation {operation!r}", "BAD_REQUEST")
+        first = variables.get("first")
+        if first is not None and not 0 < int(first) <= 250:
+            return self._errors("The first argument must be between 1 and 250.", "BAD_REQUEST")
+        with self.lock:
+            outcome = handler(variables, payload.get("query") or "")
+        if "errors" in outcome:
+            return _json_reply({**outcome, "extensions": self._cost(1)})
+        return _json_reply({"data": outcome, "extensions": self._cost(10)})
+
+    def _errors(self, message: str, code: str) -> Reply:
+        return _json_reply({"errors": [{"message": message, "extensions": {"code": code}}]})
+
+    def _cost(self, cost: int) -> JsonDict:
+        return {
+            "cost": {
+                "requestedQueryCost": cost,
+                "actualQueryCost": cost,
+                "throttleStatus": {
+                    "maximumAvailable": self.maximum_available,
+                    "currentlyAvailable": self.maximum_available - cost,
+                    "restoreRate": self.restore_rate,
+                },
+            }
+        }
+
+    # operations
+
+    def _level_node(self, item_gid: str, location_gid: str) -> JsonDict | None:
+        on_hand = self.levels.get(item_gid, {}).get(location_gid)
+        if on_hand is None:
+            return None
+        return {"quantities": [{"name": "on_hand", "quantity": on_hand}]}
+
+    def _items_by_sku(self, variables: JsonDict, query: str) -> JsonDict:
+        wanted = set()
+        for quoted, bare in _SKU_TERM.findall(variables.get("query") or ""):
+            wanted.add(re.sub(r"\\(.)", r"\1", quoted) if quoted else bare)
+        matches = [v for v in self._variants() if v.sku in wanted]
+        chunk, page_info = _page(matches, int(variables["first"]), variables.get("after"))
+        nodes = [
+            {
+                "id": v.inventory_item_gid,
+                "sku": v.sku,
+                "inventoryLevel": self._level_node(v.inventory_item_gid, variables["locationId"]),
+            }
+            for v in chunk
+        ]
+        return {"inventoryItems": {"nodes": nodes, "pageInfo": page_info}}
+
+    def _location_levels(self, variables: JsonDict, query: str) -> JsonDict:
+        location = variables.get("locationId")
+        if location != self.location_id:
+            return {"location": None}
+        stocked = [v for v in self._variants() if location in self.levels[v.inventory_item_gid]]
+        chunk, page_info = _page(stocked, int(variables["first"]), variables.get("after"))
+        nodes = [
+            {
+                "item": {"id": v.inventory_item_gid, "sku": v.sku},
+                "quantities": [
+                    {"name": "on_hand", "quantity": self.levels[v.inventory_item_gid][location]}
+                ],
+            }
+            for v in chunk
+        ]
+        return {"location": {"inventoryLevels": {"nodes": nodes, "pageInfo": page_info}}}
+
+    def _catalog(self, variables: JsonDict, query: str) -> JsonDict:
+        chunk, page_info = _page(self._variants(), int(variables["first"]), variables.get("after"))
+        nodes = [
+            {
+                "sku": v.sku,
+                "title": v.title,
+                "product": {"title": v.product.title, "status": v.product.status},
+            }
+            for v in chunk
+        ]
+        return {"productVariants": {"nodes": nodes, "pageInfo": page_info}}
+
+    def _inventory_item(self, variables: JsonDict, query: str) -> JsonDict:
+        variant = self._variant_by_item(str(variables.get("id")))
+        node = {"id": variant.inventory_item_gid, "sku": variant.sku} if variant else None
+        return {"inventoryItem": node}
+
+    def _set_quantities(self, variables: JsonDict, query: str) -> JsonDict:
+        key = variables.get("idempotencyKey")
+        if "@idempotent(key:" not in re.sub(r"\s+", "", query) or not key:
+            return {
+                "errors": [
+                    {
+                        "message": "An idempotency key is required for inventorySetQuantities.",
+                        "extensions": {"code": "BAD_REQUEST"},
+                    }
+                ]
+            }
+        if self._previous_attempt_failed:
+            self._previous_attempt_failed -= 1
+            failed = _error(
+                "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED",
+                None,
+                "A previous request with this idempotency key failed. "
+                "Retry with a new idempotency key.",
+            )
+            return {"inventorySetQuantities": _user_errors([failed])}
+        mutation_input = variables.get("input") or {}
+        fingerprint = json.dumps(mutation_input, sort_keys=True)
+        if key in self._idempotency:
+            stored_fingerprint, stored = self._idempotency[key]
+            if stored_fingerprint != fingerprint:
+                return {"inventorySetQuantities": _user_errors([_mismatch_error()])}
+            self.replayed_mutations += 1
+            return {"inventorySetQuantities": stored}
+        for sku, quantity in self._before_mutation:
+            self.set_on_hand(sku, quantity)
+        self._before_mutation.clear()
+        errors = self._validate(mutation_input)
+        payload = _user_errors(errors) if errors else self._apply(mutation_input)
+        self._idempotency[key] = (fingerprint, payload)
+        return {"inventorySetQuantities": payload}
+
+    def _validate(self, mutation_input: JsonDict) -> list[JsonDict]:
+        errors = []
+        if mutation_input.get("name") not in ("available", "on_hand"):
+            errors.append(
+                _error(
+                    "INVALID_NAME",
+                    ["input", "name"],
+                    "The quantity name must be either 'available' or 'on_hand'.",
+                )
+            )
+        if mutation_input.get("reason") not in SHOPIFY_REASONS:
+            errors.append(
+                _error("INVALID_REASON", ["input", "reason"], "The specified reason is invalid.")
+            )
+        reference = mutation_input.get("referenceDocumentUri")
+        if reference is not None and ":" not in str(reference):
+            errors.append(
+                _error(
+                    "INVALID_REFERENCE_DOCUMENT",
+                    ["input", "referenceDocumentUri"],
+                    "The specified reference document is invalid.",
+                )
+            )
+        seen: set[str] = set()
+        for index, row in enumerate(mutation_input.get("quantities") or []):
+            error = self._row_error(index, row, seen)
+            if error is not None:
+                errors.append(error)
+        return errors
+
+    def _row_error(self, index: int, row: JsonDict, seen: set[str]) -> JsonDict | None:
+        path = ["input", "quantities", str(index)]
+        item = str(row.get("inventoryItemId"))
+        variant = self._variant_by_item(item)
+        if "changeFromQuantity" not in row:
+            return _error(
+                "COMPARE_QUANTITY_REQUIRED",
+                [*path, "changeFromQuantity"],
+                "changeFromQuantity must be given (null to skip the compare).",
+            )
+        if row.get("locationId") != self.location_id:
+            return _error(
+                "INVALID_LOCATION",
+                [*path, "locationId"],
+                "The specified location could not be found.",
+            )
+        if variant is None:
+            return _error(
+                "INVALID_INVENTORY_ITEM",
+                [*path, "inventoryItemId"],
+                "The specified inventory item could not be found.",
+            )
+        if item in seen:
+            return _error(
+                "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",
+                [*path, "inventoryItemId"],
+                "The combination of inventoryItemId and locationId must be unique.",
+            )
+        seen.add(item)
+        current = self.levels[item].get(self.location_id)
+        if current is None:
+            return _error(
+                "ITEM_NOT_STOCKED_AT_LOCATION",
+                [*path, "inventoryItemId"],
+                "The specified inventory item is not stocked at the location.",
+            )
+        quantity = int(row.get("quantity"))
+        if quantity < 0:
+            return _error(
+                "INVALID_QUANTITY_NEGATIVE", [*path, "quantity"], "The quantity can't be negative."
+            )
+        if quantity > 1_000_000_000:
+            return _error(
+                "INVALID_QUANTITY_TOO_HIGH",
+                [*path, "quantity"],
+                "The total quantity can't be higher than 1,000,000,000.",
+            )
+        if variant.sku in self._rejections:
+            code, message = self._rejections[variant.sku]
+            return _error(code, [*path, "quantity"], message)
+        expected = row.get("changeFromQuantity")
+        if expected is not None and int(expected) != current:
+            return _error(
+                "CHANGE_FROM_QUANTITY_STALE",
+                [*path, "changeFromQuantity"],
+                "The changeFromQuantity value does not match persisted value.",
+            )
+        return None
+
+    def _apply(self, mutation_input: JsonDict) -> JsonDict:
+        for row in mutation_input.get("quantities") or []:
+            self.levels[str(row["inventoryItemId"])][self.location_id] = int(row["quantity"])
+        self.applied_mutations += 1
+        group = {
+            "id": f"gid://shopify/InventoryAdjustmentGroup/{next(self._ids)}",
+            "reason": mutation_input.get("reason"),
+            "referenceDocumentUri": mutation_input.get("referenceDocumentUri"),
+        }
+        self.adjustments.append({**group, "quantities": mutation_input.get("quantities")})
+        return {"inventoryAdjustmentGroup": group, "userErrors": []}
+
+
+def _error(code: str, path: list[str] | None, message: str) -> JsonDict:
+    return {"code": code, "field": path, "message": message}
+
+
+def _user_errors(errors: list[JsonDict]) -> JsonDict:
+    """Shopify refuses the whole mutation when any row fails: no adjustment group."""
+    return {"inventoryAdjustmentGroup": None, "userErrors": errors}
+
+
+def _mismatch_error() -> JsonDict:
+    return _error(
+        "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+        None,
+        "The same idempotency key cannot be used with different operation parameters.",
+    )
+
+
+# Shopify webhooks (payloads in the REST shapes of https://shopify.dev/docs/api/webhooks)
+
+
+def shopify_webhook(
+    topic: str,
+    payload: JsonDict,
+    *,
+    secret: str,
+    webhook_id: str | None = None,
+    event_id: str | None = None,
+    triggered_at: str | None = None,
+    shop_domain: str = "onefact-test.myshopify.com",
+    api_version: str = "2026-04",
+) -> tuple[bytes, dict[str, str]]:
+    """A delivery as Shopify sends it: the raw body and its headers, HMAC-signed."""
+    body = json.dumps(payload).encode()
+    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": signature.decode(),
+        "X-Shopify-Shop-Domain": shop_domain,
+        "X-Shopify-API-Version": api_version,
+        "X-Shopify-Webhook-Id": webhook_id or f"b54557e4-{hashlib.md5(body).hexdigest()[:8]}",
+        "X-Shopify-Event-Id": event_id or f"98880550-{hashlib.sha1(body).hexdigest()[:8]}",
+        "X-Shopify-Triggered-At": triggered_at or _now(),
+    }
+    return body, headers
+
+
+def shopify_order_payload(
+    order_id: int,
+    lines: Sequence[tuple[int, str, int]],
+    *,
+    customer: tuple[str, str] | None = ("Ada", "Lovelace"),
+    created_at: str = "2026-03-01T10:00:00-05:00",
+    updated_at: str | None = None,
+    cancelled_at: str | None = None,
+    fulfillment_status: str | None = None,
+) -> JsonDict:
+    """An order (orders/create, orders/cancelled, orders/fulfilled); lines: (id, sku, quantity)."""
+    return {
+        "id": order_id,
+        "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
+        "name": f"#{order_id % 10000}",
+        "order_number": order_id % 10000,
+        "created_at": created_at,
+        "updated_at": updated_at or created_at,
+        "cancelled_at": cancelled_at,
+        "cancel_reason": "customer" if cancelled_at else None,
+        "financial_status": "paid",
+        "fulfillment_status": fulfillment_status,
+        "currency": "EUR",
+        "customer": (
+            {
+                "id": 706405506930370000,
+                "email": "ada@example.com",
+                "first_name": customer[0],
+                "last_name": customer[1],
+            }
+            if customer
+            else None
+        ),
+        "line_items": [
+            {
+                "id": line_id,
+                "admin_graphql_api_id": f"gid://shopify/LineItem/{line_id}",
+                "sku": sku,
+                "quantity": quantity,
+                "fulfillable_quantity": 0 if fulfillment_status == "fulfilled" else quantity,
+                "title": sku,
+                "variant_id": line_id + 1,
+                "product_id": line_id + 2,
+            }
+            for line_id, sku, quantity in lines
+        ],
+    }
+
+
+def shopify_refund_payload(
+    refund_id: int,
+    order_id: int,
+    lines: Sequence[tuple[int, str, int, str]],
+    *,
+    created_at: str = "2026-03-05T12:00:00-05:00",
+    location_id: int = 1,
+) -> JsonDict:
+    """refunds/create; lines: (line_item_id, sku, quantity, restock_type)."""
+    return {
+        "id": refund_id,
+        "admin_graphql_api_id": f"gid://shopify/Refund/{refund_id}",
+        "order_id": order_id,
+        "created_at": created_at,
+        "processed_at": created_at,
+        "note": "",
+        "restock": any(line[3] != "no_restock" for line in lines),
+        "refund_line_items": [
+            {
+                "id": line_item_id + 500,
+                "line_item_id": line_item_id,
+                "location_id": location_id if restock_type != "no_restock" else None,
+                "quantity": quantity,
+                "restock_type": restock_type,
+                "subtotal": 10.0,
+                "total_tax": 0.0,
+                "line_item": {
+                    "id": line_item_id,
+                    "sku": sku,
+                    "quantity": quantity,
+                    "title": sku,
+                    "variant_id": line_item_id + 1,
+                },
+            }
+            for line_item_id, sku, quantity, restock_type in lines
+        ],
+        "transactions": [],
+        "order_adjustments": [],
+    }
+
+
+def shopify_return_payload(
+    return_id: int,
+    order_id: int,
+    lines: Sequence[tuple[int, int, str]],
+    *,
+    status: str = "requested",
+) -> JsonDict:
+    """returns/request or returns/approve; lines: (order line item id, quantity, return_reason).
+
+    As documented, return line items name the order's line item by id only (no SKU).
+    """
+    return {
+        "id": return_id,
+        "admin_graphql_api_id": f"gid://shopify/Return/{return_id}",
+        "status": status,
+        "order": {"id": order_id, "admin_graphql_api_id": f"gid://shopify/Order/{order_id}"},
+        "total_return_line_items": len(lines),
+        "name": f"#{order_id % 10000}-R1",
+        "return_line_items": [
+            {
+                "id": line_item_id + 900,
+                "admin_graphql_api_id": f"gid://shopify/ReturnLineItem/{line_item_id + 900}",
+                "fulfillment_line_item": {
+                    "id": line_item_id + 800,
+                    "admin_graphql_api_id": (
+                        f"gid://shopify/FulfillmentLineItem/{line_item_id + 800}"
+                    ),
+                    "line_item": {
+                        "id": line_item_id,
+                        "admin_graphql_api_id": f"gid://shopify/LineItem/{line_item_id}",
+                    },
+                },
+                "quantity": quantity,
+                "return_reason": reason,
+                "return_reason_note": "",
+                "customer_note": None,
+            }
+            for line_item_id, quantity, reason in lines
+        ],
+        "exchange_line_items": [],
+        "total_exchange_line_items": 0,
+    }
+
+
+def shopify_product_payload(product: ShopifyProduct) -> JsonDict:
+    """products/update for a product of :class:`FakeShopify`."""
+    return {
+        "id": product.id,
+        "admin_graphql_api_id": f"gid://shopify/Product/{product.id}",
+        "title": product.title,
+        "status": product.status.lower(),
+        "updated_at": "2026-03-02T09:00:00-05:00",
+        "variants": [
+            {
+                "id": variant.id,
+                "admin_graphql_api_id": f"gid://shopify/ProductVariant/{variant.id}",
+                "product_id": product.id,
+                "title": variant.title,
+                "sku": variant.sku,
+                "inventory_item_id": variant.inventory_item_id,
+            }
+            for variant in product.variants
+        ],
+    }
+
+
+def shopify_inventory_level_payload(
+    inventory_item_id: int, location_id: int, available: int
+) -> JsonDict:
+    """inventory_levels/update: an inventory item id and ``available``, no SKU."""
+    return {
+        "inventory_item_id": inventory_item_id,
+        "location_id": location_id,
+        "available": available,
+        "updated_at": "2026-03-03T08:00:00-05:00",
+        "admin_graphql_api_id": (
+            f"gid://shopify/InventoryLevel/{location_id}?inventory_item_id={inventory_item_id}"
+        ),
+    }
+
+
+# -- Saleor ----------------------------------------------------------------------------------
+
+
+def global_id(kind: str, value: str | int) -> str:
+    """Saleor's (graphene) global ID: base64("<Type>:<id>")."""
+    return base64.b64encode(f"{kind}:{value}".encode()).decode()
+
+
+@dataclass
+class SaleorVariant:
+    id: str
+    sku: str
+    name: str
+    product: SaleorProduct
+
+
+@dataclass
+class SaleorProduct:
+    id: str
+    name: str
+    listings: list[JsonDict]
+    variants: list[SaleorVariant] = field(default_factory=list)
+
+
+@dataclass
+class SigningKey:
+    kid: str
+    private_key: rsa.RSAPrivateKey
+
+    @property
+    def jwk(self) -> JsonDict:
+        entry = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private_key.public_key()))
+        entry.update({"use": "sig", "kid": self.kid})
+        return entry
+
+
+class FakeSaleor(FakeServer):
+    """Saleor's GraphQL API (one warehouse) for the adapter's operations, plus its JWKS."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "saleor-app-token",
+        channel: str = "default-channel",
+        warehouse_uuid: str = "b17cb19c-98aa-4ec8-8c83-aaa0ef4c3310",
+    ) -> None:
+        super().__init__()
+        self.token = token
+        self.channel = channel
+        self.warehouse_id = global_id("Warehouse", warehouse_uuid)
+        self.products: list[SaleorProduct] = []
+        # (variant id, warehouse id) → {"quantity": n, "quantityAllocated": m}
+        self.stocks: dict[tuple[str, str], dict[str, int]] = {}
+        self.bulk_updates = 0
+        self.jwks_fetches = 0
+        self.jwks_status = 200
+        self._ids = itertools.count(400)
+        self._rejections: dict[str, str] = {}
+        self._before_mutation: list[tuple[str, int]] = []
+        self.signing_keys: list[SigningKey] = []
+        self.rotate_signing_key()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/graphql/"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.base_url}/.well-known/jwks.json"
+
+    # state
+
+    def add_product(
+        self,
+        name: str,
+        variants: Iterable[tuple[str, int | None] | tuple[str, int | None, str]],
+        *,
+        published: bool = True,
+        available_for_purchase: bool = True,
+        channel: str | None = None,
+    ) -> SaleorProduct:
+        """A product whose variants are (sku, quantity[, name]); quantity None: no stock record."""
+        with self.lock:
+            product = SaleorProduct(
+                id=global_id("Product", next(self._ids)),
+                name=name,
+                listings=[
+                    {
+                        "channel": {"slug": channel or self.channel},
+                        "isPublished": published,
+                        "isAvailableForPurchase": available_for_purchase,
+                    }
+                ],
+            )
+            for spec in variants:
+                sku, quantity = spec[0], spec[1]
+                variant = SaleorVariant(
+                    id=global_id("ProductVariant", next(self._ids)),
+                    sku=sku,
+                    name=spec[2] if len(spec) > 2 else "",
+                    product=product,
+                )
+                product.variants.append(variant)
+                if quantity is not None:
+                    self.stocks[(variant.id, self.warehouse_id)] = {
+                        "quantity": quantity,
+                        "quantityAllocated": 0,
+                    }
+            self.products.append(product)
+            return product
+
+    def variant(self, sku: str) -> SaleorVariant:
+        for variant in self._variants():
+            if variant.sku == sku:
+                return variant
+        raise KeyError(sku)
+
+    def quantity(self, sku: str) -> int | None:
+        with self.lock:
+            stock = self.stocks.get((self.variant(sku).id, self.warehouse_id))
+            return None if stock is None else stock["quantity"]
+
+    def set_quantity(self, sku: str, quantity: int) -> None:
+        """Someone else (staff in the dashboard, another app) changes the number."""
+        with self.lock:
+            key = (self.variant(sku).id, self.warehouse_id)
+            self.stocks.setdefault(key, {"quantity": 0, "quantityAllocated": 0})
+            self.stocks[key]["quantity"] = quantity
+
+    def unstock(self, sku: str) -> None:
+        with self.lock:
+            self.stocks.pop((self.variant(sku).id, self.warehouse_id), None)
+
+    def change_before_next_mutation(self, sku: str, quantity: int) -> None:
+        """Set ``sku`` right before the next stockBulkUpdate: a change Saleor cannot refuse."""
+        with self.lock:
+            self._before_mutation.append((sku, quantity))
+
+    def reject_sku(
+        self, sku: str, *, message: str = "Quantity exceeds the allowed maximum."
+    ) -> None:
+        """stockBulkUpdate refuses the row of ``sku`` (code INVALID, field quantity)."""
+        with self.lock:
+            self._rejections[sku] = message
+
+    def _variants(self) -> list[SaleorVariant]:
+        return [variant for product in self.products for variant in product.variants]
+
+    # signing
+
+    def rotate_signing_key(self, *, keep_kid: bool = False) -> SigningKey:
+        """A new RSA key replaces the published one (kid: its RFC 7638 thumbprint, or kept)."""
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if keep_kid and self.signing_keys:
+            kid = self.signing_keys[-1].kid
+        else:
+            kid = _thumbprint(private_key.public_key())
+        key = SigningKey(kid=kid, private_key=private_key)
+        with self.lock:
+            self.signing_keys = [key]
+        return key
+
+    @property
+    def signing_key(self) -> SigningKey:
+        return self.signing_keys[-1]
+
+    def sign(self, body: bytes, *, key: SigningKey | None = None, legacy: bool = False) -> str:
+        """``Saleor-Signature`` for ``body``: what Saleor's ``jws_encode`` produces.
+
+        ``legacy`` imitates Saleor on an older PyJWT, whose header has ``"b64": false`` but no
+        ``crit``.
+        """
+        key = key or self.signing_key
+        if not legacy:
+            return jwt.api_jws.encode(
+                body,
+                key=key.private_key,
+                algorithm="RS256",
+                headers={"kid": key.kid},
+                is_payload_detached=True,
+            )
+        header = {"alg": "RS256", "b64": False, "kid": key.kid, "typ": "JWT"}
+        protected = _b64url(json.dumps(header, separators=(",", ":")).encode())
+        signature = key.private_key.sign(
+            protected.encode() + b"." + body, padding.PKCS1v15(), hashes.SHA256()
+        )
+        return f"{protected}..{_b64url(signature)}"
+
+    def webhook(
+        self, event: str, payload: JsonDict, *, key: SigningKey | None = None, legacy: bool = False
+    ) -> tuple[bytes, dict[str, str]]:
+        """A delivery as Saleor sends it: body and headers (``event`` like ``ORDER_CREATED``)."""
+        body = json.dumps(payload).encode()
+        domain = self.base_url.split("://", 1)[1]
+        headers = {
+            "Content-Type": "application/json",
+            "Saleor-Event": event.lower(),
+            "Saleor-Domain": domain,
+            "Saleor-Signature": self.sign(body, key=key, legacy=legacy),
+            "Saleor-Api-Url": self.api_url,
+        }
+        return body, headers
+
+    def stock_updated_payload(self, sku: str, *, issued_at: str | None = None) -> JsonDict:
+        """PRODUCT_VARIANT_STOCK_UPDATED for our warehouse, as SUBSCRIPTION_QUERY selects it."""
+        variant = self.variant(sku)
+        return {
+            "__typename": "ProductVariantStockUpdated",
+            "issuedAt": issued_at or _now(),
+            "warehouse": {"id": self.warehouse_id},
+            "productVariant": {
+                "id": variant.id,
+                "sku": variant.sku,
+                "stocks": self._stock_nodes(variant),
+            },
+        }
+
+    def variant_updated_payload(self, sku: str, *, issued_at: str | None = None) -> JsonDict:
+        variant = self.variant(sku)
+        return {
+            "__typename": "ProductVariantUpdated",
+            "issuedAt": issued_at or _now(),
+            "productVariant": {
+                "id": variant.id,
+                "sku": variant.sku,
+                "name": variant.name,
+                "product": self._product_node(variant.product),
+            },
+        }
+
+    def product_updated_payload(
+        self, product: SaleorProduct, *, issued_at: str | None = None
+    ) -> JsonDict:
+        return {
+            "__typename": "ProductUpdated",
+            "issuedAt": issued_at or _now(),
+            "product": {
+                **self._product_node(product),
+                "variants": [{"id": v.id, "sku": v.sku, "name": v.name} for v in product.variants],
+            },
+        }
+
+    # HTTP
+
+    def handle(self, request: RecordedRequest) -> Reply:
+        path = request.path.split("?", 1)[0]
+        if request.method == "GET" and path == "/.well-known/jwks.json":
+            with self.lock:
+                self.jwks_fetches += 1
+                keys = [key.jwk for key in self.signing_keys]
+            if self.jwks_status != 200:
+                return _json_reply({"error": "unavailable"}, status=self.jwks_status)
+            return _json_reply({"keys": keys})
+        if request.method != "POST" or path != "/graphql/":
+            return _json_reply({"errors": [{"message": "Not Found"}]}, status=404)
+        return self.graphql_with_faults(request, self._answer)
+
+    def fault_reply(self, fault: Fault, request: RecordedRequest) -> Reply:
+        if fault.kind != "graphql_error":
+            raise ValueError(f"unsupported fault {fault.kind}")
+        return _saleor_error(fault.extra["message"], fault.extra["code"])
+
+    def _answer(self, request: RecordedRequest) -> Reply:
+        payload = request.json or {}
+        operation = str(payload.get("operationName"))
+        variables = payload.get("variables") or {}
+        handlers: dict[str, Callable[[JsonDict], JsonDict]] = {
+            "OneFactVariantStocks": self._product_variants,
+            "OneFactCatalog": self._product_variants,
+            "OneFactStockBulkUpdate": self._stock_bulk_update,
+        }
+        handler = handlers.get(operation)
+        if handler is None:
+            return _saleor_error(f"Unknown operation {operation!r}", "GraphQLError", status=400)
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            root = "stockBulkUpdate" if operation == "OneFactStockBulkUpdate" else "productVariants"
+            return _saleor_error(
+                "To access this path, you need one of the following permissions: MANAGE_PRODUCTS",
+                "PermissionDenied",
+                data={root: None},
+            )
+        first = variables.get("first")
+        if first is not None and int(first) > 100:
+            return _saleor_error(
+                f"Requesting {first} records on the `productVariants` connection exceeds the "
+                "`first` limit of 100 records.",
+                "GraphQLError",
+                data={"productVariants": None},
+            )
+        with self.lock:
+            data = handler(variables)
+        return _json_reply({"data": data})
+
+    def _stock_nodes(self, variant: SaleorVariant) -> list[JsonDict]:
+        return [
+            {"warehouse": {"id": warehouse}, **stock}
+            for (variant_id, warehouse), stock in self.stocks.items()
+            if variant_id == variant.id
+        ]
+
+    def _product_node(self, product: SaleorProduct) -> JsonDict:
+        return {"id": product.id, "name": product.name, "channelListings": product.listings}
+
+    def _product_variants(self, variables: JsonDict) -> JsonDict:
+        variants = self._variants()
+        skus = ((variables.get("filter") or {}).get("sku")) or None
+        if skus is not None:
+            variants = [v for v in variants if v.sku in set(skus)]
+        chunk, page_info = _page(
+            variants, int(variables.get("first") or 100), variables.get("after")
+        )
+        edges = [
+            {
+                "node": {
+                    "id": v.id,
+                    "sku": v.sku,
+                    "name": v.name,
+                    "product": self._product_node(v.product),
+                    "stocks": self._stock_nodes(v),
+                }
+            }
+            for v in chunk
+        ]
+        return {
+            "productVariants": {"edges": edges, "pageInfo": page_info, "totalCount": len(variants)}
+        }
+
+    def _stock_bulk_update(self, variables: JsonDict) -> JsonDict:
+        """Saleor's rules: rows validated one by one, only existing stocks updated, results in
+        input order; REJECT_FAILED_ROWS saves the clean rows, REJECT_EVERYTHING none."""
+        for sku, quantity in self._before_mutation:
+            self.set_quantity(sku, quantity)
+        self._before_mutation.clear()
+        policy = variables.get("errorPolicy") or "REJECT_EVERYTHING"
+        rows = [self._bulk_row(row) for row in variables.get("stocks") or []]
+        failed = any(errors for _stock, errors in rows)
+        save = not failed or policy != "REJECT_EVERYTHING"
+        results = []
+        count = 0
+        for stock_key, errors in rows:
+            if errors or stock_key is None or not save:
+                results.append({"stock": None, "errors": errors})
+                continue
+            quantity = stock_key[2]
+            self.stocks[(stock_key[0], stock_key[1])]["quantity"] = quantity
+            count += 1
+            results.append({"stock": self._stock_payload(stock_key[0], stock_key[1]), "errors": []})
+        if count:
+            self.bulk_updates += 1
+        return {"stockBulkUpdate": {"count": count, "results": results, "errors": []}}
+
+    def _bulk_row(self, row: JsonDict) -> tuple[tuple[str, str, int] | None, list[JsonDict]]:
+        variant_id = str(row.get("variantId") or "")
+        warehouse_id = str(row.get("warehouseId") or "")
+        quantity = int(row.get("quantity"))
+        errors = []
+        if _global_type(variant_id) != "ProductVariant":
+            errors.append(_bulk_error("variantId", "Invalid variantId.", "INVALID"))
+        if _global_type(warehouse_id) != "Warehouse":
+            errors.append(_bulk_error("warehouseId", "Invalid warehouseId.", "INVALID"))
+        if quantity < 0:
+            errors.append(_bulk_error("quantity", "Quantity should not be less than 0.", "INVALID"))
+        if errors:
+            return None, errors
+        if (variant_id, warehouse_id) not in self.stocks:
+            return None, [_bulk_error(None, "Stock was not found.", "NOT_FOUND")]
+        variant = next((v for v in self._variants() if v.id == variant_id), None)
+        if variant is not None and variant.sku in self._rejections:
+            return None, [_bulk_error("quantity", self._rejections[variant.sku], "INVALID")]
+        return (variant_id, warehouse_id, quantity), []
+
+    def _stock_payload(self, variant_id: str, warehouse_id: str) -> JsonDict:
+        variant = next(v for v in self._variants() if v.id == variant_id)
+        stock = self.stocks[(variant_id, warehouse_id)]
+        return {
+            "id": global_id("Stock", abs(hash((variant_id, warehouse_id))) % 10**6),
+            "quantity": stock["quantity"],
+            "warehouse": {"id": warehouse_id},
+            "productVariant": {"id": variant.id, "sku": variant.sku},
+        }
+
+
+def saleor_order_payload(
+    event_typename: str,
+    order_number: int,
+    lines: Sequence[tuple[str, int]],
+    *,
+    customer: tuple[str, str] | None = ("Grace", "Hopper"),
+    issued_at: str = "2026-03-01T15:00:00+00:00",
+) -> JsonDict:
+    """ORDER_CREATED / ORDER_CANCELLED / ORDER_FULFILLED as SUBSCRIPTION_QUERY selects them.
+
+    ``event_typename``: ``OrderCreated``, ``OrderCancelled`` or ``OrderFulfilled``;
+    ``lines``: (sku, quantity).
+    """
+    order_id = global_id("Order", f"0c1e9a40-0000-4000-8000-{order_number:012d}")
+    return {
+        "__typename": event_typename,
+        "issuedAt": issued_at,
+        "order": {
+            "id": order_id,
+            "number": str(order_number),
+            "created": "2026-03-01T14:59:00+00:00",
+            "updatedAt": issued_at,
+            "userEmail": "grace@example.com",
+            "user": {"firstName": customer[0], "lastName": customer[1]} if customer else None,
+            "billingAddress": {"firstName": "Billing", "lastName": "Name"},
+            "lines": [
+                {
+                    "id": global_id("OrderLine", f"line-{order_number}-{index}"),
+                    "productSku": sku,
+                    "quantity": quantity,
+                    "variant": {"id": global_id("ProductVariant", index), "sku": sku},
+                }
+                for index, (sku, quantity) in enumerate(lines)
+            ],
+        },
+    }
+
+
+def _saleor_error(
+    message: str, code: str, *, status: int = 200, data: JsonDict | None = None
+) -> Reply:
+    body: JsonDict = {"errors": [{"message": message, "extensions": {"exception": {"code": code}}}]}
+    if data is not None:
+        body["data"] = data
+    return _json_reply(body, status=status)
+
+
+def _bulk_error(field_name: str | None, message: str, code: str) -> JsonDict:
+    return {"field": field_name, "message": message, "code": code}
+
+
+def _global_type(value: str) -> str | None:
+    try:
+        return base64.b64decode(value).decode().split(":", 1)[0]
+    except ValueError:
+        return None
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _thumbprint(public_key: rsa.RSAPublicKey) -> str:
+    """RFC 7638 JWK thumbprint, as newer Saleor uses for ``kid``."""
+    entry = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public_key))
+    canonical = json.dumps(
+        {"e": entry["e"], "kty": "RSA", "n": entry["n"]}, separators=(",", ":"), sort_keys=True
+    )
+    return _b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+# -- pytest fixtures -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_shopify() -> Iterator[FakeShopify]:
+    """A started, empty :class:`FakeShopify`, stopped after the test."""
+    with FakeShopify() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_saleor() -> Iterator[FakeSaleor]:
+    """A started, empty :class:`FakeSaleor`, stopped after the test."""
+    with FakeSaleor() as fake:
+        yield fake
