@@ -153,9 +153,28 @@ CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}
 
 # OneFact domain settings.
 # The event that changes on-hand for orders: "ship" (default) or "order". It seeds the
 # ownership table's truth moment for on-hand; the table is what the code reads.
 ONEFACT_TRUTH_MOMENT = env("ONEFACT_TRUTH_MOMENT", default="ship")
+
+# Storefront sync. Pushes are coalesced: commits within this window share one drain.
+ONEFACT_PUSH_COALESCE_SECONDS = env.float("ONEFACT_PUSH_COALESCE_SECONDS", default=0.05)
+ONEFACT_PUSH_KICK_TTL = env.int("ONEFACT_PUSH_KICK_TTL", default=10)
+ONEFACT_PUSH_MAX_BATCHES = env.int("ONEFACT_PUSH_MAX_BATCHES", default=200)
+# Reconciliation: a gap above this many units, or the same SKU disagreeing again within
+# the window, asks for a count of the bins holding it.
+ONEFACT_RECONCILE_TOLERANCE = env.int("ONEFACT_RECONCILE_TOLERANCE", default=2)
+ONEFACT_RECONCILE_REPEAT_HOURS = env.int("ONEFACT_RECONCILE_REPEAT_HOURS", default=24)
+ONEFACT_RECONCILE_RANGE_SIZE = env.int("ONEFACT_RECONCILE_RANGE_SIZE", default=5000)
+
+CELERY_BEAT_SCHEDULE = {
+    "sweep-outbox": {"task": "inventory.tasks.sweep_outbox_task", "schedule": 30.0},
+    "sweep-inbox": {"task": "inventory.tasks.sweep_inbox_task", "schedule": 60.0},
+    "reconcile-storefronts": {
+        "task": "inventory.tasks.reconcile_storefronts_task",
+        "schedule": env.float("ONEFACT_RECONCILE_EVERY_SECONDS", default=600.0),
+    },
+    "pull-catalog": {"task": "inventory.tasks.pull_catalog_task", "schedule": 3600.0},
+}

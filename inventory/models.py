@@ -41,6 +41,12 @@ class System(models.Model):
     adapter = models.CharField(
         max_length=20, blank=True, help_text="Storefront adapter: demo, shopify or saleor."
     )
+    config = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Adapter settings that are not secret (shop URL, location id…). Secrets "
+        "come from the environment: STOREFRONT_<NAME>_TOKEN, STOREFRONT_<NAME>_WEBHOOK_SECRET.",
+    )
     active = models.BooleanField(default=True)
     token_prefix = models.CharField(max_length=8, blank=True, editable=False)
     token_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
@@ -311,3 +317,244 @@ class Commitment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.sku} for {self.order_ref}"
+
+
+class DiscrepancyUndeletable(Exception):
+    """Discrepancies end resolved, never deleted."""
+
+
+class DiscrepancyQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status=Discrepancy.Status.OPEN)
+
+    def delete(self):
+        raise DiscrepancyUndeletable("Discrepancies are resolved, never deleted.")
+
+
+class Discrepancy(models.Model):
+    """Two systems disagreed about a fact. Both values, the owner, the winner, the correction.
+
+    Every correction of a consumer's copy leaves one of these; each ends resolved by a count,
+    a correction or a manager's decision with a reason.
+    """
+
+    class Kind(models.TextChoices):
+        STOREFRONT_GAP = "storefront_gap", "Storefront disagrees with the shelf"
+        STALE_PUSH = "stale_push", "Storefront changed its copy behind our back"
+        NON_OWNER_WRITE = "non_owner_write", "A non-owner tried to write the fact"
+        SHORT_FULFILMENT = "short_fulfilment", "Storefront shipped more than the shelf holds"
+        ORDERS_AT_RISK = "orders_at_risk", "Open orders exceed the shelf's on-hand"
+        PUSH_FAILED = "push_failed", "The storefront refused our number"
+        LEDGER_MISMATCH = "ledger_mismatch", "A balance differs from its ledger"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    class Resolution(models.TextChoices):
+        COUNT = "count", "Resolved by a count"
+        CORRECTION = "correction", "Resolved by a correction"
+        DECISION = "decision", "Resolved by a manager's decision"
+
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    fact = models.CharField(max_length=20, choices=Fact.choices)
+    sku = models.ForeignKey(
+        Sku, null=True, blank=True, on_delete=models.PROTECT, related_name="discrepancies"
+    )
+    bin = models.ForeignKey(
+        Bin, null=True, blank=True, on_delete=models.PROTECT, related_name="discrepancies"
+    )
+    owner = models.ForeignKey(
+        System, null=True, on_delete=models.PROTECT, related_name="+", help_text="Owner then."
+    )
+    consumer = models.ForeignKey(
+        System, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    owner_value = models.IntegerField(null=True, blank=True)
+    consumer_value = models.IntegerField(null=True, blank=True)
+    winner = models.ForeignKey(
+        System, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    correction = models.IntegerField(
+        null=True, blank=True, help_text="The value sent to the consumer to correct it."
+    )
+    corrected_at = models.DateTimeField(null=True, blank=True)
+    reference = models.CharField(max_length=200, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+    count_requested_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolution = models.CharField(max_length=12, choices=Resolution.choices, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolution_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = DiscrepancyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "discrepancies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="open", resolution="")
+                | (Q(status="resolved") & ~Q(resolution="") & Q(resolved_at__isnull=False)),
+                name="inventory_discrepancy_resolved_has_resolution",
+            ),
+            models.CheckConstraint(
+                condition=~Q(resolution="decision") | ~Q(resolution_note=""),
+                name="inventory_discrepancy_decision_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["sku", "kind"], condition=Q(status="open"), name="inventory_disc_open_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.sku or ''} {self.bin or ''}".strip()
+
+    def delete(self, *args, **kwargs):
+        raise DiscrepancyUndeletable("Discrepancies are resolved, never deleted.")
+
+    @property
+    def gap(self) -> int | None:
+        if self.owner_value is None or self.consumer_value is None:
+            return None
+        return self.consumer_value - self.owner_value
+
+
+class OutboxEntry(models.Model):
+    """A SKU's on-hand or commitments changed; its id is the change's version.
+
+    Written in the same transaction as the change. Drained per storefront by comparing with
+    ``SyncState.pushed_version``; rows every storefront has passed are pruned.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    sku = models.ForeignKey(Sku, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "outbox entries"
+        indexes = [models.Index(fields=["sku", "id"], name="inventory_outbox_sku_id_idx")]
+
+    def __str__(self) -> str:
+        return f"v{self.pk} {self.sku_id}"
+
+
+class SyncState(models.Model):
+    """What one storefront was last told about one SKU, and when."""
+
+    storefront = models.ForeignKey(System, on_delete=models.CASCADE, related_name="sync_states")
+    sku = models.ForeignKey(Sku, on_delete=models.CASCADE, related_name="sync_states")
+    pushed_value = models.IntegerField(null=True, blank=True)
+    pushed_version = models.BigIntegerField(default=0)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    lag_ms = models.IntegerField(null=True, blank=True, help_text="Commit → acknowledged.")
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["storefront", "sku"], name="inventory_syncstate_storefront_sku_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.storefront} {self.sku}: {self.pushed_value} (v{self.pushed_version})"
+
+
+class SyncLog(models.Model):
+    """One acknowledged push of one SKU: the sync history and the lag figures."""
+
+    storefront = models.ForeignKey(System, on_delete=models.CASCADE, related_name="+")
+    sku = models.ForeignKey(Sku, on_delete=models.CASCADE, related_name="sync_log")
+    value = models.IntegerField()
+    version = models.BigIntegerField()
+    result = models.CharField(max_length=20)
+    lag_ms = models.IntegerField(null=True)
+    pushed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["sku", "-id"], name="inventory_synclog_sku_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.sku_id} → {self.value} ({self.result})"
+
+
+class InboxEvent(models.Model):
+    """An inbound event from another system, stored before it is processed (once)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        REFUSED = "refused", "Refused (not the owner)"
+        FAILED = "failed", "Failed"
+        IGNORED = "ignored", "Ignored"
+
+    system = models.ForeignKey(System, on_delete=models.PROTECT, related_name="inbox")
+    event_id = models.CharField(max_length=200)
+    type = models.CharField(max_length=30)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    result = models.CharField(max_length=500, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["system", "event_id"], name="inventory_inboxevent_system_event_uniq"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["id"], condition=Q(status="pending"), name="inventory_inbox_pending_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system} {self.type} {self.event_id}"
+
+
+class DemoLevel(models.Model):
+    """The built-in demo storefront's own number per SKU (it is a storefront, not the shelf)."""
+
+    sku_code = models.CharField(max_length=64, unique=True)
+    title = models.CharField(max_length=255, blank=True)
+    active = models.BooleanField(default=True)
+    quantity = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sku_code"]
+
+    def __str__(self) -> str:
+        return f"{self.sku_code}: {self.quantity}"
+
+
+class DemoOrder(models.Model):
+    """An order placed in the demo storefront; its events reach OneFact like a webhook."""
+
+    class Status(models.TextChoices):
+        PLACED = "placed", "Placed"
+        CANCELLED = "cancelled", "Cancelled"
+        FULFILLED = "fulfilled", "Fulfilled"
+
+    number = models.CharField(max_length=20, unique=True)
+    customer_name = models.CharField(max_length=100, blank=True)
+    lines = models.JSONField(default=list, help_text='[{"sku": "SKU-1", "quantity": 2}]')
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLACED)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.number

@@ -274,3 +274,21 @@ def home_figures(*, role: str) -> dict:
             "units_on_hand": OnHand.objects.aggregate(t=Coalesce(Sum("quantity"), 0))["t"],
         }
     return figures
+
+
+def owner_of(*, fact: str) -> System | None:
+    ownership = Ownership.objects.select_related("owner").filter(fact=fact).first()
+    return ownership.owner if ownership else None
+
+
+def storefronts_for_push() -> list[System]:
+    """Active storefront systems that consume on-hand: the ones the shelf pushes to."""
+    return list(
+        System.objects.filter(
+            kind=System.Kind.STOREFRONT,
+            active=True,
+            consumed_facts__fact=Fact.ON_HAND,
+        )
+        .exclude(adapter="")
+        .order_by("pk")
+    )

@@ -10,4 +10,5 @@ urlpatterns = [
     path("skus/<str:code>/", views.sku_detail, name="sku-detail"),
     path("bins/<str:code>/", views.bin_detail, name="bin-detail"),
     path("authority/", views.authority_audit, name="authority-audit"),
+    path("webhooks/<slug:system>/", views.storefront_webhook, name="storefront-webhook"),
 ]

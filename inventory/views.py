@@ -1,14 +1,18 @@
-from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from inventory import selectors
-from inventory.models import Bin, Sku
+from inventory import selectors, services
+from inventory.models import Bin, Sku, System
 from inventory.roles import HOME_TEMPLATES, role_for
+from inventory.storefront import adapter_for
+from inventory.storefront.base import StorefrontError, WebhookSignatureInvalid
 
 PAGE_SIZE = 50
 
@@ -91,3 +95,24 @@ def authority_audit(request):
             "print": request.GET.get("print") == "1",
         },
     )
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def storefront_webhook(request, system: str):
+    """A storefront's signed webhook: verify the raw body, store once, answer at once."""
+    storefront = get_object_or_404(System, name=system, kind=System.Kind.STOREFRONT, active=True)
+    adapter = adapter_for(storefront)
+    try:
+        adapter.verify_webhook(request.body, request.headers)
+        events = adapter.parse_events(request.body, request.headers)
+    except WebhookSignatureInvalid as error:
+        return JsonResponse({"detail": f"signature refused: {error}"}, status=401)
+    except StorefrontError as error:
+        status = 503 if error.retryable else 400
+        return JsonResponse({"detail": str(error)}, status=status)
+    except (ValueError, KeyError, TypeError) as error:
+        return JsonResponse({"detail": f"unreadable payload: {error}"}, status=400)
+    stored = services.inbox_record(system=storefront, events=events)
+    return JsonResponse({"received": len(events), "new": len(stored)})

@@ -1,0 +1,43 @@
+"""Storefront adapters: one interface (``base``), one module per storefront."""
+
+import os
+
+from inventory.models import System
+from inventory.storefront.base import StorefrontAdapter
+
+
+def _secret(system: System, name: str) -> str:
+    key = f"STOREFRONT_{system.name.upper().replace('-', '_')}_{name}"
+    return os.environ.get(key, "")
+
+
+def adapter_for(system: System) -> StorefrontAdapter:
+    """The adapter for a storefront system, configured from ``system.config`` and the env."""
+    config = dict(system.config or {})
+    if system.adapter == "demo":
+        from inventory.storefront.demo import DemoAdapter
+
+        return DemoAdapter(webhook_secret=_secret(system, "WEBHOOK_SECRET") or "demo-secret")
+    if system.adapter == "shopify":
+        from inventory.storefront.shopify import ShopifyAdapter
+
+        return ShopifyAdapter(
+            shop_url=config.get("shop_url") or os.environ.get("STOREFRONT_URL", ""),
+            access_token=_secret(system, "TOKEN"),
+            location_id=config.get("location_id", ""),
+            webhook_secret=_secret(system, "WEBHOOK_SECRET"),
+            **({"api_version": config["api_version"]} if config.get("api_version") else {}),
+            **({"timeout": float(config["timeout"])} if config.get("timeout") else {}),
+        )
+    if system.adapter == "saleor":
+        from inventory.storefront.saleor import SaleorAdapter
+
+        return SaleorAdapter(
+            api_url=config.get("api_url") or os.environ.get("STOREFRONT_URL", ""),
+            token=_secret(system, "TOKEN"),
+            warehouse_id=config.get("warehouse_id", ""),
+            channel=config.get("channel") or None,
+            jwks_url=config.get("jwks_url") or None,
+            **({"timeout": float(config["timeout"])} if config.get("timeout") else {}),
+        )
+    raise ValueError(f"System {system.name} has no storefront adapter ({system.adapter!r}).")

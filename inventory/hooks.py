@@ -1,0 +1,50 @@
+"""Small announcement hooks, so ``inventory`` never imports the apps that build on it.
+
+``driftwalks`` subscribes to count requests, ``returns`` to return and refund events; each
+subscribes in its ``AppConfig.ready``. A hook with no subscriber is not an error: the
+discrepancy that asked for a count keeps ``count_requested_at`` and stays open, so the
+request is never forgotten.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from inventory.models import Bin, Discrepancy, Sku
+
+
+@dataclass(frozen=True)
+class CountRequest:
+    sku: Sku
+    bins: list[Bin]
+    reason: str  # e.g. "storefront gap of 3 past tolerance"
+    discrepancy: Discrepancy | None = None
+    trigger: str = ""  # reconciliation, short_fulfilment, ghost_row, verify_ledger, …
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_count_subscribers: list[Callable[[CountRequest], None]] = []
+_event_subscribers: dict[str, list[Callable[..., str]]] = {}
+
+
+def subscribe_count_requests(handler: Callable[[CountRequest], None]) -> None:
+    if handler not in _count_subscribers:
+        _count_subscribers.append(handler)
+
+
+def request_count(request: CountRequest) -> int:
+    """Announce that these bins should be counted; returns how many subscribers took it."""
+    for handler in _count_subscribers:
+        handler(request)
+    return len(_count_subscribers)
+
+
+def subscribe_events(event_type: str, handler: Callable[..., str]) -> None:
+    """``handler(*, system, event)`` processes one inbound event and returns a short result."""
+    handlers = _event_subscribers.setdefault(event_type, [])
+    if handler not in handlers:
+        handlers.append(handler)
+
+
+def event_handlers(event_type: str) -> list[Callable[..., str]]:
+    return list(_event_subscribers.get(event_type, []))

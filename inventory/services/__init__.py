@@ -1,0 +1,25 @@
+"""Every write in ``inventory``. ``on_hand_adjust`` is the one write path for on-hand."""
+
+from inventory.services.inbound import catalog_apply, catalog_pull, inbox_process, inbox_record
+from inventory.services.outbox import outbox_record, push_schedule
+from inventory.services.ownership import authority_enforce, ownership_change
+from inventory.services.push import outbox_prune, storefront_push
+from inventory.services.reconcile import orders_at_risk_check, storefront_reconcile
+from inventory.services.stock import on_hand_adjust, on_hand_transfer
+
+__all__ = [
+    "authority_enforce",
+    "catalog_apply",
+    "catalog_pull",
+    "inbox_process",
+    "inbox_record",
+    "on_hand_adjust",
+    "on_hand_transfer",
+    "orders_at_risk_check",
+    "outbox_prune",
+    "outbox_record",
+    "ownership_change",
+    "push_schedule",
+    "storefront_push",
+    "storefront_reconcile",
+]

@@ -1,0 +1,242 @@
+"""Inbound events: stored once in the inbox, then processed once, in a Celery task."""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from inventory import hooks, selectors
+from inventory.exceptions import NotOwner
+from inventory.models import Discrepancy, Fact, InboxEvent, Sku, SyncState, System
+from inventory.services import orders
+from inventory.services.outbox import outbox_record
+from inventory.services.ownership import authority_enforce
+from inventory.storefront.base import CatalogItem, EventType, InboundEvent, Mirrors
+from inventory.storefront.events import event_from_json, event_to_json
+
+log = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def inbox_record(*, system: System, events: list[InboundEvent]) -> list[InboxEvent]:
+    """Store events not seen before (unique system + event id) and schedule their processing.
+
+    Returns the newly stored rows; a replayed event id is skipped and changes nothing.
+    """
+    if not events:
+        return []
+    ids = [e.event_id for e in events]
+    seen = set(
+        InboxEvent.objects.filter(system=system, event_id__in=ids).values_list(
+            "event_id", flat=True
+        )
+    )
+    fresh = [
+        InboxEvent(system=system, event_id=e.event_id, type=str(e.type), payload=event_to_json(e))
+        for e in {e.event_id: e for e in events if e.event_id not in seen}.values()
+    ]
+    InboxEvent.objects.bulk_create(fresh, ignore_conflicts=True)
+    stored = list(
+        InboxEvent.objects.filter(
+            system=system, event_id__in=[f.event_id for f in fresh], processed_at__isnull=True
+        ).order_by("id")
+    )
+    if stored:
+        from inventory.tasks import process_inbox_task
+
+        pks = [row.pk for row in stored]
+        transaction.on_commit(lambda: _enqueue(process_inbox_task, pks), robust=True)
+    return stored
+
+
+def _enqueue(task, pks: list[int]) -> None:
+    """Hand the events to a worker; if the broker is down the sweep picks them up later."""
+    try:
+        task.delay(pks)
+    except Exception:  # noqa: BLE001 - the inbox row is safe in the database
+        log.warning("Could not enqueue inbox processing for %s; the sweep will.", pks)
+
+
+# Which fact each inbound event writes; the ownership table says who may write it.
+EVENT_FACT = {
+    EventType.ORDER_PLACED: Fact.ORDER,
+    EventType.ORDER_CANCELLED: Fact.ORDER,
+    EventType.ORDER_FULFILLED: Fact.ORDER,
+    EventType.RETURN_OPENED: Fact.ORDER,
+    EventType.REFUND_ISSUED: Fact.REFUND,
+    EventType.CATALOG_CHANGED: Fact.CATALOG,
+    EventType.INVENTORY_CHANGED: Fact.ON_HAND,
+}
+# A refund line with one of these restock types claims the unit is sellable again: that is
+# the shelf's fact (restock), so the claim is refused and recorded, never applied.
+RESTOCK_CLAIMS = {"return", "cancel", "legacy_restock", "restock"}
+
+
+def inbox_process(*, pk: int) -> InboxEvent | None:
+    """Process one stored event exactly once (row lock + status), whatever the retries."""
+    with transaction.atomic():
+        row = (
+            InboxEvent.objects.select_for_update()
+            .select_related("system")
+            .filter(pk=pk, status=InboxEvent.Status.PENDING)
+            .first()
+        )
+        if row is None:
+            return None
+        event = event_from_json(row.event_id, row.payload)
+        status, result = _dispatch(system=row.system, event=event)
+        row.status = status
+        row.result = result[:500]
+        row.processed_at = timezone.now()
+        row.save(update_fields=["status", "result", "processed_at"])
+    return row
+
+
+def _dispatch(*, system: System, event: InboundEvent) -> tuple[str, str]:
+    fact = EVENT_FACT[event.type]
+    try:
+        authority_enforce(fact=fact, system=system, payload=event_to_json(event))
+    except NotOwner as refused:
+        if event.type == EventType.INVENTORY_CHANGED:
+            _non_owner_on_hand(system=system, event=event)
+        return InboxEvent.Status.REFUSED, str(refused)
+    if event.type == EventType.REFUND_ISSUED:
+        _refused_restock_claims(system=system, event=event)
+    handler = {
+        EventType.ORDER_PLACED: orders.order_placed,
+        EventType.ORDER_CANCELLED: orders.order_cancelled,
+        EventType.ORDER_FULFILLED: orders.order_fulfilled,
+    }.get(event.type)
+    if handler is not None:
+        outcomes = handler(system=system, event=event)
+        return InboxEvent.Status.PROCESSED, "; ".join(
+            f"{o.sku} ×{o.quantity}: {o.result}" for o in outcomes
+        )
+    if event.type == EventType.CATALOG_CHANGED:
+        changed = catalog_apply(items=event.catalog, complete=False)
+        return InboxEvent.Status.PROCESSED, f"{changed} SKU(s) created or changed"
+    subscribers = hooks.event_handlers(str(event.type))
+    if not subscribers:
+        return InboxEvent.Status.IGNORED, f"no subscriber for {event.type}"
+    return InboxEvent.Status.PROCESSED, "; ".join(
+        h(system=system, event=event) for h in subscribers
+    )
+
+
+def _storefront_value(*, system: System, sku: Sku) -> int:
+    """The number the shelf would send this storefront for the SKU now."""
+    from inventory.storefront import adapter_for
+
+    availability = selectors.availability_for_sku(sku=sku)
+    try:
+        mirrors = adapter_for(system).capabilities.mirrors
+    except ValueError:
+        mirrors = Mirrors.ON_HAND
+    value = availability.available if mirrors == Mirrors.AVAILABLE else availability.on_hand
+    return max(value, 0)
+
+
+def _non_owner_on_hand(*, system: System, event: InboundEvent) -> None:
+    """The storefront claims its own number: record it and let the next push correct it."""
+    codes = [line.sku for line in event.lines if line.sku]
+    sku = Sku.objects.filter(code__in=codes).first()
+    if sku is None or event.quantity is None:
+        return
+    owner = selectors.owner_of(fact=Fact.ON_HAND)
+    shelf_value = _storefront_value(system=system, sku=sku)
+    Discrepancy.objects.create(
+        kind=Discrepancy.Kind.NON_OWNER_WRITE,
+        fact=Fact.ON_HAND,
+        sku=sku,
+        owner=owner,
+        consumer=system,
+        owner_value=shelf_value,
+        consumer_value=event.quantity,
+        winner=owner,
+        reference=event.event_id,
+        detail=(
+            f"{system.name} says {event.quantity}, shelf says {shelf_value}; "
+            f"{owner.name if owner else 'nobody'} owns on-hand and wins."
+        ),
+    )
+    # What the storefront holds now is known: compare against it when correcting.
+    SyncState.objects.update_or_create(
+        storefront=system, sku=sku, defaults={"pushed_value": event.quantity}
+    )
+    outbox_record(sku=sku)
+
+
+def _refused_restock_claims(*, system: System, event: InboundEvent) -> None:
+    claims = [line for line in event.lines if line.reason in RESTOCK_CLAIMS]
+    if not claims:
+        return
+    try:
+        authority_enforce(fact=Fact.RESTOCK, system=system, payload=event_to_json(event))
+    except NotOwner:
+        owner = selectors.owner_of(fact=Fact.RESTOCK)
+        skus = {s.code: s for s in Sku.objects.filter(code__in=[c.sku for c in claims])}
+        Discrepancy.objects.bulk_create(
+            [
+                Discrepancy(
+                    kind=Discrepancy.Kind.NON_OWNER_WRITE,
+                    fact=Fact.RESTOCK,
+                    sku=skus.get(c.sku),
+                    owner=owner,
+                    consumer=system,
+                    consumer_value=c.quantity,
+                    winner=owner,
+                    reference=event.order_ref,
+                    detail=(
+                        f"{system.name} refunded with restock of {c.quantity} × {c.sku}; "
+                        "the shelf restocks only what staff confirm arrived sellable."
+                    ),
+                )
+                for c in claims
+            ]
+        )
+
+
+@transaction.atomic
+def catalog_apply(*, items: list[CatalogItem], complete: bool) -> int:
+    """Mirror the storefront's catalog: new SKUs, renamed, (de)activated.
+
+    With ``complete`` (a full pull), SKUs the storefront no longer lists are deactivated.
+    Never pushes the catalog anywhere: the storefront owns it.
+    """
+    by_code = {item.sku: item for item in items if item.sku}
+    existing = {s.code: s for s in Sku.objects.filter(code__in=list(by_code))}
+    new = [
+        Sku(code=code, title=item.title[:255], active=item.active)
+        for code, item in by_code.items()
+        if code not in existing
+    ]
+    changed = [
+        s
+        for code, s in existing.items()
+        if (s.title, s.active) != (by_code[code].title[:255], by_code[code].active)
+    ]
+    for s in changed:
+        s.title, s.active = by_code[s.code].title[:255], by_code[s.code].active
+    Sku.objects.bulk_create(new, ignore_conflicts=True)
+    Sku.objects.bulk_update(changed, ["title", "active"])
+    gone = 0
+    if complete:
+        gone = Sku.objects.filter(active=True).exclude(code__in=list(by_code)).update(active=False)
+    return len(new) + len(changed) + gone
+
+
+def catalog_pull(*, storefront: System) -> int:
+    """Page through the storefront's catalog and mirror it (a full pull)."""
+    from inventory.storefront import adapter_for
+
+    authority_enforce(fact=Fact.CATALOG, system=storefront, payload={"pull": storefront.name})
+    adapter = adapter_for(storefront)
+    items: list[CatalogItem] = []
+    cursor = None
+    while True:
+        page = adapter.read_catalog(cursor)
+        items += page.items
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return catalog_apply(items=items, complete=True)

@@ -1,0 +1,392 @@
+"""Draining the outbox: the storefront mirrors the shelf.
+
+Per storefront and batch: the SKUs whose newest outbox version the storefront has not
+acknowledged, coalesced (many changes of one SKU → one write of its current value), sent
+in as few adapter calls as its largest batch allows, each with the value we believe it
+holds (compare-and-set). Drains of one storefront are serialized, so an older value never
+overwrites a newer one; a stale compare is a discrepancy, and the shelf's number wins.
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import Case, Max, Min, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from inventory import selectors
+from inventory.models import Discrepancy, Fact, OutboxEntry, SyncLog, SyncState, System
+from inventory.storefront import adapter_for
+from inventory.storefront.base import (
+    LevelWrite,
+    Mirrors,
+    StorefrontAdapter,
+    StorefrontError,
+    WriteResult,
+    WriteStatus,
+)
+
+log = logging.getLogger(__name__)
+
+_LOCK_BASE = 0x0F1E_0000
+MAX_BATCH = 250
+
+# Open discrepancies of these kinds are settled once the storefront holds the shelf's value.
+SETTLED_BY_PUSH = [
+    Discrepancy.Kind.STALE_PUSH,
+    Discrepancy.Kind.NON_OWNER_WRITE,
+    Discrepancy.Kind.STOREFRONT_GAP,
+    Discrepancy.Kind.PUSH_FAILED,
+]
+
+
+@dataclass
+class PushReport:
+    storefront: str
+    batches: int = 0
+    skus: int = 0
+    adapter_calls: int = 0
+    applied: int = 0
+    stale: int = 0
+    failed: int = 0
+    error: str = ""
+    lags_ms: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Row:
+    sku_id: int
+    code: str
+    version: int
+    value: int
+    expected: int | None
+    first_at: object
+
+
+def _lock(storefront: System) -> None:
+    """Serialize drains of one storefront (PostgreSQL; SQLite has one writer anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_BASE + storefront.pk])
+
+
+def _pending(storefront: System, limit: int) -> list[dict]:
+    acknowledged = SyncState.objects.filter(storefront=storefront, sku=OuterRef("sku")).values(
+        "pushed_version"
+    )
+    return list(
+        OutboxEntry.objects.filter(id__gt=Coalesce(Subquery(acknowledged), Value(0)))
+        .values("sku")
+        .annotate(version=Max("id"), first_at=Min("created_at"), oldest=Min("id"))
+        .order_by("oldest")[:limit]
+    )
+
+
+def _rows(storefront: System, adapter: StorefrontAdapter, pending: list[dict]) -> list[_Row]:
+    ids = [p["sku"] for p in pending]
+    stock = {
+        s["pk"]: s
+        for s in selectors.skus_with_stock()
+        .filter(pk__in=ids)
+        .values("pk", "code", "on_hand", "committed")
+    }
+    states = dict(
+        SyncState.objects.filter(storefront=storefront, sku_id__in=ids).values_list(
+            "sku_id", "pushed_value"
+        )
+    )
+    mirrors_available = adapter.capabilities.mirrors == Mirrors.AVAILABLE
+    rows = []
+    for p in pending:
+        s = stock[p["sku"]]
+        value = s["on_hand"] - s["committed"] if mirrors_available else s["on_hand"]
+        rows.append(
+            _Row(
+                sku_id=p["sku"],
+                code=s["code"],
+                version=p["version"],
+                value=max(value, 0),
+                expected=states.get(p["sku"]),
+                first_at=p["first_at"],
+            )
+        )
+    return rows
+
+
+def _send(
+    adapter: StorefrontAdapter, rows: list[_Row], report: PushReport, reason: str
+) -> dict[str, WriteResult]:
+    results: dict[str, WriteResult] = {}
+    step = max(1, min(adapter.capabilities.max_batch, MAX_BATCH))
+    for i in range(0, len(rows), step):
+        chunk = rows[i : i + step]
+        writes = [
+            LevelWrite(
+                sku=r.code,
+                quantity=r.value,
+                expected=r.expected,
+                idempotency_key=f"onefact-{r.sku_id}-v{r.version}-{r.expected}",
+                reason=reason,
+                ledger_ref=f"onefact://sku/{r.code}/v{r.version}",
+            )
+            for r in chunk
+        ]
+        report.adapter_calls += 1
+        for result in adapter.set_levels(writes):
+            results[result.sku] = result
+    return results
+
+
+def _record_applied(storefront: System, rows: list[_Row], report: PushReport) -> None:
+    if not rows:
+        return
+    now = timezone.now()
+    lags = {r.sku_id: max(0, int((now - r.first_at).total_seconds() * 1000)) for r in rows}
+    SyncState.objects.bulk_create(
+        [
+            SyncState(
+                storefront=storefront,
+                sku_id=r.sku_id,
+                pushed_value=r.value,
+                pushed_version=r.version,
+                pushed_at=now,
+                lag_ms=lags[r.sku_id],
+                last_error="",
+                last_error_at=None,
+            )
+            for r in rows
+        ],
+        update_conflicts=True,
+        unique_fields=["storefront", "sku"],
+        update_fields=[
+            "pushed_value",
+            "pushed_version",
+            "pushed_at",
+            "lag_ms",
+            "last_error",
+            "last_error_at",
+        ],
+    )
+    SyncLog.objects.bulk_create(
+        [
+            SyncLog(
+                storefront=storefront,
+                sku_id=r.sku_id,
+                value=r.value,
+                version=r.version,
+                result="applied",
+                lag_ms=lags[r.sku_id],
+            )
+            for r in rows
+        ]
+    )
+    settled = Discrepancy.objects.open().filter(
+        consumer=storefront, sku_id__in=[r.sku_id for r in rows], kind__in=SETTLED_BY_PUSH
+    )
+    settled.filter(corrected_at__isnull=True).update(
+        correction=Case(*[When(sku_id=r.sku_id, then=Value(r.value)) for r in rows]),
+        corrected_at=now,
+    )
+    settled.filter(count_requested_at__isnull=True).update(
+        status=Discrepancy.Status.RESOLVED,
+        resolution=Discrepancy.Resolution.CORRECTION,
+        resolved_at=now,
+    )
+    report.applied += len(rows)
+    report.lags_ms += list(lags.values())
+
+
+def _record_failed(
+    storefront: System, owner: System | None, failed: list[tuple[_Row, WriteResult]]
+) -> None:
+    """NOT_FOUND / REJECTED: surfaced once, not retried until the SKU changes again."""
+    if not failed:
+        return
+    now = timezone.now()
+    SyncState.objects.bulk_create(
+        [
+            SyncState(
+                storefront=storefront,
+                sku_id=r.sku_id,
+                pushed_value=r.expected,
+                pushed_version=r.version,
+                last_error=f"{res.status}: {res.message}"[:500],
+                last_error_at=now,
+            )
+            for r, res in failed
+        ],
+        update_conflicts=True,
+        unique_fields=["storefront", "sku"],
+        update_fields=["pushed_version", "last_error", "last_error_at"],
+    )
+    already = set(
+        Discrepancy.objects.open()
+        .filter(kind=Discrepancy.Kind.PUSH_FAILED, consumer=storefront)
+        .filter(sku_id__in=[r.sku_id for r, _ in failed])
+        .values_list("sku_id", flat=True)
+    )
+    Discrepancy.objects.bulk_create(
+        [
+            Discrepancy(
+                kind=Discrepancy.Kind.PUSH_FAILED,
+                fact=Fact.ON_HAND,
+                sku_id=r.sku_id,
+                owner=owner,
+                consumer=storefront,
+                owner_value=r.value,
+                winner=owner,
+                detail=f"{storefront.name} answered {res.status}: {res.message}"[:500],
+            )
+            for r, res in failed
+            if r.sku_id not in already
+        ]
+    )
+
+
+def _record_stale(
+    storefront: System, owner: System | None, stale: list[tuple[_Row, WriteResult]]
+) -> None:
+    Discrepancy.objects.bulk_create(
+        [
+            Discrepancy(
+                kind=Discrepancy.Kind.STALE_PUSH,
+                fact=Fact.ON_HAND,
+                sku_id=r.sku_id,
+                owner=owner,
+                consumer=storefront,
+                owner_value=r.value,
+                consumer_value=res.actual,
+                winner=owner,
+                detail=(
+                    f"{storefront.name} held {res.actual} where it was last told "
+                    f"{r.expected}: changed outside the shelf; the shelf's {r.value} wins."
+                ),
+            )
+            for r, res in stale
+        ]
+    )
+
+
+def _record_error(storefront: System, rows: list[_Row], error: StorefrontError) -> None:
+    now = timezone.now()
+    SyncState.objects.bulk_create(
+        [
+            SyncState(
+                storefront=storefront,
+                sku_id=r.sku_id,
+                last_error=f"{type(error).__name__}: {error}"[:500],
+                last_error_at=now,
+            )
+            for r in rows
+        ],
+        update_conflicts=True,
+        unique_fields=["storefront", "sku"],
+        update_fields=["last_error", "last_error_at"],
+    )
+
+
+def _push_batch(storefront: System, adapter: StorefrontAdapter, report: PushReport) -> int:
+    """One locked batch; returns how many SKUs it covered (0: nothing pending)."""
+    owner = selectors.owner_of(fact=Fact.ON_HAND)
+    with transaction.atomic():
+        _lock(storefront)
+        pending = _pending(storefront, min(adapter.capabilities.max_batch, MAX_BATCH) * 4)
+        if not pending:
+            return 0
+        rows = _rows(storefront, adapter, pending)
+        try:
+            results = _send(adapter, rows, report, reason="movement")
+            applied, stale, failed = _sort(rows, results)
+            if stale:
+                # The shelf wins: record what the storefront held, then set it again,
+                # comparing with what it actually holds now.
+                _record_stale(storefront, owner, stale)
+                report.stale += len(stale)
+                retry = [
+                    _Row(r.sku_id, r.code, r.version, r.value, res.actual, r.first_at)
+                    for r, res in stale
+                ]
+                again, still_stale, failed_again = _sort(
+                    retry, _send(adapter, retry, report, reason="correction")
+                )
+                applied += again
+                failed += failed_again  # a storefront changing again is left to the next drain
+        except StorefrontError as error:
+            failure = error
+        else:
+            failure = None
+            _record_applied(storefront, applied, report)
+            _record_failed(storefront, owner, failed)
+            report.failed += len(failed)
+            report.skus += len(rows)
+            report.batches += 1
+    if failure is not None:
+        _record_error(storefront, rows, failure)
+        raise failure
+    return len(rows)
+
+
+def _sort(rows: list[_Row], results: dict[str, WriteResult]):
+    applied, stale, failed = [], [], []
+    for r in rows:
+        res = results.get(r.code)
+        if res is None:
+            failed.append((r, WriteResult(sku=r.code, status=WriteStatus.REJECTED,
+                                          message="no result returned")))  # fmt: skip
+        elif res.status == WriteStatus.APPLIED or (
+            res.status == WriteStatus.STALE and res.actual == r.value
+        ):
+            applied.append(r)
+        elif res.status == WriteStatus.STALE:
+            stale.append((r, res))
+        else:
+            failed.append((r, res))
+    return applied, stale, failed
+
+
+def storefront_push(*, storefront: System, max_batches: int | None = None) -> PushReport:
+    """Drain the outbox for one storefront until nothing is pending (or max_batches).
+
+    A retryable adapter error (timeout, 5xx, throttling) is recorded on the SKUs' sync state
+    and raised for the task to retry; nothing acknowledged is lost.
+    """
+    from django.conf import settings
+
+    report = PushReport(storefront=storefront.name)
+    adapter = adapter_for(storefront)
+    for _ in range(max_batches or settings.ONEFACT_PUSH_MAX_BATCHES):
+        try:
+            if not _push_batch(storefront, adapter, report):
+                break
+        except StorefrontError as error:
+            report.error = f"{type(error).__name__}: {error}"
+            if error.retryable:
+                raise
+            log.error("Push to %s failed and will not be retried: %s", storefront, error)
+            break
+    return report
+
+
+storefront_push.alters_data = True
+
+
+def outbox_prune() -> int:
+    """Delete outbox rows that every pushing storefront has acknowledged."""
+    storefronts = selectors.storefronts_for_push()
+    if not storefronts:
+        return 0
+    qs = OutboxEntry.objects.all()
+    for storefront in storefronts:
+        qs = qs.filter(
+            id__lte=Coalesce(
+                Subquery(
+                    SyncState.objects.filter(storefront=storefront, sku=OuterRef("sku")).values(
+                        "pushed_version"
+                    )
+                ),
+                Value(0),
+            )
+        )
+    deleted, _ = qs.delete()
+    return deleted

@@ -1,0 +1,130 @@
+"""Celery tasks: thin, idempotent (acks late), arguments are ids and strings."""
+
+import logging
+import random
+from datetime import timedelta
+
+from celery import group, shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from inventory import selectors
+from inventory.models import Fact, InboxEvent, System
+from inventory.services import (
+    catalog_pull,
+    inbox_process,
+    orders_at_risk_check,
+    outbox_prune,
+    storefront_push,
+    storefront_reconcile,
+)
+from inventory.services.outbox import push_kick_clear
+from inventory.services.reconcile import ReconcileReport, range_codes, reconcile_ranges
+from inventory.storefront.base import RateLimited, StorefrontError
+
+log = logging.getLogger(__name__)
+
+RETRY_MAX_SECONDS = 300  # well below the broker's visibility timeout
+
+
+def _backoff(retries: int) -> float:
+    """Exponential backoff with full jitter, capped."""
+    return random.uniform(0, min(RETRY_MAX_SECONDS, 2 ** (retries + 1)))
+
+
+@shared_task(bind=True, max_retries=12, acks_late=True)
+def push_storefronts_task(self) -> list[dict]:
+    """Drain the outbox to every storefront that mirrors on-hand."""
+    push_kick_clear()
+    reports = []
+    for storefront in selectors.storefronts_for_push():
+        try:
+            report = storefront_push(storefront=storefront)
+        except RateLimited as error:
+            raise self.retry(
+                exc=error, countdown=min(error.retry_after, RETRY_MAX_SECONDS)
+            ) from error
+        except StorefrontError as error:
+            raise self.retry(exc=error, countdown=_backoff(self.request.retries)) from error
+        reports.append(report.__dict__)
+    return reports
+
+
+@shared_task(acks_late=True)
+def sweep_outbox_task() -> dict:
+    """Beat: push whatever no task took (a broker or worker was down), then prune."""
+    pushed = []
+    for storefront in selectors.storefronts_for_push():
+        try:
+            pushed.append(storefront_push(storefront=storefront).__dict__)
+        except StorefrontError as error:  # the next sweep tries again
+            log.warning("Sweep could not push to %s: %s", storefront, error)
+    return {"pushed": pushed, "pruned": outbox_prune()}
+
+
+@shared_task(acks_late=True)
+def process_inbox_task(pks: list[int]) -> list[str]:
+    return [row.status for pk in pks if (row := inbox_process(pk=pk)) is not None]
+
+
+@shared_task(acks_late=True)
+def sweep_inbox_task() -> int:
+    """Beat: process stored events whose task never ran."""
+    stale = timezone.now() - timedelta(seconds=30)
+    pks = list(
+        InboxEvent.objects.filter(status=InboxEvent.Status.PENDING, received_at__lt=stale)
+        .order_by("id")
+        .values_list("pk", flat=True)[:1000]
+    )
+    for pk in pks:
+        inbox_process(pk=pk)
+    return len(pks)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=6)
+def reconcile_range_task(self, storefront_id: int, first: str, last: str) -> dict:
+    storefront = System.objects.get(pk=storefront_id)
+    try:
+        report = storefront_reconcile(
+            storefront=storefront, codes=range_codes(first=first, last=last)
+        )
+    except RateLimited as error:
+        raise self.retry(exc=error, countdown=min(error.retry_after, RETRY_MAX_SECONDS)) from error
+    except StorefrontError as error:
+        if not error.retryable:
+            raise
+        raise self.retry(exc=error, countdown=_backoff(self.request.retries)) from error
+    return report.as_dict()
+
+
+@shared_task(acks_late=True)
+def reconcile_storefronts_task() -> dict:
+    """Beat: reconcile every storefront, its SKU ranges in parallel on the workers."""
+    ranges = reconcile_ranges(size=settings.ONEFACT_RECONCILE_RANGE_SIZE)
+    jobs = [
+        reconcile_range_task.s(storefront.pk, first, last)
+        for storefront in selectors.storefronts_for_push()
+        for first, last in ranges
+    ]
+    result = group(jobs).apply_async() if jobs else None
+    at_risk = orders_at_risk_check()
+    return {"ranges": len(jobs), "group": result.id if result else None, "orders_at_risk": at_risk}
+
+
+def reconcile_now(*, storefront: System) -> ReconcileReport:
+    """Reconcile one storefront synchronously, range by range (the management command)."""
+    total = ReconcileReport(storefront=storefront.name)
+    for first, last in reconcile_ranges(size=settings.ONEFACT_RECONCILE_RANGE_SIZE):
+        total.add(
+            storefront_reconcile(storefront=storefront, codes=range_codes(first=first, last=last))
+        )
+    total.orders_at_risk = orders_at_risk_check()
+    return total
+
+
+@shared_task(acks_late=True)
+def pull_catalog_task() -> int:
+    owner = selectors.owner_of(fact=Fact.CATALOG)
+    if owner is None or owner.kind != System.Kind.STOREFRONT or not owner.adapter:
+        return 0
+    return catalog_pull(storefront=owner)
