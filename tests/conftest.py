@@ -13,6 +13,8 @@ from inventory.roles import ADMINS, MANAGERS, STAFF
 from inventory.services import on_hand_adjust
 from tests.factories import BinFactory, SkuFactory, UserFactory
 
+pytest_plugins = ["tests.storefront.fakes"]
+
 REQUIRE_SERVICES = os.environ.get("ONEFACT_REQUIRE_SERVICES") == "1"
 CHROMIUM = "/usr/bin/chromium"
 
@@ -120,3 +122,30 @@ def _baseline_rows(request):
 
     seed_ownership(apps)
     seed_groups(apps)
+
+
+@pytest.fixture
+def shopify(db, fake_shopify, monkeypatch, admin_user):
+    """A Shopify storefront system backed by the local fake, the only one the shelf pushes to."""
+    from inventory.models import Fact, Ownership
+    from inventory.services import ownership_change
+
+    system = System.objects.create(
+        name="shopify-1",
+        kind=System.Kind.STOREFRONT,
+        adapter="shopify",
+        config={"shop_url": fake_shopify.shop_url, "location_id": fake_shopify.location_id,
+                "timeout": 2},
+    )  # fmt: skip
+    monkeypatch.setenv("STOREFRONT_SHOPIFY_1_TOKEN", fake_shopify.access_token)
+    monkeypatch.setenv("STOREFRONT_SHOPIFY_1_WEBHOOK_SECRET", fake_shopify.webhook_secret)
+    on_hand = Ownership.objects.get(fact=Fact.ON_HAND)
+    ownership_change(ownership=on_hand, owner=on_hand.owner, consumers=[system],
+                     truth_moment=on_hand.truth_moment, reason="tests push to the fake",
+                     actor=admin_user)  # fmt: skip
+    for fact in (Fact.ORDER, Fact.CATALOG, Fact.REFUND):
+        row = Ownership.objects.get(fact=fact)
+        ownership_change(ownership=row, owner=system, consumers=list(row.consumers.all()),
+                         reason="tests: orders come from the fake", actor=admin_user)  # fmt: skip
+    system.fake = fake_shopify
+    return system

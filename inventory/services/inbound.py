@@ -138,7 +138,7 @@ def _storefront_value(*, system: System, sku: Sku) -> int:
 
 def _non_owner_on_hand(*, system: System, event: InboundEvent) -> None:
     """The storefront claims its own number: record it and let the next push correct it."""
-    codes = [line.sku for line in event.lines if line.sku]
+    codes = [line.sku for line in event.lines if line.sku] or _resolve_codes(system, event)
     sku = Sku.objects.filter(code__in=codes).first()
     if sku is None or event.quantity is None:
         return
@@ -164,6 +164,16 @@ def _non_owner_on_hand(*, system: System, event: InboundEvent) -> None:
         storefront=system, sku=sku, defaults={"pushed_value": event.quantity}
     )
     outbox_record(sku=sku)
+
+
+def _resolve_codes(system: System, event: InboundEvent) -> list[str]:
+    """Storefronts that name an inventory item, not a SKU (Shopify): ask the adapter."""
+    from inventory.storefront import adapter_for
+
+    resolve = getattr(adapter_for(system), "resolve_inventory_item_sku", None)
+    if resolve is None:
+        return []
+    return [code for line in event.lines if line.line_ref and (code := resolve(line.line_ref))]
 
 
 def _refused_restock_claims(*, system: System, event: InboundEvent) -> None:

@@ -20,6 +20,7 @@ from inventory.models import (
     Commitment,
     Discrepancy,
     Fact,
+    InboxEvent,
     OnHand,
     Sku,
     StockMovement,
@@ -28,7 +29,7 @@ from inventory.models import (
 )
 from inventory.services.outbox import outbox_record
 from inventory.services.stock import on_hand_adjust
-from inventory.storefront.base import EventLine, InboundEvent
+from inventory.storefront.base import EventLine, EventType, InboundEvent
 
 Kind = StockMovement.Kind
 
@@ -113,8 +114,20 @@ def _short_fulfilment(*, system: System, sku: Sku, quantity: int, held: int, ord
     )
 
 
+def _order_closed(*, system: System, order_ref: str) -> bool:
+    """Webhooks arrive out of order: was this order already cancelled or fulfilled?"""
+    return InboxEvent.objects.filter(
+        system=system,
+        type__in=[EventType.ORDER_CANCELLED, EventType.ORDER_FULFILLED],
+        status=InboxEvent.Status.PROCESSED,
+        payload__order_ref=order_ref,
+    ).exists()
+
+
 @transaction.atomic
 def order_placed(*, system: System, event: InboundEvent) -> list[LineOutcome]:
+    if _order_closed(system=system, order_ref=event.order_ref):
+        return [LineOutcome(x.sku, x.quantity, "order already closed") for x in event.lines]
     skus = _skus(event.lines)
     moment = selectors.truth_moment()
     outcomes = []

@@ -121,6 +121,8 @@ def _send(
     step = max(1, min(adapter.capabilities.max_batch, MAX_BATCH))
     for i in range(0, len(rows), step):
         chunk = rows[i : i + step]
+        # One reference per call: storefronts (Shopify) take it once per mutation.
+        ref = f"onefact://outbox/v{min(r.version for r in chunk)}-v{max(r.version for r in chunk)}"
         writes = [
             LevelWrite(
                 sku=r.code,
@@ -128,7 +130,7 @@ def _send(
                 expected=r.expected,
                 idempotency_key=f"onefact-{r.sku_id}-v{r.version}-{r.expected}",
                 reason=reason,
-                ledger_ref=f"onefact://sku/{r.code}/v{r.version}",
+                ledger_ref=ref,
             )
             for r in chunk
         ]

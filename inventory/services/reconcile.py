@@ -166,7 +166,7 @@ def _correct(storefront, adapter, gaps, report: ReconcileReport) -> None:
             expected=theirs,
             idempotency_key=f"onefact-reconcile-{row['pk']}-{theirs}-{value}",
             reason="correction",
-            ledger_ref=f"onefact://sku/{row['code']}/reconcile",
+            ledger_ref="onefact://reconcile",
         )
         for row, value, theirs in gaps
     ]
