@@ -192,11 +192,17 @@ def _correct(storefront, adapter, gaps, report: ReconcileReport) -> None:
         unique_fields=["storefront", "sku"],
         update_fields=["pushed_value", "pushed_at"],
     )
-    fixed = Discrepancy.objects.open().filter(
-        kind=Discrepancy.Kind.STOREFRONT_GAP,
-        consumer=storefront,
-        sku_id__in=list(applied),
-        corrected_at__isnull=True,
+    fixed = Discrepancy.objects.filter(
+        pk__in=list(
+            Discrepancy.objects.open()
+            .filter(
+                kind=Discrepancy.Kind.STOREFRONT_GAP,
+                consumer=storefront,
+                sku_id__in=list(applied),
+                corrected_at__isnull=True,
+            )
+            .values_list("pk", flat=True)
+        )
     )
     fixed.update(
         correction=Case(*[When(sku_id=pk, then=Value(v)) for pk, v in applied.items()]),
