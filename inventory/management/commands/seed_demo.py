@@ -15,6 +15,7 @@ from django.db import transaction
 from inventory import services
 from inventory.models import Bin, Sku, StockMovement, System
 from inventory.roles import ADMINS, MANAGERS, STAFF
+from inventory.services.demo import demo_storefront_seed
 
 ZONES = ["A", "B", "C", "D"]
 BINS_PER_ZONE = 20
@@ -51,6 +52,8 @@ class Command(BaseCommand):
             skus = self._skus()
             moved = self._stock(bins, skus)
             self._users()
+            demo_levels = demo_storefront_seed()
+        self.stdout.write(f"Demo storefront: {demo_levels} levels created.")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(bins)} bins, {len(skus)} SKUs, {moved} new movements."

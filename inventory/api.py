@@ -1,0 +1,376 @@
+"""The token-authenticated JSON API under /api/: stock reads, movements, transfers, discrepancies.
+
+Every caller is a ``System`` named by ``Authorization: Bearer <token>``. A write names the fact
+it writes (on_hand) and is refused, and recorded, when the caller does not own that fact. The
+endpoints only parse, call ``inventory.selectors`` / ``inventory.services`` and shape the
+answer; domain errors become JSON through the exception handlers at the bottom.
+"""
+
+from functools import wraps
+from typing import Annotated
+
+from django.apps import apps
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from ninja import Header, NinjaAPI, Status, Swagger
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.pagination import paginate
+from ninja.security import HttpBearer
+
+from inventory import selectors
+from inventory.api_schemas import (
+    BinStockOut,
+    DiscrepancyOut,
+    DiscrepancyPages,
+    ErrorOut,
+    InsufficientStockOut,
+    InvalidOut,
+    MovementIn,
+    MovementOut,
+    SkuStockOut,
+    Text,
+    TransferIn,
+    TransferOut,
+    movement_out,
+    transfer_out,
+)
+from inventory.exceptions import InsufficientStock, InvalidMovement, InventoryError, NotOwner
+from inventory.models import Bin, Discrepancy, Fact, Sku, StockMovement, System
+from inventory.services import authority_enforce, on_hand_adjust, on_hand_transfer
+
+
+class SystemToken(HttpBearer):
+    """``Authorization: Bearer <token>`` of an active System; ``request.auth`` is that System."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> System | None:
+        return selectors.system_for_token(token=token.strip())
+
+
+def _api_view(view):
+    """Mark one of ninja's views as not needing a session login, and answer 405 in JSON.
+
+    ``LoginRequiredMiddleware`` would redirect a token client to the login page; the token
+    is this API's authentication. Ninja offers no hook for it (vitalik/django-ninja#1461),
+    so the url patterns' callbacks are wrapped here.
+    """
+
+    @wraps(view)
+    def api_view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if isinstance(response, HttpResponseNotAllowed):
+            allowed = response["Allow"]
+            return JsonResponse(
+                {
+                    "detail": f"{request.method} is not allowed here; use {allowed}.",
+                    "code": "method_not_allowed",
+                },
+                status=405,
+                headers={"Allow": allowed},
+            )
+        return response
+
+    return login_not_required(api_view)
+
+
+class TokenAPI(NinjaAPI):
+    """A NinjaAPI whose url patterns are exempt from the session login (see ``_api_view``)."""
+
+    @property
+    def urls(self):
+        patterns, app_name, namespace = super().urls
+        for pattern in patterns:
+            pattern.callback = _api_view(pattern.callback)
+        return patterns, app_name, namespace
+
+
+class OfflineSwagger(Swagger):
+    """Swagger UI from ninja's bundled static files, never from a CDN.
+
+    Ninja uses its bundled files only when "ninja" is in INSTALLED_APPS and otherwise falls
+    back to cdn.jsdelivr.net; without the app this page says so instead of going online.
+    """
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs) -> HttpResponse:
+        if not apps.is_installed("ninja"):
+            return JsonResponse(
+                {
+                    "detail": "The interactive docs are served from ninja's bundled files, "
+                    'which need "ninja" in INSTALLED_APPS. The schema is at openapi.json.',
+                    "code": "docs_unavailable",
+                },
+                status=503,
+            )
+        return super().render_page(request, api, **kwargs)
+
+
+api = TokenAPI(
+    title="OneFact API",
+    version="1",
+    description="The shelf's on-hand, its ledger and the discrepancies, for owner and "
+    "consumer systems. Authenticate with `Authorization: Bearer <system token>`.",
+    urls_namespace="api",
+    auth=SystemToken(),
+    docs=OfflineSwagger(),
+)
+
+IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+WRITE_ERRORS = {
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    409: InsufficientStockOut | ErrorOut,
+    422: InvalidOut,
+}
+
+
+class InvalidField(Exception):
+    """One field of a request names something that does not exist or may not be used."""
+
+    def __init__(self, *, field: str, message: str, code: str = "invalid") -> None:
+        self.field = field
+        self.code = code
+        super().__init__(message)
+
+
+class IdempotencyConflict(Exception):
+    """An Idempotency-Key already used by this system for a different request."""
+
+
+# Stock reads -------------------------------------------------------------------------------
+
+
+def _get_or_404(model: type[Sku] | type[Bin], *, code: str, label: str):
+    found = model.objects.filter(code=code).first() if "\x00" not in code else None
+    if found is None:
+        raise Http404(f"No {label} {code!r}.")
+    return found
+
+
+@api.get("/skus/{code}/stock", response={200: SkuStockOut, 404: ErrorOut}, url_name="sku-stock")
+def sku_stock(request: HttpRequest, code: str):
+    sku = _get_or_404(Sku, code=code, label="SKU")
+    availability = selectors.availability_for_sku(sku=sku)
+    balances = selectors.on_hand_for_sku(sku=sku)
+    return {
+        "sku": sku.code,
+        "title": sku.title,
+        "active": sku.active,
+        "on_hand": availability.on_hand,
+        "committed": availability.committed,
+        "available": availability.available,
+        "bins": [{"bin": b.bin.code, "zone": b.bin.zone, "quantity": b.quantity} for b in balances],
+    }
+
+
+@api.get("/bins/{code}/stock", response={200: BinStockOut, 404: ErrorOut}, url_name="bin-stock")
+def bin_stock(request: HttpRequest, code: str):
+    bin = _get_or_404(Bin, code=code, label="bin")
+    balances = selectors.on_hand_for_bin(bin=bin)
+    return {
+        "bin": bin.code,
+        "zone": bin.zone,
+        "active": bin.active,
+        "skus": [{"sku": b.sku.code, "quantity": b.quantity} for b in balances],
+    }
+
+
+# Writes ------------------------------------------------------------------------------------
+
+
+def _lookup(model: type[Sku] | type[Bin], *, code: str, field: str):
+    found = model.objects.filter(code=code).first()
+    if found is None:
+        label = "SKU" if model is Sku else "bin"
+        raise InvalidField(
+            field=field, message=f"No {label} {code!r}.", code=f"unknown_{label.lower()}"
+        )
+    return found
+
+
+def _applied(*, system: System, event_id: str) -> list[StockMovement]:
+    """The ledger rows this system already wrote under this event id, by leg."""
+    return list(
+        StockMovement.objects.filter(source_system=system, source_event_id=event_id)
+        .select_related("sku", "bin", "source_system")
+        .order_by("leg")
+    )
+
+
+def _same_request(legs: list[StockMovement], *, key: str, expected: list[tuple]) -> None:
+    """A replay must repeat the first request; a reused key for another one is refused."""
+    found = [(leg.kind, leg.sku.code, leg.bin.code, leg.quantity) for leg in legs]
+    if found != expected:
+        raise IdempotencyConflict(
+            f"Idempotency-Key {key!r} was already used for a different request "
+            f"(movement #{legs[0].pk}: {legs[0]}); send a new key for a new movement."
+        )
+
+
+@api.post(
+    "/movements",
+    response={200: MovementOut, 201: MovementOut, **WRITE_ERRORS},
+    url_name="movement-create",
+)
+def movement_create(request: HttpRequest, payload: MovementIn, idempotency_key: IdempotencyKey):
+    """Apply one movement to one bin. A replay of the same key answers 200 with the first."""
+    system = request.auth
+    authority_enforce(fact=Fact.ON_HAND, system=system, payload=payload.model_dump())
+    expected = [(payload.kind, payload.sku, payload.bin, payload.quantity)]
+    if done := _applied(system=system, event_id=idempotency_key):
+        _same_request(done, key=idempotency_key, expected=expected)
+        return Status(200, movement_out(done[0], replayed=True))
+    sku = _lookup(Sku, code=payload.sku, field="sku")
+    bin = _lookup(Bin, code=payload.bin, field="bin")
+    if payload.kind == StockMovement.Kind.RECEIVE and not sku.active:
+        raise InvalidField(
+            field="sku",
+            message=f"SKU {sku.code} is inactive in the catalog, so it cannot be received; "
+            "it can still be shipped, counted or written off.",
+            code="inactive_sku",
+        )
+    move = on_hand_adjust(
+        bin=bin,
+        sku=sku,
+        delta=payload.quantity,
+        kind=payload.kind,
+        source_system=system,
+        source_event_id=idempotency_key,
+        reference=payload.reference,
+        note=payload.note,
+    )
+    # A concurrent request with the same key may have won the race: the service returned its row.
+    _same_request([move], key=idempotency_key, expected=expected)
+    return Status(201, movement_out(move, replayed=False))
+
+
+@api.post(
+    "/transfers",
+    response={200: TransferOut, 201: TransferOut, **WRITE_ERRORS},
+    url_name="transfer-create",
+)
+def transfer_create(request: HttpRequest, payload: TransferIn, idempotency_key: IdempotencyKey):
+    """Move units between two bins: both legs or nothing. A replay answers 200."""
+    system = request.auth
+    authority_enforce(fact=Fact.ON_HAND, system=system, payload=payload.model_dump())
+    kind, quantity = StockMovement.Kind.TRANSFER, payload.quantity
+    expected = [
+        (kind, payload.sku, payload.from_bin, -quantity),
+        (kind, payload.sku, payload.to_bin, quantity),
+    ]
+    if done := _applied(system=system, event_id=idempotency_key):
+        _same_request(done, key=idempotency_key, expected=expected)
+        return Status(200, transfer_out((done[0], done[1]), replayed=True))
+    legs = on_hand_transfer(
+        from_bin=_lookup(Bin, code=payload.from_bin, field="from_bin"),
+        to_bin=_lookup(Bin, code=payload.to_bin, field="to_bin"),
+        sku=_lookup(Sku, code=payload.sku, field="sku"),
+        quantity=quantity,
+        source_system=system,
+        source_event_id=idempotency_key,
+        reference=payload.reference,
+        note=payload.note,
+    )
+    _same_request(list(legs), key=idempotency_key, expected=expected)
+    return Status(201, transfer_out(legs, replayed=False))
+
+
+# Discrepancies -----------------------------------------------------------------------------
+
+
+@api.get("/discrepancies", response=list[DiscrepancyOut], url_name="discrepancy-list")
+@paginate(DiscrepancyPages)
+def discrepancy_list(
+    request: HttpRequest,
+    status: Discrepancy.Status | None = None,
+    sku: Text | None = None,
+    kind: Discrepancy.Kind | None = None,
+):
+    """Newest first, 50 a page; two queries a page whatever the data size."""
+    found = Discrepancy.objects.select_related("sku", "bin", "owner", "consumer", "winner")
+    if status:
+        found = found.filter(status=status)
+    if sku:
+        found = found.filter(sku__code=sku)
+    if kind:
+        found = found.filter(kind=kind)
+    return found.order_by("-created_at", "-id")
+
+
+# Errors: every one is JSON with a "detail" saying what is wrong and a "code" ------------------
+
+
+def _error(request: HttpRequest, status: int, code: str, detail: str, **extra) -> HttpResponse:
+    return api.create_response(request, {"detail": detail, "code": code, **extra}, status=status)
+
+
+def _invalid(request: HttpRequest, code: str, errors: list[dict]) -> HttpResponse:
+    detail = "; ".join(
+        f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors
+    )
+    return _error(request, 422, code, detail, field=errors[0]["field"], errors=errors)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = _error(
+        request,
+        401,
+        "unauthorized",
+        "Send Authorization: Bearer <token> with the token of an active system.",
+    )
+    response["WWW-Authenticate"] = 'Bearer realm="onefact"'
+    return response
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    detail = str(exc)
+    if exc.status_code == 400 and detail.startswith("Cannot parse request body"):
+        detail = "The request body is not valid JSON."
+    return _error(
+        request, exc.status_code, "bad_request" if exc.status_code == 400 else "error", detail
+    )
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, "not_found", str(exc) or "Not found.")
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = []
+    for error in exc.errors:
+        # loc is (source, param name, *path): ("body", "payload", "quantity"), ("header", …)
+        source, *path = error["loc"]
+        if source == "body":
+            path = path[1:]
+        errors.append({"field": ".".join(str(p) for p in path) or None, "message": error["msg"]})
+    return _invalid(request, "invalid", errors)
+
+
+@api.exception_handler(InvalidField)
+def _invalid_field(request: HttpRequest, exc: InvalidField) -> HttpResponse:
+    return _invalid(request, exc.code, [{"field": exc.field, "message": str(exc)}])
+
+
+@api.exception_handler(InventoryError)
+def _inventory_error(request: HttpRequest, exc: InventoryError) -> HttpResponse:
+    # InvalidMovement and any future domain error: the request cannot be applied as sent.
+    code = "invalid_movement" if isinstance(exc, InvalidMovement) else "invalid"
+    return _invalid(request, code, [{"field": None, "message": str(exc)}])
+
+
+@api.exception_handler(InsufficientStock)
+def _insufficient_stock(request: HttpRequest, exc: InsufficientStock) -> HttpResponse:
+    return _error(request, 409, "insufficient_stock", str(exc), short_by=exc.short_by)
+
+
+@api.exception_handler(NotOwner)
+def _not_owner(request: HttpRequest, exc: NotOwner) -> HttpResponse:
+    return _error(request, 403, "not_owner", str(exc))
+
+
+@api.exception_handler(IdempotencyConflict)
+def _idempotency_conflict(request: HttpRequest, exc: IdempotencyConflict) -> HttpResponse:
+    return _error(request, 409, "idempotency_key_reused", str(exc))
