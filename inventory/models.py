@@ -396,6 +396,7 @@ class Discrepancy(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "discrepancies"
+        permissions = [("run_reconciliation", "Can start a reconciliation")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status="open", resolution="")

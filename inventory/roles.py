@@ -25,6 +25,9 @@ MANAGER_PERMISSIONS = STAFF_PERMISSIONS + [
     "inventory.view_authorityconflict",
     "inventory.view_system",
     "inventory.view_commitment",
+    "inventory.view_discrepancy",
+    "inventory.run_reconciliation",
+    "inventory.view_syncstate",
 ]
 ADMIN_APPS = ["inventory", "returns", "replenishment", "driftwalks", "auth"]
 

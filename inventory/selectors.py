@@ -18,11 +18,13 @@ from inventory.models import (
     AuthorityConflict,
     Bin,
     Commitment,
+    Discrepancy,
     Fact,
     OnHand,
     Ownership,
     Sku,
     StockMovement,
+    SyncState,
     System,
     TruthMoment,
 )
@@ -292,3 +294,23 @@ def storefronts_for_push() -> list[System]:
         .exclude(adapter="")
         .order_by("pk")
     )
+
+
+def discrepancies_for_list(
+    *, status: str = "", kind: str = "", sku_code: str = ""
+) -> QuerySet[Discrepancy]:
+    """Discrepancies, newest first, with everything a list row shows in the same query."""
+    qs = Discrepancy.objects.select_related(
+        "sku", "bin", "owner", "consumer", "winner", "resolved_by"
+    ).order_by("-created_at", "-id")
+    if status:
+        qs = qs.filter(status=status)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if sku_code:
+        qs = qs.filter(sku__code__iexact=sku_code)
+    return qs
+
+
+def sync_states_for_sku(*, sku: Sku) -> QuerySet[SyncState]:
+    return SyncState.objects.filter(sku=sku).select_related("storefront").order_by("storefront")

@@ -106,9 +106,27 @@ def reconcile_storefronts_task() -> dict:
         for storefront in selectors.storefronts_for_push()
         for first, last in ranges
     ]
-    result = group(jobs).apply_async() if jobs else None
-    at_risk = orders_at_risk_check()
-    return {"ranges": len(jobs), "group": result.id if result else None, "orders_at_risk": at_risk}
+    summary: dict = {"ranges": len(jobs), "orders_at_risk": orders_at_risk_check()}
+    if not jobs:
+        return summary
+    result = group(jobs).apply_async()
+    if settings.CELERY_TASK_ALWAYS_EAGER:  # the embedded default: the reports are here now
+        total = ReconcileReport(storefront="all")
+        for report in result.get(disable_sync_subtasks=False):
+            total.add(ReconcileReport(**{**report, "storefront": "all"}))
+        summary |= total.as_dict()
+    else:
+        summary["group"] = result.id
+    return summary
+
+
+def reconcile_summary(summary: dict) -> str:
+    if "skus_compared" not in summary:
+        return f"{summary.get('ranges', 0)} SKU ranges sent to the workers."
+    return (
+        f"{summary['skus_compared']} SKUs compared, {summary['gaps']} gaps, "
+        f"{summary['corrected']} corrected, {summary['counts_requested']} counts requested."
+    )
 
 
 def reconcile_now(*, storefront: System) -> ReconcileReport:

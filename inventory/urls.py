@@ -9,6 +9,8 @@ urlpatterns = [
     path("skus/", views.sku_list, name="sku-list"),
     path("skus/<str:code>/", views.sku_detail, name="sku-detail"),
     path("bins/<str:code>/", views.bin_detail, name="bin-detail"),
+    path("discrepancies/", views.discrepancy_list, name="discrepancy-list"),
+    path("reconcile/", views.reconcile_start, name="reconcile-start"),
     path("authority/", views.authority_audit, name="authority-audit"),
     path("webhooks/<slug:system>/", views.storefront_webhook, name="storefront-webhook"),
 ]

@@ -1,3 +1,4 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -9,10 +10,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from inventory import selectors, services
-from inventory.models import Bin, Sku, System
+from inventory.models import Bin, Discrepancy, Sku, System
 from inventory.roles import HOME_TEMPLATES, role_for
 from inventory.storefront import adapter_for
 from inventory.storefront.base import StorefrontError, WebhookSignatureInvalid
+from inventory.tasks import reconcile_storefronts_task, reconcile_summary
 
 PAGE_SIZE = 50
 
@@ -63,6 +65,8 @@ def sku_detail(request, code: str):
         template += "#ledger-table"
     context = {
         "sku": sku,
+        "sync_states": selectors.sync_states_for_sku(sku=sku),
+        "discrepancies": selectors.discrepancies_for_list(sku_code=sku.code)[:20],
         "balances": selectors.on_hand_for_sku(sku=sku),
         "availability": selectors.availability_for_sku(sku=sku),
         "truth_moment": selectors.truth_moment(),
@@ -116,3 +120,34 @@ def storefront_webhook(request, system: str):
         return JsonResponse({"detail": f"unreadable payload: {error}"}, status=400)
     stored = services.inbox_record(system=storefront, events=events)
     return JsonResponse({"received": len(events), "new": len(stored)})
+
+
+@require_GET
+@permission_required("inventory.view_discrepancy", raise_exception=True)
+def discrepancy_list(request):
+    filters = {
+        "status": request.GET.get("status", "open"),
+        "kind": request.GET.get("kind", ""),
+        "sku_code": request.GET.get("sku", "").strip(),
+    }
+    if filters["status"] not in ("open", "resolved", ""):
+        filters["status"] = "open"
+    rows = selectors.discrepancies_for_list(**filters)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "inventory/discrepancy_list.html"
+    if request.htmx:
+        template += "#discrepancy-table"
+    context = {"page": page, "filters": filters, "kinds": Discrepancy.Kind.choices}
+    return render(request, template, context)
+
+
+@require_POST
+@permission_required("inventory.run_reconciliation", raise_exception=True)
+def reconcile_start(request):
+    """Start a full reconciliation: in-process on the embedded default, else on the workers."""
+    result = reconcile_storefronts_task.delay()
+    if result.ready():
+        messages.success(request, f"Reconciliation finished: {reconcile_summary(result.get())}")
+    else:
+        messages.info(request, "Reconciliation started on the workers; gaps appear here.")
+    return redirect("inventory:discrepancy-list")

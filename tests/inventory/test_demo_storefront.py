@@ -413,7 +413,7 @@ def test_demo_storefront_page_shows_the_demos_number_beside_the_shelfs(
     assert 'data-testid="demo-quantity">9<' in html
     assert 'data-testid="shelf-available">7<' in html
     assert "+2" in html and "not on the shelf" in html
-    assert "every 2s" in html
+    assert "every 1s" in html
 
 
 def test_demo_storefront_page_filters_by_text_and_by_difference(client, manager_user, sku):

@@ -157,9 +157,57 @@ def test_sku_detail_and_audit_run_a_fixed_number_of_queries(
         on_hand_adjust(bin=stocked_bin, sku=sku, delta=1, kind=Kind.RECEIVE, source_system=shelf,
                        source_event_id=f"m-{i}")  # fmt: skip
     client.force_login(manager_user)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):
         assert client.get("/skus/SKU-1/").status_code == 200
     with django_assert_max_num_queries(10):
         assert client.get("/authority/").status_code == 200
     with django_assert_max_num_queries(10):
         assert client.get("/").status_code == 200
+
+
+@pytest.mark.parametrize("n", [3, 70])
+def test_discrepancy_list_runs_a_fixed_number_of_queries(
+    client, manager_user, stocked_bin, sku, shelf, storefront, n, django_assert_max_num_queries
+):
+    from inventory.models import Discrepancy
+
+    Discrepancy.objects.bulk_create(
+        [Discrepancy(kind="storefront_gap", fact="on_hand", sku=sku, bin=stocked_bin, owner=shelf,
+                     consumer=storefront, owner_value=2, consumer_value=4, winner=shelf,
+                     detail=f"storefront says 4, shelf says 2 ({i})") for i in range(n)]
+    )  # fmt: skip
+    client.force_login(manager_user)
+    with django_assert_max_num_queries(8):
+        body = client.get("/discrepancies/").content.decode()
+    assert "storefront says 4, shelf says 2 (0)" in body or n > 50
+
+
+def test_discrepancy_list_is_for_managers(client, staff_user):
+    client.force_login(staff_user)
+    assert client.get("/discrepancies/").status_code == 403
+    assert client.post("/reconcile/").status_code == 403
+
+
+def test_reconcile_now_finds_the_demo_storefronts_drift(
+    client, manager_user, stocked_bin, sku, settings
+):
+    """The embedded default: the button runs the reconciliation in-process."""
+    from config.celery import app
+    from inventory.models import DemoLevel, Discrepancy, System
+    from inventory.services import storefront_push
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    app.conf.task_always_eager = True
+    try:
+        DemoLevel.objects.create(sku_code="SKU-1", title="Blue mug", quantity=0)
+        storefront_push(storefront=System.objects.get(name="storefront"))  # in step: 10
+        DemoLevel.objects.filter(sku_code="SKU-1").update(quantity=4)  # someone edits it
+        client.force_login(manager_user)
+        response = client.post("/reconcile/", follow=True)
+    finally:
+        app.conf.task_always_eager = False
+    gap = Discrepancy.objects.get(kind="storefront_gap")
+    assert gap.detail == "storefront says 4, shelf says 10; shelf owns on-hand and wins."
+    assert gap.count_requested_at is not None  # 6 units is past the tolerance
+    assert DemoLevel.objects.get(sku_code="SKU-1").quantity == 10
+    assert "1 gaps, 1 corrected, 1 counts requested" in response.content.decode()
