@@ -286,14 +286,9 @@ def discrepancy_list(
     kind: Discrepancy.Kind | None = None,
 ):
     """Newest first, 50 a page; two queries a page whatever the data size."""
-    found = Discrepancy.objects.select_related("sku", "bin", "owner", "consumer", "winner")
-    if status:
-        found = found.filter(status=status)
-    if sku:
-        found = found.filter(sku__code=sku)
-    if kind:
-        found = found.filter(kind=kind)
-    return found.order_by("-created_at", "-id")
+    return selectors.discrepancies_for_list(
+        status=status or "", kind=kind or "", sku_code=sku or ""
+    )
 
 
 # Errors: every one is JSON with a "detail" saying what is wrong and a "code" ------------------

@@ -16,13 +16,12 @@ from django_htmx.middleware import HtmxDetails
 
 from inventory.demo_forms import DemoDriftForm, DemoOrderForm
 from inventory.models import DemoOrder
+from inventory.selectors import demo_levels_with_shelf, demo_orders_recent
 from inventory.services.demo import (
     DemoStorefrontError,
-    demo_levels_with_shelf,
     demo_order_cancel,
     demo_order_fulfil,
     demo_order_place,
-    demo_orders_recent,
     demo_return_open,
     demo_storefront_drift,
 )

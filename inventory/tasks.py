@@ -46,7 +46,7 @@ def push_storefronts_task(self) -> list[dict]:
             ) from error
         except StorefrontError as error:
             raise self.retry(exc=error, countdown=_backoff(self.request.retries)) from error
-        reports.append(report.__dict__)
+        reports.append(report.summary())
     return reports
 
 
@@ -56,7 +56,7 @@ def sweep_outbox_task() -> dict:
     pushed = []
     for storefront in selectors.storefronts_for_push():
         try:
-            pushed.append(storefront_push(storefront=storefront).__dict__)
+            pushed.append(storefront_push(storefront=storefront).summary())
         except StorefrontError as error:  # the next sweep tries again
             log.warning("Sweep could not push to %s: %s", storefront, error)
     return {"pushed": pushed, "pruned": outbox_prune()}

@@ -14,20 +14,10 @@ reconciliation has to find the gap.
 from collections import Counter
 
 from django.db import transaction
-from django.db.models import (
-    Exists,
-    F,
-    IntegerField,
-    OuterRef,
-    QuerySet,
-    Subquery,
-    Value,
-)
-from django.db.models.functions import Concat
 from django.utils import timezone
 
 from inventory.exceptions import InventoryError
-from inventory.models import DemoLevel, DemoOrder, InboxEvent, System
+from inventory.models import DemoLevel, DemoOrder, System
 from inventory.selectors import skus_with_stock
 from inventory.services.inbound import inbox_record
 from inventory.storefront.base import EventLine, EventType, InboundEvent
@@ -41,32 +31,6 @@ RETURN_REASON = "customer return"
 
 class DemoStorefrontError(InventoryError):
     """A demo storefront action that cannot happen (wrong state, unknown SKU, too few)."""
-
-
-# --- reads -------------------------------------------------------------------------------
-
-
-def demo_levels_with_shelf() -> QuerySet[DemoLevel]:
-    """The demo's numbers with the shelf's available beside them, in one query a page.
-
-    ``shelf_available`` is None when the shelf has no such SKU; ``gap`` is the demo's
-    number minus the shelf's available (0 when they agree).
-    """
-    shelf = skus_with_stock().filter(code=OuterRef("sku_code")).values("available")[:1]
-    return (
-        DemoLevel.objects.annotate(shelf_available=Subquery(shelf, output_field=IntegerField()))
-        .annotate(gap=F("quantity") - F("shelf_available"))
-        .order_by("sku_code")
-    )
-
-
-def demo_orders_recent(*, limit: int = 20) -> QuerySet[DemoOrder]:
-    """The newest demo orders, each flagged when its return has been opened (one query)."""
-    returned = InboxEvent.objects.filter(
-        system__name=STOREFRONT,
-        event_id=Concat(OuterRef("number"), Value(":return-opened")),
-    )
-    return DemoOrder.objects.annotate(return_opened=Exists(returned)).order_by("-id")[:limit]
 
 
 # --- writes ------------------------------------------------------------------------------

@@ -53,6 +53,11 @@ class PushReport:
     error: str = ""
     lags_ms: list[int] = field(default_factory=list)
 
+    def summary(self) -> dict:
+        """What a task returns and logs: counts, and the lag as its worst value."""
+        data = {k: v for k, v in self.__dict__.items() if k != "lags_ms"}
+        return data | {"max_lag_ms": max(self.lags_ms, default=None)}
+
 
 @dataclass
 class _Row:
