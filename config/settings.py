@@ -178,4 +178,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("ONEFACT_RECONCILE_EVERY_SECONDS", default=600.0),
     },
     "pull-catalog": {"task": "inventory.tasks.pull_catalog_task", "schedule": 3600.0},
+    # The apps built on inventory (each task is defined in <app>/tasks.py).
+    "returns-flag-late": {"task": "returns.tasks.flag_late_returns_task", "schedule": 3600.0},
+    "returns-send-outcomes": {
+        "task": "returns.tasks.send_return_outcomes_task",
+        "schedule": 60.0,
+    },
+    "replenishment-ghost-rows": {
+        "task": "replenishment.tasks.detect_ghost_rows_task",
+        "schedule": 6 * 3600.0,
+    },
+    "driftwalks-cycle-counts": {
+        "task": "driftwalks.tasks.open_cycle_counts_task",
+        "schedule": 24 * 3600.0,
+    },
+    "driftwalks-escalate": {"task": "driftwalks.tasks.escalate_overdue_task", "schedule": 900.0},
 }

@@ -63,14 +63,9 @@ def seed_groups(apps, schema_editor=None):
     """Create the role groups and give them their permissions (never takes any away)."""
     from django.contrib.auth.management import create_permissions
 
-    from inventory.roles import (
-        ADMIN_APPS,
-        ADMINS,
-        MANAGER_PERMISSIONS,
-        MANAGERS,
-        STAFF,
-        STAFF_PERMISSIONS,
-    )
+    from inventory.roles import ADMIN_APPS, ADMINS, MANAGERS, STAFF, role_permissions
+
+    staff_permissions, manager_permissions = role_permissions()
 
     for app_config in apps.get_app_configs():
         app_config.models_module = True
@@ -80,16 +75,15 @@ def seed_groups(apps, schema_editor=None):
     Permission = apps.get_model("auth", "Permission")
 
     def perms(names):
+        """The named permissions that exist in this migration state (later apps add more)."""
         found = []
         for name in names:
             app_label, codename = name.split(".")
-            found.append(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
+            found += Permission.objects.filter(content_type__app_label=app_label, codename=codename)
         return found
 
-    Group.objects.get_or_create(name=STAFF)[0].permissions.add(*perms(STAFF_PERMISSIONS))
-    Group.objects.get_or_create(name=MANAGERS)[0].permissions.add(*perms(MANAGER_PERMISSIONS))
+    Group.objects.get_or_create(name=STAFF)[0].permissions.add(*perms(staff_permissions))
+    Group.objects.get_or_create(name=MANAGERS)[0].permissions.add(*perms(manager_permissions))
     Group.objects.get_or_create(name=ADMINS)[0].permissions.add(
         *Permission.objects.filter(content_type__app_label__in=ADMIN_APPS)
     )

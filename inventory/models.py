@@ -346,6 +346,11 @@ class Discrepancy(models.Model):
         ORDERS_AT_RISK = "orders_at_risk", "Open orders exceed the shelf's on-hand"
         PUSH_FAILED = "push_failed", "The storefront refused our number"
         LEDGER_MISMATCH = "ledger_mismatch", "A balance differs from its ledger"
+        RETURN_MISMATCH = "return_mismatch", "A return arrived unlike what was expected"
+        GHOST_ROW = "ghost_row", "Stock that nothing supports"
+        RECEIPT_MISMATCH = "receipt_mismatch", "A delivery differs from its purchase order"
+        COUNT_VARIANCE = "count_variance", "A count differs from the shelf's record"
+        PICK_SHORT = "pick_short", "A pick found too little in the bin"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -389,6 +394,9 @@ class Discrepancy(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     resolution_note = models.TextField(blank=True)
+    resolution_reference = models.CharField(
+        max_length=200, blank=True, help_text="What resolved it, e.g. count task 381."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = DiscrepancyQuerySet.as_manager()
@@ -552,6 +560,12 @@ class DemoOrder(models.Model):
     customer_name = models.CharField(max_length=100, blank=True)
     lines = models.JSONField(default=list, help_text='[{"sku": "SKU-1", "quantity": 2}]')
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLACED)
+    return_dispositions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What OneFact reported per returned line: restocked, processing_required, "
+        "not_restocked or missing (the storefront decides the refund from it).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

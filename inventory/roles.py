@@ -30,6 +30,25 @@ MANAGER_PERMISSIONS = STAFF_PERMISSIONS + [
     "inventory.view_syncstate",
 ]
 ADMIN_APPS = ["inventory", "returns", "replenishment", "driftwalks", "auth"]
+# Apps that build on inventory declare their roles' permissions in ``<app>/roles.py`` as
+# ``PERMISSIONS = {"staff": [...], "manager": [...]}`` (managers also get the staff's).
+ROLE_APPS = ["returns", "replenishment", "driftwalks"]
+
+
+def role_permissions() -> tuple[list[str], list[str]]:
+    """(staff, managers) permission names across inventory and the apps built on it."""
+    import importlib
+    import importlib.util
+
+    staff, managers = list(STAFF_PERMISSIONS), list(MANAGER_PERMISSIONS)
+    for app in ROLE_APPS:
+        if importlib.util.find_spec(f"{app}.roles") is None:
+            continue
+        declared = importlib.import_module(f"{app}.roles").PERMISSIONS
+        staff += declared.get("staff", [])
+        managers += declared.get("staff", []) + declared.get("manager", [])
+    return staff, managers
+
 
 HOME_TEMPLATES = {
     "admin": "inventory/home_admin.html",

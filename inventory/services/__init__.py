@@ -1,5 +1,6 @@
 """Every write in ``inventory``. ``on_hand_adjust`` is the one write path for on-hand."""
 
+from inventory.services.discrepancies import discrepancy_record, discrepancy_resolve
 from inventory.services.inbound import catalog_apply, catalog_pull, inbox_process, inbox_record
 from inventory.services.outbox import outbox_record, push_schedule
 from inventory.services.ownership import authority_enforce, ownership_change
@@ -11,6 +12,8 @@ __all__ = [
     "authority_enforce",
     "catalog_apply",
     "catalog_pull",
+    "discrepancy_record",
+    "discrepancy_resolve",
     "inbox_process",
     "inbox_record",
     "on_hand_adjust",

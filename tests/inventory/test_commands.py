@@ -70,3 +70,25 @@ def test_settings_refuse_to_start_without_a_secret_key_in_production():
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_verify_ledger_records_each_mismatch_once_and_asks_for_a_count(
+    stocked_bin, sku, monkeypatch
+):
+    from inventory import hooks
+    from inventory.models import Discrepancy
+
+    requested = []
+    monkeypatch.setattr(hooks, "_count_subscribers", [requested.append])
+    OnHand.objects.filter(bin=stocked_bin, sku=sku).update(quantity=4)
+    for _ in range(2):
+        with pytest.raises(CommandError):
+            call_command("verify_ledger")
+    found = Discrepancy.objects.get(kind="ledger_mismatch")
+    assert (found.bin, found.sku, found.owner_value, found.consumer_value) == (
+        stocked_bin, sku, 10, 4
+    )  # fmt: skip
+    assert found.count_requested_at is not None
+    assert [(r.sku, r.bins, r.trigger) for r in requested] == [
+        (sku, [stocked_bin], "verify_ledger")
+    ]
