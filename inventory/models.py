@@ -6,6 +6,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Fact(models.TextChoices):
@@ -247,7 +248,7 @@ class StockMovement(models.Model):
         related_name="stock_movements",
     )
     note = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     objects = StockMovementQuerySet.as_manager()
 

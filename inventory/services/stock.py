@@ -5,6 +5,8 @@ replenishment, drift walks, the API and the admin all call it (or ``on_hand_tran
 which is two of its legs in one transaction).
 """
 
+from datetime import datetime
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 
@@ -71,6 +73,7 @@ def _on_hand_adjust(
     reference: str,
     actor: AbstractBaseUser | None,
     note: str,
+    at: datetime | None,
 ) -> StockMovement:
     if done := _movement_replayed(
         source_system=source_system, source_event_id=source_event_id, leg=leg
@@ -89,6 +92,7 @@ def _on_hand_adjust(
         reference=reference,
         actor=actor,
         note=note,
+        **({"created_at": at} if at is not None else {}),
     )
     outbox_record(sku=sku)
     return move
@@ -117,6 +121,7 @@ def on_hand_adjust(
     reference: str = "",
     actor: AbstractBaseUser | None = None,
     note: str = "",
+    at: datetime | None = None,
 ) -> StockMovement:
     """Apply one movement to one bin's balance of one SKU and append its ledger row.
 
@@ -124,6 +129,9 @@ def on_hand_adjust(
     zero, and the ledger row records the movement with the balance after it. Too little
     stock raises ``InsufficientStock`` and writes nothing. Replaying the same
     (source system, event id, leg) returns the first movement and changes nothing.
+
+    ``at`` is for loading history in order (demo seeds, imports of past movements): the
+    time the movement happened. Live writes leave it out and are stamped now.
     """
     _validate_movement(bin=bin, sku=sku, delta=delta, kind=kind, source_event_id=source_event_id)
     fields = dict(
@@ -137,6 +145,7 @@ def on_hand_adjust(
         reference=reference,
         actor=actor,
         note=note,
+        at=at,
     )
     try:
         return _on_hand_adjust(**fields)

@@ -169,3 +169,17 @@ def test_on_hand_quantity_below_zero_is_refused_by_the_database(stocked_bin, sku
 def test_on_hand_one_row_per_bin_and_sku_is_a_database_constraint(stocked_bin, sku):
     with pytest.raises(IntegrityError), transaction.atomic():
         OnHand.objects.create(bin=stocked_bin, sku=sku)
+
+
+def test_on_hand_adjust_at_records_when_a_historical_movement_happened(bin, sku, shelf):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    then = timezone.now() - timedelta(days=20)
+    move = on_hand_adjust(bin=bin, sku=sku, delta=3, kind=Kind.RECEIVE, source_system=shelf,
+                          source_event_id="history-1", at=then)  # fmt: skip
+    assert StockMovement.objects.get(pk=move.pk).created_at == then
+    live = on_hand_adjust(bin=bin, sku=sku, delta=1, kind=Kind.RECEIVE, source_system=shelf,
+                          source_event_id="live-1")  # fmt: skip
+    assert live.created_at > then
