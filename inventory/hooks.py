@@ -48,3 +48,15 @@ def subscribe_events(event_type: str, handler: Callable[..., str]) -> None:
 
 def event_handlers(event_type: str) -> list[Callable[..., str]]:
     return list(_event_subscribers.get(event_type, []))
+
+
+_job_runners: dict[str, Callable[..., dict | None]] = {}
+
+
+def register_job_runner(kind: str, runner: Callable[..., dict | None]) -> None:
+    """``runner(job)`` does the work of one kind of browser-started job (see services.jobs)."""
+    _job_runners[kind] = runner
+
+
+def job_runner(kind: str) -> Callable[..., dict | None] | None:
+    return _job_runners.get(kind)

@@ -24,6 +24,7 @@ from inventory.models import (
     Discrepancy,
     Fact,
     InboxEvent,
+    Job,
     OnHand,
     Ownership,
     Sku,
@@ -344,3 +345,10 @@ def demo_orders_recent(*, limit: int = 20) -> QuerySet[DemoOrder]:
         event_id=Concat(OuterRef("number"), Value(":return-opened")),
     )
     return DemoOrder.objects.annotate(return_opened=Exists(returned)).order_by("-id")[:limit]
+
+
+def jobs_visible_to(*, user) -> QuerySet[Job]:
+    """Managers and admins see every job; anyone else only the jobs they started."""
+    if user.has_perm("inventory.run_reconciliation") or user.has_perm("inventory.add_bin"):
+        return Job.objects.select_related("created_by")
+    return Job.objects.filter(created_by=user).select_related("created_by")

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from inventory import selectors
-from inventory.models import Fact, InboxEvent, System
+from inventory.models import Fact, InboxEvent, Job, System
 from inventory.services import (
     catalog_pull,
     inbox_process,
@@ -18,6 +18,7 @@ from inventory.services import (
     storefront_push,
     storefront_reconcile,
 )
+from inventory.services.jobs import job_fail, job_progress, job_run, job_succeed
 from inventory.services.outbox import push_kick_clear
 from inventory.services.reconcile import ReconcileReport, range_codes, reconcile_ranges
 from inventory.storefront.base import RateLimited, StorefrontError
@@ -82,7 +83,9 @@ def sweep_inbox_task() -> int:
 
 
 @shared_task(bind=True, acks_late=True, max_retries=6)
-def reconcile_range_task(self, storefront_id: int, first: str, last: str) -> dict:
+def reconcile_range_task(
+    self, storefront_id: int, first: str, last: str, job_id: int | None = None
+) -> dict:
     storefront = System.objects.get(pk=storefront_id)
     try:
         report = storefront_reconcile(
@@ -94,6 +97,8 @@ def reconcile_range_task(self, storefront_id: int, first: str, last: str) -> dic
         if not error.retryable:
             raise
         raise self.retry(exc=error, countdown=_backoff(self.request.retries)) from error
+    if job_id is not None:
+        job_progress(job=Job(pk=job_id), advance=1, message=f"Compared {first} … {last}")
     return report.as_dict()
 
 
@@ -146,3 +151,24 @@ def pull_catalog_task() -> int:
     if owner is None or owner.kind != System.Kind.STOREFRONT or not owner.adapter:
         return 0
     return catalog_pull(storefront=owner)
+
+
+@shared_task(acks_late=True)
+def run_job_task(job_id: int) -> None:
+    job_run(job_id=job_id)
+
+
+@shared_task(acks_late=True)
+def finish_reconcile_job_task(reports: list[dict], job_id: int) -> dict:
+    total = ReconcileReport(storefront="all")
+    for report in reports:
+        total.add(ReconcileReport(**{**report, "storefront": "all"}))
+    total.orders_at_risk = orders_at_risk_check()
+    result = total.as_dict()
+    job_succeed(job=Job(pk=job_id), result=result)
+    return result
+
+
+@shared_task(acks_late=True)
+def fail_job_task(request, exc, traceback, job_id: int) -> None:
+    job_fail(job=Job(pk=job_id), error=f"{type(exc).__name__}: {exc}")

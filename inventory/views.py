@@ -1,4 +1,3 @@
-from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -6,15 +5,15 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from inventory import selectors, services
+from inventory.forms import BinImportForm
 from inventory.models import Bin, Discrepancy, Sku, System
 from inventory.roles import HOME_TEMPLATES, role_for
 from inventory.storefront import adapter_for
 from inventory.storefront.base import StorefrontError, WebhookSignatureInvalid
-from inventory.tasks import reconcile_storefronts_task, reconcile_summary
 
 PAGE_SIZE = 50
 
@@ -144,10 +143,42 @@ def discrepancy_list(request):
 @require_POST
 @permission_required("inventory.run_reconciliation", raise_exception=True)
 def reconcile_start(request):
-    """Start a full reconciliation: in-process on the embedded default, else on the workers."""
-    result = reconcile_storefronts_task.delay()
-    if result.ready():
-        messages.success(request, f"Reconciliation finished: {reconcile_summary(result.get())}")
-    else:
-        messages.info(request, "Reconciliation started on the workers; gaps appear here.")
-    return redirect("inventory:discrepancy-list")
+    """Start a full reconciliation as a job; its page shows the progress."""
+    job = services.job_start(
+        kind="reconcile", title="Reconcile the storefronts with the shelf", actor=request.user
+    )
+    return redirect("inventory:job-detail", pk=job.pk)
+
+
+@require_POST
+@permission_required("inventory.run_reconciliation", raise_exception=True)
+def catalog_pull_start(request):
+    job = services.job_start(
+        kind="catalog_pull", title="Pull the catalog from its owner", actor=request.user
+    )
+    return redirect("inventory:job-detail", pk=job.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("inventory.add_bin", raise_exception=True)
+def bin_import(request):
+    form = BinImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        job = services.job_start(
+            kind="import_bins",
+            title=f"Import bins from {form.cleaned_data['file'].name}",
+            params={"csv": form.cleaned_data["text"], "mode": form.cleaned_data["mode"]},
+            actor=request.user,
+        )
+        return redirect("inventory:job-detail", pk=job.pk)
+    return render(request, "inventory/bin_import.html", {"form": form})
+
+
+@require_GET
+def job_detail(request, pk: int):
+    """A job's progress; the page polls its own fragment until the job is finished."""
+    job = get_object_or_404(selectors.jobs_visible_to(user=request.user), pk=pk)
+    template = "inventory/job_detail.html"
+    if request.htmx:
+        template += "#job-status"
+    return render(request, template, {"job": job})

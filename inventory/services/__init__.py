@@ -2,6 +2,7 @@
 
 from inventory.services.discrepancies import discrepancy_record, discrepancy_resolve
 from inventory.services.inbound import catalog_apply, catalog_pull, inbox_process, inbox_record
+from inventory.services.jobs import job_start
 from inventory.services.outbox import outbox_record, push_schedule
 from inventory.services.ownership import authority_enforce, ownership_change
 from inventory.services.push import outbox_prune, storefront_push
@@ -16,6 +17,7 @@ __all__ = [
     "discrepancy_resolve",
     "inbox_process",
     "inbox_record",
+    "job_start",
     "on_hand_adjust",
     "on_hand_transfer",
     "orders_at_risk_check",

@@ -188,12 +188,12 @@ def test_discrepancy_list_is_for_managers(client, staff_user):
     assert client.post("/reconcile/").status_code == 403
 
 
-def test_reconcile_now_finds_the_demo_storefronts_drift(
-    client, manager_user, stocked_bin, sku, settings
+def test_reconcile_now_runs_as_a_job_and_finds_the_demo_storefronts_drift(
+    client, manager_user, stocked_bin, sku, settings, django_capture_on_commit_callbacks
 ):
-    """The embedded default: the button runs the reconciliation in-process."""
+    """The embedded default: the job runs in-process and its page shows the result."""
     from config.celery import app
-    from inventory.models import DemoLevel, Discrepancy, System
+    from inventory.models import DemoLevel, Discrepancy, Job, System
     from inventory.services import storefront_push
 
     settings.CELERY_TASK_ALWAYS_EAGER = True
@@ -203,11 +203,29 @@ def test_reconcile_now_finds_the_demo_storefronts_drift(
         storefront_push(storefront=System.objects.get(name="storefront"))  # in step: 10
         DemoLevel.objects.filter(sku_code="SKU-1").update(quantity=4)  # someone edits it
         client.force_login(manager_user)
-        response = client.post("/reconcile/", follow=True)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/reconcile/")
     finally:
         app.conf.task_always_eager = False
+    job = Job.objects.get()
+    assert response.url == f"/jobs/{job.pk}/"
+    assert (job.status, job.result["gaps"], job.result["counts_requested"]) == ("succeeded", 1, 1)
+    page = client.get(response.url).content.decode()
+    assert 'data-testid="job-status">Succeeded<' in page and "hx-trigger" not in page
     gap = Discrepancy.objects.get(kind="storefront_gap")
     assert gap.detail == "storefront says 4, shelf says 10; shelf owns on-hand and wins."
-    assert gap.count_requested_at is not None  # 6 units is past the tolerance
     assert DemoLevel.objects.get(sku_code="SKU-1").quantity == 10
-    assert "1 gaps, 1 corrected, 1 counts requested" in response.content.decode()
+
+
+def test_job_page_polls_until_finished_and_shows_a_failure(client, manager_user, staff_user):
+    from inventory.models import Job
+
+    running = Job.objects.create(kind="reconcile", title="r", status="running", total=4, done=1)
+    failed = Job.objects.create(kind="import_bins", title="i", status="failed", error="row 3: bad")
+    client.force_login(manager_user)
+    body = client.get(f"/jobs/{running.pk}/", headers={"HX-Request": "true"}).content.decode()
+    assert body.lstrip().startswith('<div id="job-status"') and 'hx-trigger="every 1s"' in body
+    assert 'value="25"' in body
+    assert "row 3: bad" in client.get(f"/jobs/{failed.pk}/").content.decode()
+    client.force_login(staff_user)
+    assert client.get(f"/jobs/{running.pk}/").status_code == 404  # not theirs

@@ -1,0 +1,52 @@
+"""The kinds of browser-started jobs ``inventory`` runs (registered in AppConfig.ready)."""
+
+from celery import chord
+from django.conf import settings
+
+from inventory import hooks, selectors
+from inventory.models import Fact, Job, System
+from inventory.services.imports import ImportRejected, bins_import
+from inventory.services.inbound import catalog_pull
+from inventory.services.jobs import job_progress
+from inventory.services.reconcile import reconcile_ranges
+
+
+def run_reconcile(job: Job) -> dict | None:
+    """Fan the SKU ranges out to the workers; the chord's last step finishes the job."""
+    from inventory.tasks import fail_job_task, finish_reconcile_job_task, reconcile_range_task
+
+    ranges = reconcile_ranges(size=settings.ONEFACT_RECONCILE_RANGE_SIZE)
+    parts = [
+        reconcile_range_task.s(storefront.pk, first, last, job.pk)
+        for storefront in selectors.storefronts_for_push()
+        for first, last in ranges
+    ]
+    job_progress(job=job, total=len(parts), message=f"Comparing {len(parts)} SKU range(s)…")
+    if not parts:
+        return {"ranges": 0, "note": "no storefront mirrors on-hand"}
+    chord(parts)(finish_reconcile_job_task.s(job.pk).on_error(fail_job_task.s(job.pk)))
+    return None
+
+
+def run_catalog_pull(job: Job) -> dict:
+    owner = selectors.owner_of(fact=Fact.CATALOG)
+    if owner is None or owner.kind != System.Kind.STOREFRONT or not owner.adapter:
+        raise ValueError("The catalog's owner is not a storefront with an adapter.")
+    job_progress(job=job, total=1, message=f"Reading {owner.name}'s catalog…")
+    changed = catalog_pull(storefront=owner)
+    return {"storefront": owner.name, "changed": changed}
+
+
+def run_import_bins(job: Job) -> dict:
+    job_progress(job=job, total=1, message="Checking every row…")
+    try:
+        report = bins_import(text=job.params["csv"], mode=job.params["mode"])
+    except ImportRejected as rejected:
+        raise ValueError(str(rejected)) from rejected
+    return report.as_dict()
+
+
+def register() -> None:
+    hooks.register_job_runner("reconcile", run_reconcile)
+    hooks.register_job_runner("catalog_pull", run_catalog_pull)
+    hooks.register_job_runner("import_bins", run_import_bins)
