@@ -27,3 +27,50 @@ class BinImportForm(forms.Form):
                 "The file is not UTF-8 text (save it as CSV UTF-8)."
             ) from error
         return upload
+
+
+class DashboardFilterForm(forms.Form):
+    """The dashboard's filters; anything unreadable falls back to the default."""
+
+    status = forms.ChoiceField(
+        choices=[("open", "Open"), ("resolved", "Resolved"), ("", "All")], required=False
+    )
+    fact = forms.ChoiceField(required=False)
+    kind = forms.ChoiceField(required=False)
+    sku = forms.CharField(required=False, max_length=64)
+    bin = forms.CharField(required=False, max_length=20)
+    system = forms.CharField(required=False, max_length=50)
+    older_than_days = forms.IntegerField(required=False, min_value=0, max_value=3650)
+    sort = forms.ChoiceField(
+        choices=[
+            ("-age", "Newest"),
+            ("age", "Oldest"),
+            ("units", "Most units"),
+            ("value", "Most value"),
+        ],  # fmt: skip
+        required=False,
+    )
+
+    def __init__(self, data, *args, **kwargs):
+        from inventory.models import Discrepancy, Fact
+
+        data = data.copy()
+        data.setdefault("status", "open")
+        super().__init__(data, *args, **kwargs)
+        self.fields["fact"].choices = [("", "Every fact"), *Fact.choices]
+        self.fields["kind"].choices = [("", "Every kind"), *Discrepancy.Kind.choices]
+
+    def filters(self) -> dict:
+        if not self.is_valid():
+            return {"status": "open"}
+        data = self.cleaned_data
+        return {
+            "status": data["status"],
+            "fact": data["fact"],
+            "kind": data["kind"],
+            "sku_code": data["sku"].strip(),
+            "bin_code": data["bin"].strip(),
+            "system": data["system"].strip(),
+            "older_than_days": data["older_than_days"],
+            "sort": data["sort"] or "-age",
+        }

@@ -60,3 +60,27 @@ def register_job_runner(kind: str, runner: Callable[..., dict | None]) -> None:
 
 def job_runner(kind: str) -> Callable[..., dict | None] | None:
     return _job_runners.get(kind)
+
+
+@dataclass(frozen=True)
+class DashboardProvider:
+    """What an app adds to the managers' dashboard. Each callable runs a fixed number of
+    queries: ``figures()`` → list of selectors.Figure, ``charts()`` → list of
+    selectors.Chart, ``notes(discrepancy_ids)`` → {id: [sentence parts]} for the rows shown
+    (e.g. "count task 381 for bin A-14 is open, due today")."""
+
+    name: str
+    figures: Callable[[], list] | None = None
+    charts: Callable[[], list] | None = None
+    notes: Callable[[list[int]], dict[int, list[str]]] | None = None
+
+
+_dashboard_providers: dict[str, DashboardProvider] = {}
+
+
+def subscribe_dashboard(provider: DashboardProvider) -> None:
+    _dashboard_providers[provider.name] = provider
+
+
+def dashboard_providers() -> list[DashboardProvider]:
+    return list(_dashboard_providers.values())

@@ -430,6 +430,10 @@ class Discrepancy(models.Model):
         raise DiscrepancyUndeletable("Discrepancies are resolved, never deleted.")
 
     @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+    @property
     def gap(self) -> int | None:
         if self.owner_value is None or self.consumer_value is None:
             return None

@@ -10,6 +10,7 @@ urlpatterns = [
     path("skus/<str:code>/", views.sku_detail, name="sku-detail"),
     path("bins/import/", views.bin_import, name="bin-import"),
     path("bins/<str:code>/", views.bin_detail, name="bin-detail"),
+    path("dashboard/", views.dashboard, name="dashboard"),
     path("discrepancies/", views.discrepancy_list, name="discrepancy-list"),
     path("reconcile/", views.reconcile_start, name="reconcile-start"),
     path("catalog/pull/", views.catalog_pull_start, name="catalog-pull"),

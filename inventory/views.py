@@ -1,15 +1,18 @@
+import csv
+import io
+
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import JsonResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from inventory import selectors, services
-from inventory.forms import BinImportForm
+from inventory import charts, selectors, services
+from inventory.forms import BinImportForm, DashboardFilterForm
 from inventory.models import Bin, Discrepancy, Sku, System
 from inventory.roles import HOME_TEMPLATES, role_for
 from inventory.storefront import adapter_for
@@ -182,3 +185,81 @@ def job_detail(request, pk: int):
     if request.htmx:
         template += "#job-status"
     return render(request, template, {"job": job})
+
+
+@require_GET
+@permission_required("inventory.view_discrepancy", raise_exception=True)
+def dashboard(request):
+    """The managers' dashboard: figures, charts, breakdowns and every open disagreement."""
+    form = DashboardFilterForm(request.GET)
+    rows = selectors.dashboard_rows(**form.filters())
+    if request.GET.get("format") == "csv":
+        return discrepancies_csv(rows)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    notes = selectors.discrepancy_notes(ids=[d.pk for d in page])
+    lines = [(d, selectors.discrepancy_sentence(d, notes.get(d.pk))) for d in page]
+    template = "inventory/dashboard.html"
+    if request.htmx:
+        return render(request, template + "#dashboard-table", {"page": page, "lines": lines,
+                                                                 "form": form})  # fmt: skip
+    context = {
+        "form": form,
+        "page": page,
+        "lines": lines,
+        "figures": selectors.dashboard_figures(),
+        "charts": [(chart, charts.render(chart)) for chart in selectors.dashboard_charts()],
+        "breakdowns": selectors.dashboard_breakdowns(rows=selectors.dashboard_rows(status="open")),
+    }
+    return render(request, template, context)
+
+
+def discrepancies_csv(rows) -> StreamingHttpResponse:
+    """Every matching row (not just a page), streamed in chunks with their sentences."""
+    header = [
+        "id",
+        "created_at",
+        "status",
+        "kind",
+        "fact",
+        "sku",
+        "bin",
+        "owner",
+        "consumer",
+        "owner_value",
+        "consumer_value",
+        "units",
+        "value",
+        "correction",
+        "sentence",
+    ]
+
+    def lines():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        chunk: list = []
+        for d in rows.iterator(chunk_size=500):
+            chunk.append(d)
+            if len(chunk) == 500:
+                yield from _csv_chunk(writer, buffer, chunk)
+                chunk = []
+        yield from _csv_chunk(writer, buffer, chunk)
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="discrepancies.csv"'
+    return response
+
+
+def _csv_chunk(writer, buffer, chunk):
+    notes = selectors.discrepancy_notes(ids=[d.pk for d in chunk])
+    for d in chunk:
+        writer.writerow([
+            d.pk, d.created_at.isoformat(), d.status, d.kind, d.fact,
+            d.sku.code if d.sku else "", d.bin.code if d.bin else "",
+            d.owner.name if d.owner else "", d.consumer.name if d.consumer else "",
+            d.owner_value, d.consumer_value, d.units, d.value, d.correction,
+            selectors.discrepancy_sentence(d, notes.get(d.pk)),
+        ])  # fmt: skip
+    yield buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()

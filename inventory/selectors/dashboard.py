@@ -1,0 +1,303 @@
+"""Reads for the managers' discrepancy dashboard: figures, breakdowns, charts, rows.
+
+Everything is aggregated in SQL with a fixed number of queries whatever the data size;
+apps built on inventory add their figures, charts and per-discrepancy notes through
+``inventory.hooks`` (``dashboard_providers``), never by being imported here.
+"""
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Abs, Coalesce, TruncDate
+from django.utils import timezone
+
+from inventory.models import AuthorityConflict, Discrepancy, SyncLog
+
+SORTS = {
+    "age": ("created_at", "id"),
+    "-age": ("-created_at", "-id"),
+    "units": ("-units", "-id"),
+    "value": ("-value", "-id"),
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    value: str
+    note: str = ""
+    url: str = ""
+
+
+@dataclass
+class Chart:
+    key: str
+    title: str
+    unit: str
+    days: list[date]
+    series: dict[str, list[float]] = field(default_factory=dict)  # label → value per day
+    kind: str = "line"  # line | stacked
+
+
+def discrepancies_with_measures() -> QuerySet[Discrepancy]:
+    """Discrepancies annotated with units (|gap|, or the consumer's number alone) and value."""
+    units = Case(
+        When(
+            owner_value__isnull=False,
+            consumer_value__isnull=False,
+            then=Abs(F("consumer_value") - F("owner_value")),
+        ),
+        When(consumer_value__isnull=False, then=Abs(F("consumer_value"))),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    return Discrepancy.objects.annotate(units=units).annotate(
+        value=ExpressionWrapper(
+            F("units") * Coalesce(F("sku__unit_cost"), Value(0), output_field=DecimalField()),
+            output_field=DecimalField(max_digits=14, decimal_places=2),
+        )
+    )
+
+
+def dashboard_rows(
+    *,
+    status: str = "open",
+    fact: str = "",
+    kind: str = "",
+    sku_code: str = "",
+    bin_code: str = "",
+    system: str = "",
+    older_than_days: int | None = None,
+    sort: str = "-age",
+) -> QuerySet[Discrepancy]:
+    qs = discrepancies_with_measures().select_related(
+        "sku", "bin", "owner", "consumer", "winner", "resolved_by"
+    )
+    if status:
+        qs = qs.filter(status=status)
+    if fact:
+        qs = qs.filter(fact=fact)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if sku_code:
+        qs = qs.filter(sku__code__iexact=sku_code)
+    if bin_code:
+        qs = qs.filter(bin__code__iexact=bin_code)
+    if system:
+        qs = qs.filter(Q(consumer__name=system) | Q(owner__name=system))
+    if older_than_days is not None:
+        qs = qs.filter(created_at__lt=timezone.now() - timedelta(days=older_than_days))
+    return qs.order_by(*SORTS.get(sort, SORTS["-age"]))
+
+
+def dashboard_breakdowns(*, rows: QuerySet[Discrepancy]) -> dict[str, list[dict]]:
+    """Open discrepancies by fact, by system pair and by age, with units and value."""
+    now = timezone.now()
+    measures = {"n": Count("id"), "total_units": Sum("units"), "total_value": Sum("value")}
+    by_fact = list(rows.order_by().values("fact").annotate(**measures).order_by("-n"))
+    by_pair = list(
+        rows.order_by()
+        .values(owner_name=F("owner__name"), consumer_name=F("consumer__name"))
+        .annotate(**measures)
+        .order_by("-n")[:10]
+    )
+    by_age = rows.order_by().aggregate(
+        today=Count("id", filter=Q(created_at__gte=now - timedelta(days=1))),
+        week=Count(
+            "id",
+            filter=Q(
+                created_at__lt=now - timedelta(days=1), created_at__gte=now - timedelta(days=7)
+            ),
+        ),
+        older=Count("id", filter=Q(created_at__lt=now - timedelta(days=7))),
+    )
+    by_sku = list(
+        rows.order_by()
+        .filter(sku__isnull=False)
+        .values(code=F("sku__code"))
+        .annotate(**measures)
+        .order_by("-total_units")[:10]
+    )
+    by_bin = list(
+        rows.order_by()
+        .filter(bin__isnull=False)
+        .values(code=F("bin__code"))
+        .annotate(**measures)
+        .order_by("-total_units")[:10]
+    )
+    return {
+        "fact": by_fact,
+        "pair": by_pair,
+        "age": [
+            {"label": "under a day", "n": by_age["today"]},
+            {"label": "1–7 days", "n": by_age["week"]},
+            {"label": "over 7 days", "n": by_age["older"]},
+        ],
+        "sku": by_sku,
+        "bin": by_bin,
+    }
+
+
+def _percentile(values: QuerySet, count: int, share: float):
+    if not count:
+        return None
+    index = max(0, math.ceil(share * count) - 1)  # nearest rank
+    return values[index : index + 1].first()
+
+
+def sync_lag_figures(*, since: datetime) -> tuple[int | None, int | None]:
+    """Median and 95th percentile of commit → storefront acknowledged, in ms (3 queries)."""
+    lags = SyncLog.objects.filter(pushed_at__gte=since, lag_ms__isnull=False)
+    count = lags.count()
+    ordered = lags.order_by("lag_ms").values_list("lag_ms", flat=True)
+    return _percentile(ordered, count, 0.5), _percentile(ordered, count, 0.95)
+
+
+def inventory_figures() -> list[Figure]:
+    now = timezone.now()
+    open_rows = discrepancies_with_measures().filter(status=Discrepancy.Status.OPEN)
+    totals = open_rows.aggregate(n=Count("id"), sum_units=Sum("units"), sum_value=Sum("value"))
+    p50, p95 = sync_lag_figures(since=now - timedelta(hours=24))
+    conflicts = AuthorityConflict.objects.filter(created_at__gte=now - timedelta(days=7)).count()
+    return [
+        Figure(
+            "open_gaps",
+            "open gaps",
+            str(totals["n"]),
+            f"{totals['sum_units'] or 0} units, {totals['sum_value'] or 0:.2f} at cost",
+        ),
+        Figure(
+            "sync_lag",
+            "storefront sync lag (24 h)",
+            f"{p50} ms" if p50 is not None else "—",
+            f"95th percentile {p95} ms" if p95 is not None else "no pushes in 24 h",
+        ),
+        Figure("conflicts_7d", "authority conflicts, last 7 days", str(conflicts)),
+    ]
+
+
+def _days(n: int) -> list[date]:
+    today = timezone.localdate()
+    return [today - timedelta(days=n - 1 - i) for i in range(n)]
+
+
+def sync_lag_chart(*, days: int = 14) -> Chart:
+    span = _days(days)
+    rows = (
+        SyncLog.objects.filter(pushed_at__date__gte=span[0], lag_ms__isnull=False)
+        .annotate(day=TruncDate("pushed_at"))
+        .values("day")
+        .annotate(worst=Max("lag_ms"), pushes=Count("id"), total=Sum("lag_ms"))
+        .order_by("day")
+    )
+    by_day = {r["day"]: r for r in rows}
+    mean = [round(by_day[d]["total"] / by_day[d]["pushes"]) if d in by_day else 0 for d in span]
+    worst = [by_day[d]["worst"] if d in by_day else 0 for d in span]
+    return Chart("sync_lag", "Storefront sync lag per day", "ms", span,
+                 {"mean": mean, "worst": worst})  # fmt: skip
+
+
+def corrections_chart(*, days: int = 14) -> Chart:
+    """Units the owner's value corrected per day, by cause (the discrepancy's kind)."""
+    span = _days(days)
+    rows = (
+        discrepancies_with_measures()
+        .filter(corrected_at__date__gte=span[0])
+        .annotate(day=TruncDate("corrected_at"))
+        .values("day", "kind")
+        .annotate(units=Sum("units"))
+        .order_by("day")
+    )
+    labels = dict(Discrepancy.Kind.choices)
+    series: dict[str, list[float]] = {}
+    index = {d: i for i, d in enumerate(span)}
+    for r in rows:
+        label = labels.get(r["kind"], r["kind"])
+        series.setdefault(label, [0] * len(span))
+        if r["day"] in index:
+            series[label][index[r["day"]]] += r["units"] or 0
+    return Chart("corrections", "Units corrected per day, by cause", "units", span, series,
+                 kind="stacked")  # fmt: skip
+
+
+def discrepancy_notes(*, ids: list[int]) -> dict[int, list[str]]:
+    """Sentence parts the apps add for these discrepancies (one query per provider)."""
+    from inventory import hooks
+
+    notes: dict[int, list[str]] = {}
+    for provider in hooks.dashboard_providers():
+        if provider.notes and ids:
+            for pk, parts in provider.notes(ids).items():
+                notes.setdefault(pk, []).extend(parts)
+    return notes
+
+
+def discrepancy_sentence(discrepancy: Discrepancy, notes: list[str] | None = None) -> str:
+    """One discrepancy read as a sentence: what each side said, who won, what was done."""
+    parts = [discrepancy.detail.rstrip(". ") or discrepancy.get_kind_display()]
+    if discrepancy.corrected_at:
+        when = timezone.localtime(discrepancy.corrected_at)
+        parts.append(f"corrected to {discrepancy.correction} at {when:%H:%M}")
+    parts += notes or []
+    if discrepancy.count_requested_at and discrepancy.is_open and not notes:
+        parts.append("a count was asked for")
+    if not discrepancy.is_open:
+        how = discrepancy.get_resolution_display().lower()
+        ref = f" ({discrepancy.resolution_reference})" if discrepancy.resolution_reference else ""
+        why = f": {discrepancy.resolution_note}" if discrepancy.resolution_note else ""
+        parts.append(f"{how}{ref}{why}")
+    return "; ".join(parts) + "."
+
+
+def dashboard_figures() -> list[Figure]:
+    from inventory import hooks
+
+    figures = inventory_figures()
+    for provider in hooks.dashboard_providers():
+        if provider.figures:
+            figures += provider.figures()
+    return figures
+
+
+def dashboard_charts() -> list[Chart]:
+    from inventory import hooks
+
+    charts = [corrections_chart(), sync_lag_chart()]
+    for provider in hooks.dashboard_providers():
+        if provider.charts:
+            charts += provider.charts()
+    return charts
+
+
+__all__ = [
+    "SORTS",
+    "dashboard_charts",
+    "dashboard_figures",
+    "discrepancy_notes",
+    "discrepancy_sentence",
+    "Chart",
+    "Figure",
+    "corrections_chart",
+    "dashboard_breakdowns",
+    "dashboard_rows",
+    "discrepancies_with_measures",
+    "inventory_figures",
+    "sync_lag_chart",
+    "sync_lag_figures",
+]
