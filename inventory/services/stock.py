@@ -14,11 +14,12 @@ from inventory.exceptions import InsufficientStock, InvalidMovement
 from inventory.models import (
     Bin,
     OnHand,
+    OutboxEntry,
     Sku,
     StockMovement,
     System,
 )
-from inventory.services.outbox import outbox_record
+from inventory.services.outbox import outbox_record, push_schedule
 
 Kind = StockMovement.Kind
 
@@ -60,6 +61,56 @@ def _balance_change(*, bin: Bin, sku: Sku, delta: int) -> int:
     return row[0]
 
 
+_MOVE = StockMovement._meta.db_table
+_OUTBOX = OutboxEntry._meta.db_table
+# The whole movement in one round trip (PostgreSQL): the conditional balance update, the
+# ledger row and the outbox row, each written only if the previous step happened. No row
+# back means "not the plain case" (a replay, too little stock, or the bin's first unit of
+# the SKU), which the general path below sorts out.
+_ONE_STATEMENT = f"""
+WITH upd AS (
+    UPDATE {_ONHAND} SET quantity = quantity + %(delta)s, updated_at = now()
+    WHERE bin_id = %(bin)s AND sku_id = %(sku)s AND quantity + %(delta)s >= 0
+      AND NOT EXISTS (
+          SELECT 1 FROM {_MOVE} WHERE source_system_id = %(src)s
+             AND source_event_id = %(event)s AND leg = %(leg)s)
+    RETURNING quantity
+), mv AS (
+    INSERT INTO {_MOVE} (kind, bin_id, sku_id, quantity, balance_after, source_system_id,
+                         source_event_id, leg, reference, actor_id, note, created_at)
+    SELECT %(kind)s, %(bin)s, %(sku)s, %(delta)s, upd.quantity, %(src)s, %(event)s, %(leg)s,
+           %(reference)s, %(actor)s, %(note)s, COALESCE(%(at)s, now()) FROM upd
+    RETURNING id, balance_after, created_at
+), ob AS (
+    INSERT INTO {_OUTBOX} (sku_id, created_at) SELECT %(sku)s, now() FROM upd RETURNING id
+)
+SELECT mv.id, mv.balance_after, mv.created_at FROM mv, ob
+"""
+
+
+def _apply_in_one_statement(
+    *, bin, sku, delta, kind, source_system, source_event_id, leg, reference, actor, note, at
+) -> StockMovement | None:
+    params = {
+        "delta": delta, "bin": bin.pk, "sku": sku.pk, "src": source_system.pk,
+        "event": source_event_id, "leg": leg, "kind": kind, "reference": reference,
+        "actor": actor.pk if actor is not None else None, "note": note, "at": at,
+    }  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(_ONE_STATEMENT, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    push_schedule()
+    move = StockMovement(
+        id=row[0], kind=kind, bin=bin, sku=sku, quantity=delta, balance_after=row[1],
+        source_system=source_system, source_event_id=source_event_id, leg=leg,
+        reference=reference, actor=actor, note=note, created_at=row[2],
+    )  # fmt: skip
+    move._state.adding = False
+    return move
+
+
 @transaction.atomic
 def _on_hand_adjust(
     *,
@@ -75,6 +126,22 @@ def _on_hand_adjust(
     note: str,
     at: datetime | None,
 ) -> StockMovement:
+    if connection.vendor == "postgresql" and (
+        move := _apply_in_one_statement(
+            bin=bin,
+            sku=sku,
+            delta=delta,
+            kind=kind,
+            source_system=source_system,
+            source_event_id=source_event_id,
+            leg=leg,
+            reference=reference,
+            actor=actor,
+            note=note,
+            at=at,
+        )  # fmt: skip
+    ):
+        return move
     if done := _movement_replayed(
         source_system=source_system, source_event_id=source_event_id, leg=leg
     ):
