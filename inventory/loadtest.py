@@ -1,0 +1,261 @@
+"""A bounded load run against real parts on loopback: a throwaway PostgreSQL database, a
+gunicorn server with several workers, a Celery worker on Redis, and many HTTP clients
+mixing API movements, transfers, replays and signed storefront order webhooks (some on
+one hot SKU). Afterwards it checks that nothing was lost, doubled or half-written.
+
+Used by ``python manage.py loadtest`` (and by the benchmark's API section).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+from django.conf import settings
+from django.db import connections
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_dsn(name: str = "postgres") -> str:
+    db = settings.DATABASES["default"]
+    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    auth = db.get("USER") or "postgres"
+    if db.get("PASSWORD"):
+        auth += f":{db['PASSWORD']}"
+    return f"postgresql://{auth}@{host}:{port}/{name}"
+
+
+@contextmanager
+def throwaway_database(prefix: str):
+    """Create an empty database on the configured PostgreSQL server; drop it afterwards.
+    Django's default connection points at it meanwhile. Yields (name, DATABASE_URL)."""
+    name = f"{prefix}_{os.getpid()}"
+    admin = psycopg.connect(server_dsn(), autocommit=True)
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.execute(f'CREATE DATABASE "{name}"')
+    default = connections["default"]
+    original = default.settings_dict["NAME"]
+    default.close()
+    default.settings_dict["NAME"] = name
+    try:
+        yield name, server_dsn(name)
+    finally:
+        default.close()
+        default.settings_dict["NAME"] = original
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def service_env(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=env.get("DJANGO_SECRET_KEY") or "loadtest-" + uuid.uuid4().hex * 2,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_SECURE_SSL_REDIRECT="0",
+        DJANGO_STATIC_MANIFEST="0",
+        DJANGO_LOG_LEVEL="WARNING",
+        ONEFACT_LOGIN_RATE_LIMIT="0",
+    )
+    return env
+
+
+@contextmanager
+def running(args: list[str], env: dict[str, str], ready, what: str, timeout: float = 60):
+    """Start a process, wait until ``ready()`` is true, stop it (TERM, then KILL) after."""
+    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if process.poll() is not None:
+                raise RuntimeError(f"{what} exited: {process.stderr.read().decode()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} not ready after {timeout:.0f}s")
+            time.sleep(0.2)
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def gunicorn(env: dict[str, str], *, workers: int):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{url}/api/openapi.json", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    binary = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
+    args = [binary, "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers),
+            "--timeout", "60", "--graceful-timeout", "10"]  # fmt: skip
+    return url, running(args, env, ready, "gunicorn")
+
+
+def celery_worker(env: dict[str, str], *, concurrency: int = 2):
+    binary = shutil.which("celery", path=os.path.dirname(sys.executable)) or "celery"
+    args = [binary, "-A", "config", "worker", "-l", "warning", "-c", str(concurrency),
+            "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+    started = time.monotonic()
+    return running(args, env, lambda: time.monotonic() - started > 3, "celery worker")
+
+
+@dataclass
+class Outcome:
+    op: str
+    key: str
+    status: int
+    ms: float
+    movement_ids: list[int] = field(default_factory=list)
+    replay_of: str = ""
+
+
+@dataclass
+class LoadReport:
+    seconds: float
+    clients: int
+    outcomes: list[Outcome]
+    checks: dict[str, bool] = field(default_factory=dict)
+    details: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(self.checks.values())
+
+    def summary(self) -> dict:
+        times = sorted(o.ms for o in self.outcomes) or [0.0]
+        statuses = Counter(o.status for o in self.outcomes)
+        return {
+            "requests": len(self.outcomes),
+            "per_s": round(len(self.outcomes) / self.seconds, 1),
+            "clients": self.clients,
+            "p50_ms": round(statistics.median(times), 1),
+            "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
+            "by_op": dict(Counter(o.op for o in self.outcomes)),
+            "by_status": {str(k): v for k, v in sorted(statuses.items())},
+            "server_errors": sum(v for k, v in statuses.items() if k >= 500),
+            "checks": self.checks,
+            **self.details,
+        }
+
+
+class Client(threading.Thread):
+    """One client: a loop of mixed requests until the deadline."""
+
+    def __init__(self, base_url, token, secret, skus, bins, hot, deadline, seed, ops):
+        super().__init__(daemon=True)
+        self.base_url, self.token, self.secret = base_url, token, secret
+        self.skus, self.bins, self.hot, self.deadline = skus, bins, hot, deadline
+        self.rng = random.Random(seed)
+        self.ops = ops
+        self.outcomes: list[Outcome] = []
+        self.open_orders: list[tuple[str, str, int]] = []
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=30) as http:
+            self.http = http
+            while time.monotonic() < self.deadline:
+                op = self.rng.choices(list(self.ops), weights=list(self.ops.values()))[0]
+                getattr(self, op)()
+
+    def _post(self, op, path, *, key="", replay_of="", headers=None, **kw):
+        start = time.perf_counter()
+        try:
+            response = self.http.post(path, headers=headers or {}, **kw)
+            status = response.status_code
+            body = response.json() if "json" in response.headers.get("content-type", "") else {}
+        except httpx.HTTPError:
+            status, body = 599, {}
+        ms = (time.perf_counter() - start) * 1000
+        ids = [body["id"]] if isinstance(body, dict) and "id" in body else []
+        if isinstance(body, dict) and "movements" in body:  # a transfer's two legs
+            ids = [leg["id"] for leg in body["movements"]]
+        self.outcomes.append(Outcome(op, key, status, ms, ids, replay_of))
+        return status, body
+
+    def _auth(self, key):
+        return {"Authorization": f"Bearer {self.token}", "Idempotency-Key": key}
+
+    def movement(self):
+        sku = self.hot if self.rng.random() < 0.2 else self.rng.choice(self.skus)
+        receive = self.rng.random() < 0.5
+        body = {"sku": sku, "bin": self.rng.choice(self.bins),
+                "kind": "receive" if receive else "ship",
+                "quantity": self.rng.randint(1, 3) * (1 if receive else -1)}  # fmt: skip
+        key = uuid.uuid4().hex
+        self._post("movement", "/api/movements", key=key, headers=self._auth(key), json=body)
+        if self.rng.random() < 0.1:  # a client retrying the same request
+            self._post("replay", "/api/movements", key=key, replay_of=key,
+                       headers=self._auth(key), json=body)  # fmt: skip
+
+    def transfer(self):
+        a, b = self.rng.sample(self.bins, 2)
+        key = uuid.uuid4().hex
+        body = {"sku": self.rng.choice([self.hot, *self.skus[:20]]), "from_bin": a, "to_bin": b,
+                "quantity": self.rng.randint(1, 2)}  # fmt: skip
+        self._post("transfer", "/api/transfers", key=key, headers=self._auth(key), json=body)
+
+    def order(self):
+        from inventory.storefront.base import EventLine, EventType, InboundEvent
+        from inventory.storefront.demo import SIGNATURE_HEADER, demo_sign, demo_webhook_body
+
+        if self.open_orders and self.rng.random() < 0.6:
+            number, sku, qty = self.open_orders.pop(0)
+            kind = (
+                EventType.ORDER_FULFILLED if self.rng.random() < 0.8 else EventType.ORDER_CANCELLED
+            )
+        else:
+            number = f"L-{uuid.uuid4().hex[:10]}"
+            sku, qty = (self.hot if self.rng.random() < 0.3 else self.rng.choice(self.skus)), 1
+            kind = EventType.ORDER_PLACED
+            self.open_orders.append((number, sku, qty))
+        event = InboundEvent(event_id=f"{number}:{kind}", type=kind, occurred_at=None,
+                             order_ref=number,
+                             lines=[EventLine(sku=sku, quantity=qty, line_ref="1")])  # fmt: skip
+        body = demo_webhook_body(event)
+        for _ in range(2 if self.rng.random() < 0.1 else 1):  # some delivered twice
+            self._post("webhook", "/webhooks/storefront/", key=event.event_id, content=body,
+                       headers={SIGNATURE_HEADER: demo_sign(body, self.secret),
+                                "Content-Type": "application/json"})  # fmt: skip
+
+
+def drive(*, base_url, token, secret, skus, bins, hot, seconds, clients, ops) -> list[Outcome]:
+    deadline = time.monotonic() + seconds
+    threads = [Client(base_url, token, secret, skus, bins, hot, deadline, n, ops)
+               for n in range(clients)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=seconds + 120)
+    return [o for t in threads for o in t.outcomes]
