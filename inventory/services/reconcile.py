@@ -66,7 +66,6 @@ def _shelf_for_page(storefront: System, codes: list[str]) -> dict[str, dict]:
     return {r["code"]: r for r in rows}
 
 
-@transaction.atomic
 def _reconcile_page(
     *,
     storefront: System,
@@ -95,6 +94,29 @@ def _reconcile_page(
     if not gaps:
         return
     report.gaps += len(gaps)
+    # Recorded and committed before the storefront is touched, so a worker killed
+    # mid-page never leaves a correction without its record; corrected after.
+    _record_gaps(storefront=storefront, owner=owner, gaps=gaps, report=report)
+    _correct(storefront, adapter, gaps, report)
+
+
+@transaction.atomic
+def _record_gaps(*, storefront: System, owner: System | None, gaps, report) -> None:
+    # A gap recorded by an earlier run that never got its correction (a killed worker, a
+    # stale write) is the same disagreement: it is not recorded twice.
+    pending = set(
+        Discrepancy.objects.open()
+        .filter(
+            kind=Discrepancy.Kind.STOREFRONT_GAP,
+            consumer=storefront,
+            sku_id__in=[row["pk"] for row, _, _ in gaps],
+            corrected_at__isnull=True,
+        )
+        .values_list("sku_id", flat=True)
+    )
+    gaps = [gap for gap in gaps if gap[0]["pk"] not in pending]
+    if not gaps:
+        return
     now = timezone.now()
     window = now - timedelta(hours=settings.ONEFACT_RECONCILE_REPEAT_HOURS)
     repeated = set(
@@ -132,7 +154,6 @@ def _reconcile_page(
     )
     report.discrepancies_written += len(discrepancies)
     _request_counts([d for d in discrepancies if d.count_requested_at], report)
-    _correct(storefront, adapter, gaps, report)
 
 
 def _request_counts(discrepancies: list[Discrepancy], report: ReconcileReport) -> None:
@@ -180,8 +201,12 @@ def _correct(storefront, adapter, gaps, report: ReconcileReport) -> None:
                 result.status == WriteStatus.STALE and result.actual == value
             ):
                 applied[row["pk"]] = value
-    if not applied:
-        return
+    if applied:
+        _mark_corrected(storefront, applied, report)
+
+
+@transaction.atomic
+def _mark_corrected(storefront: System, applied: dict[int, int], report) -> None:
     now = timezone.now()
     SyncState.objects.bulk_create(
         [

@@ -135,3 +135,23 @@ def test_reconcile_command_reports(shopify, shelf, capsys, requested):
     assert (
         "4 SKUs compared, 1 gaps, 1 discrepancies written, 1 corrected" in capsys.readouterr().out
     )
+
+
+def test_reconcile_interrupted_before_its_correction_records_the_gap_once(
+    shopify, shelf, requested
+):
+    from inventory.storefront.base import StorefrontUnavailable
+
+    codes = _catalog(shopify, shelf, 3)
+    value = shopify.fake.on_hand(codes[1])
+    shopify.fake.set_on_hand(codes[1], value + 1)
+    shopify.fake.fail_next(1, operation="OneFactSetOnHand")  # the correction never lands
+    with pytest.raises(StorefrontUnavailable):
+        storefront_reconcile(storefront=shopify)
+    recorded = Discrepancy.objects.get(sku__code=codes[1])
+    assert recorded.corrected_at is None and recorded.status == "open"
+    report = storefront_reconcile(storefront=shopify)  # the next run (or the redelivered task)
+    assert (report.gaps, report.discrepancies_written, report.corrected) == (1, 0, 1)
+    assert Discrepancy.objects.filter(sku__code=codes[1]).count() == 1
+    assert Discrepancy.objects.get(pk=recorded.pk).resolution == "correction"
+    assert shopify.fake.on_hand(codes[1]) == value
