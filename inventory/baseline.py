@@ -28,25 +28,26 @@ OWNERSHIP = {
 
 
 def seed_ownership(apps, schema_editor=None):
+    using = schema_editor.connection.alias if schema_editor is not None else "default"
     System = apps.get_model("inventory", "System")
     Ownership = apps.get_model("inventory", "Ownership")
     OwnershipChange = apps.get_model("inventory", "OwnershipChange")
     systems = {
-        name: System.objects.get_or_create(name=name, defaults={"kind": kind, "adapter": adapter})[
-            0
-        ]
+        name: System.objects.using(using).get_or_create(
+            name=name, defaults={"kind": kind, "adapter": adapter}
+        )[0]
         for name, kind, adapter in SYSTEMS
     }
     for fact, (owner, consumers) in OWNERSHIP.items():
         truth_moment = (
             getattr(settings, "ONEFACT_TRUTH_MOMENT", "ship") if fact == "on_hand" else ""
         )
-        row, created = Ownership.objects.get_or_create(
+        row, created = Ownership.objects.using(using).get_or_create(
             fact=fact, defaults={"owner": systems[owner], "truth_moment": truth_moment}
         )
         if created:
             row.consumers.set([systems[c] for c in consumers])
-            OwnershipChange.objects.create(
+            OwnershipChange.objects.using(using).create(
                 ownership=row,
                 changed_by=None,
                 before={},
@@ -66,10 +67,11 @@ def seed_groups(apps, schema_editor=None):
     from inventory.roles import ADMIN_APPS, ADMINS, MANAGERS, STAFF, role_permissions
 
     staff_permissions, manager_permissions = role_permissions()
+    using = schema_editor.connection.alias if schema_editor is not None else "default"
 
     for app_config in apps.get_app_configs():
         app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
+        create_permissions(app_config, verbosity=0, using=using)
         app_config.models_module = None
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
@@ -79,11 +81,14 @@ def seed_groups(apps, schema_editor=None):
         found = []
         for name in names:
             app_label, codename = name.split(".")
-            found += Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            found += Permission.objects.using(using).filter(
+                content_type__app_label=app_label, codename=codename
+            )
         return found
 
-    Group.objects.get_or_create(name=STAFF)[0].permissions.add(*perms(staff_permissions))
-    Group.objects.get_or_create(name=MANAGERS)[0].permissions.add(*perms(manager_permissions))
-    Group.objects.get_or_create(name=ADMINS)[0].permissions.add(
-        *Permission.objects.filter(content_type__app_label__in=ADMIN_APPS)
+    groups = Group.objects.using(using)
+    groups.get_or_create(name=STAFF)[0].permissions.add(*perms(staff_permissions))
+    groups.get_or_create(name=MANAGERS)[0].permissions.add(*perms(manager_permissions))
+    groups.get_or_create(name=ADMINS)[0].permissions.add(
+        *Permission.objects.using(using).filter(content_type__app_label__in=ADMIN_APPS)
     )

@@ -1,0 +1,421 @@
+"""Inventory's benchmark sections: the write path (one connection and eight), the
+reconciliation against an in-process storefront, and the managers' pages.
+
+Each section loads its data straight into its throwaway database (ledger rows whose sums
+equal the balances), then points Django's default connection at it while it times the
+real code: services open their own transactions on the default connection.
+"""
+
+import multiprocessing
+import random
+import resource
+import statistics
+import threading
+import time
+from collections.abc import Sequence
+from contextlib import contextmanager
+
+from django.db import connection, connections, transaction
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from inventory.management.commands.benchmark import BenchContext, register
+from inventory.models import Bin, Discrepancy, OnHand, OutboxEntry, Sku, StockMovement, System
+from inventory.storefront.base import (
+    Capabilities,
+    Level,
+    LevelWrite,
+    Mirrors,
+    Page,
+    StorefrontAdapter,
+    WriteResult,
+    WriteStatus,
+)
+
+T_BIN, T_SKU, T_ONHAND = Bin._meta.db_table, Sku._meta.db_table, OnHand._meta.db_table
+T_MOVE, T_OUTBOX = StockMovement._meta.db_table, OutboxEntry._meta.db_table
+T_DISC = Discrepancy._meta.db_table
+
+
+@contextmanager
+def default_database(ctx: BenchContext):
+    """Point the default connection (every thread's) at the section's database, with no
+    router in between: the code under test runs exactly as it does in production."""
+    from django.db import router
+
+    from inventory.services import outbox
+
+    settings_dict = connections["default"].settings_dict
+    saved_name, saved_routers = settings_dict["NAME"], router.routers
+    connections["default"].close()
+    settings_dict["NAME"] = ctx.connection.settings_dict["NAME"]
+    router.routers = []
+    kick = outbox._kick
+    outbox._kick = lambda: None  # time the write path, not the storefront push
+    try:
+        yield
+    finally:
+        outbox._kick = kick
+        router.routers = saved_routers
+        connections["default"].close()
+        settings_dict["NAME"] = saved_name
+
+
+def load_shelf(ctx: BenchContext, *, skus: int, ledger_rows: int, bins: int = 200) -> dict:
+    """Bins, SKUs, one balance per SKU and ledger rows that add up to it."""
+    rng = random.Random(7)
+    now = timezone.now()
+    ctx.progress(f"loading {skus:,} SKUs, {ledger_rows:,} ledger rows")
+    ctx.bulk_insert(T_BIN, ["id", "code", "zone", "walk_order", "active"],
+                    ((i, f"B-{i:04}", "Z", i, True) for i in range(1, bins + 1)))  # fmt: skip
+    ctx.bulk_insert(T_SKU, ["id", "code", "title", "active", "unit_cost"],
+                    ((i, f"S-{i:06}", f"Item {i}", True, 2)
+                     for i in range(1, skus + 1)))  # fmt: skip
+    shelf = System.objects.using(ctx.alias).get(name="shelf").pk
+    per_sku, extra = divmod(ledger_rows, skus)
+    balances: dict[int, int] = {}
+
+    def moves():
+        n = 0
+        for sku in range(1, skus + 1):
+            balance = 0
+            for _ in range(per_sku + (1 if sku <= extra else 0)):
+                delta = rng.randint(1, 9) if balance < 3 or rng.random() < 0.6 else -1
+                balance += delta
+                n += 1
+                yield ("receive" if delta > 0 else "ship", 1 + sku % bins, sku, delta, balance,
+                       shelf, f"seed-{n}", 0, "", "", now)  # fmt: skip
+            balances[sku] = balance
+
+    ctx.bulk_insert(T_MOVE, ["kind", "bin_id", "sku_id", "quantity", "balance_after",
+                             "source_system_id", "source_event_id", "leg", "reference", "note",
+                             "created_at"], moves())  # fmt: skip
+    ctx.bulk_insert(T_ONHAND, ["bin_id", "sku_id", "quantity", "updated_at"],
+                    ((1 + sku % bins, sku, q, now) for sku, q in balances.items()))  # fmt: skip
+    with ctx.connection.cursor() as cursor:
+        if ctx.vendor == "postgresql":
+            cursor.execute("ANALYZE")
+    return balances
+
+
+def _movements_per_s(ctx, *, count: int, skus: int, bins: int, shelf, hot: bool = False) -> float:
+    from inventory.services import on_hand_adjust
+
+    rng = random.Random()
+    wanted = [1] if hot else rng.sample(range(1, skus + 1), min(skus, 2000))
+    sku_objs = {s.pk: s for s in Sku.objects.filter(pk__in=wanted)}
+    ids = list(sku_objs)
+    bin_objs = {b.pk: b for b in Bin.objects.all()}
+    tag = f"{threading.get_ident()}-{time.time_ns()}"
+    started = time.perf_counter()
+    for n in range(count):
+        sku = sku_objs[rng.choice(ids)]
+        on_hand_adjust(bin=bin_objs[1 + sku.pk % bins], sku=sku, delta=1, kind="receive",
+                       source_system=shelf, source_event_id=f"bench-{tag}-{n}")  # fmt: skip
+    return count / (time.perf_counter() - started)
+
+
+RAW = f"""UPDATE {T_ONHAND} SET quantity = quantity + 1, updated_at = CURRENT_TIMESTAMP
+WHERE bin_id = %s AND sku_id = %s AND quantity + 1 >= 0 RETURNING quantity"""
+RAW_MOVE = f"""INSERT INTO {T_MOVE} (kind, bin_id, sku_id, quantity, balance_after,
+source_system_id, source_event_id, leg, reference, note, created_at)
+VALUES ('receive', %s, %s, 1, %s, %s, %s, 0, '', '', CURRENT_TIMESTAMP)"""
+RAW_OUTBOX = f"INSERT INTO {T_OUTBOX} (sku_id, created_at) VALUES (%s, CURRENT_TIMESTAMP)"
+
+
+def _raw_per_s(*, count: int, skus: int, bins: int, shelf_id: int, hot: bool = False) -> float:
+    """The same transaction shape written as raw SQL on one connection."""
+    rng = random.Random()
+    tag = f"raw-{threading.get_ident()}-{time.time_ns()}"
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for n in range(count):
+            sku = 1 if hot else rng.randint(1, skus)
+            with transaction.atomic():
+                cursor.execute(RAW, [1 + sku % bins, sku])
+                balance = cursor.fetchone()[0]
+                cursor.execute(RAW_MOVE, [1 + sku % bins, sku, balance, shelf_id, f"{tag}-{n}"])
+                cursor.execute(RAW_OUTBOX, [sku])
+    return count / (time.perf_counter() - started)
+
+
+def _sections_setup(ctx, full_skus: int = 100_000, full_rows: int = 1_000_000):
+    skus, rows = ctx.scaled(full_skus), ctx.scaled(full_rows)
+    load_shelf(ctx, skus=skus, ledger_rows=rows)
+    return skus, rows
+
+
+@register("write_path", help="movements/s through on_hand_adjust vs the same SQL, 1 connection")
+def write_path(ctx: BenchContext) -> dict:
+    skus, _ = _sections_setup(ctx)
+    count = max(300, ctx.scaled(3000))
+    with default_database(ctx):
+        shelf = System.objects.get(name="shelf")
+        _movements_per_s(ctx, count=50, skus=skus, bins=200, shelf=shelf)  # warm up
+        with CaptureQueriesContext(connection) as queries:
+            _movements_per_s(ctx, count=20, skus=skus, bins=200, shelf=shelf)
+        ctx.progress(f"{count} movements through the service, then as raw SQL")
+        service = _movements_per_s(ctx, count=count, skus=skus, bins=200, shelf=shelf)
+        raw = _raw_per_s(count=count, skus=skus, bins=200, shelf_id=shelf.pk)
+    statements = [q for q in queries.captured_queries if q["sql"] not in ("BEGIN",)]
+    return {
+        "service_per_s": round(service),
+        "raw_sql_per_s": round(raw),
+        "ratio": round(service / raw, 2),
+        "statements_per_movement": round(len(statements) / 20, 1),
+    }
+
+
+def _in_threads(clients: int, work) -> tuple[float, int]:
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(work())
+        except Exception as error:  # noqa: BLE001 - reported as errors
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(results), len(errors)
+
+
+@register("write_path_concurrent", help="the same with 8 clients, and 8 clients on one SKU")
+def write_path_concurrent(ctx: BenchContext) -> dict:
+    skus, _ = _sections_setup(ctx)
+    clients, count = 8, max(100, ctx.scaled(1000))
+    with default_database(ctx):
+        shelf = System.objects.get(name="shelf")
+        ctx.progress(f"{clients} clients × {count} movements")
+        service, e1 = _in_threads(clients, lambda: _movements_per_s(
+            ctx, count=count, skus=skus, bins=200,
+            shelf=System.objects.get(name="shelf")))  # fmt: skip
+        raw, e2 = _in_threads(clients, lambda: _raw_per_s(
+            count=count, skus=skus, bins=200, shelf_id=shelf.pk))  # fmt: skip
+        hot, e3 = _in_threads(clients, lambda: _movements_per_s(
+            ctx, count=count, skus=skus, bins=200, shelf=System.objects.get(name="shelf"),
+            hot=True))  # fmt: skip
+        single_raw = _raw_per_s(count=count, skus=skus, bins=200, shelf_id=shelf.pk)
+    return {
+        "clients": clients,
+        "service_per_s": round(service),
+        "raw_sql_per_s": round(raw),
+        "ratio": round(service / raw, 2),
+        "hot_sku_service_per_s": round(hot),
+        "hot_sku_vs_one_connection_raw": round(hot / single_raw, 2),
+        "errors": e1 + e2 + e3,
+    }
+
+
+class InProcessStorefront(StorefrontAdapter):
+    """A storefront fake answering in-process (no HTTP): numbers in a dict, 1% off."""
+
+    capabilities = Capabilities(compare_and_set=True, idempotency_keys=False, max_batch=250,
+                                mirrors=Mirrors.ON_HAND)  # fmt: skip
+
+    def __init__(self, levels: dict[str, int], page_size: int = 1000) -> None:
+        self.levels, self.page_size, self.calls = levels, page_size, 0
+        self.codes = sorted(levels)
+
+    def read_levels(self, skus: Sequence[str] | None, cursor: str | None = None) -> Page[Level]:
+        codes = sorted(skus) if skus is not None else self.codes
+        start = int(cursor or 0)
+        chunk = codes[start : start + self.page_size]
+        nxt = str(start + self.page_size) if start + self.page_size < len(codes) else None
+        return Page([Level(c, self.levels[c]) for c in chunk if c in self.levels], nxt)
+
+    def set_levels(self, writes: Sequence[LevelWrite]) -> list[WriteResult]:
+        self.calls += 1
+        out = []
+        for w in writes:
+            if w.expected is not None and self.levels.get(w.sku) != w.expected:
+                out.append(WriteResult(w.sku, WriteStatus.STALE, actual=self.levels.get(w.sku)))
+            else:
+                self.levels[w.sku] = w.quantity
+                out.append(WriteResult(w.sku, WriteStatus.APPLIED))
+        return out
+
+    def read_catalog(self, cursor=None):
+        raise NotImplementedError
+
+    def verify_webhook(self, body, headers):
+        raise NotImplementedError
+
+    def parse_events(self, body, headers):
+        raise NotImplementedError
+
+
+def _reconcile_once(levels: dict[str, int]) -> tuple[float, int]:
+    from inventory.services import reconcile as module
+
+    storefront = System.objects.get(name="storefront")
+    adapter = InProcessStorefront(levels)
+    module_adapter_for = module.adapter_for
+    module.adapter_for = lambda system: adapter
+    try:
+        started = time.perf_counter()
+        report = module.storefront_reconcile(storefront=storefront)
+        ms = (time.perf_counter() - started) * 1000
+    finally:
+        module.adapter_for = module_adapter_for
+    return ms, report.discrepancies_written
+
+
+def _shelf_levels(balances: dict[int, int], gap_share: float) -> tuple[dict[str, int], int]:
+    rng = random.Random(3)
+    levels, gaps = {}, 0
+    for sku, q in balances.items():
+        if rng.random() < gap_share:
+            levels[f"S-{sku:06}"] = q + rng.choice([-2, -1, 1, 3])
+            gaps += 1
+        else:
+            levels[f"S-{sku:06}"] = q
+    return levels, gaps
+
+
+RAW_DIFF = f"""
+SELECT count(*) FROM bench_storefront f
+FULL OUTER JOIN (SELECT s.code, COALESCE(SUM(o.quantity), 0) AS q FROM {T_SKU} s
+                 LEFT JOIN {T_ONHAND} o ON o.sku_id = s.id GROUP BY s.code) shelf
+  ON shelf.code = f.code
+WHERE f.quantity IS DISTINCT FROM shelf.q
+"""
+
+
+@register("reconcile", help="full reconciliation of 100,000 SKUs with 1% gaps vs a raw diff")
+def reconcile(ctx: BenchContext) -> dict:
+    skus = ctx.scaled(100_000)
+    balances = load_shelf(ctx, skus=skus, ledger_rows=skus * 2)
+    levels, gaps = _shelf_levels(balances, 0.01)
+    with default_database(ctx):
+        storefront = System.objects.get(name="storefront")
+        storefront.adapter = "demo"
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE bench_storefront (code varchar(64) PRIMARY KEY, "
+                           "quantity integer)")  # fmt: skip
+        ctx.bulk_insert("bench_storefront", ["code", "quantity"], levels.items())
+        raw_ms, _ = ctx.timed(lambda: _raw_count(), runs=3)
+        ctx.progress(f"reconciling {skus:,} SKUs ({gaps} gaps)")
+        ms, written = _reconcile_once(dict(levels))
+    return {"skus": skus, "gaps": gaps, "ms": round(ms), "raw_diff_ms": raw_ms,
+            "ratio": round(ms / max(raw_ms, 0.1), 1), "discrepancies_written": written,
+            "peak_rss_mb": _peak_rss_mb()}  # fmt: skip
+
+
+def _raw_count() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(RAW_DIFF)
+        return cursor.fetchone()[0]
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _reconcile_in_child(levels, queue) -> None:
+    connections.close_all()
+    ms, written = _reconcile_once(levels)
+    queue.put((ms, written, _peak_rss_mb()))
+
+
+@register("reconcile_1m", help="the same over 1,000,000 SKUs, in a child process: peak RSS")
+def reconcile_1m(ctx: BenchContext) -> dict:
+    skus = ctx.scaled(1_000_000)
+    balances = load_shelf(ctx, skus=skus, ledger_rows=skus)
+    levels, gaps = _shelf_levels(balances, 0.01)
+    del balances
+    with default_database(ctx):
+        connections.close_all()
+        queue = multiprocessing.get_context("fork").Queue()
+        child = multiprocessing.get_context("fork").Process(
+            target=_reconcile_in_child, args=(levels, queue)
+        )
+        child.start()
+        ms, written, rss = queue.get(timeout=3600)
+        child.join()
+    # The child holds the storefront's own numbers too (the fake lives in its memory).
+    return {"skus": skus, "gaps": gaps, "ms": round(ms), "discrepancies_written": written,
+            "peak_rss_mb": rss}  # fmt: skip
+
+
+def _page_times(view, path: str, user, runs: int = 15) -> tuple[float, float, int]:
+    factory = RequestFactory()
+    times = []
+    queries = 0
+    for n in range(runs + 2):
+        request = factory.get(path)
+        request.user = user
+        request.htmx = False
+        request.session = {}
+        with CaptureQueriesContext(connection) as captured:  # the default connection: no router
+            started = time.perf_counter()
+            response = view(request)
+            if hasattr(response, "render"):
+                response.render()
+            elapsed = (time.perf_counter() - started) * 1000
+        if n >= 2:  # two warm-up requests
+            times.append(elapsed)
+            queries = len(captured.captured_queries)
+    times.sort()
+    return (
+        round(statistics.median(times), 1),
+        round(times[int(0.95 * (len(times) - 1))], 1),
+        queries,
+    )
+
+
+def _discrepancies(ctx, *, count: int, skus: int) -> None:
+    """Two thirds open, one third resolved by a correction."""
+    rng = random.Random(5)
+    shelf = System.objects.using(ctx.alias).get(name="shelf").pk
+    front = System.objects.using(ctx.alias).get(name="storefront").pk
+    now = timezone.now()
+    detail = "storefront says 4, shelf says 2; shelf owns on-hand and wins."
+
+    def rows():
+        for i in range(count):
+            status, resolution = ("open", "") if i % 3 else ("resolved", "correction")
+            yield ("storefront_gap", "on_hand", rng.randint(1, skus), 1 + i % 200, shelf, front,
+                   2, 4, shelf, "", detail, status, resolution, "", "", now,
+                   now if status == "resolved" else None)  # fmt: skip
+
+    columns = ["kind", "fact", "sku_id", "bin_id", "owner_id", "consumer_id", "owner_value",
+               "consumer_value", "winner_id", "reference", "detail", "status", "resolution",
+               "resolution_note", "resolution_reference", "created_at", "resolved_at"]  # fmt: skip
+    ctx.bulk_insert(T_DISC, columns, rows())
+
+
+def _manager():
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-manager")
+    user.groups.add(Group.objects.get(name="Managers"))
+    return get_user_model().objects.get(pk=user.pk)
+
+
+@register("dashboard", help="the managers' dashboard over 100k SKUs, 1M rows, 50k discrepancies")
+def dashboard(ctx: BenchContext) -> dict:
+    from inventory.views import dashboard as view
+
+    skus, _ = _sections_setup(ctx)
+    _discrepancies(ctx, count=ctx.scaled(50_000), skus=skus)
+    with default_database(ctx):
+        p50, p95, queries = _page_times(view, "/dashboard/", _manager())
+    return {"p50_ms": p50, "p95_ms": p95, "queries": queries}
+
+
+@register("sku_list", help="the paginated SKU list over 100k SKUs and 1M ledger rows")
+def sku_list(ctx: BenchContext) -> dict:
+    from inventory.views import sku_list as view
+
+    _sections_setup(ctx)
+    with default_database(ctx):
+        p50, p95, queries = _page_times(view, "/skus/?page=3", _manager())
+    return {"p50_ms": p50, "p95_ms": p95, "queries": queries}
