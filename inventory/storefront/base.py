@@ -115,6 +115,37 @@ class InboundEvent:
     payload: dict[str, Any] = field(default_factory=dict)  # the raw JSON, kept for audit
 
 
+class Disposition(enum.StrEnum):
+    """What became of a returned unit, in the words storefronts such as Shopify use."""
+
+    RESTOCKED = "restocked"  # arrived sellable and is back on the shelf
+    PROCESSING_REQUIRED = "processing_required"  # arrived damaged: held, repaired or written off
+    NOT_RESTOCKED = "not_restocked"  # arrived and will not be sold again
+    MISSING = "missing"  # expected, never arrived
+
+
+@dataclass(frozen=True)
+class ReturnDisposition:
+    """How many units of one returned line ended in one disposition.
+
+    ``quantity`` is the line's total for that disposition so far, not an increment: a report
+    repeats everything known and replaces what was reported before, so sending it again (a
+    retry, a replay) changes nothing.
+    """
+
+    line_ref: str  # the storefront's id of the returned order line
+    sku: str
+    quantity: int
+    disposition: Disposition
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.quantity, int) or isinstance(self.quantity, bool):
+            raise ValueError(f"a disposition quantity is a whole number, not {self.quantity!r}")
+        if self.quantity < 0:
+            raise ValueError(f"a disposition quantity is never negative, got {self.quantity}")
+        object.__setattr__(self, "disposition", Disposition(self.disposition))
+
+
 class StorefrontError(Exception):
     """Base of every adapter error. ``retryable`` says whether a task should try again."""
 
@@ -153,6 +184,10 @@ class WebhookSignatureInvalid(StorefrontError):
     """The inbound webhook is unsigned, badly signed, or too old: answered 401."""
 
 
+class DispositionsNotSupported(StorefrontError):
+    """The storefront has no way to take per-line return outcomes: recorded, not retried."""
+
+
 class StorefrontAdapter(abc.ABC):
     """One storefront. Subclasses set ``capabilities`` and implement every method."""
 
@@ -177,3 +212,21 @@ class StorefrontAdapter(abc.ABC):
     @abc.abstractmethod
     def parse_events(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         """Our events from one verified webhook delivery (may be none: an ignored topic)."""
+
+    # Whether a RESTOCKED disposition makes the storefront add the units to its own number (Shopify
+    # does). The shelf counted them already, so the caller pushes the shelf's number again after.
+    restocked_disposition_adds_stock: bool = False
+
+    def report_return_dispositions(
+        self, *, return_ref: str, order_ref: str, dispositions: list[ReturnDisposition]
+    ) -> None:
+        """Tell the storefront what became of each returned line, so it can decide the refund.
+
+        Quantities are totals per (line, disposition), see ``ReturnDisposition``: an adapter
+        applies only what the storefront does not hold yet, so a repeated report is harmless.
+        The default: this storefront takes no dispositions.
+        """
+        raise DispositionsNotSupported(
+            f"{type(self).__name__} does not take return dispositions; the outcome of return "
+            f"{return_ref} stays recorded in OneFact only"
+        )

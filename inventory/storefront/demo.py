@@ -23,7 +23,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from inventory.models import DemoLevel
+from inventory.models import DemoLevel, DemoOrder
 from inventory.storefront.base import (
     Capabilities,
     CatalogItem,
@@ -32,8 +32,10 @@ from inventory.storefront.base import (
     InboundEvent,
     Level,
     LevelWrite,
+    MappingError,
     Mirrors,
     Page,
+    ReturnDisposition,
     StorefrontAdapter,
     StorefrontValidationError,
     WebhookSignatureInvalid,
@@ -117,6 +119,38 @@ class DemoAdapter(StorefrontAdapter):
 
     def parse_events(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         return demo_events_from_body(body)
+
+    def report_return_dispositions(
+        self, *, return_ref: str, order_ref: str, dispositions: list[ReturnDisposition]
+    ) -> None:
+        """Keep the outcome per returned line on the demo order (its number is ``order_ref``).
+
+        Each (line, disposition) holds the latest total reported, so a repeated report changes
+        nothing. The demo's own number is left alone: the shelf's push is what moves it.
+        """
+        with transaction.atomic():
+            order = DemoOrder.objects.select_for_update().filter(number=order_ref).first()
+            if order is None:
+                raise MappingError(
+                    f"the demo storefront has no order {order_ref} (return {return_ref})"
+                )
+            merged = {
+                (str(entry.get("line")), str(entry.get("disposition"))): entry
+                for entry in order.return_dispositions or []
+                if isinstance(entry, dict)
+            }
+            for item in dispositions:
+                merged[(item.line_ref, str(item.disposition))] = {
+                    "return": return_ref,
+                    "line": item.line_ref,
+                    "sku": item.sku,
+                    "disposition": str(item.disposition),
+                    "quantity": item.quantity,
+                }
+            entries = [merged[key] for key in sorted(merged)]
+            if entries != order.return_dispositions:
+                order.return_dispositions = entries
+                order.save(update_fields=["return_dispositions"])
 
 
 def _page(rows, cursor: str | None) -> tuple[list[tuple], str | None]:

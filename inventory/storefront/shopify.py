@@ -25,6 +25,23 @@ How a batch is written:
 
 Webhook payloads are the REST-shaped JSON Shopify documents per topic; deliveries are deduplicated
 on ``X-Shopify-Webhook-Id`` (the same on every retry of one delivery).
+
+Return outcomes (``report_return_dispositions``) go through ``reverseFulfillmentOrderDispose``
+(https://shopify.dev/docs/api/admin-graphql/latest/mutations/reverseFulfillmentOrderDispose) with
+the documented ``ReverseFulfillmentOrderDispositionType`` values RESTOCKED, PROCESSING_REQUIRED,
+NOT_RESTOCKED and MISSING; ``returnProcess`` is not used because it also confirms quantities and may
+refund, and the refund is the storefront's decision. Our lines name the order's line item (the
+``line_item.id`` the returns/request and returns/approve webhooks carry), while the mutation takes
+reverse fulfillment order line items, so the return is read first (``return(id:)`` →
+``reverseFulfillmentOrders`` → ``lineItems`` with ``fulfillmentLineItem.lineItem.id`` and the
+``dispositions`` already recorded) and each line's total is mapped onto the reverse fulfillment
+order line items of that order line. The mutation takes no ``@idempotent`` key, so idempotency
+comes from that read: only the part of each total Shopify does not hold yet is disposed, and a
+retry after a lost answer disposes nothing twice. Everything is checked before the one mutation is
+sent (a line Shopify does not know, more units than a line has left): then nothing is sent.
+RESTOCKED needs our location and makes Shopify add the units to its own number there; the shelf
+already counted them, so ``restocked_disposition_adds_stock`` tells the caller to push the shelf's
+number again, whose absolute compare-and-set puts Shopify back on it.
 """
 
 from __future__ import annotations
@@ -48,6 +65,7 @@ from inventory.storefront.base import (
     AuthenticationFailed,
     Capabilities,
     CatalogItem,
+    Disposition,
     EventLine,
     EventType,
     InboundEvent,
@@ -57,6 +75,7 @@ from inventory.storefront.base import (
     Mirrors,
     Page,
     RateLimited,
+    ReturnDisposition,
     StorefrontAdapter,
     StorefrontUnavailable,
     StorefrontValidationError,
@@ -173,6 +192,64 @@ query OneFactInventoryItem($id: ID!) {
 }
 """
 
+# Reverse fulfillment orders of one return and the state of their line items.
+RETURN_LINES_QUERY = """
+query OneFactReturnLines($id: ID!, $first: Int!) {
+  return(id: $id) {
+    id
+    reverseFulfillmentOrders(first: 50) {
+      nodes {
+        id
+        lineItems(first: $first) {
+          nodes {
+            id
+            totalQuantity
+            fulfillmentLineItem { lineItem { id sku } }
+            dispositions { quantity type }
+          }
+          pageInfo { hasNextPage endCursor }
+        }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+REVERSE_FULFILLMENT_ORDER_LINES_QUERY = """
+query OneFactReverseFulfillmentOrderLines($id: ID!, $first: Int!, $after: String) {
+  reverseFulfillmentOrder(id: $id) {
+    lineItems(first: $first, after: $after) {
+      nodes {
+        id
+        totalQuantity
+        fulfillmentLineItem { lineItem { id sku } }
+        dispositions { quantity type }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+DISPOSE_MUTATION = """
+mutation OneFactDisposeReturn($dispositionInputs: [ReverseFulfillmentOrderDisposeInput!]!) {
+  reverseFulfillmentOrderDispose(dispositionInputs: $dispositionInputs) {
+    reverseFulfillmentOrderLineItems { id dispositions { quantity type } }
+    userErrors { code field message }
+  }
+}
+"""
+
+# Our dispositions → ReverseFulfillmentOrderDispositionType.
+DISPOSITION_TYPES = {
+    Disposition.RESTOCKED: "RESTOCKED",
+    Disposition.PROCESSING_REQUIRED: "PROCESSING_REQUIRED",
+    Disposition.NOT_RESTOCKED: "NOT_RESTOCKED",
+    Disposition.MISSING: "MISSING",
+}
+MAX_REVERSE_FULFILLMENT_ORDERS = 50
+
 
 @dataclass(frozen=True)
 class ThrottleStatus:
@@ -183,6 +260,16 @@ class ThrottleStatus:
     maximum_available: float
     currently_available: float
     restore_rate: float
+
+
+@dataclass
+class _ReverseLine:
+    """One reverse fulfillment order line item: which order line it returns and what is left."""
+
+    id: str
+    line_item_id: str  # gid://shopify/LineItem/…
+    disposed: dict[str, int]  # disposition type → units already disposed
+    free: int  # units not disposed yet
 
 
 @dataclass(frozen=True)
@@ -200,6 +287,7 @@ class ShopifyAdapter(StorefrontAdapter):
     capabilities = Capabilities(
         compare_and_set=True, idempotency_keys=True, max_batch=MAX_BATCH, mirrors=Mirrors.ON_HAND
     )
+    restocked_disposition_adds_stock = True
 
     def __init__(
         self,
@@ -517,6 +605,103 @@ class ShopifyAdapter(StorefrontAdapter):
         item_id = self._item_by_sku.pop(sku, None)
         if item_id is not None:
             self._sku_by_item.pop(item_id, None)
+
+    # -- return outcomes -------------------------------------------------------------------
+
+    def report_return_dispositions(
+        self, *, return_ref: str, order_ref: str, dispositions: list[ReturnDisposition]
+    ) -> None:
+        """Dispose the return's reverse fulfillment order line items up to our totals.
+
+        Reads the return, works out per order line and disposition type what Shopify does not
+        hold yet, checks that it fits, then sends one ``reverseFulfillmentOrderDispose``.
+        """
+        wanted: dict[tuple[str, str], int] = {}
+        for item in dispositions:
+            if item.quantity > 0:
+                key = (_gid("LineItem", item.line_ref), DISPOSITION_TYPES[item.disposition])
+                wanted[key] = item.quantity
+        if not wanted:
+            return
+        lines = self._return_lines(return_ref)
+        inputs: list[dict[str, Any]] = []
+        for (line_item_id, kind), total in sorted(wanted.items()):
+            candidates = [line for line in lines if line.line_item_id == line_item_id]
+            if not candidates:
+                raise MappingError(
+                    f"Shopify return {return_ref} has no line for order line {line_item_id}"
+                )
+            missing = total - sum(line.disposed.get(kind, 0) for line in candidates)
+            for line in candidates:
+                take = min(missing, line.free)
+                if take <= 0:
+                    continue
+                entry: dict[str, Any] = {
+                    "reverseFulfillmentOrderLineItemId": line.id,
+                    "quantity": take,
+                    "dispositionType": kind,
+                }
+                if kind == "RESTOCKED":
+                    entry["locationId"] = self.location_id
+                inputs.append(entry)
+                line.free -= take
+                missing -= take
+            if missing > 0:
+                raise StorefrontValidationError(
+                    f"Shopify return {return_ref}, order line {line_item_id}: {missing} more "
+                    f"{kind} unit(s) than the line has left to dispose"
+                )
+        if not inputs:
+            return  # Shopify holds every total already: a repeated report
+        variables = {"dispositionInputs": inputs}
+        data = self._graphql("OneFactDisposeReturn", DISPOSE_MUTATION, variables)
+        payload = data.get("reverseFulfillmentOrderDispose")
+        if not isinstance(payload, dict):
+            raise StorefrontValidationError("reverseFulfillmentOrderDispose returned no payload")
+        errors = payload.get("userErrors") or []
+        if errors:
+            message = "; ".join(str(e.get("message") or e.get("code")) for e in errors)
+            raise StorefrontValidationError(f"Shopify refused the dispositions: {message}")
+
+    def _return_lines(self, return_ref: str) -> list[_ReverseLine]:
+        """Every reverse fulfillment order line item of the return, following pages."""
+        return_id = _gid("Return", return_ref)
+        data = self._graphql(
+            "OneFactReturnLines", RETURN_LINES_QUERY, {"id": return_id, "first": self._page_size}
+        )
+        found = data.get("return")
+        if not isinstance(found, dict):
+            raise MappingError(f"Shopify knows no return {return_id}")
+        orders = _require(found, "reverseFulfillmentOrders")
+        if (orders.get("pageInfo") or {}).get("hasNextPage"):
+            raise StorefrontValidationError(
+                f"Shopify return {return_id} has more than {MAX_REVERSE_FULFILLMENT_ORDERS} "
+                "reverse fulfillment orders"
+            )
+        if not orders.get("nodes"):
+            # A requested return gets its reverse fulfillment order when it is approved.
+            raise StorefrontUnavailable(
+                f"Shopify return {return_id} has no reverse fulfillment order yet (not approved); "
+                "try again later"
+            )
+        lines: list[_ReverseLine] = []
+        for order in orders.get("nodes") or []:
+            connection = _require(order, "lineItems")
+            while True:
+                lines += [_reverse_line(node) for node in connection.get("nodes") or []]
+                after = _next_cursor(connection)
+                if after is None:
+                    break
+                page = self._graphql(
+                    "OneFactReverseFulfillmentOrderLines",
+                    REVERSE_FULFILLMENT_ORDER_LINES_QUERY,
+                    {"id": order["id"], "first": self._page_size, "after": after},
+                )
+                node = page.get("reverseFulfillmentOrder")
+                if not isinstance(node, dict):
+                    raise MappingError(f"Shopify lost reverse fulfillment order {order['id']}")
+                connection = _require(node, "lineItems")
+        return lines
 
     # -- webhooks --------------------------------------------------------------------------
 
@@ -983,6 +1168,21 @@ def _on_hand(quantities: Any) -> int | None:
         if entry.get("name") == QUANTITY_NAME and entry.get("quantity") is not None:
             return int(entry["quantity"])
     return None
+
+
+def _reverse_line(node: Mapping[str, Any]) -> _ReverseLine:
+    line_item = (node.get("fulfillmentLineItem") or {}).get("lineItem") or {}
+    disposed: dict[str, int] = {}
+    for disposition in node.get("dispositions") or []:
+        kind = str(disposition.get("type"))
+        disposed[kind] = disposed.get(kind, 0) + int(disposition.get("quantity") or 0)
+    total = int(node.get("totalQuantity") or 0)
+    return _ReverseLine(
+        id=str(node["id"]),
+        line_item_id=_gid("LineItem", line_item.get("id") or ""),
+        disposed=disposed,
+        free=max(0, total - sum(disposed.values())),
+    )
 
 
 def _encode_sku_cursor(chunk: int, after: str | None) -> str:

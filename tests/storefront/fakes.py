@@ -33,7 +33,12 @@ changes a number), ``change_before_next_mutation`` (…right before our write la
 (one row of a batch refused), ``unstock``. Shopify's ``inventorySetQuantities`` honours
 ``@idempotent``: the same key with the same variables answers the first result again without
 applying twice (``applied_mutations`` counts real applies, ``replayed_mutations`` replays), and a
-mutation with any ``userErrors`` applies nothing. Saleor serves its JWKS at
+mutation with any ``userErrors`` applies nothing. Shopify returns: ``add_return`` creates a return
+with its reverse fulfillment order(s) (``ReverseFulfillmentOrderLineItem`` per returned order line),
+read by ``return(id:)`` / ``reverseFulfillmentOrder(id:)`` and disposed by
+``reverseFulfillmentOrderDispose`` (validated as a whole: any ``userErrors`` dispose nothing; a
+RESTOCKED disposition adds the units to the item's on-hand at the location, as Shopify restocks);
+``dispositions(return_id)`` reads what was disposed. Saleor serves its JWKS at
 ``/.well-known/jwks.json`` (``jwks_fetches`` counts fetches) and signs webhooks as Saleor does
 (PyJWT, RS256, detached payload); ``rotate_signing_key()`` swaps the key. Every request is kept in
 ``requests`` (see ``operations(name)``).
@@ -354,6 +359,51 @@ class ShopifyProduct:
     variants: list[ShopifyVariant] = field(default_factory=list)
 
 
+@dataclass
+class ShopifyReverseLine:
+    """A ReverseFulfillmentOrderLineItem: the units of one order line to process."""
+
+    id: int
+    line_item_id: int
+    sku: str
+    total: int
+    dispositions: list[JsonDict] = field(default_factory=list)  # {quantity, type, location}
+
+    @property
+    def gid(self) -> str:
+        return f"gid://shopify/ReverseFulfillmentOrderLineItem/{self.id}"
+
+    @property
+    def disposed(self) -> int:
+        return sum(d["quantity"] for d in self.dispositions)
+
+
+@dataclass
+class ShopifyReverseOrder:
+    """A ReverseFulfillmentOrder of a return."""
+
+    id: int
+    lines: list[ShopifyReverseLine]
+
+    @property
+    def gid(self) -> str:
+        return f"gid://shopify/ReverseFulfillmentOrder/{self.id}"
+
+
+@dataclass
+class ShopifyReturn:
+    id: int
+    order_id: int
+    reverse_orders: list[ShopifyReverseOrder]
+
+    @property
+    def gid(self) -> str:
+        return f"gid://shopify/Return/{self.id}"
+
+
+DISPOSITION_TYPES = frozenset({"RESTOCKED", "PROCESSING_REQUIRED", "NOT_RESTOCKED", "MISSING"})
+
+
 class FakeShopify(FakeServer):
     """Shopify's Admin GraphQL API (one shop, one location) for the adapter's operations."""
 
@@ -385,6 +435,8 @@ class FakeShopify(FakeServer):
         self._ids = itertools.count(1001)
         self.maximum_available = maximum_available
         self.restore_rate = restore_rate
+        self.returns: dict[str, ShopifyReturn] = {}
+        self.dispose_mutations = 0
 
     @property
     def shop_url(self) -> str:
@@ -489,6 +541,53 @@ class FakeShopify(FakeServer):
     def _variants(self) -> list[ShopifyVariant]:
         return [variant for product in self.products for variant in product.variants]
 
+    def add_return(
+        self,
+        return_id: int,
+        order_id: int,
+        lines: Iterable[tuple[int, str, int]],
+        *,
+        split: bool = False,
+        approved: bool = True,
+    ) -> ShopifyReturn:
+        """A return: (order line item id, sku, quantity) per returned line.
+
+        Approved, its reverse fulfillment order holds one line item per returned line; ``split``
+        spreads the lines over one reverse fulfillment order each (Shopify may split by
+        location). Only requested (``approved=False``), it has no reverse fulfillment order yet.
+        """
+        with self.lock:
+            reverse_lines = [
+                ShopifyReverseLine(
+                    id=next(self._ids), line_item_id=line_item_id, sku=sku, total=quantity
+                )
+                for line_item_id, sku, quantity in lines
+            ]
+            groups = [[line] for line in reverse_lines] if split else [reverse_lines]
+            if not approved:
+                groups = []
+            found = ShopifyReturn(
+                id=return_id,
+                order_id=order_id,
+                reverse_orders=[
+                    ShopifyReverseOrder(id=next(self._ids), lines=group) for group in groups
+                ],
+            )
+            self.returns[found.gid] = found
+            return found
+
+    def dispositions(self, return_id: int) -> dict[tuple[int, str], int]:
+        """Units disposed per (order line item id, disposition type)."""
+        with self.lock:
+            found = self.returns[f"gid://shopify/Return/{return_id}"]
+            totals: dict[tuple[int, str], int] = {}
+            for order in found.reverse_orders:
+                for line in order.lines:
+                    for disposition in line.dispositions:
+                        key = (line.line_item_id, disposition["type"])
+                        totals[key] = totals.get(key, 0) + disposition["quantity"]
+            return totals
+
     def _variant_by_item(self, item_gid: str) -> ShopifyVariant | None:
         return next((v for v in self._variants() if v.inventory_item_gid == item_gid), None)
 
@@ -551,6 +650,9 @@ class FakeShopify(FakeServer):
             "OneFactCatalog": self._catalog,
             "OneFactInventoryItem": self._inventory_item,
             "OneFactSetOnHand": self._set_quantities,
+            "OneFactReturnLines": self._return_lines,
+            "OneFactReverseFulfillmentOrderLines": self._reverse_order_lines,
+            "OneFactDisposeReturn": self._dispose,
         }
         handler = handlers.get(str(operation))
         if handler is None:
@@ -774,6 +876,123 @@ class FakeShopify(FakeServer):
         }
         self.adjustments.append({**group, "quantities": mutation_input.get("quantities")})
         return {"inventoryAdjustmentGroup": group, "userErrors": []}
+
+    # returns
+
+    def _reverse_line_node(self, line: ShopifyReverseLine) -> JsonDict:
+        return {
+            "id": line.gid,
+            "totalQuantity": line.total,
+            "fulfillmentLineItem": {
+                "lineItem": {"id": f"gid://shopify/LineItem/{line.line_item_id}", "sku": line.sku}
+            },
+            "dispositions": [
+                {"quantity": d["quantity"], "type": d["type"]} for d in line.dispositions
+            ],
+        }
+
+    def _line_page(self, order: ShopifyReverseOrder, first: int, after: str | None) -> JsonDict:
+        chunk, page_info = _page(order.lines, first, after)
+        return {"nodes": [self._reverse_line_node(x) for x in chunk], "pageInfo": page_info}
+
+    def _return_lines(self, variables: JsonDict, query: str) -> JsonDict:
+        found = self.returns.get(str(variables.get("id")))
+        if found is None:
+            return {"return": None}
+        chunk, page_info = _page(found.reverse_orders, 50, None)
+        first = int(variables["first"])
+        nodes = [{"id": o.gid, "lineItems": self._line_page(o, first, None)} for o in chunk]
+        return {
+            "return": {
+                "id": found.gid,
+                "reverseFulfillmentOrders": {"nodes": nodes, "pageInfo": page_info},
+            }
+        }
+
+    def _reverse_order_lines(self, variables: JsonDict, query: str) -> JsonDict:
+        order = next(
+            (
+                o
+                for r in self.returns.values()
+                for o in r.reverse_orders
+                if o.gid == variables.get("id")
+            ),
+            None,
+        )
+        if order is None:
+            return {"reverseFulfillmentOrder": None}
+        page = self._line_page(order, int(variables["first"]), variables.get("after"))
+        return {"reverseFulfillmentOrder": {"lineItems": page}}
+
+    def _dispose(self, variables: JsonDict, query: str) -> JsonDict:
+        """reverseFulfillmentOrderDispose: checked as a whole, applied only when clean."""
+        lines = {
+            line.gid: line
+            for r in self.returns.values()
+            for o in r.reverse_orders
+            for line in o.lines
+        }
+        inputs = variables.get("dispositionInputs") or []
+        errors, planned = [], {}
+        for index, entry in enumerate(inputs):
+            path = ["dispositionInputs", str(index)]
+            line = lines.get(str(entry.get("reverseFulfillmentOrderLineItemId")))
+            kind = entry.get("dispositionType")
+            quantity = int(entry.get("quantity") or 0)
+            if line is None:
+                errors.append(
+                    _error("NOT_FOUND", [*path, "reverseFulfillmentOrderLineItemId"],
+                           "Reverse fulfillment order line item not found.")
+                )  # fmt: skip
+            elif kind not in DISPOSITION_TYPES:
+                errors.append(_error("INVALID", [*path, "dispositionType"], "Invalid type."))
+            elif quantity <= 0:
+                errors.append(
+                    _error("GREATER_THAN", [*path, "quantity"], "Quantity must be positive.")
+                )
+            elif kind == "RESTOCKED" and not entry.get("locationId"):
+                errors.append(
+                    _error("BLANK", [*path, "locationId"], "Location is required to restock.")
+                )
+            elif entry.get("locationId") and entry["locationId"] != self.location_id:
+                errors.append(_error("NOT_FOUND", [*path, "locationId"], "Location not found."))
+            elif line.disposed + planned.get(line.gid, 0) + quantity > line.total:
+                errors.append(
+                    _error("LESS_THAN_OR_EQUAL_TO", [*path, "quantity"],
+                           "Quantity exceeds the quantity left to dispose.")
+                )  # fmt: skip
+            else:
+                planned[line.gid] = planned.get(line.gid, 0) + quantity
+        if errors:
+            return {
+                "reverseFulfillmentOrderDispose": {
+                    "reverseFulfillmentOrderLineItems": None,
+                    "userErrors": errors,
+                }
+            }
+        touched = []
+        for entry in inputs:
+            line = lines[str(entry["reverseFulfillmentOrderLineItemId"])]
+            quantity, kind = int(entry["quantity"]), entry["dispositionType"]
+            line.dispositions.append(
+                {"quantity": quantity, "type": kind, "location": entry.get("locationId")}
+            )
+            if kind == "RESTOCKED":
+                item = self.variant(line.sku).inventory_item_gid
+                level = self.levels[item]
+                level[self.location_id] = level.get(self.location_id, 0) + quantity
+            if line not in touched:
+                touched.append(line)
+        self.dispose_mutations += 1
+        return {
+            "reverseFulfillmentOrderDispose": {
+                "reverseFulfillmentOrderLineItems": [
+                    {"id": x.gid, "dispositions": self._reverse_line_node(x)["dispositions"]}
+                    for x in touched
+                ],
+                "userErrors": [],
+            }
+        }
 
 
 def _error(code: str, path: list[str] | None, message: str) -> JsonDict:

@@ -11,6 +11,7 @@ import pytest
 from inventory.storefront.base import (
     AuthenticationFailed,
     CatalogItem,
+    Disposition,
     EventLine,
     EventType,
     Level,
@@ -18,6 +19,7 @@ from inventory.storefront.base import (
     MappingError,
     Mirrors,
     RateLimited,
+    ReturnDisposition,
     StorefrontUnavailable,
     StorefrontValidationError,
     WebhookSignatureInvalid,
@@ -750,3 +752,168 @@ def test_parse_events_ignores_unknown_topics(shop: FakeShopify, adapter: Shopify
 def test_parse_events_rejects_a_body_that_is_not_json(adapter: ShopifyAdapter) -> None:
     with pytest.raises(StorefrontValidationError):
         adapter.parse_events(b"not json", {"X-Shopify-Topic": "orders/create"})
+
+
+# -- return outcomes (reverseFulfillmentOrderDispose) ------------------------------------------
+
+
+def disposition(line: str, quantity: int, kind: Disposition, sku: str = "MUG-1"):
+    return ReturnDisposition(line_ref=line, sku=sku, quantity=quantity, disposition=kind)
+
+
+def dispose_inputs(shop: FakeShopify) -> list[list[dict]]:
+    return [
+        r.json["variables"]["dispositionInputs"] for r in shop.operations("OneFactDisposeReturn")
+    ]
+
+
+def test_report_return_dispositions_disposes_each_line_once(
+    shop: FakeShopify, adapter: ShopifyAdapter
+) -> None:
+    shop.add_return(9001, 7001, [(11, "MUG-1", 3), (12, "CUP-1", 1)])
+    report = [
+        disposition("11", 1, Disposition.RESTOCKED),
+        disposition("11", 1, Disposition.PROCESSING_REQUIRED),
+        disposition("12", 1, Disposition.MISSING, sku="CUP-1"),
+        disposition("11", 0, Disposition.NOT_RESTOCKED),
+    ]
+
+    adapter.report_return_dispositions(return_ref="9001", order_ref="7001", dispositions=report)
+    adapter.report_return_dispositions(return_ref="9001", order_ref="7001", dispositions=report)
+
+    assert shop.dispositions(9001) == {
+        (11, "RESTOCKED"): 1,
+        (11, "PROCESSING_REQUIRED"): 1,
+        (12, "MISSING"): 1,
+    }
+    assert shop.dispose_mutations == 1  # the repeat found every total disposed already
+    (inputs,) = dispose_inputs(shop)
+    restocked = next(i for i in inputs if i["dispositionType"] == "RESTOCKED")
+    assert restocked["locationId"] == shop.location_id
+    assert all("locationId" not in i for i in inputs if i["dispositionType"] != "RESTOCKED")
+    assert shop.on_hand("MUG-1") == 6  # Shopify restocks on RESTOCKED (documented)
+    assert ShopifyAdapter.restocked_disposition_adds_stock is True
+
+
+def test_report_return_dispositions_sends_only_what_grew(
+    shop: FakeShopify, adapter: ShopifyAdapter
+) -> None:
+    shop.add_return(9001, 7001, [(11, "MUG-1", 3)])
+    first = [disposition("11", 1, Disposition.RESTOCKED)]
+    adapter.report_return_dispositions(return_ref="9001", order_ref="7001", dispositions=first)
+    later = [disposition("11", 2, Disposition.RESTOCKED), disposition("11", 1, Disposition.MISSING)]
+    adapter.report_return_dispositions(return_ref="9001", order_ref="7001", dispositions=later)
+
+    assert shop.dispositions(9001) == {(11, "RESTOCKED"): 2, (11, "MISSING"): 1}
+    assert [[(i["dispositionType"], i["quantity"]) for i in x] for x in dispose_inputs(shop)] == [
+        [("RESTOCKED", 1)],
+        [("MISSING", 1), ("RESTOCKED", 1)],
+    ]
+
+
+def test_report_return_dispositions_follows_pages_and_reverse_fulfillment_orders(
+    shop: FakeShopify,
+) -> None:
+    shop.add_return(9001, 7001, [(11, "MUG-1", 1), (12, "CUP-1", 1), (13, "MUG-2", 1)], split=True)
+    shop.add_return(9002, 7002, [(21, "MUG-1", 1), (22, "MUG-1", 1), (23, "CUP-1", 1)])
+    with make_adapter(shop, page_size=2) as paged:
+        paged.report_return_dispositions(
+            return_ref="9001", order_ref="7001",
+            dispositions=[disposition("13", 1, Disposition.MISSING, sku="MUG-2")],
+        )  # fmt: skip
+        paged.report_return_dispositions(
+            return_ref="9002", order_ref="7002",
+            dispositions=[disposition("23", 1, Disposition.NOT_RESTOCKED, sku="CUP-1")],
+        )  # fmt: skip
+    assert shop.dispositions(9001) == {(13, "MISSING"): 1}
+    assert shop.dispositions(9002) == {(23, "NOT_RESTOCKED"): 1}
+    assert len(shop.operations("OneFactReverseFulfillmentOrderLines")) == 1  # page 2 of 9002
+
+
+def test_report_return_dispositions_of_an_unknown_return_is_a_mapping_error(
+    shop: FakeShopify, adapter: ShopifyAdapter
+) -> None:
+    with pytest.raises(MappingError, match="no return gid://shopify/Return/404"):
+        adapter.report_return_dispositions(
+            return_ref="404", order_ref="1", dispositions=[disposition("1", 1, Disposition.MISSING)]
+        )
+    assert not shop.operations("OneFactDisposeReturn")
+
+
+def test_report_return_dispositions_for_a_line_not_on_the_return_sends_nothing(
+    shop: FakeShopify, adapter: ShopifyAdapter
+) -> None:
+    shop.add_return(9001, 7001, [(11, "MUG-1", 1)])
+    report = [
+        disposition("11", 1, Disposition.RESTOCKED),
+        disposition("99", 1, Disposition.MISSING),
+    ]
+    with pytest.raises(MappingError, match="no line for order line gid://shopify/LineItem/99"):
+        adapter.report_return_dispositions(return_ref="9001", order_ref="7001", dispositions=report)
+    assert shop.dispositions(9001) == {}
+    assert not shop.operations("OneFactDisposeReturn")
+
+
+def test_report_return_dispositions_beyond_the_line_sends_nothing(
+    shop: FakeShopify, adapter: ShopifyAdapter
+) -> None:
+    shop.add_return(9001, 7001, [(11, "MUG-1", 1)])
+    report = [
+        disposition("11", 1, Disposition.RESTOCKED),
+        disposition("11", 1, Disposition.MISSING),
+    ]
+    with pytest.raises(StorefrontValidationError, match="1 more RESTOCKED unit"):
+        adapter.report_return_dispositions(return_ref="9001", order_ref="7001", dispositions=report)
+    assert shop.dispositions(9001) == {}
+
+
+def test_report_return_dispositions_after_a_lost_answer_disposes_nothing_twice(
+    shop: FakeShopify,
+) -> None:
+    shop.add_return(9001, 7001, [(11, "MUG-1", 2)])
+    report = [disposition("11", 2, Disposition.RESTOCKED)]
+    shop.delay_next(1, seconds=1.5, operation="OneFactDisposeReturn")
+    with make_adapter(shop, timeout=0.5) as slow, pytest.raises(StorefrontUnavailable):
+        slow.report_return_dispositions(return_ref="9001", order_ref="7001", dispositions=report)
+    with make_adapter(shop) as retry:
+        retry.report_return_dispositions(return_ref="9001", order_ref="7001", dispositions=report)
+    assert shop.dispositions(9001) == {(11, "RESTOCKED"): 2}
+    assert shop.dispose_mutations == 1
+    assert shop.on_hand("MUG-1") == 7
+
+
+def test_report_return_dispositions_refused_by_shopify_raises_validation_error(
+    shop: FakeShopify,
+) -> None:
+    shop.add_return(9001, 7001, [(11, "MUG-1", 1)])
+    with (
+        make_adapter(shop, location_id="gid://shopify/Location/77") as elsewhere,
+        pytest.raises(StorefrontValidationError, match="Location not found"),
+    ):
+        elsewhere.report_return_dispositions(
+            return_ref="9001", order_ref="7001",
+            dispositions=[disposition("11", 1, Disposition.RESTOCKED)],
+        )  # fmt: skip
+    assert shop.dispositions(9001) == {}
+    assert shop.on_hand("MUG-1") == 5
+
+
+def test_return_disposition_refuses_a_bad_quantity_or_type() -> None:
+    with pytest.raises(ValueError):
+        ReturnDisposition(line_ref="1", sku="A", quantity=-1, disposition=Disposition.MISSING)
+    with pytest.raises(ValueError):
+        ReturnDisposition(line_ref="1", sku="A", quantity=1, disposition="lost")  # type: ignore[arg-type]
+    assert ReturnDisposition("1", "A", 1, "missing").disposition is Disposition.MISSING  # type: ignore[arg-type]
+
+
+def test_report_return_dispositions_before_approval_is_retried_later(
+    shop: FakeShopify, adapter: ShopifyAdapter
+) -> None:
+    shop.add_return(9001, 7001, [(11, "MUG-1", 1)], approved=False)
+    with pytest.raises(StorefrontUnavailable, match="not approved") as waiting:
+        adapter.report_return_dispositions(
+            return_ref="9001", order_ref="7001",
+            dispositions=[disposition("11", 1, Disposition.MISSING)],
+        )  # fmt: skip
+    assert waiting.value.retryable
+    assert not shop.operations("OneFactDisposeReturn")

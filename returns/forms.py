@@ -1,0 +1,102 @@
+"""Forms of returns intake. Each carries, where a double submission must change nothing, a
+hidden idempotency key generated when the form is rendered."""
+
+import uuid
+
+from django import forms
+
+from returns.models import ReceiptUnit
+from returns.services import MAX_QUANTITY
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex
+
+
+class KeyField(forms.CharField):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=64, widget=forms.HiddenInput, **kwargs)
+
+
+class FindForm(forms.Form):
+    q = forms.CharField(max_length=100, required=False, strip=True)
+
+
+class ScanForm(forms.Form):
+    code = forms.CharField(max_length=100, strip=True)
+    quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY, required=False)
+    scan_key = KeyField()
+
+    def clean_quantity(self) -> int:
+        return self.cleaned_data.get("quantity") or 1
+
+
+class GradeForm(forms.Form):
+    grade = forms.ChoiceField(
+        choices=[
+            (ReceiptUnit.Grade.SELLABLE, "Sellable"),
+            (ReceiptUnit.Grade.DAMAGED, "Damaged"),
+            (ReceiptUnit.Grade.WRONG_ITEM, "Wrong item"),
+        ],
+        error_messages={"required": "Choose sellable (with a bin), damaged or wrong item."},
+    )
+    bin = forms.CharField(max_length=20, required=False, strip=True)
+
+
+class MissingForm(forms.Form):
+    line = forms.IntegerField(min_value=1)
+    quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    scan_key = KeyField()
+
+
+class ConfirmForm(forms.Form):
+    confirm_key = KeyField()
+    last_box = forms.BooleanField(required=False)
+
+
+class PhoneReturnForm(forms.Form):
+    order_ref = forms.CharField(label="Order", max_length=100, strip=True)
+    customer_name = forms.CharField(label="Customer", max_length=100, required=False)
+    creation_key = KeyField()
+
+
+class PhoneReturnLineForm(forms.Form):
+    sku = forms.CharField(label="SKU", max_length=64, required=False, strip=True)
+    quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY, required=False)
+    reason = forms.CharField(max_length=255, required=False, strip=True)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("sku") and not data.get("quantity"):
+            self.add_error("quantity", "How many units of it come back?")
+        if data.get("quantity") and not data.get("sku"):
+            self.add_error("sku", "Which SKU comes back?")
+        return data
+
+
+PhoneReturnLineFormSet = forms.formset_factory(
+    PhoneReturnLineForm, extra=3, max_num=30, validate_max=True
+)
+
+
+class WriteOffForm(forms.Form):
+    reason = forms.CharField(
+        max_length=2000, strip=True, error_messages={"required": "Say why it is written off."}
+    )
+
+
+class RestockForm(forms.Form):
+    bin = forms.CharField(
+        max_length=20, strip=True, error_messages={"required": "Name the bin it goes into."}
+    )
+    note = forms.CharField(max_length=200, required=False, strip=True)
+
+
+class ResolveForm(forms.Form):
+    note = forms.CharField(
+        max_length=2000, strip=True, error_messages={"required": "Say what was decided."}
+    )
+
+
+class CloseForm(forms.Form):
+    confirm_key = KeyField()
