@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class DriftwalksConfig(AppConfig):
     name = "driftwalks"
+    verbose_name = "Drift walks (count tasks)"
+
+    def ready(self) -> None:
+        from driftwalks.services import count_request_receive
+        from inventory import hooks
+
+        # Every gap inventory (or returns, replenishment) asks to be counted opens a task.
+        hooks.subscribe_count_requests(count_request_receive)

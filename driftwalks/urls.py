@@ -1,3 +1,22 @@
+from django.urls import path
+
+from driftwalks import views
+
 app_name = "driftwalks"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.walk_mine, name="walk-mine"),
+    path("start/", views.walk_start, name="walk-start"),
+    path("go/", views.count_go, name="count-go"),
+    path("bins/<str:code>/count/", views.count_sheet, name="count-sheet"),
+    path("bins/<str:code>/count/submit/", views.count_submit, name="count-submit"),
+    path("bins/<str:code>/count/found/", views.count_found_line, name="count-found-line"),
+    path("tasks/", views.task_list, name="task-list"),
+    path("tasks/new/", views.task_open, name="task-open"),
+    path("tasks/assign/", views.task_assign, name="task-assign"),
+    path("tasks/<int:pk>/", views.task_detail, name="task-detail"),
+    path("tasks/<int:pk>/cancel/", views.task_cancel, name="task-cancel"),
+    path("approvals/", views.approval_list, name="approval-list"),
+    path("approvals/<int:pk>/decide/", views.approval_decide, name="approval-decide"),
+    path("accuracy/", views.accuracy, name="accuracy"),
+]

@@ -1,0 +1,341 @@
+"""Pages of drift walks. Staff: my walk and the blind counting page (phone, scanner, htmx).
+Managers: the task list (filter, assign, open by hand), a task's story, the approvals queue
+and the accuracy figures.
+
+The counting page never shows the shelf's number for the bin, neither in the page nor in
+any of its htmx fragments: the count is blind.
+"""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
+from django_htmx.middleware import HtmxDetails
+
+from driftwalks import charts, selectors, services
+from driftwalks.exceptions import CountRefused
+from driftwalks.forms import (
+    AssignForm,
+    BinCodeForm,
+    CancelForm,
+    CountSheetForm,
+    DecisionForm,
+    FoundSkuForm,
+    ManualTaskForm,
+)
+from driftwalks.models import Count, CountTask
+from inventory.models import Bin
+
+COUNT = "driftwalks.count_bins"
+MANAGE = "driftwalks.manage_counts"
+APPROVE = "driftwalks.approve_counts"
+ACCURACY = "driftwalks.view_accuracy"
+PAGE_SIZE = 50
+SHEET = "driftwalks/count_sheet.html"
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+# --- staff: my walk and the counting page --------------------------------------------------
+
+
+@require_GET
+@permission_required(COUNT, raise_exception=True)
+def walk_mine(request: HtmxHttpRequest) -> HttpResponse:
+    """My walk: the bins to count in walk order, the next one first."""
+    page = Paginator(selectors.walk_bins_for_user(user=request.user), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "page": page,
+        "next_bin": page[0] if len(page) else None,
+        "pool": selectors.pool_size_for_user(user=request.user),
+    }
+    return render(request, "driftwalks/walk_mine.html", context)
+
+
+@require_POST
+@permission_required(COUNT, raise_exception=True)
+def walk_start(request: HtmxHttpRequest) -> HttpResponse:
+    pulled = services.walk_start(user=request.user)
+    if pulled:
+        plural = "s" if pulled != 1 else ""
+        messages.success(request, f"{pulled} count task{plural} added to your walk.")
+    else:
+        messages.info(request, "Nothing added: your walk is full or no task is waiting.")
+    return redirect("driftwalks:walk-mine")
+
+
+@require_GET
+@permission_required(COUNT, raise_exception=True)
+def count_go(request: HtmxHttpRequest) -> HttpResponse:
+    """A scanned bin code goes to its counting page."""
+    form = BinCodeForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("code", ["Scan a bin code."])))
+        target = reverse("driftwalks:walk-mine")
+    else:
+        target = reverse("driftwalks:count-sheet", args=[form.cleaned_data["code"].code])
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+
+
+def _sheet(request, *, bin: Bin, form: CountSheetForm | None = None, done: str = ""):
+    if form is None:
+        form = CountSheetForm(tasks=selectors.sheet_tasks_for_bin(bin=bin, user=request.user))
+    return {"bin": bin, "form": form, "done": done}
+
+
+@require_GET
+@permission_required(COUNT, raise_exception=True)
+def count_sheet(request: HtmxHttpRequest, code: str) -> HttpResponse:
+    """The blind counting page of one bin: its SKUs, never the shelf's numbers."""
+    bin = get_object_or_404(Bin, code=code)
+    template = SHEET + ("#count-sheet" if request.htmx else "")
+    return render(request, template, _sheet(request, bin=bin))
+
+
+def _counted_message(bin: Bin, counts: list[Count]) -> str:
+    text = f"Bin {bin.code}: {len(counts)} SKU{'s' if len(counts) != 1 else ''} counted."
+    recounts = sum(c.outcome == Count.Outcome.RECOUNT for c in counts)
+    approvals = sum(c.outcome == Count.Outcome.APPROVAL for c in counts)
+    if recounts:
+        text += f" {recounts} will be recounted by someone else."
+    if approvals:
+        text += f" {approvals} go{'es' if approvals == 1 else ''} to a manager."
+    return text
+
+
+@require_POST
+@permission_required(COUNT, raise_exception=True)
+def count_submit(request: HtmxHttpRequest, code: str) -> HttpResponse:
+    """Submit the sheet; then the next bin of the walk (or the walk, when it is done)."""
+    bin = get_object_or_404(Bin, code=code)
+    seen = {int(v) for v in request.POST.getlist("task") if v.isdigit()}
+    tasks = list(
+        CountTask.objects.filter(pk__in=seen, bin=bin).select_related("sku").order_by("sku__code")
+    )
+    form = CountSheetForm(request.POST, tasks=tasks)
+    if len(tasks) != len(seen):
+        form.add_error(None, "This sheet is out of date: reload the page. Nothing was recorded.")
+    elif form.is_valid():
+        try:
+            counts = services.count_submit(bin=bin, lines=form.lines(), counter=request.user,
+                                           idempotency_key=form.cleaned_data["key"])  # fmt: skip
+        except CountRefused as error:
+            fresh = selectors.sheet_tasks_for_bin(bin=bin, user=request.user)
+            form = CountSheetForm(request.POST, tasks=fresh)
+            form.add_error(None, f"Nothing was recorded: {error}")
+        else:
+            return _next_bin(request, bin=bin, done=_counted_message(bin, counts))
+    template = SHEET + ("#count-sheet" if request.htmx else "")
+    return render(request, template, _sheet(request, bin=bin, form=form))
+
+
+def _next_bin(request, *, bin: Bin, done: str) -> HttpResponse:
+    following = selectors.next_bin_for_user(user=request.user, after=bin)
+    if not request.htmx:
+        messages.success(request, done)
+        if following is None:
+            return redirect("driftwalks:walk-mine")
+        return redirect("driftwalks:count-sheet", code=following.code)
+    if following is None:
+        response = render(request, SHEET + "#count-sheet", {"bin": None, "done": done})
+        return push_url(response, reverse("driftwalks:walk-mine"))
+    response = render(request, SHEET + "#count-sheet", _sheet(request, bin=following, done=done))
+    return push_url(response, reverse("driftwalks:count-sheet", args=[following.code]))
+
+
+@require_GET
+@permission_required(COUNT, raise_exception=True)
+def count_found_line(request: HtmxHttpRequest, code: str) -> HttpResponse:
+    """A scanned SKU found in the bin: one more line for the sheet (code and title only)."""
+    bin = get_object_or_404(Bin, code=code)
+    on_sheet = set(request.GET.getlist("found_sku"))
+    on_sheet |= {t.sku.code for t in selectors.sheet_tasks_for_bin(bin=bin, user=request.user)}
+    form = FoundSkuForm(request.GET, on_sheet=on_sheet)
+    if not form.is_valid():
+        response = render(request, SHEET + "#found-error", {"found_error": form.errors["code"][0]})
+        return reswap(retarget(response, "#found-error"), "outerHTML")
+    context = {"line": {"sku": form.cleaned_data["code"], "raw": "", "error": ""}}
+    return render(request, SHEET + "#found-line", context)
+
+
+# --- managers ------------------------------------------------------------------------------
+
+
+def _task_filters(request) -> dict:
+    status = request.GET.get("status", "active")
+    return {
+        "status": status if status in selectors.STATUS_FILTERS or status == "all" else "active",
+        "zone": request.GET.get("zone", "").strip(),
+        "overdue": request.GET.get("overdue") == "1",
+    }
+
+
+def _task_list_context(request, **forms) -> dict:
+    filters = _task_filters(request)
+    rows = selectors.tasks_for_managers(**filters)
+    return {
+        "page": Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page")),
+        "filters": filters,
+        "statuses": CountTask.Status.choices,
+        "zones": selectors.zones(),
+        "figures": selectors.task_figures(),
+        "unplaced": selectors.unplaced_requests(),
+        "assign_form": forms.get("assign_form") or AssignForm(),
+        "open_form": forms.get("open_form") or ManualTaskForm(),
+    }
+
+
+@require_GET
+@permission_required(MANAGE, raise_exception=True)
+def task_list(request: HtmxHttpRequest) -> HttpResponse:
+    template = "driftwalks/task_list.html" + ("#task-table" if request.htmx else "")
+    return render(request, template, _task_list_context(request))
+
+
+@require_POST
+@permission_required(MANAGE, raise_exception=True)
+def task_open(request: HtmxHttpRequest) -> HttpResponse:
+    """Open a count by hand: "count bin A-14" (optionally one SKU)."""
+    form = ManualTaskForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            tasks = services.count_task_open_manual(
+                bin=data["bin"],
+                sku=data["sku"],
+                priority=data["priority"],
+                due_on=data["due_on"],
+                actor=request.user,
+                note=data["note"],
+            )
+        except CountRefused as error:
+            form.add_error("bin", str(error))
+        else:
+            messages.success(request, f"Bin {data['bin'].code}: {len(tasks)} count task(s) open.")
+            return redirect("driftwalks:task-list")
+    return render(request, "driftwalks/task_list.html", _task_list_context(request, open_form=form))
+
+
+@require_POST
+@permission_required(MANAGE, raise_exception=True)
+def task_assign(request: HtmxHttpRequest) -> HttpResponse:
+    form = AssignForm(request.POST)
+    if form.is_valid():
+        assignee = form.cleaned_data["assignee"]
+        try:
+            n = services.count_tasks_assign(task_ids=form.cleaned_data["tasks"],
+                                            assignee=assignee, actor=request.user)  # fmt: skip
+        except CountRefused as error:
+            form.add_error(None, f"Nothing was assigned: {error}")
+        else:
+            who = assignee.get_username() if assignee else "the pool"
+            messages.success(request, f"{n} task(s) handed to {who}.")
+            back = request.POST.get("next", "")
+            safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
+            return redirect(back if back and safe else "driftwalks:task-list")
+    context = _task_list_context(request, assign_form=form)
+    return render(request, "driftwalks/task_list.html", context)
+
+
+@require_GET
+@permission_required(MANAGE, raise_exception=True)
+def task_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    try:
+        task = selectors.task_detail(pk=pk)
+    except CountTask.DoesNotExist as missing:
+        raise Http404("No such count task.") from missing
+    return render(request, "driftwalks/task_detail.html", {"task": task, "form": CancelForm()})
+
+
+@require_POST
+@permission_required(MANAGE, raise_exception=True)
+def task_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Close a task that was never counted: a manager's decision, with a reason."""
+    task = get_object_or_404(CountTask, pk=pk)
+    form = CancelForm(request.POST)
+    if form.is_valid():
+        try:
+            services.count_task_cancel(task=task, reason=form.cleaned_data["reason"],
+                                       actor=request.user)  # fmt: skip
+        except CountRefused as error:
+            form.add_error("reason", str(error))
+        else:
+            messages.success(request, f"Task {task.pk} closed without a count.")
+            return redirect("driftwalks:task-detail", pk=task.pk)
+    context = {"task": selectors.task_detail(pk=pk), "form": form}
+    return render(request, "driftwalks/task_detail.html", context)
+
+
+@require_GET
+@permission_required(APPROVE, raise_exception=True)
+def approval_list(request: HtmxHttpRequest) -> HttpResponse:
+    page = Paginator(selectors.approvals_queue(), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "driftwalks/approval_list.html", {"page": page})
+
+
+@require_POST
+@permission_required(APPROVE, raise_exception=True)
+def approval_decide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    task = get_object_or_404(CountTask, pk=pk)
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        try:
+            task = services.count_task_decide(
+                task=task,
+                approve=form.cleaned_data["decision"] == "approve",
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            )
+        except CountRefused as error:
+            form.add_error(None, str(error))
+        else:
+            if not request.htmx:
+                messages.success(request, f"Task {task.pk}: {task.get_status_display()}.")
+                return redirect("driftwalks:approval-list")
+            return render(request, "driftwalks/approval_list.html#decided", {"task": task})
+    if not request.htmx:
+        page = Paginator(selectors.approvals_queue(), PAGE_SIZE).get_page(request.GET.get("page"))
+        context = {"page": page, "error_pk": pk, "error_form": form}
+        return render(request, "driftwalks/approval_list.html", context)
+    row = selectors.approvals_queue().filter(pk=pk).first()
+    if row is None:  # decided meanwhile by someone else
+        task.refresh_from_db()
+        return render(request, "driftwalks/approval_list.html#decided", {"task": task})
+    context = {"task": row, "form": form}
+    return render(request, "driftwalks/approval_list.html#approval-row", context)
+
+
+@require_GET
+@permission_required(ACCURACY, raise_exception=True)
+def accuracy(request: HtmxHttpRequest) -> HttpResponse:
+    try:
+        days = min(max(int(request.GET.get("days", 90)), 7), 365)
+    except ValueError:
+        days = 90
+    since = timezone.now() - timedelta(days=days)
+    weeks = selectors.accuracy_by_week(since=since)
+    per_day = selectors.corrected_units_per_day(since=since)
+    context = {
+        "days": days,
+        "total": selectors.accuracy_total(since=since),
+        "zones": selectors.accuracy_by_zone(since=since),
+        "weeks": weeks,
+        "corrections": selectors.corrections_by_day(since=since),
+        "accuracy_chart": charts.bar_chart(
+            [(w.label[5:], w.percent) for w in weeks], max_value=100, unit="%"
+        ),
+        "units_chart": charts.bar_chart([(f"{d:%m-%d}", units) for d, units in per_day]),
+    }
+    return render(request, "driftwalks/accuracy.html", context)

@@ -1,0 +1,58 @@
+"""Factories and small builders for drift-walk tests. Stock changes only through
+``on_hand_adjust``; tasks open through the services, as in production."""
+
+import itertools
+
+import factory
+from django.utils import timezone
+from factory.django import DjangoModelFactory
+
+from driftwalks.models import CountTask
+from driftwalks.services import CountLine, count_submit, count_task_open
+from inventory.models import StockMovement, System
+from inventory.services import on_hand_adjust
+from tests.factories import BinFactory, SkuFactory
+
+Kind = StockMovement.Kind
+_events = itertools.count(1)
+
+
+class CountTaskFactory(DjangoModelFactory):
+    """A task row for list and query-count tests; real flows open tasks via the services."""
+
+    class Meta:
+        model = CountTask
+
+    bin = factory.SubFactory(BinFactory)
+    sku = factory.SubFactory(SkuFactory)
+    cause = CountTask.Cause.MANUAL
+    reason = "Asked for by a test"
+    due_on = factory.LazyFunction(timezone.localdate)
+
+
+def move(bin, sku, delta: int, kind: str = Kind.RECEIVE, at=None) -> StockMovement:
+    """One movement through the one write path, with a fresh event id."""
+    return on_hand_adjust(
+        bin=bin,
+        sku=sku,
+        delta=delta,
+        kind=kind,
+        source_system=System.objects.get(name="shelf"),
+        source_event_id=f"test-{next(_events)}",
+        at=at,
+    )
+
+
+def open_task(bin, sku, cause: str = CountTask.Cause.MANUAL, **kwargs) -> CountTask:
+    return count_task_open(bin=bin, sku=sku, cause=cause, reason="test", **kwargs)[0]
+
+
+def count(task: CountTask, counted: int, user, key: str | None = None):
+    """Submit one task's count on its own sheet; returns the Count."""
+    (result,) = count_submit(
+        bin=task.bin,
+        lines=[CountLine(sku=task.sku, counted=counted, task_id=task.pk)],
+        counter=user,
+        idempotency_key=key or f"key-{next(_events)}",
+    )
+    return result
