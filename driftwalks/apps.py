@@ -11,3 +11,13 @@ class DriftwalksConfig(AppConfig):
 
         # Every gap inventory (or returns, replenishment) asks to be counted opens a task.
         hooks.subscribe_count_requests(count_request_receive)
+        from driftwalks import dashboard
+
+        hooks.subscribe_dashboard(
+            hooks.DashboardProvider(
+                name="driftwalks",
+                figures=dashboard.figures,
+                charts=dashboard.charts,
+                notes=dashboard.notes,
+            )
+        )

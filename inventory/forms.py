@@ -74,3 +74,17 @@ class DashboardFilterForm(forms.Form):
             "older_than_days": data["older_than_days"],
             "sort": data["sort"] or "-age",
         }
+
+
+class DiscrepancyDecisionForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        help_text="Why this disagreement is settled without a count or a correction.",
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("A manager's decision needs a reason.")
+        return reason

@@ -66,13 +66,13 @@ def job_runner(kind: str) -> Callable[..., dict | None] | None:
 class DashboardProvider:
     """What an app adds to the managers' dashboard. Each callable runs a fixed number of
     queries: ``figures()`` → list of selectors.Figure, ``charts()`` → list of
-    selectors.Chart, ``notes(discrepancy_ids)`` → {id: [sentence parts]} for the rows shown
-    (e.g. "count task 381 for bin A-14 is open, due today")."""
+    selectors.Chart, ``notes(discrepancy_ids)`` → {id: [(sentence part, url or "")]} for the
+    rows shown (e.g. ("count task 381 for bin A-14 is open, due today", "/walks/tasks/381/"))."""
 
     name: str
     figures: Callable[[], list] | None = None
     charts: Callable[[], list] | None = None
-    notes: Callable[[list[int]], dict[int, list[str]]] | None = None
+    notes: Callable[[list[int]], dict[int, list[tuple[str, str]]]] | None = None
 
 
 _dashboard_providers: dict[str, DashboardProvider] = {}

@@ -26,6 +26,7 @@ MANAGER_PERMISSIONS = STAFF_PERMISSIONS + [
     "inventory.view_system",
     "inventory.view_commitment",
     "inventory.view_discrepancy",
+    "inventory.change_discrepancy",
     "inventory.run_reconciliation",
     "inventory.view_syncstate",
 ]

@@ -12,6 +12,7 @@ urlpatterns = [
     path("bins/<str:code>/", views.bin_detail, name="bin-detail"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("discrepancies/", views.discrepancy_list, name="discrepancy-list"),
+    path("discrepancies/<int:pk>/", views.discrepancy_detail, name="discrepancy-detail"),
     path("reconcile/", views.reconcile_start, name="reconcile-start"),
     path("catalog/pull/", views.catalog_pull_start, name="catalog-pull"),
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),

@@ -2,6 +2,7 @@ import csv
 import io
 
 from django.contrib.auth.decorators import login_not_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import JsonResponse, StreamingHttpResponse
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from inventory import charts, selectors, services
-from inventory.forms import BinImportForm, DashboardFilterForm
+from inventory.forms import BinImportForm, DashboardFilterForm, DiscrepancyDecisionForm
 from inventory.models import Bin, Discrepancy, Sku, System
 from inventory.roles import HOME_TEMPLATES, role_for
 from inventory.storefront import adapter_for
@@ -263,3 +264,23 @@ def _csv_chunk(writer, buffer, chunk):
     yield buffer.getvalue()
     buffer.seek(0)
     buffer.truncate()
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("inventory.view_discrepancy", raise_exception=True)
+def discrepancy_detail(request, pk: int):
+    discrepancy = get_object_or_404(selectors.dashboard_rows(status=""), pk=pk)
+    form = DiscrepancyDecisionForm(request.POST or None)
+    if request.method == "POST":
+        if not request.user.has_perm("inventory.change_discrepancy"):
+            raise PermissionDenied
+        if form.is_valid() and discrepancy.is_open:
+            reason = form.cleaned_data["reason"]
+            services.discrepancy_resolve(
+                discrepancy=discrepancy, resolution="decision", actor=request.user, note=reason
+            )
+            return redirect("inventory:discrepancy-detail", pk=pk)
+    notes = selectors.discrepancy_notes(ids=[pk]).get(pk, [])
+    context = {"d": discrepancy, "notes": notes, "form": form,
+               "sentence": selectors.discrepancy_sentence(discrepancy, notes)}  # fmt: skip
+    return render(request, "inventory/discrepancy_detail.html", context)

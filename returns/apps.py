@@ -12,3 +12,8 @@ class ReturnsConfig(AppConfig):
         # The storefront's return and refund events reach us through inventory's inbox.
         hooks.subscribe_events("return_opened", services.return_open_from_event)
         hooks.subscribe_events("refund_issued", services.refund_mirror_from_event)
+        from returns import dashboard
+
+        hooks.subscribe_dashboard(
+            hooks.DashboardProvider(name="returns", figures=dashboard.figures)
+        )

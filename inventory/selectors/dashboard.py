@@ -13,10 +13,12 @@ from django.db.models import (
     Case,
     Count,
     DecimalField,
+    Exists,
     ExpressionWrapper,
     F,
     IntegerField,
     Max,
+    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -26,7 +28,7 @@ from django.db.models import (
 from django.db.models.functions import Abs, Coalesce, TruncDate
 from django.utils import timezone
 
-from inventory.models import AuthorityConflict, Discrepancy, SyncLog
+from inventory.models import AuthorityConflict, Discrepancy, OnHand, SyncLog
 
 SORTS = {
     "age": ("created_at", "id"),
@@ -98,7 +100,9 @@ def dashboard_rows(
     if sku_code:
         qs = qs.filter(sku__code__iexact=sku_code)
     if bin_code:
-        qs = qs.filter(bin__code__iexact=bin_code)
+        # A bin's discrepancies: those recorded at it, and those of the SKUs it holds.
+        held_here = OnHand.objects.filter(sku=OuterRef("sku"), bin__code__iexact=bin_code)
+        qs = qs.filter(Q(bin__code__iexact=bin_code) | Q(bin__isnull=True) & Exists(held_here))
     if system:
         qs = qs.filter(Q(consumer__name=system) | Q(owner__name=system))
     if older_than_days is not None:
@@ -236,11 +240,12 @@ def corrections_chart(*, days: int = 14) -> Chart:
                  kind="stacked")  # fmt: skip
 
 
-def discrepancy_notes(*, ids: list[int]) -> dict[int, list[str]]:
-    """Sentence parts the apps add for these discrepancies (one query per provider)."""
+def discrepancy_notes(*, ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """Sentence parts (with a link, or "") the apps add for these discrepancies (one query
+    per provider)."""
     from inventory import hooks
 
-    notes: dict[int, list[str]] = {}
+    notes: dict[int, list[tuple[str, str]]] = {}
     for provider in hooks.dashboard_providers():
         if provider.notes and ids:
             for pk, parts in provider.notes(ids).items():
@@ -248,13 +253,15 @@ def discrepancy_notes(*, ids: list[int]) -> dict[int, list[str]]:
     return notes
 
 
-def discrepancy_sentence(discrepancy: Discrepancy, notes: list[str] | None = None) -> str:
+def discrepancy_sentence(
+    discrepancy: Discrepancy, notes: list[tuple[str, str]] | None = None
+) -> str:
     """One discrepancy read as a sentence: what each side said, who won, what was done."""
     parts = [discrepancy.detail.rstrip(". ") or discrepancy.get_kind_display()]
     if discrepancy.corrected_at:
         when = timezone.localtime(discrepancy.corrected_at)
         parts.append(f"corrected to {discrepancy.correction} at {when:%H:%M}")
-    parts += notes or []
+    parts += [text for text, _ in notes or []]
     if discrepancy.count_requested_at and discrepancy.is_open and not notes:
         parts.append("a count was asked for")
     if not discrepancy.is_open:

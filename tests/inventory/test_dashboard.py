@@ -128,7 +128,8 @@ def test_discrepancy_sentence_for_each_kind(db, kind, detail, extra, sentence):
 def test_sentence_takes_the_notes_apps_add(db, data, monkeypatch):
     monkeypatch.setattr(hooks, "_dashboard_providers", {})
     hooks.subscribe_dashboard(hooks.DashboardProvider(
-        name="t", notes=lambda ids: {data[0].pk: ["count task 381 for bin A-14 is open, due today"]}
+        name="t", notes=lambda ids: {data[0].pk: [("count task 381 for bin A-14 is open, due today",
+                                                 "/walks/tasks/381/")]}
     ))  # fmt: skip
     from inventory.selectors import discrepancy_notes
 
@@ -174,3 +175,22 @@ def test_dashboard_is_for_managers_not_staff(client, staff_user, manager_user):
     body = client.get("/dashboard/").content.decode()
     assert 'data-chart="corrections"' in body and 'data-chart="sync_lag"' in body
     assert "cdn" not in body.lower()
+
+
+def test_discrepancy_page_reads_as_a_sentence_and_a_manager_decides_it(
+    client, manager_user, staff_user, data
+):
+    gap = data[0]
+    client.force_login(manager_user)
+    body = client.get(f"/discrepancies/{gap.pk}/").content.decode()
+    assert "storefront says 4, shelf says 2; the shelf owns on-hand and wins." in body
+    refused = client.post(f"/discrepancies/{gap.pk}/", {"reason": "   "})
+    assert "This field is required" in refused.content.decode()
+    assert Discrepancy.objects.get(pk=gap.pk).is_open
+    client.post(f"/discrepancies/{gap.pk}/", {"reason": "storefront rebuilt from backup"})
+    decided = Discrepancy.objects.get(pk=gap.pk)
+    assert (decided.resolution, decided.resolved_by, decided.resolution_note) == (
+        "decision", manager_user, "storefront rebuilt from backup"
+    )  # fmt: skip
+    client.force_login(staff_user)
+    assert client.get(f"/discrepancies/{gap.pk}/").status_code == 403

@@ -1,0 +1,91 @@
+"""What drift walks add to the managers' dashboard (registered in DriftwalksConfig.ready):
+inventory record accuracy, the oldest open count task, accuracy over time, and for each
+discrepancy the count task that answers it ("count task 381 for bin A-14 is open, due
+today")."""
+
+from datetime import timedelta
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+from django.urls import reverse
+from django.utils import timezone
+
+from driftwalks.models import Count as CountRow
+from driftwalks.models import CountTask, TaskTrigger
+from inventory.selectors import Chart, Figure
+
+
+def figures() -> list[Figure]:
+    since = timezone.now() - timedelta(days=30)
+    row = CountRow.objects.filter(round=1, created_at__gte=since).aggregate(
+        lines=Count("id"), within=Count("id", filter=Q(within_tolerance=True))
+    )
+    accuracy = f"{100 * row['within'] / row['lines']:.1f} %" if row["lines"] else "—"
+    oldest = (
+        CountTask.objects.filter(status__in=CountTask.ACTIVE)
+        .select_related("bin")
+        .order_by("created_at", "id")
+        .first()
+    )
+    if oldest is None:
+        oldest_value, oldest_note, url = "none", "no count task is open", ""
+    else:
+        age = (timezone.now() - oldest.created_at).days
+        oldest_value = f"{age} day{'s' if age != 1 else ''}"
+        oldest_note = f"count task {oldest.pk} for bin {oldest.bin.code}, due {oldest.due_on}"
+        url = reverse("driftwalks:task-detail", args=[oldest.pk])
+    return [
+        Figure(
+            "accuracy",
+            "inventory record accuracy (30 days)",
+            accuracy,
+            f"{row['within']} of {row['lines']} counted lines within tolerance",
+            reverse("driftwalks:accuracy"),
+        ),  # fmt: skip
+        Figure("oldest_task", "oldest open count task", oldest_value, oldest_note, url),
+    ]
+
+
+def charts() -> list[Chart]:
+    today = timezone.localdate()
+    days = [today - timedelta(days=13 - i) for i in range(14)]
+    rows = (
+        CountRow.objects.filter(round=1, created_at__date__gte=days[0])
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(lines=Count("id"), within=Count("id", filter=Q(within_tolerance=True)))
+    )
+    by_day = {r["day"]: r for r in rows}
+    accuracy = [
+        round(100 * by_day[d]["within"] / by_day[d]["lines"], 1) if d in by_day else 0 for d in days
+    ]
+    return [Chart("accuracy", "Inventory record accuracy per day", "%", days,
+                  {"accuracy": accuracy})]  # fmt: skip
+
+
+def notes(ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """For each discrepancy, the count task(s) opened for it, in one query."""
+    today = timezone.localdate()
+    found: dict[int, list[tuple[str, str]]] = {}
+    triggers = (
+        TaskTrigger.objects.filter(discrepancy_id__in=ids)
+        .select_related("task__bin")
+        .order_by("task_id")
+    )
+    for trigger in triggers:
+        task = trigger.task
+        status = task.get_status_display().lower()
+        text = f"count task {task.pk} for bin {task.bin.code}"
+        if task.status not in CountTask.ACTIVE:
+            text += f" is {status}"
+        elif task.due_on == today:
+            text += f" is {'open' if task.status == 'open' else status}, due today"
+        elif task.due_on < today:
+            text += (
+                f" is {'open' if task.status == 'open' else status}, overdue since {task.due_on}"
+            )
+        else:
+            text += f" is {'open' if task.status == 'open' else status}, due {task.due_on}"
+        url = reverse("driftwalks:task-detail", args=[task.pk])
+        found.setdefault(trigger.discrepancy_id, []).append((text, url))
+    return found
