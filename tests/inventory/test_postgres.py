@@ -114,3 +114,24 @@ def test_raw_sql_update_or_delete_on_the_ledger_fails(postgres):
         ):
             cursor.execute(sql)
     assert StockMovement.objects.get().quantity == 2
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_fifty_concurrent_decrements_of_five_units_exactly_five_succeed(postgres, attempt):
+    shelf = System.objects.get(name="shelf")
+    bin, sku = BinFactory(), SkuFactory()
+    on_hand_adjust(bin=bin, sku=sku, delta=5, kind=Kind.RECEIVE, source_system=shelf,
+                   source_event_id=f"stock-{attempt}")  # fmt: skip
+
+    def take(i):
+        return on_hand_adjust(
+            bin=Bin.objects.get(pk=bin.pk), sku=Sku.objects.get(pk=sku.pk), delta=-1,
+            kind=Kind.SHIP, source_system=System.objects.get(name="shelf"),
+            source_event_id=f"take-{attempt}-{i}",
+        )  # fmt: skip
+
+    results = _in_threads(50, take)
+    assert sum(isinstance(r, StockMovement) for r in results) == 5
+    assert sum(isinstance(r, InsufficientStock) for r in results) == 45
+    assert OnHand.objects.get(bin=bin, sku=sku).quantity == 0
+    assert ledger_mismatches() == []
