@@ -1,3 +1,31 @@
+from django.urls import path
+
+from replenishment import views
+
 app_name = "replenishment"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("suggestions/", views.suggestion_list, name="suggestion-list"),
+    path("suggestions.csv", views.suggestion_export, name="suggestion-export"),
+    path("ghost-rows/detect/", views.ghost_rows_detect, name="ghost-rows-detect"),
+    path("purchase-orders/", views.purchase_order_list, name="purchase-order-list"),
+    path("purchase-orders/draft/", views.purchase_order_draft, name="purchase-order-draft"),
+    path(
+        "purchase-orders/<str:number>/",
+        views.purchase_order_detail,
+        name="purchase-order-detail",
+    ),
+    path(
+        "purchase-orders/<str:number>/lines/<int:line_id>/",
+        views.purchase_order_line_update,
+        name="purchase-order-line-update",
+    ),
+    path(
+        "purchase-orders/<str:number>/<slug:action>/",
+        views.purchase_order_transition,
+        name="purchase-order-transition",
+    ),
+    path("receive/", views.receive_start, name="receive-start"),
+    path("receive/<str:number>/", views.receive, name="receive"),
+    path("receive/<str:number>/receipts/", views.receipt_create, name="receipt-create"),
+]

@@ -1,8 +1,9 @@
-"""Playwright for Python driving Debian's Chromium (never a downloaded browser)."""
+"""Playwright for Python driving Debian's Chromium (never a downloaded browser).
+
+The ``browser`` and ``page`` fixtures live in the root conftest, so every directory shares
+one Playwright per session; this module keeps the launch options and the login step."""
 
 import os
-
-import pytest
 
 # Playwright's sync API keeps an event loop running in the test's thread; Django's ORM
 # calls made by the test body itself are still plain synchronous calls.
@@ -18,27 +19,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="session")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def log_in(page, live_server, username: str, password: str) -> None:

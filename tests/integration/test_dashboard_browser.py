@@ -6,7 +6,7 @@ import pytest
 
 from inventory.models import DemoLevel, StockMovement, System
 from inventory.services import on_hand_adjust, storefront_push, storefront_reconcile
-from tests.browser.conftest import browser, log_in, page  # noqa: F401 - fixtures
+from tests.browser.conftest import log_in
 from tests.factories import BinFactory, SkuFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_manager_follows_a_gap_to_its_count_task_and_runs_a_reconciliation(
     celery_live_worker,
     live_server,
-    page,  # noqa: F811 - the browser fixture imported above
+    page,
     shelf,
 ):
     storefront = System.objects.get(name="storefront")

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -52,6 +53,8 @@ class Command(BaseCommand):
             skus = self._skus()
             moved = self._stock(bins, skus)
             self._users()
+            # Suppliers, policies, purchase orders and four weeks of sales history.
+            call_command("seed_replenishment", stdout=self.stdout)
             demo_levels = demo_storefront_seed()
         self.stdout.write(f"Demo storefront: {demo_levels} levels created.")
         self.stdout.write(

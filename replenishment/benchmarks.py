@@ -1,0 +1,198 @@
+"""Replenishment's benchmark section: coverage of every SKU, set-based.
+
+Full size: 100,000 SKUs with 1,000,000 ledger rows over the last ~6 weeks (about half in
+the 28-day window), balances equal to their ledger, open commitments, purchase orders in
+transit, a default policy and per-SKU policies. Timed: ``coverage_rows()`` for every SKU
+(the CSV export's query, every row fetched) and the suggestions page's query.
+"""
+
+import random
+from datetime import timedelta
+
+from django.utils import timezone
+
+from inventory.management.commands.benchmark import BenchContext, register
+from inventory.models import Bin, Commitment, OnHand, Sku, StockMovement, System
+from replenishment.models import PurchaseOrder, PurchaseOrderLine, ReorderPolicy, Supplier
+from replenishment.selectors import coverage_rows
+
+FULL_SKUS = 100_000
+FULL_LEDGER_ROWS = 1_000_000
+HISTORY_DAYS = 42
+
+
+def _table(model) -> str:
+    return model._meta.db_table
+
+
+def _load(ctx: BenchContext, *, skus: int, ledger_rows: int) -> int:
+    rng = random.Random(2024)
+    now = timezone.now()
+    bins = max(10, skus // 50)
+    ctx.progress(f"loading {skus:,} SKUs in {bins:,} bins")
+    ctx.bulk_insert(
+        _table(Bin),
+        ["id", "code", "zone", "walk_order", "active"],
+        ((i, f"B-{i:05}", "Z", i, True) for i in range(1, bins + 1)),
+    )
+    ctx.bulk_insert(
+        _table(Sku),
+        ["id", "code", "title", "active", "unit_cost"],
+        ((i, f"S-{i:06}", f"Item {i}", True, 1) for i in range(1, skus + 1)),
+    )
+    shelf = System.objects.using(ctx.alias).get(name="shelf").pk
+    storefront = System.objects.using(ctx.alias).get(name="storefront").pk
+
+    balances: dict[int, int] = {}  # sku id → balance (each SKU lives in one bin)
+    event = 0
+
+    def movements():
+        nonlocal event
+        per_sku, extra = divmod(ledger_rows, skus)
+        for sku in range(1, skus + 1):
+            bin = 1 + sku % bins
+            count = per_sku + (1 if sku <= extra else 0)
+            times = sorted(rng.uniform(0, HISTORY_DAYS) for _ in range(count))
+            rate = rng.choice([0.2, 0.5, 1, 2, 4])
+            balance = 0
+            for n, age in enumerate(reversed(times)):
+                at = now - timedelta(days=age)
+                if n == 0 or balance == 0 or rng.random() < 0.08:
+                    delta, kind, source = round(rate * 20) + 5, "receive", shelf
+                else:
+                    delta = -min(balance, 1 + int(rng.expovariate(1 / rate)))
+                    kind, source = "ship", storefront
+                balance += delta
+                event += 1
+                yield (
+                    kind,
+                    bin,
+                    sku,
+                    delta,
+                    balance,
+                    source,
+                    f"bench-{event}",
+                    0,
+                    "",
+                    None,
+                    "",
+                    at,
+                )
+            balances[sku] = balance
+
+    ctx.progress(f"loading {ledger_rows:,} ledger rows")
+    loaded = ctx.bulk_insert(
+        _table(StockMovement),
+        [
+            "kind",
+            "bin_id",
+            "sku_id",
+            "quantity",
+            "balance_after",
+            "source_system_id",
+            "source_event_id",
+            "leg",
+            "reference",
+            "actor_id",
+            "note",
+            "created_at",
+        ],
+        movements(),
+    )
+    ctx.bulk_insert(
+        _table(OnHand),
+        ["bin_id", "sku_id", "quantity", "updated_at"],
+        ((1 + sku % bins, sku, q, now) for sku, q in balances.items()),
+    )
+    ctx.progress("loading commitments, policies and purchase orders")
+    ctx.bulk_insert(
+        _table(Commitment),
+        ["sku_id", "source_system_id", "order_ref", "line_ref", "quantity", "status", "created_at"],
+        (
+            (sku, storefront, f"#B{sku}", "1", 1 + sku % 3, "open", now)
+            for sku in range(1, skus + 1, 20)
+        ),
+    )
+    ctx.bulk_insert(
+        _table(Supplier),
+        ["id", "name", "email", "active"],
+        ((i, f"Supplier {i}", "", True) for i in range(1, 21)),
+    )
+    policy_columns = [
+        "sku_id",
+        "supplier_id",
+        "lead_time_days",
+        "review_period_days",
+        "safety_stock_days",
+        "safety_stock_units",
+        "min_order_qty",
+        "case_pack",
+        "target_days",
+        "updated_at",
+    ]
+    ctx.bulk_insert(
+        _table(ReorderPolicy), policy_columns, [(None, 1, 7, 7, 3, None, 1, 1, 14, now)]
+    )
+    ctx.bulk_insert(
+        _table(ReorderPolicy),
+        policy_columns,
+        (
+            (sku, 1 + sku % 20, 3 + sku % 12, 7, None, 5 + sku % 10, 12, 6, 21, now)
+            for sku in range(1, skus + 1, 10)
+        ),
+    )
+    orders = max(1, skus // 100)
+    ctx.bulk_insert(
+        _table(PurchaseOrder),
+        ["id", "number", "supplier_id", "status", "request_key", "created_at"],
+        (
+            (i, f"PO-B{i:05}", 1 + i % 20, "sent" if i % 4 else "partially_received", "", now)
+            for i in range(1, orders + 1)
+        ),
+    )
+    ctx.bulk_insert(
+        _table(PurchaseOrderLine),
+        ["po_id", "sku_id", "ordered", "received"],
+        (
+            (po, 1 + (po * 37 + k * 7919) % skus, 24, 0 if po % 4 else 6)
+            for po in range(1, orders + 1)
+            for k in range(3)
+        ),
+    )
+    with ctx.connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    _check_ledger(ctx)
+    return loaded
+
+
+def _check_ledger(ctx: BenchContext) -> None:
+    """The generated data keeps the shelf's invariant: every balance equals its ledger."""
+    with ctx.connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT COUNT(*) FROM {_table(OnHand)} o
+                LEFT JOIN (SELECT bin_id, sku_id, SUM(quantity) AS total
+                           FROM {_table(StockMovement)} GROUP BY bin_id, sku_id) m
+                  ON m.bin_id = o.bin_id AND m.sku_id = o.sku_id
+                WHERE o.quantity < 0 OR o.quantity <> COALESCE(m.total, 0)"""
+        )
+        wrong = cursor.fetchone()[0]
+    if wrong:
+        raise RuntimeError(f"Benchmark data broke the ledger invariant for {wrong} balances.")
+
+
+@register("coverage", help="Every SKU's coverage and suggestion in one set-based query.")
+def coverage(ctx: BenchContext) -> dict:
+    skus, ledger_rows = ctx.scaled(FULL_SKUS), ctx.scaled(FULL_LEDGER_ROWS)
+    loaded = _load(ctx, skus=skus, ledger_rows=ledger_rows)
+    ctx.progress("timing coverage for every SKU")
+    ms, rows = ctx.timed(lambda: coverage_rows(using=ctx.alias))
+    page_ms, _ = ctx.timed(
+        lambda: coverage_rows(using=ctx.alias, needed_only=True, sort="urgency", limit=50)
+    )
+    return {
+        "skus": len(rows),
+        "ledger_rows": loaded,
+        "ms": ms,
+        "page_ms": page_ms,
+        "suggestions": sum(1 for row in rows if row.suggested),
+    }

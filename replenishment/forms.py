@@ -1,0 +1,128 @@
+"""Forms of replenishment: receiving at the dock, the suggestions' filters, drafting."""
+
+import re
+
+from django import forms
+
+from inventory.models import Bin, Sku
+from replenishment.models import PurchaseOrder, PurchaseOrderLine, Supplier
+from replenishment.selectors import SORTS
+
+MAX_UNITS = 100_000
+MAX_SELECTED = 500
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+
+def _clean_key(value: str) -> str:
+    if not KEY_PATTERN.match(value or ""):
+        raise forms.ValidationError("This form has expired; reload the page and try again.")
+    return value
+
+
+class ReceiveForm(forms.Form):
+    """Scan the SKU, enter the count, scan the bin. ``sku`` cleans to the PO's line."""
+
+    sku = forms.CharField(max_length=64, label="Scan the SKU")
+    units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, label="Units counted")
+    bin = forms.CharField(max_length=20, label="Scan the bin")
+    key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+    def __init__(self, *args, po: PurchaseOrder, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.po = po
+
+    def clean_sku(self) -> PurchaseOrderLine:
+        code = self.cleaned_data["sku"].strip()
+        line = (
+            PurchaseOrderLine.objects.select_related("sku")
+            .filter(po=self.po, sku__code__iexact=code)
+            .first()
+        )
+        if line is None:
+            if Sku.objects.filter(code__iexact=code).exists():
+                raise forms.ValidationError(
+                    f"{code} is not on {self.po.number}: check the label and the delivery note."
+                )
+            raise forms.ValidationError(f"No SKU {code} in the catalog: scan the label again.")
+        if not line.sku.active:
+            raise forms.ValidationError(
+                f"{line.sku.code} is no longer in the catalog; set the units aside and tell a "
+                "manager."
+            )
+        return line
+
+    def clean_bin(self) -> Bin:
+        code = self.cleaned_data["bin"].strip()
+        bin = Bin.objects.filter(code__iexact=code).first()
+        if bin is None:
+            raise forms.ValidationError(f"No bin {code}: scan the bin's label again.")
+        if not bin.active:
+            raise forms.ValidationError(
+                f"Bin {bin.code} is inactive; put the units in another bin."
+            )
+        return bin
+
+    def clean_key(self) -> str:
+        return _clean_key(self.cleaned_data["key"])
+
+
+class SuggestionFilterForm(forms.Form):
+    supplier = forms.ModelChoiceField(
+        queryset=Supplier.objects.order_by("name"),
+        required=False,
+        empty_label="Every supplier",
+        widget=forms.Select(attrs={"aria-label": "Supplier"}),
+    )
+    sort = forms.ChoiceField(
+        choices=[
+            ("urgency", "Most urgent first"),
+            ("cover", "Fewest days of cover first"),
+            ("code", "By SKU"),
+        ],
+        required=False,
+        widget=forms.Select(attrs={"aria-label": "Sort"}),
+    )
+    show = forms.ChoiceField(
+        choices=[("needed", "Only SKUs to order"), ("all", "Every SKU")],
+        required=False,
+        widget=forms.Select(attrs={"aria-label": "Show"}),
+    )
+    page = forms.IntegerField(min_value=1, required=False)
+
+    def filters(self) -> dict:
+        """The cleaned filters, or the defaults for anything malformed (a list never 400s)."""
+        data = self.cleaned_data if self.is_valid() else {}
+        supplier = data.get("supplier")
+        sort = data.get("sort") or "urgency"
+        return {
+            "supplier_id": supplier.pk if supplier else None,
+            "sort": sort if sort in SORTS else "urgency",
+            "needed_only": (data.get("show") or "needed") == "needed",
+            "page": data.get("page") or 1,
+        }
+
+
+class DraftForm(forms.Form):
+    """The selected suggestions (SKU ids) and the submission's key."""
+
+    sku = forms.TypedMultipleChoiceField(coerce=int, choices=[], required=True)
+    key = forms.CharField(max_length=64)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Any whole number is a valid choice; the service decides what may be ordered.
+        self.fields["sku"].valid_value = lambda value: str(value).isdigit()
+        self.fields["sku"].error_messages["required"] = "Tick at least one suggestion to order."
+
+    def clean_sku(self) -> list[int]:
+        ids = sorted(set(self.cleaned_data["sku"]))
+        if len(ids) > MAX_SELECTED:
+            raise forms.ValidationError(f"Draft at most {MAX_SELECTED} lines at a time.")
+        return ids
+
+    def clean_key(self) -> str:
+        return _clean_key(self.cleaned_data["key"])
+
+
+class LineSetForm(forms.Form):
+    ordered = forms.IntegerField(min_value=0, max_value=MAX_UNITS, label="Order")

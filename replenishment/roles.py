@@ -1,0 +1,22 @@
+"""What each role may do in replenishment (read by ``inventory.roles.role_permissions``).
+
+Staff receive deliveries; managers also read the suggestions, draft, send and close
+purchase orders and look for ghost rows. Admins get every replenishment permission.
+"""
+
+PERMISSIONS = {
+    "staff": [
+        "replenishment.receive_purchaseorder",
+        "replenishment.view_purchaseorder",
+        "replenishment.view_purchaseorderline",
+    ],
+    "manager": [
+        "replenishment.view_suggestions",
+        "replenishment.detect_ghost_rows",
+        "replenishment.add_purchaseorder",
+        "replenishment.change_purchaseorder",
+        "replenishment.view_supplier",
+        "replenishment.view_reorderpolicy",
+        "replenishment.view_receipt",
+    ],
+}
