@@ -178,7 +178,7 @@ CELERY_TIMEZONE = TIME_ZONE
 ONEFACT_TRUTH_MOMENT = env("ONEFACT_TRUTH_MOMENT", default="ship")
 
 # Storefront sync. Pushes are coalesced: commits within this window share one drain.
-ONEFACT_PUSH_COALESCE_SECONDS = env.float("ONEFACT_PUSH_COALESCE_SECONDS", default=0.05)
+ONEFACT_PUSH_COALESCE_SECONDS = env.float("ONEFACT_PUSH_COALESCE_SECONDS", default=0.2)
 ONEFACT_PUSH_KICK_TTL = env.int("ONEFACT_PUSH_KICK_TTL", default=10)
 ONEFACT_PUSH_MAX_BATCHES = env.int("ONEFACT_PUSH_MAX_BATCHES", default=200)
 # Reconciliation: a gap above this many units, or the same SKU disagreeing again within

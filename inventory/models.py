@@ -491,7 +491,9 @@ class SyncLog(models.Model):
     version = models.BigIntegerField()
     result = models.CharField(max_length=20)
     lag_ms = models.IntegerField(null=True)
-    pushed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    pushed_at = models.DateTimeField(
+        default=timezone.now, db_index=True, help_text="Rows of one adapter call share it."
+    )
 
     class Meta:
         ordering = ["-id"]

@@ -184,6 +184,7 @@ def _record_applied(storefront: System, rows: list[_Row], report: PushReport) ->
                 version=r.version,
                 result="applied",
                 lag_ms=lags[r.sku_id],
+                pushed_at=now,
             )
             for r in rows
         ]

@@ -14,11 +14,12 @@ KEYS = {
     "reconcile_1m": {"peak_rss_mb"},
     "dashboard": {"p50_ms", "p95_ms", "queries"},
     "sku_list": {"p50_ms", "p95_ms", "queries"},
+    "push": {"movements", "skus", "adapter_calls", "p50_ms", "p95_ms"},
 }  # fmt: skip
 
 
 @pytest.mark.django_db(transaction=True)
-def test_benchmark_inventory_sections_report_their_keys(postgres, capsys):
+def test_benchmark_inventory_sections_report_their_keys(postgres, redis_url, capsys):
     """PostgreSQL only: the sections re-point the default connection at their database,
     which would drop SQLite's in-memory test database."""
     args = ["benchmark", "--json", "--scale", "0.002"]
