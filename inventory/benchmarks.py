@@ -474,3 +474,55 @@ def push(ctx: BenchContext) -> dict:
         "p95_ms": lags[int(0.95 * (len(lags) - 1))] if lags else None,
         "writes_per_s": round(movements / write_s),
     }
+
+
+@register("api", help="movements posted through the JSON API to gunicorn on loopback, 4 clients")
+def api(ctx: BenchContext) -> dict:
+    import uuid
+
+    import httpx
+
+    from inventory import loadtest
+
+    skus, _ = _sections_setup(ctx, full_rows=200_000)
+    clients, seconds = 4, max(5.0, 20 * min(1.0, ctx.scale * 10))
+    env = loadtest.service_env(loadtest.server_dsn(ctx.connection.settings_dict["NAME"]))
+    env["REDIS_URL"] = ""  # time the API and the write path; the push has its own section
+    with default_database(ctx):
+        token = System.objects.get(name="shelf").issue_token()
+    base_url, server = loadtest.gunicorn(env, workers=4)
+    times: list[float] = []
+    errors = [0]
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        deadline = time.monotonic() + seconds
+        with httpx.Client(base_url=base_url, timeout=30) as http:
+            while time.monotonic() < deadline:
+                sku = rng.randint(1, skus)
+                body = {"sku": f"S-{sku:06}", "bin": f"B-{1 + sku % 200:04}", "kind": "receive",
+                        "quantity": 1}  # fmt: skip
+                headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
+                started = time.perf_counter()
+                response = http.post("/api/movements", json=body, headers=headers)
+                times.append((time.perf_counter() - started) * 1000)
+                if response.status_code != 201:
+                    errors[0] += 1
+
+    with server:
+        ctx.progress(f"{clients} clients for {seconds:.0f}s on {base_url}")
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        wall = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - wall
+    times.sort()
+    return {
+        "movements_per_s": round((len(times) - errors[0]) / wall),
+        "p50_ms": round(times[len(times) // 2], 1) if times else None,
+        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1) if times else None,
+        "clients": clients,
+        "errors": errors[0],
+    }

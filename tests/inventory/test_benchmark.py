@@ -15,6 +15,7 @@ KEYS = {
     "dashboard": {"p50_ms", "p95_ms", "queries"},
     "sku_list": {"p50_ms", "p95_ms", "queries"},
     "push": {"movements", "skus", "adapter_calls", "p50_ms", "p95_ms"},
+    "api": {"movements_per_s", "p50_ms", "p95_ms", "clients"},
 }  # fmt: skip
 
 
