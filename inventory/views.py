@@ -69,6 +69,7 @@ def sku_detail(request, code: str):
     context = {
         "sku": sku,
         "sync_states": selectors.sync_states_for_sku(sku=sku),
+        "sync_log": selectors.sync_log_for_sku(sku=sku),
         "discrepancies": selectors.discrepancies_for_list(sku_code=sku.code)[:20],
         "balances": selectors.on_hand_for_sku(sku=sku),
         "availability": selectors.availability_for_sku(sku=sku),

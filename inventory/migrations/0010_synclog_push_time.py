@@ -5,15 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inventory', '0009_managers_decide_discrepancies'),
+        ("inventory", "0009_managers_decide_discrepancies"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='synclog',
-            name='pushed_at',
-            field=models.DateTimeField(db_index=True, default=django.utils.timezone.now, help_text='Rows of one adapter call share it.'),
+            model_name="synclog",
+            name="pushed_at",
+            field=models.DateTimeField(
+                db_index=True,
+                default=django.utils.timezone.now,
+                help_text="Rows of one adapter call share it.",
+            ),
         ),
     ]

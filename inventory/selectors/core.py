@@ -352,3 +352,10 @@ def jobs_visible_to(*, user) -> QuerySet[Job]:
     if user.has_perm("inventory.run_reconciliation") or user.has_perm("inventory.add_bin"):
         return Job.objects.select_related("created_by")
     return Job.objects.filter(created_by=user).select_related("created_by")
+
+
+def sync_log_for_sku(*, sku: Sku, limit: int = 10):
+    """The SKU's latest acknowledged pushes, newest first: its sync history."""
+    from inventory.models import SyncLog
+
+    return SyncLog.objects.filter(sku=sku).select_related("storefront").order_by("-id")[:limit]
