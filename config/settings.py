@@ -94,6 +94,12 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env.bool(
+    "ONEFACT_PG_JIT", default=False
+):
+    # Short OLTP statements and page aggregates: PostgreSQL's JIT compiles for longer than
+    # they run (measured: seconds on the coverage query, most of a dashboard request).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite: wait for the writer lock instead of failing at once; one writer at a time.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
