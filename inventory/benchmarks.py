@@ -24,11 +24,13 @@ from inventory.management.commands.benchmark import BenchContext, register
 from inventory.models import Bin, Discrepancy, OnHand, OutboxEntry, Sku, StockMovement, System
 from inventory.storefront.base import (
     Capabilities,
+    CatalogItem,
     Level,
     LevelWrite,
     Mirrors,
     Page,
     StorefrontAdapter,
+    WebhookSignatureInvalid,
     WriteResult,
     WriteStatus,
 )
@@ -242,14 +244,16 @@ class InProcessStorefront(StorefrontAdapter):
                 out.append(WriteResult(w.sku, WriteStatus.APPLIED))
         return out
 
-    def read_catalog(self, cursor=None):
-        raise NotImplementedError
+    def read_catalog(self, cursor: str | None = None) -> Page[CatalogItem]:
+        page = self.read_levels(None, cursor)
+        return Page([CatalogItem(level.sku, level.sku, True) for level in page.items],
+                    page.next_cursor)  # fmt: skip
 
-    def verify_webhook(self, body, headers):
-        raise NotImplementedError
+    def verify_webhook(self, body, headers) -> None:
+        raise WebhookSignatureInvalid("the in-process storefront sends no webhooks")
 
-    def parse_events(self, body, headers):
-        raise NotImplementedError
+    def parse_events(self, body, headers) -> list:
+        return []  # it sends no webhooks, so there is never an event to parse
 
 
 def _reconcile_once(levels: dict[str, int]) -> tuple[float, int]:

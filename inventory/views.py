@@ -33,10 +33,10 @@ def home(request):
 def find(request):
     """One box for a scanner or a thumb: a bin code or a SKU code goes to its page."""
     code = request.GET.get("q", "").strip()
-    if Bin.objects.filter(code__iexact=code).exists():
-        target = reverse("inventory:bin-detail", args=[Bin.objects.get(code__iexact=code).code])
-    elif Sku.objects.filter(code__iexact=code).exists():
-        target = reverse("inventory:sku-detail", args=[Sku.objects.get(code__iexact=code).code])
+    if bin := Bin.objects.filter(code__iexact=code).first():
+        target = reverse("inventory:bin-detail", args=[bin.code])
+    elif sku := Sku.objects.filter(code__iexact=code).first():
+        target = reverse("inventory:sku-detail", args=[sku.code])
     else:
         target = reverse("inventory:sku-list") + f"?q={code}"
     return HttpResponseClientRedirect(target) if request.htmx else redirect(target)

@@ -230,3 +230,22 @@ class StorefrontAdapter(abc.ABC):
             f"{type(self).__name__} does not take return dispositions; the outcome of return "
             f"{return_ref} stays recorded in OneFact only"
         )
+
+
+class HttpClientLifecycle:
+    """For adapters that talk HTTP through ``self._client`` (an ``httpx.Client``): close it
+    if the adapter created it (``self._owns_client``), and work as a context manager."""
+
+    _client: Any
+    _owns_client: bool
+
+    def close(self) -> None:
+        """Close the HTTP client if this adapter created it."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()

@@ -37,7 +37,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,6 +50,7 @@ from inventory.storefront.base import (
     CatalogItem,
     EventLine,
     EventType,
+    HttpClientLifecycle,
     InboundEvent,
     Level,
     LevelWrite,
@@ -205,7 +205,7 @@ class _Variant:
     quantity: int | None  # stock in our warehouse; None: no stock record there
 
 
-class SaleorAdapter(StorefrontAdapter):
+class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
     """One Saleor instance, one warehouse. Configuration comes only through the constructor."""
 
     capabilities = Capabilities(
@@ -243,24 +243,6 @@ class SaleorAdapter(StorefrontAdapter):
         self._jwks_fetched_at: float | None = None
         self._jwks_lock = threading.Lock()
         self._clock: Callable[[], float] = time.monotonic
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the HTTP client if this adapter created it."""
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> SaleorAdapter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- reads -----------------------------------------------------------------------------
 

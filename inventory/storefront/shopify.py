@@ -56,7 +56,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -68,6 +67,7 @@ from inventory.storefront.base import (
     Disposition,
     EventLine,
     EventType,
+    HttpClientLifecycle,
     InboundEvent,
     Level,
     LevelWrite,
@@ -281,7 +281,7 @@ class _Item:
     on_hand: int | None
 
 
-class ShopifyAdapter(StorefrontAdapter):
+class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
     """One Shopify shop, one location. Configuration comes only through the constructor."""
 
     capabilities = Capabilities(
@@ -322,24 +322,6 @@ class ShopifyAdapter(StorefrontAdapter):
         self._item_by_sku: dict[str, str] = {}
         self._sku_by_item: dict[str, str] = {}
         self.last_throttle_status: ThrottleStatus | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the HTTP client if this adapter created it."""
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> ShopifyAdapter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- reads -----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, transaction
 from django.utils import timezone
 
@@ -217,7 +218,7 @@ def _dialect(vendor: str) -> dict[str, str]:
             "ceil": "(CAST({x} AS INTEGER) + (({x}) > CAST({x} AS INTEGER)))",
             "materialized": "",  # SQLite materializes a CTE used more than once by itself
         }
-    raise NotImplementedError(f"Coverage runs on PostgreSQL and SQLite, not {vendor}.")
+    raise ImproperlyConfigured(f"Coverage runs on PostgreSQL and SQLite, not {vendor}.")
 
 
 def _coverage_sql(

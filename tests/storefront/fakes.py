@@ -221,7 +221,8 @@ class FakeServer:
         return self.handle(request)
 
     def handle(self, request: RecordedRequest) -> Reply:
-        raise NotImplementedError
+        """Each fake answers its API's requests; the base server knows none of them."""
+        return _json_reply({"errors": [{"message": f"no route for {request.path}"}]}, status=404)
 
     def graphql_with_faults(
         self, request: RecordedRequest, answer: Callable[[RecordedRequest], Reply]
