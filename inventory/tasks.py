@@ -40,7 +40,7 @@ def push_storefronts_task(self) -> list[dict]:
     reports = []
     for storefront in selectors.storefronts_for_push():
         try:
-            report = storefront_push(storefront=storefront)
+            report = storefront_push(storefront=storefront, committed_only=True)
         except RateLimited as error:
             raise self.retry(
                 exc=error, countdown=min(error.retry_after, RETRY_MAX_SECONDS)

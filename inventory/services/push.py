@@ -76,13 +76,15 @@ def _lock(storefront: System) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_BASE + storefront.pk])
 
 
-def _pending(storefront: System, limit: int) -> list[dict]:
+def _pending(storefront: System, limit: int, upto: int | None) -> list[dict]:
     acknowledged = SyncState.objects.filter(storefront=storefront, sku=OuterRef("sku")).values(
         "pushed_version"
     )
+    entries = OutboxEntry.objects.filter(id__gt=Coalesce(Subquery(acknowledged), Value(0)))
+    if upto is not None:
+        entries = entries.filter(id__lte=upto)
     return list(
-        OutboxEntry.objects.filter(id__gt=Coalesce(Subquery(acknowledged), Value(0)))
-        .values("sku")
+        entries.values("sku")
         .annotate(version=Max("id"), first_at=Min("created_at"), oldest=Min("id"))
         .order_by("oldest")[:limit]
     )
@@ -294,12 +296,15 @@ def _record_error(storefront: System, rows: list[_Row], error: StorefrontError) 
     )
 
 
-def _push_batch(storefront: System, adapter: StorefrontAdapter, report: PushReport) -> int:
-    """One locked batch; returns how many SKUs it covered (0: nothing pending)."""
+def _push_batch(
+    storefront: System, adapter: StorefrontAdapter, report: PushReport, upto: int | None
+) -> int:
+    """One locked batch of changes up to outbox row ``upto``; returns how many SKUs it
+    covered (0: nothing pending)."""
     owner = selectors.owner_of(fact=Fact.ON_HAND)
     with transaction.atomic():
         _lock(storefront)
-        pending = _pending(storefront, min(adapter.capabilities.max_batch, MAX_BATCH) * 4)
+        pending = _pending(storefront, min(adapter.capabilities.max_batch, MAX_BATCH) * 4, upto)
         if not pending:
             return 0
         rows = _rows(storefront, adapter, pending)
@@ -353,8 +358,14 @@ def _sort(rows: list[_Row], results: dict[str, WriteResult]):
     return applied, stale, failed
 
 
-def storefront_push(*, storefront: System, max_batches: int | None = None) -> PushReport:
+def storefront_push(
+    *, storefront: System, max_batches: int | None = None, committed_only: bool = False
+) -> PushReport:
     """Drain the outbox for one storefront until nothing is pending (or max_batches).
+
+    With ``committed_only`` the drain stops at the newest change committed when it started:
+    a change committed later kicked its own drain (the kick key is cleared before this one
+    starts), so a busy shelf is pushed in coalesced windows, not in a call per change.
 
     A retryable adapter error (timeout, 5xx, throttling) is recorded on the SKUs' sync state
     and raised for the task to retry; nothing acknowledged is lost.
@@ -363,9 +374,12 @@ def storefront_push(*, storefront: System, max_batches: int | None = None) -> Pu
 
     report = PushReport(storefront=storefront.name)
     adapter = adapter_for(storefront)
+    upto = None
+    if committed_only:
+        upto = OutboxEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
     for _ in range(max_batches or settings.ONEFACT_PUSH_MAX_BATCHES):
         try:
-            if not _push_batch(storefront, adapter, report):
+            if not _push_batch(storefront, adapter, report, upto):
                 break
         except StorefrontError as error:
             report.error = f"{type(error).__name__}: {error}"

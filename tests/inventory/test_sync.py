@@ -148,3 +148,30 @@ def test_push_mirrors_available_for_a_single_number_storefront(storefront, shelf
     BinFactory()
     storefront_push(storefront=storefront)
     assert DemoLevel.objects.get(sku_code="ONE-NUM").quantity == 7
+
+
+@pytest.mark.parametrize("committed_only", [True, False])
+def test_a_kicked_drain_stops_at_what_was_committed_when_it_started(
+    shopify, mug, shelf, bin, monkeypatch, committed_only
+):
+    from inventory.services import push
+
+    cup = SkuFactory(code="CUP-1")
+    shopify.fake.add_product("Cup", [("CUP-1", 0)])
+    _move(bin, mug, shelf, 2, "before")
+    send, landed = push._send, []
+
+    def send_while_the_shelf_moves(*args, **kwargs):
+        if not landed:  # a commit landing while the drain is under way
+            landed.append(_move(bin, cup, shelf, 5, "during"))
+        return send(*args, **kwargs)
+
+    monkeypatch.setattr(push, "_send", send_while_the_shelf_moves)
+    report = storefront_push(storefront=shopify, committed_only=committed_only)
+    assert shopify.fake.on_hand("MUG-1") == 2
+    if committed_only:  # the change after the start kicked its own drain: left for it
+        assert (report.skus, shopify.fake.on_hand("CUP-1")) == (1, 0)
+        assert storefront_push(storefront=shopify, committed_only=True).skus == 1
+    else:  # the sweep drains everything it finds
+        assert report.skus == 2
+    assert shopify.fake.on_hand("CUP-1") == 5
