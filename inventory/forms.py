@@ -5,8 +5,11 @@ from inventory.services.imports import REJECT, SKIP
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
 
-class BinImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV with a header: code, zone, walk_order, active.")
+class ImportForm(forms.Form):
+    """A CSV file, read as UTF-8 text into ``cleaned_data["text"]``, and what to do with a bad
+    row. Subclasses say which columns in the file field's help text."""
+
+    file = forms.FileField()
     mode = forms.ChoiceField(
         choices=[
             (REJECT, "Reject the whole file if any row is bad"),
@@ -27,6 +30,16 @@ class BinImportForm(forms.Form):
                 "The file is not UTF-8 text (save it as CSV UTF-8)."
             ) from error
         return upload
+
+
+class BinImportForm(ImportForm):
+    file = forms.FileField(help_text="CSV with a header: code, zone, walk_order, active.")
+
+
+class SkuImportForm(ImportForm):
+    file = forms.FileField(
+        help_text="CSV with a header: code, then any of title, unit_cost, active."
+    )
 
 
 class DashboardFilterForm(forms.Form):

@@ -5,7 +5,7 @@ from django.conf import settings
 
 from inventory import hooks, selectors
 from inventory.models import Fact, Job, System
-from inventory.services.imports import ImportRejected, bins_import
+from inventory.services.imports import ImportRejected, bins_import, skus_import
 from inventory.services.inbound import catalog_pull
 from inventory.services.jobs import job_progress
 from inventory.services.reconcile import reconcile_ranges
@@ -42,7 +42,16 @@ def run_import_bins(job: Job) -> dict:
     try:
         report = bins_import(text=job.params["csv"], mode=job.params["mode"])
     except ImportRejected as rejected:
-        raise ValueError(str(rejected)) from rejected
+        raise ValueError(rejected.every_row()) from rejected
+    return report.as_dict()
+
+
+def run_import_skus(job: Job) -> dict:
+    job_progress(job=job, total=1, message="Checking every row…")
+    try:
+        report = skus_import(text=job.params["csv"], mode=job.params["mode"])
+    except ImportRejected as rejected:
+        raise ValueError(rejected.every_row()) from rejected
     return report.as_dict()
 
 
@@ -50,3 +59,4 @@ def register() -> None:
     hooks.register_job_runner("reconcile", run_reconcile)
     hooks.register_job_runner("catalog_pull", run_catalog_pull)
     hooks.register_job_runner("import_bins", run_import_bins)
+    hooks.register_job_runner("import_skus", run_import_skus)

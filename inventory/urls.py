@@ -7,6 +7,7 @@ app_name = "inventory"
 urlpatterns = [
     path("find/", views.find, name="find"),
     path("skus/", views.sku_list, name="sku-list"),
+    path("skus/import/", views.sku_import, name="sku-import"),
     path("skus/<str:code>/", views.sku_detail, name="sku-detail"),
     path("bins/import/", views.bin_import, name="bin-import"),
     path("bins/<str:code>/", views.bin_detail, name="bin-detail"),

@@ -13,9 +13,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from inventory import charts, selectors, services
-from inventory.forms import BinImportForm, DashboardFilterForm, DiscrepancyDecisionForm
-from inventory.models import Bin, Discrepancy, Sku, System
+from inventory.forms import (
+    BinImportForm,
+    DashboardFilterForm,
+    DiscrepancyDecisionForm,
+    SkuImportForm,
+)
+from inventory.models import Bin, Discrepancy, Fact, Sku, System
 from inventory.roles import HOME_TEMPLATES, role_for
+from inventory.services.imports import shelf_may_edit_catalog
 from inventory.storefront import adapter_for
 from inventory.storefront.base import StorefrontError, WebhookSignatureInvalid
 
@@ -177,6 +183,23 @@ def bin_import(request):
         )
         return redirect("inventory:job-detail", pk=job.pk)
     return render(request, "inventory/bin_import.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("inventory.change_sku", raise_exception=True)
+def sku_import(request):
+    form = SkuImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        job = services.job_start(
+            kind="import_skus",
+            title=f"Import SKUs from {form.cleaned_data['file'].name}",
+            params={"csv": form.cleaned_data["text"], "mode": form.cleaned_data["mode"]},
+            actor=request.user,
+        )
+        return redirect("inventory:job-detail", pk=job.pk)
+    owner = selectors.owner_of(fact=Fact.CATALOG)
+    context = {"form": form, "catalog_owner": owner, "shelf_owns": shelf_may_edit_catalog(owner)}
+    return render(request, "inventory/sku_import.html", context)
 
 
 @require_GET

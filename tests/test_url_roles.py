@@ -19,7 +19,7 @@ STAFF = {
     "driftwalks:count-sheet", "driftwalks:count-submit", "driftwalks:count-found-line",
     "replenishment:receive-start", "replenishment:receive", "replenishment:receipt-create",
 }  # fmt: skip
-ADMIN = {"inventory:bin-import"}
+ADMIN = {"inventory:bin-import", "inventory:sku-import"}
 
 
 def _urls():

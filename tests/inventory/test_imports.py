@@ -23,6 +23,8 @@ def test_bins_import_creates_and_updates(db):
         ("A-03,,3,yes", "zone is required"),
         ("A-03,A,-1,yes", "walk_order"),
         ("A-03,A,1.5,yes", "walk_order"),
+        ("A-03,A,²,yes", "walk_order"),  # a digit to str.isdigit, not to int()
+        ("A-03,A\x00,3,yes", "zone is required"),  # PostgreSQL refuses NUL in text
         ("A-03,A,3,maybe", "active"),
         ("A-01,A,3,yes", "appears twice"),
     ],
