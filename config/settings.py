@@ -193,6 +193,13 @@ ONEFACT_RECONCILE_TOLERANCE = env.int("ONEFACT_RECONCILE_TOLERANCE", default=2)
 ONEFACT_RECONCILE_REPEAT_HOURS = env.int("ONEFACT_RECONCILE_REPEAT_HOURS", default=24)
 ONEFACT_RECONCILE_RANGE_SIZE = env.int("ONEFACT_RECONCILE_RANGE_SIZE", default=5000)
 
+# Webhooks: a delivery issued longer ago than this is refused (an old delivery or a replay).
+# Unset: each storefront's own redelivery window (demo 5 min, Saleor 15 min, Shopify 4 h 15 min),
+# since a retry keeps its first timestamp and refusing it would lose the event. A delivery dated
+# more than the skew ahead of our clock is refused too.
+ONEFACT_WEBHOOK_MAX_AGE_SECONDS = env.int("ONEFACT_WEBHOOK_MAX_AGE_SECONDS", default=None)
+ONEFACT_WEBHOOK_CLOCK_SKEW_SECONDS = env.int("ONEFACT_WEBHOOK_CLOCK_SKEW_SECONDS", default=60)
+
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "inventory.tasks.sweep_outbox_task", "schedule": 30.0},
     "sweep-inbox": {"task": "inventory.tasks.sweep_inbox_task", "schedule": 60.0},

@@ -23,7 +23,11 @@ from inventory.models import Bin, Discrepancy, Fact, Sku, System
 from inventory.roles import HOME_TEMPLATES, role_for
 from inventory.services.imports import shelf_may_edit_catalog
 from inventory.storefront import adapter_for
-from inventory.storefront.base import StorefrontError, WebhookSignatureInvalid
+from inventory.storefront.base import (
+    StorefrontError,
+    WebhookSignatureInvalid,
+    WebhookTimestampInvalid,
+)
 
 PAGE_SIZE = 50
 
@@ -115,14 +119,21 @@ def authority_audit(request):
 @login_not_required
 @require_POST
 def storefront_webhook(request, system: str):
-    """A storefront's signed webhook: verify the raw body, store once, answer at once."""
+    """A storefront's signed webhook: verify the raw body and its age, store once, answer."""
     storefront = get_object_or_404(System, name=system, kind=System.Kind.STOREFRONT, active=True)
     adapter = adapter_for(storefront)
     try:
-        adapter.verify_webhook(request.body, request.headers)
+        services.webhook_verify(
+            system=storefront, adapter=adapter, body=request.body, headers=request.headers
+        )
         events = adapter.parse_events(request.body, request.headers)
+    except WebhookTimestampInvalid as error:
+        refusal = {"detail": f"delivery refused: {error}", "code": error.code}
+        return JsonResponse(refusal, status=401)
     except WebhookSignatureInvalid as error:
-        return JsonResponse({"detail": f"signature refused: {error}"}, status=401)
+        return JsonResponse(
+            {"detail": f"signature refused: {error}", "code": "signature_invalid"}, status=401
+        )
     except StorefrontError as error:
         status = 503 if error.retryable else 400
         return JsonResponse({"detail": str(error)}, status=status)

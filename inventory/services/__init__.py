@@ -1,7 +1,13 @@
 """Every write in ``inventory``. ``on_hand_adjust`` is the one write path for on-hand."""
 
 from inventory.services.discrepancies import discrepancy_record, discrepancy_resolve
-from inventory.services.inbound import catalog_apply, catalog_pull, inbox_process, inbox_record
+from inventory.services.inbound import (
+    catalog_apply,
+    catalog_pull,
+    inbox_process,
+    inbox_record,
+    webhook_verify,
+)
 from inventory.services.jobs import job_start
 from inventory.services.outbox import outbox_record, push_schedule
 from inventory.services.ownership import authority_enforce, ownership_change
@@ -27,4 +33,5 @@ __all__ = [
     "push_schedule",
     "storefront_push",
     "storefront_reconcile",
+    "webhook_verify",
 ]

@@ -1,7 +1,9 @@
 """Inbound events: stored once in the inbox, then processed once, in a Celery task."""
 
 import logging
+from collections.abc import Mapping
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -11,10 +13,43 @@ from inventory.models import Discrepancy, Fact, InboxEvent, Sku, SyncState, Syst
 from inventory.services import orders
 from inventory.services.outbox import outbox_record
 from inventory.services.ownership import authority_enforce
-from inventory.storefront.base import CatalogItem, EventType, InboundEvent, Mirrors
+from inventory.storefront.base import (
+    CatalogItem,
+    EventType,
+    InboundEvent,
+    Mirrors,
+    StorefrontAdapter,
+    WebhookTimestampInvalid,
+    webhook_check_age,
+)
 from inventory.storefront.events import event_from_json, event_to_json
 
 log = logging.getLogger(__name__)
+
+
+def webhook_verify(
+    *, system: System, adapter: StorefrontAdapter, body: bytes, headers: Mapping[str, str]
+) -> None:
+    """Accept a delivery only if the storefront signed it and issued it recently.
+
+    The signature is checked first, on the raw body; then the time the storefront stamped on
+    the delivery must be within the age limit (``ONEFACT_WEBHOOK_MAX_AGE_SECONDS``, else the
+    storefront's own redelivery window) and not ahead of our clock by more than the skew.
+    Raises ``WebhookSignatureInvalid`` (``WebhookTimestampInvalid`` for the time); reads and
+    writes nothing. Replays within the window are caught by the inbox's unique event id.
+    """
+    adapter.verify_webhook(body, headers)
+    max_age = settings.ONEFACT_WEBHOOK_MAX_AGE_SECONDS
+    try:
+        webhook_check_age(
+            adapter.webhook_sent_at(body, headers),
+            now=timezone.now(),
+            max_age=adapter.webhook_max_age if max_age is None else max_age,
+            max_ahead=settings.ONEFACT_WEBHOOK_CLOCK_SKEW_SECONDS,
+        )
+    except WebhookTimestampInvalid as refused:
+        log.warning("Refused a webhook delivery from %s (%s): %s", system, refused.code, refused)
+        raise
 
 
 @transaction.atomic

@@ -11,7 +11,7 @@ import abc
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -184,6 +184,17 @@ class WebhookSignatureInvalid(StorefrontError):
     """The inbound webhook is unsigned, badly signed, or too old: answered 401."""
 
 
+class WebhookTimestampInvalid(WebhookSignatureInvalid):
+    """The delivery's timestamp is missing, unreadable, too old or too far in the future.
+
+    ``code`` says which: ``timestamp_missing``, ``too_old`` or ``from_the_future``.
+    """
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class DispositionsNotSupported(StorefrontError):
     """The storefront has no way to take per-line return outcomes: recorded, not retried."""
 
@@ -213,6 +224,23 @@ class StorefrontAdapter(abc.ABC):
     def parse_events(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         """Our events from one verified webhook delivery (may be none: an ignored topic)."""
 
+    # How old (seconds) a delivery may be when it reaches us: the storefront's own redelivery
+    # window, since a retry carries the first attempt's timestamp and refusing it would lose
+    # the event. ONEFACT_WEBHOOK_MAX_AGE_SECONDS, when set, replaces it for every storefront.
+    webhook_max_age: int = 300
+
+    def webhook_sent_at(self, body: bytes, headers: Mapping[str, str]) -> datetime:
+        """When the storefront issued this delivery (aware), from the stamp it always sends.
+
+        Raise ``WebhookTimestampInvalid`` when the stamp is absent or unreadable. Called only
+        after ``verify_webhook`` accepted the delivery. The default refuses every delivery: an
+        adapter whose storefront sends webhooks says where its stamp is.
+        """
+        raise WebhookTimestampInvalid(
+            f"{type(self).__name__} reads no delivery timestamp, so its deliveries are refused",
+            code="timestamp_missing",
+        )
+
     # Whether a RESTOCKED disposition makes the storefront add the units to its own number (Shopify
     # does). The shelf counted them already, so the caller pushes the shelf's number again after.
     restocked_disposition_adds_stock: bool = False
@@ -229,6 +257,43 @@ class StorefrontAdapter(abc.ABC):
         raise DispositionsNotSupported(
             f"{type(self).__name__} does not take return dispositions; the outcome of return "
             f"{return_ref} stays recorded in OneFact only"
+        )
+
+
+def webhook_timestamp(value: Any, *, source: str) -> datetime:
+    """The aware time in the ISO 8601 stamp ``value`` (UTC when it names no zone); a missing
+    or unreadable stamp refuses the delivery. ``source`` names it in the message."""
+    if not value or not isinstance(value, str):
+        raise WebhookTimestampInvalid(
+            f"the delivery has no {source}; it is always sent, so the delivery is refused",
+            code="timestamp_missing",
+        )
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise WebhookTimestampInvalid(
+            f"{source} {value[:40]!r} is not an ISO 8601 time", code="timestamp_unreadable"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def webhook_check_age(
+    sent_at: datetime, *, now: datetime, max_age: float, max_ahead: float
+) -> None:
+    """Refuse a delivery issued more than ``max_age`` seconds before ``now``, or more than
+    ``max_ahead`` seconds after it (clocks differ a little, never by minutes)."""
+    age = (now - sent_at).total_seconds()
+    if age > max_age:
+        raise WebhookTimestampInvalid(
+            f"the delivery was issued at {sent_at.isoformat()}, {age:.0f} s ago; deliveries "
+            f"older than {max_age:.0f} s are refused (an old delivery or a replay)",
+            code="too_old",
+        )
+    if -age > max_ahead:
+        raise WebhookTimestampInvalid(
+            f"the delivery claims to be issued at {sent_at.isoformat()}, {-age:.0f} s from now; "
+            f"more than {max_ahead:.0f} s ahead of our clock is refused",
+            code="from_the_future",
         )
 
 

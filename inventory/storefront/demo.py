@@ -7,7 +7,9 @@ number per SKU, decremented at order time, so it mirrors *available* (on-hand mi
 commitments) and refuses a stale compare-and-set like a real storefront would.
 
 Its webhook deliveries are JSON signed with base64(HMAC-SHA256(secret, body)) in
-``X-Demo-Hmac-Sha256``; ``demo_webhook_body`` and ``demo_sign`` produce them.
+``X-Demo-Hmac-Sha256``; ``demo_webhook_body`` and ``demo_sign`` produce them. Every body
+carries ``sent_at``, the time it was issued, inside what is signed: a delivery older than the
+webhook age limit, or without the stamp, is refused.
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ from inventory.storefront.base import (
     WebhookSignatureInvalid,
     WriteResult,
     WriteStatus,
+    webhook_timestamp,
 )
 
 SIGNATURE_HEADER = "X-Demo-Hmac-Sha256"
+SENT_AT_FIELD = "sent_at"  # in the signed body: when the demo issued the delivery
 PAGE_SIZE = 1000
 
 
@@ -116,6 +120,10 @@ class DemoAdapter(StorefrontAdapter):
         expected = demo_sign(body, self._webhook_secret)
         if not hmac.compare_digest(expected.encode(), received.strip().encode()):
             raise WebhookSignatureInvalid(f"{SIGNATURE_HEADER} does not match the body")
+
+    def webhook_sent_at(self, body: bytes, headers: Mapping[str, str]) -> datetime:
+        value = _body_object(body).get(SENT_AT_FIELD)
+        return webhook_timestamp(value, source=f'"{SENT_AT_FIELD}" in the signed body')
 
     def parse_events(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         return demo_events_from_body(body)
@@ -202,9 +210,10 @@ def demo_sign(body: bytes, secret: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def demo_webhook_body(event: InboundEvent) -> bytes:
-    """The JSON body the demo storefront delivers for ``event``."""
+def demo_webhook_body(event: InboundEvent, *, sent_at: datetime | None = None) -> bytes:
+    """The JSON body the demo storefront delivers for ``event``, issued ``sent_at`` (now)."""
     data: dict[str, Any] = {
+        SENT_AT_FIELD: (sent_at or timezone.now()).isoformat(),
         "id": event.event_id,
         "type": str(event.type),
         "order": event.order_ref,
@@ -221,14 +230,19 @@ def demo_webhook_body(event: InboundEvent) -> bytes:
     return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
 
 
-def demo_events_from_body(body: bytes) -> list[InboundEvent]:
-    """Our events from one demo delivery; an unknown type is an ignored topic (none)."""
+def _body_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except ValueError as exc:
         raise StorefrontValidationError(f"webhook body is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise StorefrontValidationError("webhook body is not a JSON object")
+    return data
+
+
+def demo_events_from_body(body: bytes) -> list[InboundEvent]:
+    """Our events from one demo delivery; an unknown type is an ignored topic (none)."""
+    data = _body_object(body)
     try:
         kind = EventType(data.get("type"))
     except ValueError:

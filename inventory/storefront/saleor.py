@@ -20,7 +20,11 @@ verified over ``<protected> + "." + base64url(body)``. The key comes from the in
 once when a ``kid`` is unknown. The event type comes from ``Saleor-Event`` (Saleor sends the
 lower-case ``WebhookEventAsyncType`` value, e.g. ``order_created``). Saleor sends no delivery-id
 header, so the event id is built from the event type, the object id and ``issuedAt`` (the payload
-is generated once and re-sent unchanged on retries). Payloads are defined by
+is generated once and re-sent unchanged on retries). ``issuedAt`` is inside the signed body and
+our subscription always selects it, so a delivery without it is refused, and so is one older than
+``webhook_max_age``: Saleor tries a delivery five times, 10·2ⁿ s apart, about five minutes in all
+(https://docs.saleor.io/developer/extending/webhooks/asynchronous-events), and its worker queue may
+add a few minutes more. Payloads are defined by
 ``SUBSCRIPTION_QUERY`` below, which the app registers with ``webhookCreate(input: {query: …})``;
 the body is the ``event`` object it selects.
 """
@@ -63,6 +67,7 @@ from inventory.storefront.base import (
     WebhookSignatureInvalid,
     WriteResult,
     WriteStatus,
+    webhook_timestamp,
 )
 
 MAX_BATCH = 100  # Saleor's limit on `first`, so one page reads the whole batch back
@@ -211,6 +216,9 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
     capabilities = Capabilities(
         compare_and_set=False, idempotency_keys=False, max_batch=MAX_BATCH, mirrors=Mirrors.ON_HAND
     )
+    # Five attempts over about five minutes, each with the first one's issuedAt; 10 min spare
+    # for Saleor's queue and the attempts' own timeouts.
+    webhook_max_age = 15 * 60
 
     def __init__(
         self,
@@ -395,13 +403,12 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
             raise WebhookSignatureInvalid(f"no key {kid!r} in {self.jwks_url}")
         raise WebhookSignatureInvalid("Saleor-Signature does not match the body")
 
+    def webhook_sent_at(self, body: bytes, headers: Mapping[str, str]) -> datetime:
+        issued_at = _body_object(body).get("issuedAt")
+        return webhook_timestamp(issued_at, source='"issuedAt" in the signed payload')
+
     def parse_events(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
-        try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise StorefrontValidationError(f"webhook body is not JSON: {exc}") from exc
-        if not isinstance(payload, dict):
-            raise StorefrontValidationError("webhook body is not a JSON object")
+        payload = _body_object(body)
         event_name = (header_value(headers, "Saleor-Event") or "").strip().upper()
         if not event_name:
             event_name = _TYPENAMES.get(str(payload.get("__typename")), "")
@@ -641,6 +648,16 @@ def _order_event(
         lines=lines,
         payload=payload,
     )
+
+
+def _body_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise StorefrontValidationError(f"webhook body is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise StorefrontValidationError("webhook body is not a JSON object")
+    return payload
 
 
 def _event_id(event_name: str, object_id: str, payload: Mapping[str, Any]) -> str:

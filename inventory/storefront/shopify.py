@@ -24,7 +24,13 @@ How a batch is written:
 * STALE rows are read back with one ``inventoryItems`` query to report the actual quantity.
 
 Webhook payloads are the REST-shaped JSON Shopify documents per topic; deliveries are deduplicated
-on ``X-Shopify-Webhook-Id`` (the same on every retry of one delivery).
+on ``X-Shopify-Webhook-Id`` (the same on every retry of one delivery). Every delivery carries
+``X-Shopify-Triggered-At``, when Shopify triggered it; a retry keeps the first attempt's value,
+and Shopify retries a failed delivery 8 times over 4 hours
+(https://shopify.dev/changelog/updates-to-webhook-retry-mechanism), so a delivery is refused once
+it is older than that window (``webhook_max_age``), or when the header is missing. Shopify's HMAC
+covers the body only, not the headers: the age check stops stale deliveries and plain replays,
+not a replay whose headers were rewritten.
 
 Return outcomes (``report_return_dispositions``) go through ``reverseFulfillmentOrderDispose``
 (https://shopify.dev/docs/api/admin-graphql/latest/mutations/reverseFulfillmentOrderDispose) with
@@ -82,6 +88,7 @@ from inventory.storefront.base import (
     WebhookSignatureInvalid,
     WriteResult,
     WriteStatus,
+    webhook_timestamp,
 )
 
 DEFAULT_API_VERSION = "2026-04"
@@ -288,6 +295,8 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
         compare_and_set=True, idempotency_keys=True, max_batch=MAX_BATCH, mirrors=Mirrors.ON_HAND
     )
     restocked_disposition_adds_stock = True
+    # 8 retries over 4 hours, each with the first attempt's X-Shopify-Triggered-At; 15 min spare.
+    webhook_max_age = 4 * 3600 + 15 * 60
 
     def __init__(
         self,
@@ -694,6 +703,10 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
         expected = webhook_signature(self._webhook_secret, body)
         if not hmac.compare_digest(expected.encode(), received.strip().encode()):
             raise WebhookSignatureInvalid("X-Shopify-Hmac-Sha256 does not match the body")
+
+    def webhook_sent_at(self, body: bytes, headers: Mapping[str, str]) -> datetime:
+        value = header_value(headers, "X-Shopify-Triggered-At")
+        return webhook_timestamp(value, source="X-Shopify-Triggered-At header")
 
     def parse_events(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         topic = (header_value(headers, "X-Shopify-Topic") or "").strip().lower()

@@ -1027,7 +1027,8 @@ def shopify_webhook(
     shop_domain: str = "onefact-test.myshopify.com",
     api_version: str = "2026-04",
 ) -> tuple[bytes, dict[str, str]]:
-    """A delivery as Shopify sends it: the raw body and its headers, HMAC-signed."""
+    """A delivery as Shopify sends it: the raw body and its headers, HMAC-signed (the body
+    only: Shopify signs no header). ``triggered_at`` defaults to now, as on a first attempt."""
     body = json.dumps(payload).encode()
     signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
     headers = {
@@ -1038,9 +1039,15 @@ def shopify_webhook(
         "X-Shopify-API-Version": api_version,
         "X-Shopify-Webhook-Id": webhook_id or f"b54557e4-{hashlib.md5(body).hexdigest()[:8]}",
         "X-Shopify-Event-Id": event_id or f"98880550-{hashlib.sha1(body).hexdigest()[:8]}",
-        "X-Shopify-Triggered-At": triggered_at or _now(),
+        "X-Shopify-Triggered-At": triggered_at or shopify_triggered_at(),
     }
     return body, headers
+
+
+def shopify_triggered_at(when: datetime | None = None) -> str:
+    """``X-Shopify-Triggered-At`` as Shopify writes it: UTC, nanoseconds, ``Z``."""
+    when = (when or datetime.now(UTC)).astimezone(UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
 
 
 def shopify_order_payload(
@@ -1607,7 +1614,8 @@ def saleor_order_payload(
     """ORDER_CREATED / ORDER_CANCELLED / ORDER_FULFILLED as SUBSCRIPTION_QUERY selects them.
 
     ``event_typename``: ``OrderCreated``, ``OrderCancelled`` or ``OrderFulfilled``;
-    ``lines``: (sku, quantity).
+    ``lines``: (sku, quantity). ``issued_at`` is fixed by default so event ids are predictable;
+    a delivery through the webhook view needs a recent one (older ones are refused).
     """
     order_id = global_id("Order", f"0c1e9a40-0000-4000-8000-{order_number:012d}")
     return {
