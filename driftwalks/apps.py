@@ -11,6 +11,9 @@ class DriftwalksConfig(AppConfig):
 
         # Every gap inventory (or returns, replenishment) asks to be counted opens a task.
         hooks.subscribe_count_requests(count_request_receive)
+        from driftwalks import jobs
+
+        jobs.register()  # the counts import, run as a job from the managers' page
         from driftwalks import dashboard
 
         hooks.subscribe_dashboard(

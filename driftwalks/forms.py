@@ -10,6 +10,7 @@ from django.utils import timezone
 from driftwalks import conf, selectors
 from driftwalks.models import CountTask
 from driftwalks.services import CountLine
+from inventory.forms import ImportForm
 from inventory.models import Bin, Sku
 
 COUNT_ATTRS = {
@@ -218,3 +219,7 @@ class CancelForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Give the reason for closing it without a count."},
     )
+
+
+class CountImportForm(ImportForm):
+    file = forms.FileField(help_text="CSV with a header: bin, sku, counted, and optionally note.")

@@ -16,6 +16,7 @@ urlpatterns = [
     path("tasks/assign/", views.task_assign, name="task-assign"),
     path("tasks/<int:pk>/", views.task_detail, name="task-detail"),
     path("tasks/<int:pk>/cancel/", views.task_cancel, name="task-cancel"),
+    path("import/", views.count_import, name="count-import"),
     path("approvals/", views.approval_list, name="approval-list"),
     path("approvals/<int:pk>/decide/", views.approval_decide, name="approval-decide"),
     path("accuracy/", views.accuracy, name="accuracy"),

@@ -16,22 +16,24 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from driftwalks import charts, selectors, services
+from driftwalks import charts, conf, selectors, services
 from driftwalks.exceptions import CountRefused
 from driftwalks.forms import (
     AssignForm,
     BinCodeForm,
     CancelForm,
+    CountImportForm,
     CountSheetForm,
     DecisionForm,
     FoundSkuForm,
     ManualTaskForm,
 )
 from driftwalks.models import Count, CountTask
+from inventory import services as inventory_services
 from inventory.models import Bin
 
 COUNT = "driftwalks.count_bins"
@@ -276,6 +278,24 @@ def task_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             return redirect("driftwalks:task-detail", pk=task.pk)
     context = {"task": selectors.task_detail(pk=pk), "form": form}
     return render(request, "driftwalks/task_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(MANAGE, raise_exception=True)
+def count_import(request: HtmxHttpRequest) -> HttpResponse:
+    """Counts from a CSV file, checked row by row, then applied as a job (its page polls)."""
+    form = CountImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        name = form.cleaned_data["file"].name[:100]
+        job = inventory_services.job_start(
+            kind="import_counts",
+            title=f"Import counts from {name}",
+            params={"csv": form.cleaned_data["text"], "mode": form.cleaned_data["mode"],
+                    "file": name},
+            actor=request.user,
+        )  # fmt: skip
+        return redirect("inventory:job-detail", pk=job.pk)
+    return render(request, "driftwalks/count_import.html", {"form": form, "conf": conf})
 
 
 @require_GET

@@ -53,7 +53,7 @@ class ImportRejected(Exception):
         return f"Nothing imported — {len(self.errors)} bad row(s):\n" + "\n".join(lines)
 
 
-def _read(
+def read_rows(
     text: str, required: list[str], optional: list[str] | None = None
 ) -> tuple[list[tuple[int, dict]], list[dict]]:
     """The data rows, numbered as in a spreadsheet (the header is row 1), or the header's
@@ -104,7 +104,7 @@ def bins_import(*, text: str, mode: str) -> ImportReport:
     """Create or update bins from CSV (columns: code, zone, walk_order, active)."""
     if mode not in (REJECT, SKIP):
         raise ValueError(f"mode must be {REJECT!r} or {SKIP!r}")
-    rows, errors = _read(text, ["code", "zone"])
+    rows, errors = read_rows(text, ["code", "zone"])
     if errors:
         raise ImportRejected(errors)
     seen: set[str] = set()
@@ -226,7 +226,7 @@ def skus_import(*, text: str, mode: str) -> ImportReport:
     """
     if mode not in (REJECT, SKIP):
         raise ValueError(f"mode must be {REJECT!r} or {SKIP!r}")
-    rows, errors = _read(text, ["code"], optional=["title", "unit_cost", "active"])
+    rows, errors = read_rows(text, ["code"], optional=["title", "unit_cost", "active"])
     if errors:
         raise ImportRejected(errors)
     first_seen: dict[str, int] = {}
