@@ -37,7 +37,7 @@ class SystemAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "adapter", "active", "token_prefix"]
     list_filter = ["kind", "active"]
     readonly_fields = ["token_prefix"]
-    actions = ["issue_token"]
+    actions = ["issue_token", "revoke_token"]
 
     @admin.action(description="Issue a new API token (shown once)")
     def issue_token(self, request, queryset):
@@ -48,6 +48,13 @@ class SystemAdmin(admin.ModelAdmin):
                 f"New token for {system.name}: {token} — copy it now, only its hash is kept.",
                 messages.WARNING,
             )
+
+    @admin.action(description="Revoke the API token (its system's API calls are refused)")
+    def revoke_token(self, request, queryset):
+        for system in queryset:
+            system.revoke_token()
+        names = ", ".join(s.name for s in queryset)
+        self.message_user(request, f"API token revoked for {names}.", messages.SUCCESS)
 
 
 class OwnershipForm(forms.ModelForm):

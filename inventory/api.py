@@ -1,16 +1,21 @@
 """The token-authenticated JSON API under /api/: stock reads, movements, transfers, discrepancies.
 
 Every caller is a ``System`` named by ``Authorization: Bearer <token>``. A write names the fact
-it writes (on_hand) and is refused, and recorded, when the caller does not own that fact. The
-endpoints only parse, call ``inventory.selectors`` / ``inventory.services`` and shape the
-answer; domain errors become JSON through the exception handlers at the bottom.
+it writes (on_hand) and is refused, and recorded, when the caller does not own that fact. A read
+shows only what the caller's system may see: the facts the ownership table names it owner or
+consumer of (a stock read of on_hand by any other system is 403; the discrepancy list holds only
+the facts it may read). The endpoints only parse, call ``inventory.selectors`` /
+``inventory.services`` and shape the answer; domain errors become JSON through the exception
+handlers at the bottom.
 """
 
+import logging
 from functools import wraps
 from typing import Annotated
 
 from django.apps import apps
 from django.contrib.auth.decorators import login_not_required
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from ninja import Header, NinjaAPI, Status, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -23,6 +28,7 @@ from inventory.api_schemas import (
     DiscrepancyOut,
     DiscrepancyPages,
     ErrorOut,
+    ForbiddenOut,
     InsufficientStockOut,
     InvalidOut,
     MovementIn,
@@ -35,8 +41,10 @@ from inventory.api_schemas import (
     transfer_out,
 )
 from inventory.exceptions import InsufficientStock, InvalidMovement, InventoryError, NotOwner
-from inventory.models import Bin, Discrepancy, Fact, Sku, StockMovement, System
+from inventory.models import Bin, Discrepancy, Fact, Ownership, Sku, StockMovement, System
 from inventory.services import authority_enforce, on_hand_adjust, on_hand_transfer
+
+log = logging.getLogger(__name__)
 
 
 class SystemToken(HttpBearer):
@@ -114,10 +122,11 @@ api = TokenAPI(
 )
 
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+READ_ERRORS = {401: ErrorOut, 403: ForbiddenOut, 404: ErrorOut}
 WRITE_ERRORS = {
     400: ErrorOut,
     401: ErrorOut,
-    403: ErrorOut,
+    403: ForbiddenOut,
     409: InsufficientStockOut | ErrorOut,
     422: InvalidOut,
 }
@@ -136,6 +145,27 @@ class IdempotencyConflict(Exception):
     """An Idempotency-Key already used by this system for a different request."""
 
 
+class NotReader(Exception):
+    """The caller's system neither owns nor consumes the fact the endpoint shows."""
+
+    def __init__(self, *, fact: str, system: System) -> None:
+        self.fact = fact
+        ownership = Ownership.objects.select_related("owner").filter(fact=fact).first()
+        owner = ownership.owner.name if ownership and ownership.owner else "nobody"
+        consumers = sorted(c.name for c in ownership.consumers.all()) if ownership else []
+        super().__init__(
+            f"{system.name} may not read {fact}: only its owner ({owner}) and its consumers "
+            f"({', '.join(consumers) or 'none'}) may. An admin can add {system.name} as a "
+            "consumer in the ownership table."
+        )
+
+
+def _may_read(request: HttpRequest, fact: str) -> None:
+    """Refuse (403) a caller whose system neither owns nor consumes ``fact``."""
+    if not selectors.system_may_read(system=request.auth, fact=fact):
+        raise NotReader(fact=fact, system=request.auth)
+
+
 # Stock reads -------------------------------------------------------------------------------
 
 
@@ -146,8 +176,10 @@ def _get_or_404(model: type[Sku] | type[Bin], *, code: str, label: str):
     return found
 
 
-@api.get("/skus/{code}/stock", response={200: SkuStockOut, 404: ErrorOut}, url_name="sku-stock")
+@api.get("/skus/{code}/stock", response={200: SkuStockOut, **READ_ERRORS}, url_name="sku-stock")
 def sku_stock(request: HttpRequest, code: str):
+    """On-hand of one SKU, in total and per bin: for on_hand's owner and consumers."""
+    _may_read(request, Fact.ON_HAND)
     sku = _get_or_404(Sku, code=code, label="SKU")
     availability = selectors.availability_for_sku(sku=sku)
     balances = selectors.on_hand_for_sku(sku=sku)
@@ -162,8 +194,10 @@ def sku_stock(request: HttpRequest, code: str):
     }
 
 
-@api.get("/bins/{code}/stock", response={200: BinStockOut, 404: ErrorOut}, url_name="bin-stock")
+@api.get("/bins/{code}/stock", response={200: BinStockOut, **READ_ERRORS}, url_name="bin-stock")
 def bin_stock(request: HttpRequest, code: str):
+    """On-hand of every SKU in one bin: for on_hand's owner and consumers."""
+    _may_read(request, Fact.ON_HAND)
     bin = _get_or_404(Bin, code=code, label="bin")
     balances = selectors.on_hand_for_bin(bin=bin)
     return {
@@ -285,10 +319,11 @@ def discrepancy_list(
     sku: Text | None = None,
     kind: Discrepancy.Kind | None = None,
 ):
-    """Newest first, 50 a page; two queries a page whatever the data size."""
+    """Newest first, 50 a page; two queries a page whatever the data size. Only discrepancies
+    about facts the caller's system owns or consumes (a subquery, not another round trip)."""
     return selectors.discrepancies_for_list(
         status=status or "", kind=kind or "", sku_code=sku or ""
-    )
+    ).filter(fact__in=selectors.facts_readable_by(system=request.auth))
 
 
 # Errors: every one is JSON with a "detail" saying what is wrong and a "code" ------------------
@@ -363,9 +398,33 @@ def _insufficient_stock(request: HttpRequest, exc: InsufficientStock) -> HttpRes
 
 @api.exception_handler(NotOwner)
 def _not_owner(request: HttpRequest, exc: NotOwner) -> HttpResponse:
-    return _error(request, 403, "not_owner", str(exc))
+    return _error(request, 403, "not_owner", str(exc), fact=exc.fact)
+
+
+@api.exception_handler(NotReader)
+def _not_reader(request: HttpRequest, exc: NotReader) -> HttpResponse:
+    return _error(request, 403, "not_reader", str(exc), fact=exc.fact)
 
 
 @api.exception_handler(IdempotencyConflict)
 def _idempotency_conflict(request: HttpRequest, exc: IdempotencyConflict) -> HttpResponse:
     return _error(request, 409, "idempotency_key_reused", str(exc))
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # The server is restarting or unreachable, or dropped the connection mid-request (the
+    # server rolls back what it had not committed). Django would answer an HTML 500; the
+    # client needs to know that retrying with its key is safe.
+    log.warning("API request not completed, the database is unavailable: %s", exc)
+    response = _error(
+        request,
+        503,
+        "database_unavailable",
+        "The database could not complete the request (it is restarting, unreachable or "
+        "busy). Retry in a few seconds with the same Idempotency-Key: a movement is never "
+        "applied twice.",
+    )
+    response["Retry-After"] = "2"
+    return response

@@ -64,6 +64,10 @@ class InsufficientStockOut(ErrorOut):
     short_by: int
 
 
+class ForbiddenOut(ErrorOut):
+    fact: str  # the fact the caller's system may not read (not_reader) or write (not_owner)
+
+
 # Stock reads -------------------------------------------------------------------------------
 
 

@@ -73,6 +73,14 @@ class System(models.Model):
 
     issue_token.alters_data = True
 
+    def revoke_token(self) -> None:
+        """Revoke the API token: no token matches an empty hash, so it is refused from now on."""
+        self.token_prefix = ""
+        self.token_hash = ""
+        self.save(update_fields=["token_prefix", "token_hash"])
+
+    revoke_token.alters_data = True
+
 
 class Ownership(models.Model):
     """One row per fact. The owner may be empty (a gap) but never two: the fact is unique."""

@@ -13,6 +13,7 @@ from inventory.selectors.core import (
     demo_levels_with_shelf,
     demo_orders_recent,
     discrepancies_for_list,
+    facts_readable_by,
     home_figures,
     jobs_visible_to,
     ledger_for_sku,
@@ -28,6 +29,7 @@ from inventory.selectors.core import (
     sync_log_for_sku,
     sync_states_for_sku,
     system_for_token,
+    system_may_read,
     truth_moment,
 )
 from inventory.selectors.dashboard import (
@@ -73,6 +75,7 @@ __all__ = [
     "demo_levels_with_shelf",
     "demo_orders_recent",
     "discrepancies_for_list",
+    "facts_readable_by",
     "home_figures",
     "jobs_visible_to",
     "ledger_for_sku",
@@ -88,5 +91,6 @@ __all__ = [
     "sync_log_for_sku",
     "sync_states_for_sku",
     "system_for_token",
+    "system_may_read",
     "truth_moment",
 ]

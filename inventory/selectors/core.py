@@ -8,6 +8,7 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -249,6 +250,22 @@ def system_for_token(*, token: str) -> System | None:
     if not token:
         return None
     return System.objects.filter(token_hash=System.hash_token(token), active=True).first()
+
+
+def facts_readable_by(*, system: System) -> QuerySet:
+    """The facts ``system`` may read: those the ownership table names it owner or consumer of.
+
+    A lazy ``values_list`` of fact names, so ``fact__in=`` uses it as a subquery.
+    """
+    return (
+        Ownership.objects.filter(Q(owner=system) | Q(consumers=system))
+        .values_list("fact", flat=True)
+        .distinct()
+    )
+
+
+def system_may_read(*, system: System, fact: str) -> bool:
+    return facts_readable_by(system=system).filter(fact=fact).exists()
 
 
 def recent_conflicts(*, limit: int = 20) -> QuerySet[AuthorityConflict]:
