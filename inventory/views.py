@@ -188,7 +188,7 @@ def bin_import(request):
     if request.method == "POST" and form.is_valid():
         job = services.job_start(
             kind="import_bins",
-            title=f"Import bins from {form.cleaned_data['file'].name}",
+            title=f"Import bins from {form.cleaned_data['file'].name[:100]}",
             params={"csv": form.cleaned_data["text"], "mode": form.cleaned_data["mode"]},
             actor=request.user,
         )
@@ -203,7 +203,7 @@ def sku_import(request):
     if request.method == "POST" and form.is_valid():
         job = services.job_start(
             kind="import_skus",
-            title=f"Import SKUs from {form.cleaned_data['file'].name}",
+            title=f"Import SKUs from {form.cleaned_data['file'].name[:100]}",
             params={"csv": form.cleaned_data["text"], "mode": form.cleaned_data["mode"]},
             actor=request.user,
         )

@@ -217,6 +217,18 @@ def test_sku_import_job_of_a_rejected_file_fails_with_every_bad_row(
     assert Sku.objects.get(code="MUG-1").unit_cost == Decimal("4.00")
 
 
+@pytest.mark.parametrize("url", ["/skus/import/", "/bins/import/", "/walks/import/"])
+def test_import_pages_take_a_file_with_a_long_name(
+    client, admin_user, url, django_capture_on_commit_callbacks
+):
+    """The job's title holds 200 characters; a browser may send a name of 255."""
+    client.force_login(admin_user)
+    upload = SimpleUploadedFile("n" * 251 + ".csv", b"code,zone,unit_cost\n")
+    with django_capture_on_commit_callbacks():
+        response = client.post(url, {"file": upload, "mode": "skip"})
+    assert response.status_code == 302 and len(Job.objects.get().title) < 200
+
+
 def test_sku_import_page_checks_the_file_at_the_field(client, admin_user):
     client.force_login(admin_user)
     latin1 = SimpleUploadedFile("skus.csv", "code,title\nÄ-1,Mug\n".encode("latin-1"))
