@@ -43,7 +43,7 @@ class FoundLine:
 
 def _whole(raw: str) -> int | None:
     raw = raw.strip()
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit() is true, but int("²") fails
         return None
     value = int(raw)
     return value if value <= conf.MAX_COUNT else None
