@@ -43,7 +43,8 @@ class FoundLine:
 
 def _whole(raw: str) -> int | None:
     raw = raw.strip()
-    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit() is true, but int("²") fails
+    # "²".isdigit() is true but int("²") fails, and int() refuses more than 4,300 digits.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         return None
     value = int(raw)
     return value if value <= conf.MAX_COUNT else None
