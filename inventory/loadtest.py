@@ -16,6 +16,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -85,14 +86,20 @@ def service_env(database_url: str) -> dict[str, str]:
 
 @contextmanager
 def running(args: list[str], env: dict[str, str], ready, what: str, timeout: float = 60):
-    """Start a process, wait until ``ready()`` is true, stop it (TERM, then KILL) after."""
+    """Start a process, wait until ``ready()`` is true, stop it (TERM, then KILL) after.
+
+    Its stderr goes to a temporary file, not a pipe: nobody reads a pipe while the process
+    runs, and once its logs (a traceback per 5xx) fill the pipe's buffer, every write blocks.
+    """
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, once the process is gone
     process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+                               stderr=log, start_new_session=True)  # fmt: skip
     try:
         deadline = time.monotonic() + timeout
         while not ready():
             if process.poll() is not None:
-                raise RuntimeError(f"{what} exited: {process.stderr.read().decode()[-2000:]}")
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 2000))
+                raise RuntimeError(f"{what} exited: {log.read().decode(errors='replace')}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{what} not ready after {timeout:.0f}s")
             time.sleep(0.2)
@@ -105,6 +112,7 @@ def running(args: list[str], env: dict[str, str], ready, what: str, timeout: flo
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        log.close()
 
 
 def gunicorn(env: dict[str, str], *, workers: int):
