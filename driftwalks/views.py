@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from driftwalks import charts, conf, selectors, services
+from driftwalks import charts, conf, imports, selectors, services
 from driftwalks.exceptions import CountRefused
 from driftwalks.forms import (
     AssignForm,
@@ -295,7 +295,8 @@ def count_import(request: HtmxHttpRequest) -> HttpResponse:
             actor=request.user,
         )  # fmt: skip
         return redirect("inventory:job-detail", pk=job.pk)
-    return render(request, "driftwalks/count_import.html", {"form": form, "conf": conf})
+    context = {"form": form, "conf": conf, "max_rows": f"{imports.MAX_ROWS:,}"}
+    return render(request, "driftwalks/count_import.html", context)
 
 
 @require_GET

@@ -308,7 +308,8 @@ def test_count_import_page_runs_a_job_and_its_page_shows_every_row(
     client, shelf_stock, manager_user, django_capture_on_commit_callbacks
 ):
     client.force_login(manager_user)
-    assert "a difference of at most 2 units" in client.get("/walks/import/").content.decode()
+    form = client.get("/walks/import/").content.decode()
+    assert "a difference of at most 2 units" in form and "up to 5,000 rows a file" in form
     upload = SimpleUploadedFile("stocktake.csv", (HEADER + "A-01,MUG-1,11,\nA-02,MUG-1,0,\n"
                                                   "A-01,NOPE,1,\n").encode())  # fmt: skip
     with django_capture_on_commit_callbacks() as callbacks:
