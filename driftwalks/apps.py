@@ -6,11 +6,11 @@ class DriftwalksConfig(AppConfig):
     verbose_name = "Drift walks (count tasks)"
 
     def ready(self) -> None:
-        from driftwalks.services import count_request_receive
+        from driftwalks.services import count_request_receive, count_requests_receive
         from inventory import hooks
 
         # Every gap inventory (or returns, replenishment) asks to be counted opens a task.
-        hooks.subscribe_count_requests(count_request_receive)
+        hooks.subscribe_count_requests(count_request_receive, batch=count_requests_receive)
         from driftwalks import jobs
 
         jobs.register()  # the counts import, run as a job from the managers' page

@@ -187,18 +187,7 @@ def count_request_receive(request: hooks.CountRequest) -> list[CountTask]:
             bins = [row.bin for row in inventory_selectors.on_hand_for_sku(sku=request.sku)]
         pairs = [(bin, request.sku) for bin in bins]
     if not pairs:
-        why = (
-            f"No bin has ever held {request.sku.code}"
-            if request.sku
-            else "No SKU was named and the bins named hold nothing on record"
-        )
-        UnplacedRequest.objects.create(
-            sku=request.sku,
-            cause=cause[:30],
-            reason=request.reason[:500],
-            discrepancy=request.discrepancy,
-            why_unplaced=f"{why}: open a count by hand on the bin to look in.",
-        )
+        _unplaced(request, cause).save()
         return []
     return [
         count_task_open(
@@ -209,6 +198,172 @@ def count_request_receive(request: hooks.CountRequest) -> list[CountTask]:
 
 
 count_request_receive.alters_data = True
+
+
+def _unplaced(request: hooks.CountRequest, cause: str) -> UnplacedRequest:
+    why = (
+        f"No bin has ever held {request.sku.code}"
+        if request.sku
+        else "No SKU was named and the bins named hold nothing on record"
+    )
+    return UnplacedRequest(
+        sku=request.sku,
+        cause=cause[:30],
+        reason=request.reason[:500],
+        discrepancy=request.discrepancy,
+        why_unplaced=f"{why}: open a count by hand on the bin to look in.",
+    )
+
+
+@transaction.atomic
+def count_requests_receive(requests: list[hooks.CountRequest]) -> list[CountTask]:
+    """The count-request hook's batch subscriber: ``count_request_receive`` for each request
+    in turn, with the same tasks, triggers and unplaced requests, in a fixed number of
+    queries (a reconciliation asks for hundreds of counts at once).
+
+    A task opened meanwhile by a concurrent trigger (the partial unique constraint) rolls
+    the batch back to its savepoint; the requests are then taken one by one.
+    """
+    if not requests:
+        return []
+    try:
+        with transaction.atomic():
+            return _receive_batch(requests)
+    except IntegrityError:
+        return [task for request in requests for task in count_request_receive(request)]
+
+
+count_requests_receive.alters_data = True
+
+
+def _pairs_for(requests: list[hooks.CountRequest]) -> list[list[tuple[Bin, Sku]]]:
+    """Each request's (bin, SKU) pairs to count, as ``count_request_receive`` finds them:
+    two queries for the whole batch."""
+    ever_held: dict[int, list[Bin]] = {}
+    wanted = {r.sku.pk for r in requests if r.sku is not None and not r.bins}
+    if wanted:
+        for row in (
+            OnHand.objects.filter(sku_id__in=wanted)
+            .select_related("bin")
+            .order_by("bin__walk_order", "bin__code")
+        ):
+            ever_held.setdefault(row.sku_id, []).append(row.bin)
+    held: list[OnHand] = []
+    named = {b.pk for r in requests if r.sku is None for b in r.bins}
+    if named:
+        held = list(
+            OnHand.objects.filter(bin__in=named, quantity__gt=0)
+            .select_related("bin", "sku")
+            .order_by("bin__walk_order", "bin__code", "sku__code")
+        )
+    pairs = []
+    for request in requests:
+        bins = list({b.pk: b for b in request.bins}.values())
+        if request.sku is None:
+            mine = {b.pk for b in bins}
+            pairs.append([(row.bin, row.sku) for row in held if row.bin_id in mine])
+        else:
+            pairs.append([(bin, request.sku) for bin in bins or ever_held.get(request.sku.pk, [])])
+    return pairs
+
+
+def _receive_batch(requests: list[hooks.CountRequest]) -> list[CountTask]:
+    today = timezone.localdate()
+    planned = []  # (request, cause, bin, sku, priority, due_on), in the one-by-one order
+    unplaced: list[tuple[int, UnplacedRequest]] = []  # (position in ``planned``, request)
+    for request, pairs in zip(requests, _pairs_for(requests), strict=True):
+        cause = request.trigger or (request.discrepancy.kind if request.discrepancy else "other")
+        if not pairs:
+            unplaced.append((len(planned), _unplaced(request, cause)))
+        rule_priority, due_days = TRIGGER_RULES.get(cause, DEFAULT_RULE)
+        due_on = today + timedelta(days=due_days)
+        planned += [(request, cause, b, s, rule_priority, due_on) for b, s in pairs]
+
+    keys = {(b.pk, s.pk) for _, _, b, s, _, _ in planned}
+    active = {
+        (t.bin_id, t.sku_id): t
+        for t in CountTask.objects.filter(
+            status__in=CountTask.ACTIVE,
+            bin_id__in={b for b, _ in keys},
+            sku_id__in={s for _, s in keys},
+        )
+        if (t.bin_id, t.sku_id) in keys
+    }
+    opened: dict[tuple[int, int], CountTask] = {}
+    opened_at: dict[int, list[tuple[int, CountTask]]] = {}  # SKU → (position, new task)
+    urgent: dict[int, tuple[int, date]] = {}  # an existing task → the most urgent trigger
+    tasks = []
+    for position, (request, cause, bin, sku, priority, due_on) in enumerate(planned):
+        key = (bin.pk, sku.pk)
+        task = active.get(key) or opened.get(key)
+        if task is None:
+            task = CountTask(bin=bin, sku=sku, cause=cause[:30], reason=request.reason[:500],
+                             priority=priority, due_on=due_on)  # fmt: skip
+            opened[key] = task
+            opened_at.setdefault(sku.pk, []).append((position, task))
+        elif key in opened:  # a later trigger can only make it more urgent
+            task.priority, task.due_on = min(task.priority, priority), min(task.due_on, due_on)
+        else:
+            was = urgent.get(task.pk, (task.priority, task.due_on))
+            urgent[task.pk] = (min(was[0], priority), min(was[1], due_on))
+        tasks.append(task)
+    CountTask.objects.bulk_create(list(opened.values()))
+    _make_more_urgent({t.pk: t for t in active.values()}, urgent)
+    _place_unplaced(list(opened.values()))  # requests left unplaced by earlier calls
+
+    now = timezone.now()
+    triggers = [
+        TaskTrigger(
+            task=task,
+            cause=cause[:30],
+            reason=request.reason[:500],
+            discrepancy=request.discrepancy,
+        )
+        for task, (request, cause, *_) in zip(tasks, planned, strict=True)
+    ]
+    for position, waiting in unplaced:
+        # One by one, a task opened for the SKU by a later request would have taken it.
+        later = [t for p, t in opened_at.get(waiting.sku_id, []) if p >= position]
+        if later:
+            waiting.placed_task, waiting.placed_at = later[0], now
+            triggers.append(
+                TaskTrigger(
+                    task=later[0],
+                    cause=waiting.cause,
+                    reason=waiting.reason,
+                    discrepancy=waiting.discrepancy,
+                    created_at=now,
+                )  # fmt: skip
+            )
+    UnplacedRequest.objects.bulk_create([waiting for _, waiting in unplaced])
+    TaskTrigger.objects.bulk_create(triggers, ignore_conflicts=True)
+    return tasks
+
+
+def _make_more_urgent(tasks: dict[int, CountTask], urgent: dict[int, tuple[int, date]]) -> None:
+    """Raise existing tasks to their most urgent new trigger, as ``count_task_open`` does,
+    never waiting for a task being counted right now (its row is locked)."""
+    wanted = {
+        pk: (priority, due_on)
+        for pk, (priority, due_on) in urgent.items()
+        if priority < tasks[pk].priority or due_on < tasks[pk].due_on
+    }
+    if not wanted:
+        return
+    free = CountTask.objects.select_for_update(skip_locked=True, no_key=True).filter(
+        pk__in=list(wanted), status__in=CountTask.ACTIVE
+    )
+    groups: dict[tuple[int, date], list[int]] = {}
+    for pk in free.values_list("pk", flat=True):
+        groups.setdefault(wanted[pk], []).append(pk)
+    for (priority, due_on), pks in groups.items():
+        CountTask.objects.filter(pk__in=pks).update(
+            priority=Least(F("priority"), Value(priority)),
+            due_on=Least(F("due_on"), Value(due_on)),
+        )
+        for pk in pks:
+            task = tasks[pk]
+            task.priority, task.due_on = min(task.priority, priority), min(task.due_on, due_on)
 
 
 @transaction.atomic

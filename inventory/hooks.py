@@ -23,19 +23,46 @@ class CountRequest:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_count_subscribers: list[Callable[[CountRequest], None]] = []
+CountHandler = Callable[[CountRequest], None]
+CountBatchHandler = Callable[[list[CountRequest]], None]
+
+_count_subscribers: list[CountHandler] = []
+# A subscriber's handler for a whole list at once, when it has one (keyed by its handler).
+_count_batch_handlers: dict[CountHandler, CountBatchHandler] = {}
 _event_subscribers: dict[str, list[Callable[..., str]]] = {}
 
 
-def subscribe_count_requests(handler: Callable[[CountRequest], None]) -> None:
+def subscribe_count_requests(
+    handler: CountHandler, *, batch: CountBatchHandler | None = None
+) -> None:
+    """``handler(request)`` takes one request; ``batch(requests)``, when given, takes a list
+    in one go (``request_counts``) and must leave what ``handler`` would, request by request."""
     if handler not in _count_subscribers:
         _count_subscribers.append(handler)
+    if batch is not None:
+        _count_batch_handlers[handler] = batch
 
 
 def request_count(request: CountRequest) -> int:
     """Announce that these bins should be counted; returns how many subscribers took it."""
     for handler in _count_subscribers:
         handler(request)
+    return len(_count_subscribers)
+
+
+def request_counts(requests: list[CountRequest]) -> int:
+    """Announce many count requests at once (a reconciliation's gaps): each subscriber gets
+    the whole list through its batch handler, or request by request. Returns how many
+    subscribers took them."""
+    if not requests:
+        return 0
+    for handler in _count_subscribers:
+        batch = _count_batch_handlers.get(handler)
+        if batch is not None:
+            batch(list(requests))
+        else:
+            for request in requests:
+                handler(request)
     return len(_count_subscribers)
 
 

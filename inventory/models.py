@@ -2,10 +2,12 @@
 
 import hashlib
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Abs, Coalesce
 from django.utils import timezone
 
 
@@ -332,9 +334,40 @@ class DiscrepancyUndeletable(Exception):
     """Discrepancies end resolved, never deleted."""
 
 
+def _units() -> models.Case:
+    """Units a discrepancy is about: the gap between the two numbers, or the consumer's
+    number alone when the owner had none."""
+    return models.Case(
+        models.When(
+            owner_value__isnull=False,
+            consumer_value__isnull=False,
+            then=Abs(F("consumer_value") - F("owner_value")),
+        ),
+        models.When(consumer_value__isnull=False, then=Abs(F("consumer_value"))),
+        default=models.Value(0),
+        output_field=models.IntegerField(),
+    )
+
+
+def _with_unit_costs(discrepancies) -> None:
+    """Note each new discrepancy's unit cost as its SKU has it now (one query)."""
+    missing = {d.sku_id for d in discrepancies if d.sku_id and d.unit_cost is None}
+    if not missing:
+        return
+    costs = dict(Sku.objects.filter(pk__in=missing).values_list("pk", "unit_cost"))
+    for d in discrepancies:
+        if d.sku_id and d.unit_cost is None:
+            d.unit_cost = costs.get(d.sku_id)
+
+
 class DiscrepancyQuerySet(models.QuerySet):
     def open(self):
         return self.filter(status=Discrepancy.Status.OPEN)
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        _with_unit_costs(objs)
+        return super().bulk_create(objs, *args, **kwargs)
 
     def delete(self):
         raise DiscrepancyUndeletable("Discrepancies are resolved, never deleted.")
@@ -386,6 +419,22 @@ class Discrepancy(models.Model):
     )
     owner_value = models.IntegerField(null=True, blank=True)
     consumer_value = models.IntegerField(null=True, blank=True)
+    # Valued when found: the SKU's unit cost is noted on the row, so the dashboard sums
+    # one table, and a cost edited later does not change what a past gap was worth.
+    unit_cost = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, editable=False,
+        help_text="The SKU's unit cost when the discrepancy was recorded.",
+    )  # fmt: skip
+    units = models.GeneratedField(expression=_units(), output_field=models.IntegerField(),
+                                  db_persist=True)  # fmt: skip
+    value = models.GeneratedField(
+        expression=models.ExpressionWrapper(
+            _units() * Coalesce(F("unit_cost"), models.Value(Decimal(0))),
+            output_field=models.DecimalField(max_digits=14, decimal_places=2),
+        ),
+        output_field=models.DecimalField(max_digits=14, decimal_places=2),
+        db_persist=True,
+    )
     winner = models.ForeignKey(
         System, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -406,7 +455,7 @@ class Discrepancy(models.Model):
     resolution_reference = models.CharField(
         max_length=200, blank=True, help_text="What resolved it, e.g. count task 381."
     )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
 
     objects = DiscrepancyQuerySet.as_manager()
 
@@ -426,13 +475,31 @@ class Discrepancy(models.Model):
             ),
         ]
         indexes = [
+            # Open rows by SKU and by bin, carrying their units: the dashboard's tops are
+            # read off these indexes, never off the table.
             models.Index(
-                fields=["sku", "kind"], condition=Q(status="open"), name="inventory_disc_open_idx"
+                fields=["sku", "kind"],
+                condition=Q(status="open"),
+                include=["units"],
+                name="inventory_disc_open_idx",
             ),
+            models.Index(
+                fields=["bin"],
+                condition=Q(status="open"),
+                include=["units"],
+                name="inventory_disc_open_bin_idx",
+            ),  # fmt: skip
+            # Newest first, the dashboard's order: a page is read off the index, not sorted.
+            models.Index(fields=["created_at", "id"], name="inventory_disc_created_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.sku or ''} {self.bin or ''}".strip()
+
+    def save(self, *args, **kwargs):
+        if self._state.adding:
+            _with_unit_costs([self])
+        super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         raise DiscrepancyUndeletable("Discrepancies are resolved, never deleted.")

@@ -80,6 +80,25 @@ def test_breakdowns_by_fact_pair_age_sku_and_bin(data):
     assert [(r["code"], r["total_units"]) for r in b["bin"]] == [("B-02", 5), ("A-14", 2)]
 
 
+def test_a_discrepancy_is_valued_at_the_cost_its_sku_had_when_found(shelf, storefront):
+    from decimal import Decimal
+
+    mug, cap = SkuFactory(code="MUG", unit_cost="2.50"), SkuFactory(code="CAP", unit_cost="4.00")
+    one = _gap(mug, None, shelf, storefront, 2, 5)
+    many = Discrepancy.objects.bulk_create([
+        Discrepancy(kind="storefront_gap", fact="on_hand", sku=cap, consumer_value=-2),
+        Discrepancy(kind="ledger_mismatch", fact="on_hand"),  # no SKU: no cost, no value
+    ])  # fmt: skip
+    type(mug).objects.filter(pk=mug.pk).update(unit_cost="99.00")  # a cost edited later
+    rows = {d.pk: d for d in Discrepancy.objects.all()}
+    measured = [(rows[d.pk].unit_cost, rows[d.pk].units, rows[d.pk].value) for d in [one, *many]]
+    assert measured == [
+        (Decimal("2.50"), 3, Decimal("7.50")),
+        (Decimal("4.00"), 2, Decimal("8.00")),
+        (None, 0, Decimal("0.00")),
+    ]
+
+
 def test_rows_filter_and_sort(data):
     assert [d.sku.code for d in dashboard_rows(bin_code="a-14")] == ["MUG"]
     assert [d.units for d in dashboard_rows(sort="units")] == [5, 2, 1]
