@@ -1,23 +1,43 @@
 """Reconciliation: read the storefront's numbers, compare with the shelf, surface every gap.
 
-Page by page: one set-based query fetches the shelf's numbers for the page's SKUs; every
-disagreement becomes a discrepancy (both values, the owner, the winner: always the
-owner), and one batched call corrects the storefront. A gap past the tolerance, or a SKU
-that disagrees again within the repeat window, asks for a count of the bins holding it.
-SKUs with a push still in flight are skipped: that is lag, not a disagreement.
+The storefront's pages are streamed into a temporary table of this connection (COPY on
+PostgreSQL), each row with a mark of when its page was read; one set-based query then
+compares the whole table with the shelf and keeps only what needs a look: disagreements,
+SKUs we do not know, and SKUs whose number is in flight. Memory stays one page (and one
+chunk of gaps), whatever the catalog's size.
+
+Every disagreement becomes a discrepancy (both values, the owner, the winner: always the
+owner), recorded and committed a chunk at a time before batched calls correct the
+storefront. A gap past the tolerance, or a SKU that disagrees again within the repeat
+window, asks for a count of the bins holding it.
+
+In flight is lag, not a disagreement, and is skipped: a push not yet acknowledged (an
+outbox version newer than the storefront's ``SyncState.pushed_version``), a shelf change
+after the SKU's page was read (an outbox version newer than the newest one when it was
+read), or a push acknowledged after the page was read (``SyncState.pushed_at`` later).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Max, Q, Value
 from django.utils import timezone
 
 from inventory import hooks, selectors
-from inventory.models import Discrepancy, Fact, OnHand, OutboxEntry, Sku, SyncState, System
+from inventory.models import (
+    Commitment,
+    Discrepancy,
+    Fact,
+    OnHand,
+    OutboxEntry,
+    Sku,
+    SyncState,
+    System,
+)
 from inventory.storefront import adapter_for
 from inventory.storefront.base import (
     Level,
@@ -26,6 +46,11 @@ from inventory.storefront.base import (
     StorefrontAdapter,
     WriteStatus,
 )
+
+# Gaps are recorded, counted and corrected this many at a time.
+CHUNK = 1000
+# This connection's temporary tables (PostgreSQL's pg_temp, SQLite's temp schema).
+LEVELS, DIFF = "onefact_reconcile_levels", "onefact_reconcile_diff"
 
 
 @dataclass
@@ -50,20 +75,171 @@ class ReconcileReport:
                 setattr(self, key, getattr(self, key) + value)
 
 
-def _shelf_for_page(storefront: System, codes: list[str]) -> dict[str, dict]:
-    acknowledged = SyncState.objects.filter(storefront=storefront, sku=OuterRef("sku")).values(
-        "pushed_version"
+@dataclass(frozen=True)
+class ReadMark:
+    """Taken just before a page is read: the newest outbox version, and the clock."""
+
+    version: int
+    at: datetime
+
+
+def read_mark() -> ReadMark:
+    return ReadMark(OutboxEntry.objects.aggregate(v=Max("id"))["v"] or 0, timezone.now())
+
+
+def _temp(name: str) -> str:
+    return f"{'pg_temp' if connection.vendor == 'postgresql' else 'temp'}.{name}"
+
+
+@contextmanager
+def _levels_table() -> Iterator[None]:
+    """The storefront's numbers as read, for this connection only; dropped afterwards."""
+    _drop_tables()  # a run killed before its cleanup left them in this session
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE {_temp(LEVELS)} (code varchar(255) NOT NULL, "
+            "quantity bigint NOT NULL, mark bigint NOT NULL, "
+            f"read_at {connection.data_types['DateTimeField']} NOT NULL)"
+        )
+    try:
+        yield
+    finally:
+        with suppress(DatabaseError):  # a broken transaction: the next run drops them first
+            _drop_tables()
+
+
+def _drop_tables() -> None:
+    with connection.cursor() as cursor:
+        for name in (DIFF, LEVELS):
+            cursor.execute(f"DROP TABLE IF EXISTS {_temp(name)}")
+
+
+# COPY's text format: a backslash, tab, newline or carriage return in a code is escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _load(levels: list[Level], mark: ReadMark) -> None:
+    """Append one page to the levels table: one COPY on PostgreSQL, one executemany else."""
+    if not levels:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            sql = f"COPY {_temp(LEVELS)} (code, quantity, mark, read_at) FROM STDIN"
+            tail = f"\t{mark.version}\t{mark.at.isoformat()}\n"
+            with cursor.cursor.copy(sql) as copy:
+                copy.write(
+                    "".join(
+                        [
+                            f"{lv.sku.translate(_COPY_ESCAPES)}\t{int(lv.quantity)}{tail}"
+                            for lv in levels
+                        ]
+                    )
+                )
+            return
+        at = connection.ops.adapt_datetimefield_value(mark.at)
+        cursor.executemany(
+            f"INSERT INTO {_temp(LEVELS)} (code, quantity, mark, read_at) VALUES (%s, %s, %s, %s)",
+            [(level.sku, level.quantity, mark.version, at) for level in levels],
+        )
+
+
+def _diff(storefront: System, mirrors_available: bool, *, few: bool) -> dict[str, int]:
+    """Compare the whole levels table with the shelf in one query; keep what needs a look.
+
+    Hash joins and aggregates over the shelf's tables, or (``few``: a range of the catalog)
+    aggregates of only the SKUs loaded. Returns how many rows were unknown SKUs, in flight,
+    and gaps.
+    """
+    t = {
+        model: connection.ops.quote_name(model._meta.db_table)
+        for model in (Sku, OnHand, Commitment, OutboxEntry, SyncState)
+    }
+    levels = _temp(LEVELS)
+    loaded = (
+        f"sku_id IN (SELECT s.id FROM {t[Sku]} s JOIN {levels} f ON f.code = s.code)"
+        if few
+        else "TRUE"
     )
-    in_flight = OutboxEntry.objects.filter(
-        sku=OuterRef("pk"), id__gt=Coalesce(Subquery(acknowledged), Value(0))
-    )
-    rows = (
-        selectors.skus_with_stock()
-        .filter(code__in=codes)
-        .annotate(in_flight=Exists(in_flight))
-        .values("pk", "code", "on_hand", "committed", "in_flight")
-    )
-    return {r["code"]: r for r in rows}
+    params: list = []
+    shelf = "COALESCE(oh.q, 0)"
+    committed = ""
+    if mirrors_available:
+        shelf = "COALESCE(oh.q, 0) - COALESCE(cm.q, 0)"
+        committed = (
+            f"LEFT JOIN (SELECT sku_id, SUM(quantity) AS q FROM {t[Commitment]} "
+            f"WHERE status = %s AND {loaded} GROUP BY sku_id) cm ON cm.sku_id = s.id"
+        )
+        params.append(Commitment.Status.OPEN)
+    in_flight = "ob.v > COALESCE(ss.pushed_version, 0) OR ob.v > f.mark OR ss.pushed_at > f.read_at"
+    ours = f"CASE WHEN {shelf} > 0 THEN {shelf} ELSE 0 END"
+    with connection.cursor() as cursor:
+        if few and connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {levels}")  # a temporary table has no statistics else
+        cursor.execute(
+            f"CREATE TEMP TABLE {_temp(DIFF)} (n bigint PRIMARY KEY, code varchar(255), "
+            "sku_id bigint, theirs bigint, ours bigint, state varchar(10))"
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {_temp(DIFF)} (n, code, sku_id, theirs, ours, state)
+            SELECT ROW_NUMBER() OVER (ORDER BY f.code), f.code, s.id, f.quantity, {ours},
+                   CASE WHEN s.id IS NULL THEN 'unknown'
+                        WHEN {in_flight} THEN 'in_flight'
+                        ELSE 'gap' END
+            FROM {levels} f
+            LEFT JOIN {t[Sku]} s ON s.code = f.code
+            LEFT JOIN (SELECT sku_id, SUM(quantity) AS q FROM {t[OnHand]}
+                       WHERE {loaded} GROUP BY sku_id) oh ON oh.sku_id = s.id
+            LEFT JOIN (SELECT sku_id, MAX(id) AS v FROM {t[OutboxEntry]}
+                       WHERE {loaded} GROUP BY sku_id) ob ON ob.sku_id = s.id
+            LEFT JOIN {t[SyncState]} ss ON ss.sku_id = s.id AND ss.storefront_id = %s
+            {committed}
+            WHERE s.id IS NULL OR {in_flight} OR f.quantity <> {ours}
+            """,
+            [storefront.pk, *params],
+        )
+        cursor.execute(f"SELECT state, COUNT(*) FROM {_temp(DIFF)} GROUP BY state")
+        return dict(cursor.fetchall())
+
+
+def _gap_chunks() -> Iterator[list[tuple[dict, int, int]]]:
+    """The gaps found, ``CHUNK`` at a time: (shelf row, shelf value, storefront value)."""
+    after = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT n, code, sku_id, ours, theirs FROM {_temp(DIFF)} "
+                "WHERE state = 'gap' AND n > %s ORDER BY n LIMIT %s",
+                [after, CHUNK],
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            return
+        after = rows[-1][0]
+        yield [({"pk": pk, "code": code}, ours, theirs) for _, code, pk, ours, theirs in rows]
+
+
+def _settle(
+    *,
+    storefront: System,
+    adapter: StorefrontAdapter,
+    owner: System | None,
+    rows: int,
+    few: bool,
+    report: ReconcileReport,
+) -> None:
+    """Compare the loaded levels with the shelf; record, count and correct every gap."""
+    mirrors_available = adapter.capabilities.mirrors == Mirrors.AVAILABLE
+    states = _diff(storefront, mirrors_available, few=few) if rows else {}
+    report.unknown_skus += states.get("unknown", 0)
+    report.skipped_in_flight += states.get("in_flight", 0)
+    report.skus_compared += rows - states.get("unknown", 0) - states.get("in_flight", 0)
+    for gaps in _gap_chunks() if states.get("gap") else ():
+        report.gaps += len(gaps)
+        # Recorded and committed before the storefront is touched, so a worker killed
+        # mid-run never leaves a correction without its record; corrected after.
+        _record_gaps(storefront=storefront, owner=owner, gaps=gaps, report=report)
+        _correct(storefront, adapter, gaps, report)
 
 
 def _reconcile_page(
@@ -73,31 +249,15 @@ def _reconcile_page(
     owner: System | None,
     levels: list[Level],
     report: ReconcileReport,
+    mark: ReadMark | None = None,
 ) -> None:
-    shelf = _shelf_for_page(storefront, [level.sku for level in levels])
-    mirrors_available = adapter.capabilities.mirrors == Mirrors.AVAILABLE
-    gaps: list[tuple[dict, int, int]] = []  # (shelf row, shelf value, storefront value)
-    for level in levels:
-        row = shelf.get(level.sku)
-        if row is None:
-            report.unknown_skus += 1
-            continue
-        if row["in_flight"]:
-            report.skipped_in_flight += 1
-            continue
-        report.skus_compared += 1
-        value = row["on_hand"] - row["committed"] if mirrors_available else row["on_hand"]
-        value = max(value, 0)
-        if level.quantity != value:
-            gaps.append((row, value, level.quantity))
-    report.pages += 1
-    if not gaps:
-        return
-    report.gaps += len(gaps)
-    # Recorded and committed before the storefront is touched, so a worker killed
-    # mid-page never leaves a correction without its record; corrected after.
-    _record_gaps(storefront=storefront, owner=owner, gaps=gaps, report=report)
-    _correct(storefront, adapter, gaps, report)
+    """Reconcile levels already read (one page); ``mark`` is when they were read (now, when
+    not given)."""
+    with _levels_table():
+        _load(levels, mark or read_mark())
+        report.pages += 1
+        _settle(storefront=storefront, adapter=adapter, owner=owner, rows=len(levels),
+                few=True, report=report)  # fmt: skip
 
 
 @transaction.atomic
@@ -157,25 +317,28 @@ def _record_gaps(*, storefront: System, owner: System | None, gaps, report) -> N
 
 
 def _request_counts(discrepancies: list[Discrepancy], report: ReconcileReport) -> None:
+    """One announcement for the chunk: subscribers open their tasks in a few queries."""
     if not discrepancies:
         return
     bins: dict[int, list] = {}
     for row in OnHand.objects.filter(
         sku_id__in=[d.sku_id for d in discrepancies], quantity__gt=0
-    ).select_related("bin", "sku"):
+    ).select_related("bin"):
         bins.setdefault(row.sku_id, []).append(row.bin)
     skus = Sku.objects.in_bulk([d.sku_id for d in discrepancies])
-    for d in discrepancies:
-        hooks.request_count(
+    hooks.request_counts(
+        [
             hooks.CountRequest(
                 sku=skus[d.sku_id],
                 bins=bins.get(d.sku_id, []),
                 reason=d.detail,
                 discrepancy=d,
                 trigger="reconciliation",
-            )  # fmt: skip
-        )
-        report.counts_requested += 1
+            )
+            for d in discrepancies
+        ]
+    )
+    report.counts_requested += len(discrepancies)
 
 
 def _correct(storefront, adapter, gaps, report: ReconcileReport) -> None:
@@ -217,23 +380,28 @@ def _mark_corrected(storefront: System, applied: dict[int, int], report) -> None
         unique_fields=["storefront", "sku"],
         update_fields=["pushed_value", "pushed_at"],
     )
-    fixed = Discrepancy.objects.filter(
-        pk__in=list(
-            Discrepancy.objects.open()
-            .filter(
-                kind=Discrepancy.Kind.STOREFRONT_GAP,
-                consumer=storefront,
-                sku_id__in=list(applied),
-                corrected_at__isnull=True,
-            )
-            .values_list("pk", flat=True)
+    fixed = (
+        Discrepancy.objects.open()
+        .filter(
+            kind=Discrepancy.Kind.STOREFRONT_GAP,
+            consumer=storefront,
+            sku_id__in=list(applied),
+            corrected_at__isnull=True,
         )
+        .values_list("pk", "sku_id", "owner_value")
     )
-    fixed.update(
-        correction=Case(*[When(sku_id=pk, then=Value(v)) for pk, v in applied.items()]),
-        corrected_at=now,
-    )
-    fixed.filter(count_requested_at__isnull=True).update(
+    # The correction is the shelf's value, which is the recorded owner value, except for a
+    # gap left uncorrected by an earlier run while the shelf moved on: one update per value.
+    by_value: dict[int | None, list[int]] = {}
+    for pk, sku_id, owner_value in fixed:
+        value = applied[sku_id]
+        by_value.setdefault(None if value == owner_value else value, []).append(pk)
+    pks = [pk for group in by_value.values() for pk in group]
+    for value, group in by_value.items():
+        Discrepancy.objects.filter(pk__in=group).update(
+            correction=F("owner_value") if value is None else Value(value), corrected_at=now
+        )
+    Discrepancy.objects.filter(pk__in=pks, count_requested_at__isnull=True).update(
         status=Discrepancy.Status.RESOLVED,
         resolution=Discrepancy.Resolution.CORRECTION,
         resolved_at=now,
@@ -242,18 +410,31 @@ def _mark_corrected(storefront: System, applied: dict[int, int], report) -> None
 
 
 def storefront_reconcile(*, storefront: System, codes: list[str] | None = None) -> ReconcileReport:
-    """Reconcile one storefront (all its SKUs, or only ``codes``), page by page."""
+    """Reconcile one storefront (all its SKUs, or only ``codes``).
+
+    Its pages are read into this connection's levels table, each with the mark of when it
+    was read; then one compare, and the gaps in chunks.
+    """
     report = ReconcileReport(storefront=storefront.name)
     adapter = adapter_for(storefront)
     owner = selectors.owner_of(fact=Fact.ON_HAND)
-    cursor = None
-    while True:
-        page = adapter.read_levels(codes, cursor)
-        _reconcile_page(storefront=storefront, adapter=adapter, owner=owner,
-                        levels=page.items, report=report)  # fmt: skip
-        cursor = page.next_cursor
-        if not cursor:
-            break
+    wanted = set(codes) if codes is not None else None
+    rows, cursor = 0, None
+    with _levels_table():
+        while True:
+            mark = read_mark()
+            page = adapter.read_levels(codes, cursor)
+            levels = page.items
+            if wanted is not None:
+                levels = [level for level in levels if level.sku in wanted]
+            _load(levels, mark)
+            rows += len(levels)
+            report.pages += 1
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        _settle(storefront=storefront, adapter=adapter, owner=owner, rows=rows,
+                few=codes is not None, report=report)  # fmt: skip
     return report
 
 

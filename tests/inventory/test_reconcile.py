@@ -1,9 +1,12 @@
 """Reconciliation against the local Shopify fake: every gap surfaced, corrected, counted."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from inventory import hooks
 from inventory.models import Discrepancy, StockMovement
@@ -155,3 +158,164 @@ def test_reconcile_interrupted_before_its_correction_records_the_gap_once(
     assert Discrepancy.objects.filter(sku__code=codes[1]).count() == 1
     assert Discrepancy.objects.get(pk=recorded.pk).resolution == "correction"
     assert shopify.fake.on_hand(codes[1]) == value
+
+
+# --- the compare after every page is read ------------------------------------------------
+
+
+class _AfterRead:
+    """The real adapter; ``after`` runs once, just after the first page was read."""
+
+    def __init__(self, adapter, after):
+        self.adapter, self.after = adapter, after
+
+    def __getattr__(self, name):
+        return getattr(self.adapter, name)
+
+    def read_levels(self, skus, cursor=None):
+        page = self.adapter.read_levels(skus, cursor)
+        if self.after:
+            self.after()
+            self.after = None
+        return page
+
+
+def _reconcile_with(monkeypatch, system, after, **kwargs):
+    from inventory.services import reconcile
+
+    adapter = _AfterRead(adapter_for(system), after)
+    monkeypatch.setattr(reconcile, "adapter_for", lambda s: adapter)
+    return storefront_reconcile(storefront=system, **kwargs)
+
+
+def test_reconcile_skips_a_sku_changed_after_its_page_was_read(
+    shopify, shelf, requested, monkeypatch
+):
+    from inventory.models import Bin, Sku, SyncState
+
+    codes = _catalog(shopify, shelf, 3)
+    sku = Sku.objects.get(code=codes[0])
+
+    def receive_and_push():
+        on_hand_adjust(bin=Bin.objects.get(code="A-14"), sku=sku, delta=2, kind=Kind.RECEIVE,
+                       source_system=shelf, source_event_id="after-the-read")  # fmt: skip
+        storefront_push(storefront=shopify)  # the storefront holds the new number too
+        # A worker whose clock is a minute behind: only the outbox version tells.
+        SyncState.objects.filter(sku=sku).update(pushed_at=timezone.now() - timedelta(minutes=1))
+
+    report = _reconcile_with(monkeypatch, shopify, receive_and_push)
+    assert (report.skipped_in_flight, report.skus_compared, report.gaps) == (1, 2, 0)
+    assert not Discrepancy.objects.exists()
+
+
+def test_reconcile_skips_a_sku_whose_push_landed_after_its_page_was_read(
+    shopify, shelf, requested, monkeypatch
+):
+    from inventory.models import Bin, Sku
+
+    codes = _catalog(shopify, shelf, 3)
+    on_hand_adjust(bin=Bin.objects.get(code="A-14"), sku=Sku.objects.get(code=codes[1]), delta=2,
+                   kind=Kind.RECEIVE, source_system=shelf,
+                   source_event_id="before-the-read")  # fmt: skip
+    # The page shows the old number; the push lands before the compare.
+    report = _reconcile_with(monkeypatch, shopify, lambda: storefront_push(storefront=shopify))
+    assert (report.skipped_in_flight, report.skus_compared, report.gaps) == (1, 2, 0)
+    assert not Discrepancy.objects.exists()
+    assert storefront_reconcile(storefront=shopify).skus_compared == 3  # settled next time
+
+
+def test_reconcile_counts_skus_the_shelf_does_not_know(shopify, shelf, requested):
+    _catalog(shopify, shelf, 2)
+    shopify.fake.add_product("Stranger", [("NOT-OURS", 4)])
+    report = storefront_reconcile(storefront=shopify)
+    assert (report.unknown_skus, report.skus_compared, report.gaps) == (1, 2, 0)
+
+
+def test_reconcile_of_some_codes_compares_only_those(shopify, shelf, requested):
+    codes = _catalog(shopify, shelf, 6)
+    for code in (codes[1], codes[4]):
+        shopify.fake.set_on_hand(code, 40)
+    report = storefront_reconcile(storefront=shopify, codes=codes[:3])
+    assert (report.skus_compared, report.gaps, report.corrected) == (3, 1, 1)
+    assert list(Discrepancy.objects.values_list("sku__code", flat=True)) == [codes[1]]
+    assert shopify.fake.on_hand(codes[4]) == 40  # outside the range: not touched
+
+
+def test_reconcile_takes_its_gaps_a_chunk_at_a_time(shopify, shelf, requested, monkeypatch):
+    from inventory.services import reconcile
+
+    monkeypatch.setattr(reconcile, "CHUNK", 3)
+    codes = _catalog(shopify, shelf, 10)
+    shelf_values = {c: shopify.fake.on_hand(c) for c in codes}
+    for code in codes[:5]:
+        shopify.fake.set_on_hand(code, shelf_values[code] + 1)  # within tolerance
+    for code in codes[8:]:
+        shopify.fake.set_on_hand(code, shelf_values[code] + 5)  # past it: a count
+    report = storefront_reconcile(storefront=shopify)
+    assert (report.gaps, report.discrepancies_written, report.corrected,
+            report.counts_requested) == (7, 7, 7, 2)  # fmt: skip
+    assert {c: shopify.fake.on_hand(c) for c in codes} == shelf_values
+    assert sorted(r.sku.code for r in requested) == codes[8:]
+    gaps = Discrepancy.objects.filter(kind=Discrepancy.Kind.STOREFRONT_GAP)
+    assert sorted(gaps.values_list("status", flat=True)) == ["open"] * 2 + ["resolved"] * 5
+    assert all(d.correction == d.owner_value and d.corrected_at for d in gaps)
+
+
+def test_reconcile_of_a_storefront_mirroring_available_subtracts_open_orders(
+    storefront, shelf, requested
+):
+    from inventory.models import DemoLevel
+
+    bin = BinFactory(code="A-14")
+    stock = {"AV-1": (10, 3), "AV-2": (5, 0), "AV-3": (2, 4)}  # on hand, committed
+    for code, (on_hand, committed) in stock.items():
+        sku = SkuFactory(code=code)
+        on_hand_adjust(bin=bin, sku=sku, delta=on_hand, kind=Kind.RECEIVE, source_system=shelf,
+                       source_event_id=f"r-{code}")  # fmt: skip
+        if committed:
+            CommitmentFactory(sku=sku, quantity=committed)
+        DemoLevel.objects.create(sku_code=code, quantity=0)
+    storefront_push(storefront=storefront)
+    assert dict(DemoLevel.objects.values_list("sku_code", "quantity")) == {
+        "AV-1": 7, "AV-2": 5, "AV-3": 0
+    }  # fmt: skip
+    assert storefront_reconcile(storefront=storefront).gaps == 0
+    DemoLevel.objects.filter(sku_code="AV-1").update(quantity=10)  # on hand, not available
+    report = storefront_reconcile(storefront=storefront)
+    assert (report.skus_compared, report.gaps, report.corrected) == (3, 1, 1)
+    gap = Discrepancy.objects.get()
+    assert (gap.sku.code, gap.owner_value, gap.consumer_value) == ("AV-1", 7, 10)
+
+
+def test_reconcile_reads_codes_with_tabs_backslashes_and_newlines(storefront, db):
+    codes = ["TAB\tCODE", "BACK\\SLASH", "NEW\nLINE", "CR\rHERE", "\\N"]
+    for code in codes:
+        SkuFactory(code=code)
+    report = ReconcileReport(storefront="demo")
+    _reconcile_page(storefront=storefront, adapter=adapter_for(storefront), owner=None,
+                    levels=[Level(sku=c, quantity=0) for c in codes], report=report)  # fmt: skip
+    assert (report.skus_compared, report.unknown_skus, report.gaps) == (5, 0, 0)
+
+
+def _temporary_tables() -> list[str]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema()")
+        else:
+            cursor.execute("SELECT name FROM sqlite_temp_master")
+        return [name for (name,) in cursor.fetchall() if name.startswith("onefact_reconcile")]
+
+
+def test_reconcile_leaves_no_temporary_table_behind_even_when_interrupted(
+    shopify, shelf, requested
+):
+    from inventory.storefront.base import StorefrontUnavailable
+
+    codes = _catalog(shopify, shelf, 3)
+    storefront_reconcile(storefront=shopify)
+    assert _temporary_tables() == []
+    shopify.fake.set_on_hand(codes[0], 99)
+    shopify.fake.fail_next(1, operation="OneFactSetOnHand")
+    with pytest.raises(StorefrontUnavailable):
+        storefront_reconcile(storefront=shopify)
+    assert _temporary_tables() == []
