@@ -293,6 +293,18 @@ def test_counts_import_run_again_changes_nothing(shelf_stock, manager_user):
     assert _tables() == before and _balances() == balances
 
 
+def test_counts_import_uploaded_twice_corrects_the_shelf_once(shelf_stock, manager_user):
+    """A count says what is there, not what changed: the second file finds nothing to fix."""
+    text = HEADER + "A-01,MUG-1,11,\nA-01,CAP-1,19,\n"
+    first = _import(text, manager_user, batch="job1")
+    second = _import(text, manager_user, batch="job2")  # the same file, a second job
+    assert (_rows(first.corrected), _rows(second.confirmed)) == ([2, 3], [2, 3])
+    assert not second.corrected
+    assert StockMovement.objects.filter(kind=StockMovement.Kind.COUNT_ADJUST).count() == 2
+    assert (_balances()[("A-01", "MUG-1")], _balances()[("A-01", "CAP-1")]) == (11, 19)
+    _ledger_clean()
+
+
 # --- the page and the job ------------------------------------------------------------------
 
 
