@@ -250,12 +250,12 @@ def movement_create(request: HttpRequest, payload: MovementIn, idempotency_key: 
     system = request.auth
     authority_enforce(fact=Fact.ON_HAND, system=system, payload=payload.model_dump())
     expected = [(payload.kind, payload.sku, payload.bin, payload.quantity)]
-    if done := _applied(system=system, event_id=idempotency_key):
-        _same_request(done, key=idempotency_key, expected=expected)
-        return Status(200, movement_out(done[0], replayed=True))
     sku = _lookup(Sku, code=payload.sku, field="sku")
     bin = _lookup(Bin, code=payload.bin, field="bin")
     if payload.kind == StockMovement.Kind.RECEIVE and not sku.active:
+        if done := _applied(system=system, event_id=idempotency_key):
+            _same_request(done, key=idempotency_key, expected=expected)
+            return Status(200, movement_out(done[0], replayed=True))
         raise InvalidField(
             field="sku",
             message=f"SKU {sku.code} is inactive in the catalog, so it cannot be received; "
@@ -272,9 +272,10 @@ def movement_create(request: HttpRequest, payload: MovementIn, idempotency_key: 
         reference=payload.reference,
         note=payload.note,
     )
-    # A concurrent request with the same key may have won the race: the service returned its row.
+    # A replay (or a concurrent request with the same key that won the race) gets the first
+    # request's row back from the write path, which changed nothing.
     _same_request([move], key=idempotency_key, expected=expected)
-    return Status(201, movement_out(move, replayed=False))
+    return Status(200 if move.replayed else 201, movement_out(move, replayed=move.replayed))
 
 
 @api.post(

@@ -260,6 +260,10 @@ class StockMovement(models.Model):
     note = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
+    # Not a column: True on the row the write path hands back for a replayed event (the
+    # first request's row, nothing changed), so a caller can answer "already done".
+    replayed = False
+
     objects = StockMovementQuerySet.as_manager()
 
     class Meta:

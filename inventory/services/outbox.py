@@ -2,6 +2,7 @@
 transaction as the change, and the kick that asks a worker to drain it after commit."""
 
 import logging
+from functools import cache
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -29,6 +30,15 @@ def push_schedule() -> None:
         transaction.on_commit(_kick, robust=True)
 
 
+@cache
+def _redis(url: str):
+    """One client (and connection pool) per process and URL: a commit reuses a connection
+    instead of opening one. redis-py's pool starts afresh in a forked child."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=0.3, socket_timeout=0.3)
+
+
 def _kick() -> None:
     """Enqueue one drain per storefront. Many commits within a moment share one task, and a
     broker that is down costs a log line, not the write: the beat sweep drains later."""
@@ -38,11 +48,7 @@ def _kick() -> None:
         push_storefronts_task.delay()  # the embedded default: runs in-process now
         return
     try:
-        import redis
-
-        client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=0.3, socket_timeout=0.3
-        )
+        client = _redis(settings.REDIS_URL)
         # Coalesce: the task clears the key before draining, so a commit after that
         # kicks again and nothing committed is left behind.
         if client.set(_KICK_KEY, "1", nx=True, ex=settings.ONEFACT_PUSH_KICK_TTL):
@@ -57,8 +63,6 @@ def push_kick_clear() -> None:
     if not settings.REDIS_URL:
         return
     try:
-        import redis
-
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.3).delete(_KICK_KEY)
+        _redis(settings.REDIS_URL).delete(_KICK_KEY)
     except Exception as error:  # noqa: BLE001
         log.warning("Could not clear the push kick key: %s", error)

@@ -27,11 +27,14 @@ _ONHAND = OnHand._meta.db_table
 
 
 def _movement_replayed(*, source_system: System, source_event_id: str, leg: int):
-    return (
-        StockMovement.objects.select_related("bin", "sku")
+    done = (
+        StockMovement.objects.select_related("bin", "sku", "source_system")
         .filter(source_system=source_system, source_event_id=source_event_id, leg=leg)
         .first()
     )
+    if done is not None:
+        done.replayed = True
+    return done
 
 
 def _balance_change(*, bin: Bin, sku: Sku, delta: int) -> int:
@@ -195,7 +198,8 @@ def on_hand_adjust(
     In one transaction: the balance changes by a conditional update that never goes below
     zero, and the ledger row records the movement with the balance after it. Too little
     stock raises ``InsufficientStock`` and writes nothing. Replaying the same
-    (source system, event id, leg) returns the first movement and changes nothing.
+    (source system, event id, leg) returns the first movement (``replayed`` set) and
+    changes nothing.
 
     ``at`` is for loading history in order (demo seeds, imports of past movements): the
     time the movement happened. Live writes leave it out and are stamped now.

@@ -59,6 +59,7 @@ def test_on_hand_adjust_replay_returns_first_result_and_changes_nothing(stocked_
     first = _ship(stocked_bin, sku, shelf, 4, "order-77")
     again = _ship(stocked_bin, sku, shelf, 4, "order-77")
     assert again.pk == first.pk
+    assert (first.replayed, again.replayed) == (False, True)
     assert OnHand.objects.get(bin=stocked_bin, sku=sku).quantity == 6
     assert StockMovement.objects.filter(source_event_id="order-77").count() == 1
 
