@@ -27,3 +27,5 @@ class DemoOrderForm(_DemoSkuForm):
 
     quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     customer_name = forms.CharField(max_length=100, required=False)
+    # New with every rendering of the row: a second submission of one rendering is refused.
+    request_key = forms.CharField(max_length=100, required=False, widget=forms.HiddenInput)

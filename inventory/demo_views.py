@@ -4,6 +4,8 @@ For managers and admins: a hand edit here (no webhook) is what reconciliation mu
 an order here reaches OneFact as the storefront's webhook would.
 """
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
@@ -49,7 +51,8 @@ def _page_context(request) -> dict:
     if gaps:
         levels = levels.filter(Q(gap__isnull=True) | ~Q(gap=0))
     page = Paginator(levels, PAGE_SIZE).get_page(request.GET.get("page"))
-    return {"page": page, "q": q, "gaps": gaps, "orders": demo_orders_recent()}
+    return {"page": page, "q": q, "gaps": gaps, "orders": demo_orders_recent(),
+            "form_key": uuid.uuid4().hex}  # fmt: skip
 
 
 def _respond(
@@ -69,9 +72,8 @@ def _respond(
 def _row_response(request, *, form, name: str, event: str | None) -> HttpResponse:
     row = demo_levels_with_shelf().filter(sku_code=form.data.get("sku", "")).first()
     error = " ".join(e for errors in form.errors.values() for e in errors)
-    return _respond(
-        request, partial="demo-row", context={"row": row, name: form}, error=error, event=event
-    )
+    context = {"row": row, name: form, "form_key": uuid.uuid4().hex}
+    return _respond(request, partial="demo-row", context=context, error=error, event=event)
 
 
 @require_GET
@@ -106,7 +108,9 @@ def demo_order_new(request: HtmxHttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             demo_order_place(
-                lines=[(data["sku"], data["quantity"])], customer_name=data["customer_name"]
+                lines=[(data["sku"], data["quantity"])],
+                customer_name=data["customer_name"],
+                request_key=data["request_key"],
             )
         except DemoStorefrontError as error:
             form.add_error("quantity", str(error))

@@ -652,10 +652,20 @@ class DemoOrder(models.Model):
         help_text="What OneFact reported per returned line: restocked, processing_required, "
         "not_restocked or missing (the storefront decides the refund from it).",
     )
+    request_key = models.CharField(
+        max_length=100, blank=True, help_text="The order form's key: a resubmission places nothing."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request_key"],
+                condition=~Q(request_key=""),
+                name="inventory_demoorder_request_key_uniq",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.number

@@ -71,11 +71,14 @@ def demo_storefront_drift(*, sku_code: str, quantity: int) -> DemoLevel:
 
 
 @transaction.atomic
-def demo_order_place(*, lines: list[tuple[str, int]], customer_name: str = "") -> DemoOrder:
+def demo_order_place(
+    *, lines: list[tuple[str, int]], customer_name: str = "", request_key: str = ""
+) -> DemoOrder:
     """A shopper orders: the demo's numbers drop at once and ORDER_PLACED reaches OneFact.
 
     Refused, changing nothing, when the demo's own number of any line is short: a
-    storefront doesn't sell what it thinks it lacks.
+    storefront doesn't sell what it thinks it lacks, or when the order form's
+    ``request_key`` already placed an order (a double click, a resubmitted page).
     """
     wanted = Counter()
     for sku_code, quantity in lines:
@@ -85,6 +88,10 @@ def demo_order_place(*, lines: list[tuple[str, int]], customer_name: str = "") -
         raise DemoStorefrontError("An order needs at least one line.")
     # The storefront row is the demo's order-number lock: numbers are handed out in turn.
     system = System.objects.select_for_update().get(name=STOREFRONT)
+    if request_key and (placed := DemoOrder.objects.filter(request_key=request_key).first()):
+        raise DemoStorefrontError(
+            f"This form already placed order {placed.number}; nothing was ordered twice."
+        )
     levels = _locked_levels(list(wanted))
     for sku_code, quantity in wanted.items():
         level = levels.get(sku_code)
@@ -100,6 +107,7 @@ def demo_order_place(*, lines: list[tuple[str, int]], customer_name: str = "") -
         number=_next_number(),
         customer_name=customer_name,
         lines=[{"sku": code, "quantity": n} for code, n in wanted.items()],
+        request_key=request_key,
     )
     _deliver(system=system, order=order, kind=EventType.ORDER_PLACED, action="placed")
     return order

@@ -1,6 +1,7 @@
 """The built-in demo storefront: its adapter, its own actions and its page."""
 
 import dataclasses
+import re
 import threading
 from datetime import UTC, datetime
 
@@ -497,6 +498,24 @@ def test_demo_order_new_places_a_one_line_order(client, manager_user, demo_level
     short = client.post(url, {"sku": "SKU-1", "quantity": "4"}, **HTMX)
     assert "shows 3 of SKU-1; it cannot sell 4" in short.content.decode()
     assert DemoOrder.objects.count() == 1 and quantity_of("SKU-1") == 3
+
+
+def test_demo_order_form_submitted_twice_places_one_order(
+    client, manager_user, demo_level, no_processing
+):
+    client.force_login(manager_user)
+    page = client.get(URL).content.decode()
+    key = re.search(r'name="request_key" value="([^"]+-SKU-1)"', page).group(1)
+    data = {"sku": "SKU-1", "quantity": "2", "request_key": key}
+    first = client.post(reverse("demo:order-place"), data, **HTMX).content.decode()
+    again = client.post(reverse("demo:order-place"), data, **HTMX).content.decode()
+    number = DemoOrder.objects.get().number
+    assert f"This form already placed order {number}; nothing was ordered twice." in again
+    assert 'aria-invalid="true"' in again and quantity_of("SKU-1") == 3
+    fresh = re.search(r'name="request_key" value="([^"]+)"', first).group(1)
+    assert fresh != key  # the re-rendered row orders anew
+    client.post(reverse("demo:order-place"), data | {"request_key": fresh}, **HTMX)
+    assert DemoOrder.objects.count() == 2 and quantity_of("SKU-1") == 1
 
 
 def test_demo_order_actions_answer_with_the_orders_list(
