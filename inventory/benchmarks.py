@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 
-from django.db import connection, connections, transaction
+from django.db import connection, connections, reset_queries, transaction
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -360,6 +360,10 @@ def _page_times(view, path: str, user, runs: int = 15) -> tuple[float, float, in
         request.user = user
         request.htmx = False
         request.session = {}
+        # The connection's query log is a bounded deque: once full (earlier sections ran
+        # thousands of queries with DEBUG on) its length stops changing and a capture of
+        # it reads as zero queries. Start each request from an empty log.
+        reset_queries()
         with CaptureQueriesContext(connection) as captured:  # the default connection: no router
             started = time.perf_counter()
             response = view(request)
