@@ -1,10 +1,11 @@
 """Reconciliation: read the storefront's numbers, compare with the shelf, surface every gap.
 
 The storefront's pages are streamed into a temporary table of this connection (COPY on
-PostgreSQL), each row with a mark of when its page was read; one set-based query then
-compares the whole table with the shelf and keeps only what needs a look: disagreements,
-SKUs we do not know, and SKUs whose number is in flight. Memory stays one page (and one
-chunk of gaps), whatever the catalog's size.
+PostgreSQL), each row with the mark taken before its page was read (the newest outbox
+version and the time); one set-based query then compares the whole table with the shelf
+and keeps only what needs a look: disagreements, SKUs we do not know, and SKUs whose number
+is in flight. Memory stays a few pages (and one chunk of gaps), whatever the catalog's
+size.
 
 Every disagreement becomes a discrepancy (both values, the owner, the winner: always the
 owner), recorded and committed a chunk at a time before batched calls correct the
@@ -24,7 +25,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Max, Q, Value
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from inventory import hooks, selectors
@@ -50,7 +51,8 @@ from inventory.storefront.base import (
 # Gaps are recorded, counted and corrected this many at a time.
 CHUNK = 1000
 # This connection's temporary tables (PostgreSQL's pg_temp, SQLite's temp schema).
-LEVELS, DIFF = "onefact_reconcile_levels", "onefact_reconcile_diff"
+LEVELS, MARKS = "onefact_reconcile_levels", "onefact_reconcile_marks"
+DIFF = "onefact_reconcile_diff"
 
 
 @dataclass
@@ -84,7 +86,12 @@ class ReadMark:
 
 
 def read_mark() -> ReadMark:
-    return ReadMark(OutboxEntry.objects.aggregate(v=Max("id"))["v"] or 0, timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT MAX(id) FROM {connection.ops.quote_name(OutboxEntry._meta.db_table)}"
+        )
+        (version,) = cursor.fetchone()
+    return ReadMark(version or 0, timezone.now())
 
 
 def _temp(name: str) -> str:
@@ -93,13 +100,17 @@ def _temp(name: str) -> str:
 
 @contextmanager
 def _levels_table() -> Iterator[None]:
-    """The storefront's numbers as read, for this connection only; dropped afterwards."""
+    """The storefront's numbers as read, and the marks of their pages, for this connection
+    only; dropped afterwards."""
     _drop_tables()  # a run killed before its cleanup left them in this session
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE {_temp(LEVELS)} (code varchar(255) NOT NULL, "
-            "quantity bigint NOT NULL, mark bigint NOT NULL, "
-            f"read_at {connection.data_types['DateTimeField']} NOT NULL)"
+            "quantity bigint NOT NULL, mark integer NOT NULL)"
+        )
+        cursor.execute(
+            f"CREATE TEMP TABLE {_temp(MARKS)} (mark integer PRIMARY KEY, "
+            f"version bigint NOT NULL, read_at {connection.data_types['DateTimeField']} NOT NULL)"
         )
     try:
         yield
@@ -110,7 +121,7 @@ def _levels_table() -> Iterator[None]:
 
 def _drop_tables() -> None:
     with connection.cursor() as cursor:
-        for name in (DIFF, LEVELS):
+        for name in (DIFF, MARKS, LEVELS):
             cursor.execute(f"DROP TABLE IF EXISTS {_temp(name)}")
 
 
@@ -118,29 +129,74 @@ def _drop_tables() -> None:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _load(levels: list[Level], mark: ReadMark) -> None:
-    """Append one page to the levels table: one COPY on PostgreSQL, one executemany else."""
-    if not levels:
-        return
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            sql = f"COPY {_temp(LEVELS)} (code, quantity, mark, read_at) FROM STDIN"
-            tail = f"\t{mark.version}\t{mark.at.isoformat()}\n"
-            with cursor.cursor.copy(sql) as copy:
-                copy.write(
-                    "".join(
-                        [
-                            f"{lv.sku.translate(_COPY_ESCAPES)}\t{int(lv.quantity)}{tail}"
-                            for lv in levels
-                        ]
-                    )
-                )
-            return
+class _Loader:
+    """Appends pages to the levels table, about ``FLUSH_ROWS`` rows a statement: one COPY
+    on PostgreSQL, one executemany else. Holds at most that many rows in memory.
+
+    Each row carries the number of the mark taken before its page was read. A mark less
+    than ``MARK_FOR`` old is used again: an older mark only makes the in-flight test
+    stricter (more SKUs count as changed or pushed since).
+    """
+
+    FLUSH_ROWS = 10_000
+    MARK_FOR = timedelta(seconds=1)
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self._copy = connection.vendor == "postgresql"
+        self._mark: ReadMark | None = None
+        self._number = 0
+        self._marks: list[tuple] = []  # not yet written
+        self._levels: list = []  # not yet written: text (COPY) or rows
+        self._count = 0
+
+    def before_read(self, mark: ReadMark | None = None) -> None:
+        """Take the mark of the page about to be read (or note ``mark``, taken earlier)."""
+        if mark is None:
+            if self._mark is not None and timezone.now() - self._mark.at < self.MARK_FOR:
+                return
+            mark = read_mark()
+        self._mark, self._number = mark, self._number + 1
         at = connection.ops.adapt_datetimefield_value(mark.at)
-        cursor.executemany(
-            f"INSERT INTO {_temp(LEVELS)} (code, quantity, mark, read_at) VALUES (%s, %s, %s, %s)",
-            [(level.sku, level.quantity, mark.version, at) for level in levels],
-        )
+        self._marks.append((self._number, mark.version, at))
+
+    def add(self, levels: list[Level]) -> None:
+        if self._copy:
+            codes = [level.sku for level in levels]
+            joined = "".join(codes)
+            if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+                codes = [code.translate(_COPY_ESCAPES) for code in codes]
+            tail = f"\t{self._number}\n"
+            lines = [
+                f"{code}\t{int(level.quantity)}{tail}"
+                for code, level in zip(codes, levels, strict=True)
+            ]
+            self._levels.append("".join(lines))
+        else:
+            self._levels += [(level.sku, level.quantity, self._number) for level in levels]
+        self._count += len(levels)
+        self.rows += len(levels)
+        if self._count >= self.FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        with connection.cursor() as cursor:
+            if self._marks:
+                cursor.executemany(
+                    f"INSERT INTO {_temp(MARKS)} (mark, version, read_at) VALUES (%s, %s, %s)",
+                    self._marks,
+                )
+            if self._count and self._copy:
+                sql = f"COPY {_temp(LEVELS)} (code, quantity, mark) FROM STDIN"
+                with cursor.cursor.copy(sql) as copy:
+                    for text in self._levels:
+                        copy.write(text)
+            elif self._count:
+                cursor.executemany(
+                    f"INSERT INTO {_temp(LEVELS)} (code, quantity, mark) VALUES (%s, %s, %s)",
+                    self._levels,
+                )
+        self._marks, self._levels, self._count = [], [], 0
 
 
 def _diff(storefront: System, mirrors_available: bool, *, few: bool) -> dict[str, int]:
@@ -170,7 +226,9 @@ def _diff(storefront: System, mirrors_available: bool, *, few: bool) -> dict[str
             f"WHERE status = %s AND {loaded} GROUP BY sku_id) cm ON cm.sku_id = s.id"
         )
         params.append(Commitment.Status.OPEN)
-    in_flight = "ob.v > COALESCE(ss.pushed_version, 0) OR ob.v > f.mark OR ss.pushed_at > f.read_at"
+    in_flight = (
+        "ob.v > COALESCE(ss.pushed_version, 0) OR ob.v > m.version OR ss.pushed_at > m.read_at"
+    )
     ours = f"CASE WHEN {shelf} > 0 THEN {shelf} ELSE 0 END"
     with connection.cursor() as cursor:
         if few and connection.vendor == "postgresql":
@@ -187,6 +245,7 @@ def _diff(storefront: System, mirrors_available: bool, *, few: bool) -> dict[str
                         WHEN {in_flight} THEN 'in_flight'
                         ELSE 'gap' END
             FROM {levels} f
+            JOIN {_temp(MARKS)} m ON m.mark = f.mark
             LEFT JOIN {t[Sku]} s ON s.code = f.code
             LEFT JOIN (SELECT sku_id, SUM(quantity) AS q FROM {t[OnHand]}
                        WHERE {loaded} GROUP BY sku_id) oh ON oh.sku_id = s.id
@@ -254,9 +313,12 @@ def _reconcile_page(
     """Reconcile levels already read (one page); ``mark`` is when they were read (now, when
     not given)."""
     with _levels_table():
-        _load(levels, mark or read_mark())
+        loader = _Loader()
+        loader.before_read(mark or read_mark())
+        loader.add(levels)
+        loader.flush()
         report.pages += 1
-        _settle(storefront=storefront, adapter=adapter, owner=owner, rows=len(levels),
+        _settle(storefront=storefront, adapter=adapter, owner=owner, rows=loader.rows,
                 few=True, report=report)  # fmt: skip
 
 
@@ -264,29 +326,24 @@ def _reconcile_page(
 def _record_gaps(*, storefront: System, owner: System | None, gaps, report) -> None:
     # A gap recorded by an earlier run that never got its correction (a killed worker, a
     # stale write) is the same disagreement: it is not recorded twice.
-    pending = set(
-        Discrepancy.objects.open()
-        .filter(
-            kind=Discrepancy.Kind.STOREFRONT_GAP,
-            consumer=storefront,
-            sku_id__in=[row["pk"] for row, _, _ in gaps],
-            corrected_at__isnull=True,
-        )
-        .values_list("sku_id", flat=True)
-    )
+    # A SKU that disagreed within the repeat window asks for a count. One query for both.
+    now = timezone.now()
+    window = now - timedelta(hours=settings.ONEFACT_RECONCILE_REPEAT_HOURS)
+    earlier = Discrepancy.objects.filter(
+        Q(status=Discrepancy.Status.OPEN, corrected_at__isnull=True) | Q(created_at__gte=window),
+        kind=Discrepancy.Kind.STOREFRONT_GAP,
+        consumer=storefront,
+        sku_id__in=[row["pk"] for row, _, _ in gaps],
+    ).values_list("sku_id", "status", "corrected_at", "created_at")
+    pending, repeated = set(), set()
+    for sku_id, status, corrected_at, created_at in earlier:
+        if status == Discrepancy.Status.OPEN and corrected_at is None:
+            pending.add(sku_id)
+        if created_at >= window:
+            repeated.add(sku_id)
     gaps = [gap for gap in gaps if gap[0]["pk"] not in pending]
     if not gaps:
         return
-    now = timezone.now()
-    window = now - timedelta(hours=settings.ONEFACT_RECONCILE_REPEAT_HOURS)
-    repeated = set(
-        Discrepancy.objects.filter(
-            kind=Discrepancy.Kind.STOREFRONT_GAP,
-            consumer=storefront,
-            sku_id__in=[row["pk"] for row, _, _ in gaps],
-            created_at__gte=window,
-        ).values_list("sku_id", flat=True)
-    )
     tolerance = settings.ONEFACT_RECONCILE_TOLERANCE
     owner_name = owner.name if owner else "nobody"
     discrepancies = Discrepancy.objects.bulk_create(
@@ -396,16 +453,18 @@ def _mark_corrected(storefront: System, applied: dict[int, int], report) -> None
     for pk, sku_id, owner_value in fixed:
         value = applied[sku_id]
         by_value.setdefault(None if value == owner_value else value, []).append(pk)
-    pks = [pk for group in by_value.values() for pk in group]
+    # Corrected; and resolved by the correction unless a count was asked for.
+    uncounted = Q(count_requested_at__isnull=True)
     for value, group in by_value.items():
         Discrepancy.objects.filter(pk__in=group).update(
-            correction=F("owner_value") if value is None else Value(value), corrected_at=now
-        )
-    Discrepancy.objects.filter(pk__in=pks, count_requested_at__isnull=True).update(
-        status=Discrepancy.Status.RESOLVED,
-        resolution=Discrepancy.Resolution.CORRECTION,
-        resolved_at=now,
-    )
+            correction=F("owner_value") if value is None else Value(value),
+            corrected_at=now,
+            status=Case(When(uncounted, then=Value(Discrepancy.Status.RESOLVED)),
+                        default=F("status")),
+            resolution=Case(When(uncounted, then=Value(Discrepancy.Resolution.CORRECTION)),
+                            default=F("resolution")),
+            resolved_at=Case(When(uncounted, then=Value(now)), default=F("resolved_at")),
+        )  # fmt: skip
     report.corrected += len(applied)
 
 
@@ -419,21 +478,22 @@ def storefront_reconcile(*, storefront: System, codes: list[str] | None = None) 
     adapter = adapter_for(storefront)
     owner = selectors.owner_of(fact=Fact.ON_HAND)
     wanted = set(codes) if codes is not None else None
-    rows, cursor = 0, None
+    cursor = None
     with _levels_table():
+        loader = _Loader()
         while True:
-            mark = read_mark()
+            loader.before_read()
             page = adapter.read_levels(codes, cursor)
             levels = page.items
             if wanted is not None:
                 levels = [level for level in levels if level.sku in wanted]
-            _load(levels, mark)
-            rows += len(levels)
+            loader.add(levels)
             report.pages += 1
             cursor = page.next_cursor
             if not cursor:
                 break
-        _settle(storefront=storefront, adapter=adapter, owner=owner, rows=rows,
+        loader.flush()
+        _settle(storefront=storefront, adapter=adapter, owner=owner, rows=loader.rows,
                 few=codes is not None, report=report)  # fmt: skip
     return report
 

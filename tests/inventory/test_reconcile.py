@@ -180,10 +180,12 @@ class _AfterRead:
         return page
 
 
-def _reconcile_with(monkeypatch, system, after, **kwargs):
+def _reconcile_with(monkeypatch, system, after, *, page_size=None, **kwargs):
     from inventory.services import reconcile
 
     adapter = _AfterRead(adapter_for(system), after)
+    if page_size:
+        adapter.adapter._page_size = page_size
     monkeypatch.setattr(reconcile, "adapter_for", lambda s: adapter)
     return storefront_reconcile(storefront=system, **kwargs)
 
@@ -241,17 +243,22 @@ def test_reconcile_of_some_codes_compares_only_those(shopify, shelf, requested):
     assert shopify.fake.on_hand(codes[4]) == 40  # outside the range: not touched
 
 
-def test_reconcile_takes_its_gaps_a_chunk_at_a_time(shopify, shelf, requested, monkeypatch):
+def test_reconcile_loads_pages_and_takes_gaps_a_chunk_at_a_time(
+    shopify, shelf, requested, monkeypatch
+):
     from inventory.services import reconcile
 
     monkeypatch.setattr(reconcile, "CHUNK", 3)
+    monkeypatch.setattr(reconcile._Loader, "FLUSH_ROWS", 4)
     codes = _catalog(shopify, shelf, 10)
     shelf_values = {c: shopify.fake.on_hand(c) for c in codes}
     for code in codes[:5]:
         shopify.fake.set_on_hand(code, shelf_values[code] + 1)  # within tolerance
     for code in codes[8:]:
         shopify.fake.set_on_hand(code, shelf_values[code] + 5)  # past it: a count
-    report = storefront_reconcile(storefront=shopify)
+    # Pages of 3 (3, 3, 3, 1) are loaded 4 rows at a time at least, gaps taken 3 at a time.
+    report = _reconcile_with(monkeypatch, shopify, None, page_size=3)
+    assert report.pages == 4
     assert (report.gaps, report.discrepancies_written, report.corrected,
             report.counts_requested) == (7, 7, 7, 2)  # fmt: skip
     assert {c: shopify.fake.on_hand(c) for c in codes} == shelf_values
