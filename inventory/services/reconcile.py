@@ -468,6 +468,21 @@ def _mark_corrected(storefront: System, applied: dict[int, int], report) -> None
     report.corrected += len(applied)
 
 
+def _read_page(
+    adapter: StorefrontAdapter,
+    loader: _Loader,
+    codes: list[str] | None,
+    wanted: set[str] | None,
+    cursor: str | None,
+) -> str | None:
+    """Take the mark, read one page and load it; returns the next page's cursor. The page
+    is let go here, before the next one is read."""
+    loader.before_read()
+    page = adapter.read_levels(codes, cursor)
+    loader.add(page.items if wanted is None else [lv for lv in page.items if lv.sku in wanted])
+    return page.next_cursor
+
+
 def storefront_reconcile(*, storefront: System, codes: list[str] | None = None) -> ReconcileReport:
     """Reconcile one storefront (all its SKUs, or only ``codes``).
 
@@ -478,20 +493,13 @@ def storefront_reconcile(*, storefront: System, codes: list[str] | None = None) 
     adapter = adapter_for(storefront)
     owner = selectors.owner_of(fact=Fact.ON_HAND)
     wanted = set(codes) if codes is not None else None
-    cursor = None
     with _levels_table():
         loader = _Loader()
-        while True:
-            loader.before_read()
-            page = adapter.read_levels(codes, cursor)
-            levels = page.items
-            if wanted is not None:
-                levels = [level for level in levels if level.sku in wanted]
-            loader.add(levels)
+        cursor = _read_page(adapter, loader, codes, wanted, None)
+        report.pages += 1
+        while cursor:
+            cursor = _read_page(adapter, loader, codes, wanted, cursor)
             report.pages += 1
-            cursor = page.next_cursor
-            if not cursor:
-                break
         loader.flush()
         _settle(storefront=storefront, adapter=adapter, owner=owner, rows=loader.rows,
                 few=codes is not None, report=report)  # fmt: skip
