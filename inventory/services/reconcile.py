@@ -65,6 +65,7 @@ class ReconcileReport:
     gaps: int = 0
     discrepancies_written: int = 0
     corrected: int = 0
+    settled: int = 0
     counts_requested: int = 0
     orders_at_risk: int = 0
 
@@ -293,6 +294,8 @@ def _settle(
     report.unknown_skus += states.get("unknown", 0)
     report.skipped_in_flight += states.get("in_flight", 0)
     report.skus_compared += rows - states.get("unknown", 0) - states.get("in_flight", 0)
+    if rows:
+        _settle_agreeing(storefront, report)
     for gaps in _gap_chunks() if states.get("gap") else ():
         report.gaps += len(gaps)
         # Recorded and committed before the storefront is touched, so a worker killed
@@ -466,6 +469,48 @@ def _mark_corrected(storefront: System, applied: dict[int, int], report) -> None
             resolved_at=Case(When(uncounted, then=Value(now)), default=F("resolved_at")),
         )  # fmt: skip
     report.corrected += len(applied)
+
+
+SETTLED_NOTE = (
+    "Agreed with the shelf when reconciled again: the correction sent by a run that stopped "
+    "before recording it had landed, or the storefront came back to the shelf's number."
+)
+
+
+def _settle_agreeing(storefront: System, report: ReconcileReport) -> None:
+    """Gaps recorded by an earlier run but never marked corrected, whose SKU now agrees.
+
+    A worker killed after the storefront applied its correction but before the answer was
+    recorded leaves such a gap; the redelivered run finds no disagreement to correct. The
+    storefront holds the shelf's number: the gap is corrected with it (resolved unless a
+    count was asked for), instead of staying open forever.
+    """
+    pending = list(
+        Discrepancy.objects.open()
+        .filter(kind=Discrepancy.Kind.STOREFRONT_GAP, consumer=storefront,
+                corrected_at__isnull=True)
+        .values_list("pk", "sku_id", "sku__code")
+    )  # fmt: skip
+    for i in range(0, len(pending), CHUNK):
+        chunk = {code: (pk, sku_id) for pk, sku_id, code in pending[i : i + CHUNK]}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT f.code, f.quantity FROM {_temp(LEVELS)} f "
+                f"WHERE f.code IN ({', '.join(['%s'] * len(chunk))}) AND NOT EXISTS "
+                f"(SELECT 1 FROM {_temp(DIFF)} d WHERE d.code = f.code)",
+                list(chunk),
+            )
+            agreeing = {chunk[code]: quantity for code, quantity in cursor.fetchall()}
+        if not agreeing:
+            continue
+        with transaction.atomic():
+            # Not a correction of this run: its own report is not this one's.
+            _mark_corrected(storefront, {sku_id: value for (_, sku_id), value in agreeing.items()},
+                            ReconcileReport(storefront=storefront.name))  # fmt: skip
+            Discrepancy.objects.filter(
+                pk__in=[pk for pk, _ in agreeing], status=Discrepancy.Status.RESOLVED
+            ).update(resolution_note=SETTLED_NOTE)
+        report.settled += len(agreeing)
 
 
 def _read_page(

@@ -160,6 +160,52 @@ def test_reconcile_interrupted_before_its_correction_records_the_gap_once(
     assert shopify.fake.on_hand(codes[1]) == value
 
 
+class _Killed(BaseException):
+    """The worker dies here (SIGKILL): nothing after it runs, no handler sees it."""
+
+
+def _killed(*args, **kwargs):
+    raise _Killed
+
+
+def test_reconcile_settles_a_gap_whose_correction_landed_unrecorded(
+    shopify, shelf, requested, monkeypatch
+):
+    from inventory.models import SyncState
+    from inventory.services import reconcile
+
+    codes = _catalog(shopify, shelf, 3)
+    shelf_values = {c: shopify.fake.on_hand(c) for c in codes}
+    small, big = codes[0], codes[1]
+    shopify.fake.set_on_hand(small, shelf_values[small] + 1)  # within tolerance
+    shopify.fake.set_on_hand(big, shelf_values[big] + 5)  # past it: a count is asked for
+    with monkeypatch.context() as patch:  # the storefront applies, the worker dies before
+        patch.setattr(reconcile, "_mark_corrected", _killed)
+        with pytest.raises(_Killed):
+            storefront_reconcile(storefront=shopify)
+    assert {c: shopify.fake.on_hand(c) for c in codes} == shelf_values
+    assert Discrepancy.objects.filter(corrected_at__isnull=True).count() == 2
+
+    # The redelivered run finds no gap: the ones left uncorrected are settled, not open forever.
+    report = storefront_reconcile(storefront=shopify)
+    assert (report.gaps, report.discrepancies_written, report.corrected, report.settled) == (
+        0, 0, 0, 2
+    )  # fmt: skip
+    d_small, d_big = (Discrepancy.objects.get(sku__code=c) for c in (small, big))
+    assert (d_small.status, d_small.resolution, d_small.correction) == (
+        "resolved", "correction", shelf_values[small]
+    )  # fmt: skip
+    assert d_small.corrected_at and d_small.resolution_note == reconcile.SETTLED_NOTE
+    assert (d_big.status, d_big.correction) == ("open", shelf_values[big])  # awaits its count
+    assert d_big.corrected_at and d_big.resolution_note == ""
+    assert [r.sku.code for r in requested] == [big]  # asked once
+    pushed = SyncState.objects.filter(sku__code__in=[small, big])
+    assert dict(pushed.values_list("sku__code", "pushed_value")) == {
+        small: shelf_values[small], big: shelf_values[big]
+    }  # fmt: skip
+    assert storefront_reconcile(storefront=shopify).settled == 0  # nothing left to settle
+
+
 # --- the compare after every page is read ------------------------------------------------
 
 
