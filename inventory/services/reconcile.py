@@ -276,7 +276,9 @@ def _gap_chunks() -> Iterator[list[tuple[dict, int, int]]]:
         if not rows:
             return
         after = rows[-1][0]
-        yield [({"pk": pk, "code": code}, ours, theirs) for _, code, pk, ours, theirs in rows]
+        yield [
+            ({"n": n, "pk": pk, "code": code}, ours, theirs) for n, code, pk, ours, theirs in rows
+        ]
 
 
 def _settle(
@@ -347,33 +349,77 @@ def _record_gaps(*, storefront: System, owner: System | None, gaps, report) -> N
     gaps = [gap for gap in gaps if gap[0]["pk"] not in pending]
     if not gaps:
         return
-    tolerance = settings.ONEFACT_RECONCILE_TOLERANCE
+    counted = _insert_gaps(storefront=storefront, owner=owner, gaps=gaps, repeated=repeated,
+                           now=now, report=report)  # fmt: skip
+    _request_counts(list(Discrepancy.objects.filter(pk__in=counted).order_by("pk")), report)
+
+
+def _insert_gaps(
+    *,
+    storefront: System,
+    owner: System | None,
+    gaps: list[tuple[dict, int, int]],
+    repeated: set[int],
+    now: datetime,
+    report: ReconcileReport,
+) -> list[int]:
+    """One discrepancy per gap, written from the compare's table in one statement.
+
+    The rows ``Discrepancy.objects.bulk_create`` would write, without a model instance per
+    gap (a thousand of them cost more than the statement): the gap's columns come from the
+    compare's table, the unit cost is the SKU's as it is now (as that queryset notes it),
+    every other column is the same for all and takes its value from one model instance.
+    Returns the ids of the discrepancies that ask for a count.
+    """
+    q = connection.ops.quote_name
     owner_name = owner.name if owner else "nobody"
-    discrepancies = Discrepancy.objects.bulk_create(
-        [
-            Discrepancy(
-                kind=Discrepancy.Kind.STOREFRONT_GAP,
-                fact=Fact.ON_HAND,
-                sku_id=row["pk"],
-                owner=owner,
-                consumer=storefront,
-                owner_value=value,
-                consumer_value=theirs,
-                winner=owner,
-                detail=(
-                    f"{storefront.name} says {theirs}, shelf says {value}; "
-                    f"{owner_name} owns on-hand and wins."
-                    + (" Seen again within the window." if row["pk"] in repeated else "")
-                ),
-                count_requested_at=(
-                    now if abs(theirs - value) > tolerance or row["pk"] in repeated else None
-                ),
-            )
-            for row, value, theirs in gaps
-        ]
-    )
-    report.discrepancies_written += len(discrepancies)
-    _request_counts([d for d in discrepancies if d.count_requested_at], report)
+    again = [row["pk"] for row, _, _ in gaps if row["pk"] in repeated] or [None]
+    seen_again = f"d.sku_id IN ({', '.join(['%s'] * len(again))})"
+    per_gap = {  # column → (SQL over the compare's row d and its SKU s, parameters)
+        "sku_id": ("d.sku_id", []),
+        "owner_value": ("d.ours", []),
+        "consumer_value": ("d.theirs", []),
+        "unit_cost": ("s.unit_cost", []),
+        "detail": (
+            "%s || CAST(d.theirs AS varchar(20)) || %s || CAST(d.ours AS varchar(20)) || %s"
+            f" || CASE WHEN {seen_again} THEN %s ELSE '' END",
+            [f"{storefront.name} says ", ", shelf says ",
+             f"; {owner_name} owns on-hand and wins.", *again, " Seen again within the window."],
+        ),
+        "count_requested_at": (
+            f"CASE WHEN ABS(d.theirs - d.ours) > %s OR {seen_again} THEN %s END",
+            [settings.ONEFACT_RECONCILE_TOLERANCE, *again,
+             connection.ops.adapt_datetimefield_value(now)],
+        ),
+    }  # fmt: skip
+    same = Discrepancy(kind=Discrepancy.Kind.STOREFRONT_GAP, fact=Fact.ON_HAND, owner=owner,
+                       consumer=storefront, winner=owner)  # fmt: skip
+    columns, values, params = [], [], []
+    for field in Discrepancy._meta.concrete_fields:
+        if field.primary_key or field.generated:
+            continue
+        columns.append(q(field.column))
+        if field.attname in per_gap:
+            sql, args = per_gap[field.attname]
+            values.append(sql)
+            params += args
+        else:
+            values.append("%s")
+            params.append(field.get_db_prep_save(field.pre_save(same, add=True), connection))
+    ns = [row["n"] for row, _, _ in gaps]
+    requested = Discrepancy._meta.get_field("count_requested_at")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {q(Discrepancy._meta.db_table)} ({', '.join(columns)}) "
+            f"SELECT {', '.join(values)} FROM {_temp(DIFF)} d "
+            f"JOIN {q(Sku._meta.db_table)} s ON s.id = d.sku_id "
+            f"WHERE d.n IN ({', '.join(['%s'] * len(ns))}) ORDER BY d.n "
+            f"RETURNING {q(Discrepancy._meta.pk.column)}, {q(requested.column)}",
+            [*params, *ns],
+        )
+        rows = cursor.fetchall()
+    report.discrepancies_written += len(rows)
+    return [pk for pk, requested_at in rows if requested_at is not None]
 
 
 def _request_counts(discrepancies: list[Discrepancy], report: ReconcileReport) -> None:

@@ -340,6 +340,33 @@ def test_reconcile_loads_pages_and_takes_gaps_a_chunk_at_a_time(
     assert all(d.correction == d.owner_value and d.corrected_at for d in gaps)
 
 
+def test_reconcile_writes_each_gap_as_the_models_own_bulk_create_would(shopify, shelf, requested):
+    """The gaps are written in one statement; every column is what the model gives."""
+    from decimal import Decimal
+
+    from inventory.models import Sku
+
+    codes = _catalog(shopify, shelf, 3)
+    Sku.objects.filter(code=codes[0]).update(unit_cost=Decimal("2.50"))
+    value = shopify.fake.on_hand(codes[0])
+    shopify.fake.set_on_hand(codes[0], value + 4)
+    storefront_reconcile(storefront=shopify)
+    gap = Discrepancy.objects.get()
+    assert (gap.kind, gap.fact, gap.sku.code, gap.bin, gap.owner.name, gap.consumer.name,
+            gap.winner.name) == ("storefront_gap", "on_hand", codes[0], None, "shelf",
+                                 "shopify-1", "shelf")  # fmt: skip
+    assert (gap.owner_value, gap.consumer_value, gap.units, gap.unit_cost, gap.value) == (
+        value, value + 4, 4, Decimal("2.50"), Decimal("10.00")
+    )  # fmt: skip
+    assert (
+        gap.detail
+        == f"shopify-1 says {value + 4}, shelf says {value}; shelf owns on-hand and wins."
+    )
+    assert gap.created_at and gap.count_requested_at and gap.corrected_at
+    assert (gap.status, gap.resolution, gap.reference, gap.resolution_note) == ("open", "", "", "")
+    assert [r.discrepancy for r in requested] == [gap]
+
+
 def test_reconcile_of_a_storefront_mirroring_available_subtracts_open_orders(
     storefront, shelf, requested
 ):
