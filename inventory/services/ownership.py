@@ -68,10 +68,10 @@ def authority_enforce(*, fact: str, system: System, payload: Any = None) -> None
     recorded as an ``AuthorityConflict`` (committed even though the write is not) and
     raised as ``NotOwner``; nothing of the write is applied.
     """
-    ownership = Ownership.objects.select_related("owner").filter(fact=fact).first()
-    owner = ownership.owner if ownership else None
-    if owner is not None and owner.pk == system.pk and system.active:
+    owner_id = Ownership.objects.filter(fact=fact).values_list("owner_id", flat=True).first()
+    if owner_id is not None and owner_id == system.pk and system.active:
         return
+    owner = System.objects.filter(pk=owner_id).first() if owner_id is not None else None
     AuthorityConflict.objects.create(
         system=system,
         fact=fact,

@@ -115,53 +115,25 @@ def _apply_in_one_statement(
 
 
 @transaction.atomic
-def _on_hand_adjust(
-    *,
-    bin: Bin,
-    sku: Sku,
-    delta: int,
-    kind: str,
-    source_system: System,
-    source_event_id: str,
-    leg: int,
-    reference: str,
-    actor: AbstractBaseUser | None,
-    note: str,
-    at: datetime | None,
-) -> StockMovement:
-    if connection.vendor == "postgresql" and (
-        move := _apply_in_one_statement(
-            bin=bin,
-            sku=sku,
-            delta=delta,
-            kind=kind,
-            source_system=source_system,
-            source_event_id=source_event_id,
-            leg=leg,
-            reference=reference,
-            actor=actor,
-            note=note,
-            at=at,
-        )  # fmt: skip
-    ):
+def _on_hand_adjust(*, one_statement: bool = True, **fields) -> StockMovement:
+    """The movement in a transaction: on PostgreSQL the one statement first (unless the
+    caller just tried it), then the general path for whatever it left undone."""
+    fast = one_statement and connection.vendor == "postgresql"
+    if fast and (move := _apply_in_one_statement(**fields)):
         return move
     if done := _movement_replayed(
-        source_system=source_system, source_event_id=source_event_id, leg=leg
+        source_system=fields["source_system"],
+        source_event_id=fields["source_event_id"],
+        leg=fields["leg"],
     ):
         return done
+    at = fields.pop("at")
+    bin, sku, delta = fields["bin"], fields["sku"], fields.pop("delta")
     balance_after = _balance_change(bin=bin, sku=sku, delta=delta)
     move = StockMovement.objects.create(
-        kind=kind,
-        bin=bin,
-        sku=sku,
         quantity=delta,
         balance_after=balance_after,
-        source_system=source_system,
-        source_event_id=source_event_id,
-        leg=leg,
-        reference=reference,
-        actor=actor,
-        note=note,
+        **fields,
         **({"created_at": at} if at is not None else {}),
     )
     outbox_record(sku=sku)
@@ -219,6 +191,11 @@ def on_hand_adjust(
         at=at,
     )
     try:
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            # One statement is its own transaction: no BEGIN and COMMIT round trips around it.
+            if move := _apply_in_one_statement(**fields):
+                return move
+            return _on_hand_adjust(**fields, one_statement=False)
         return _on_hand_adjust(**fields)
     except IntegrityError:
         # A concurrent replay of the same event committed first: ours rolled back whole.

@@ -135,3 +135,41 @@ def test_fifty_concurrent_decrements_of_five_units_exactly_five_succeed(postgres
     assert sum(isinstance(r, InsufficientStock) for r in results) == 45
     assert OnHand.objects.get(bin=bin, sku=sku).quantity == 0
     assert ledger_mismatches() == []
+
+
+def test_a_plain_movement_outside_a_transaction_is_one_statement(postgres, monkeypatch):
+    """No BEGIN/COMMIT around it: the statement is its own transaction, and the push is
+    kicked once it has committed."""
+    from inventory.models import OutboxEntry
+    from inventory.services import outbox
+
+    kicks = []
+    monkeypatch.setattr(outbox, "_kick", lambda: kicks.append(connection.in_atomic_block))
+    shelf = System.objects.get(name="shelf")
+    bin, sku = BinFactory(), SkuFactory()
+    on_hand_adjust(
+        bin=bin, sku=sku, delta=5, kind=Kind.RECEIVE, source_system=shelf, source_event_id="first"
+    )  # fmt: skip  (a bin's first unit: general path)
+    seen = []  # (in a transaction?, statement) of each statement sent
+
+    def watch(execute, sql, params, many, context):
+        seen.append((connection.in_atomic_block, sql.split()[0]))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(watch):
+        move = on_hand_adjust(bin=bin, sku=sku, delta=-2, kind=Kind.SHIP, source_system=shelf,
+                              source_event_id="plain")  # fmt: skip
+    assert seen == [(False, "WITH")] and not move.replayed
+    assert (move.balance_after, OnHand.objects.get(bin=bin, sku=sku).quantity) == (3, 3)
+    assert OutboxEntry.objects.filter(sku=sku).count() == 2 and kicks == [False, False]
+    again = on_hand_adjust(bin=bin, sku=sku, delta=-2, kind=Kind.SHIP, source_system=shelf,
+                           source_event_id="plain")  # fmt: skip
+    assert (again.pk, again.replayed, OnHand.objects.get(bin=bin, sku=sku).quantity) == (
+        move.pk,
+        True,
+        3,
+    )
+    with pytest.raises(InsufficientStock):
+        on_hand_adjust(bin=bin, sku=sku, delta=-4, kind=Kind.SHIP, source_system=shelf,
+                       source_event_id="short")  # fmt: skip
+    assert StockMovement.objects.filter(sku=sku).count() == 2 and len(kicks) == 2
