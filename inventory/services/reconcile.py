@@ -474,18 +474,43 @@ def _correct(storefront, adapter, gaps, report: ReconcileReport) -> None:
         _mark_corrected(storefront, applied, report)
 
 
+def _sync_states_set(storefront: System, values: dict[int, int], now: datetime) -> None:
+    """The storefront holds ``values`` (SKU id → quantity) as of ``now``: one upsert.
+
+    ``SyncState.objects.bulk_create(update_conflicts=True)`` in effect, without a model
+    instance per SKU: a new row's other columns take their values from one instance.
+    """
+    q = connection.ops.quote_name
+    same = SyncState(storefront=storefront, pushed_at=now)
+    columns, values_sql, params = [], [], []
+    for field in SyncState._meta.concrete_fields:
+        if field.primary_key or field.generated:
+            continue
+        columns.append(q(field.column))
+        if field.attname in ("sku_id", "pushed_value"):  # the VALUES list's two columns
+            values_sql.append("column1" if field.attname == "sku_id" else "column2")
+        else:
+            values_sql.append("%s")
+            params.append(field.get_db_prep_save(field.pre_save(same, add=True), connection))
+    pushed_value, pushed_at = (q(SyncState._meta.get_field(f).column)
+                               for f in ("pushed_value", "pushed_at"))  # fmt: skip
+    unique = ("storefront", "sku")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {q(SyncState._meta.db_table)} ({', '.join(columns)}) "
+            f"SELECT {', '.join(values_sql)} "
+            f"FROM (VALUES {', '.join(['(%s, %s)'] * len(values))}) v WHERE TRUE "
+            f"ON CONFLICT ({', '.join(q(SyncState._meta.get_field(f).column) for f in unique)}) "
+            "DO UPDATE SET "
+            f"{pushed_value} = excluded.{pushed_value}, {pushed_at} = excluded.{pushed_at}",
+            [*params, *(x for pair in values.items() for x in pair)],
+        )
+
+
 @transaction.atomic
 def _mark_corrected(storefront: System, applied: dict[int, int], report) -> None:
     now = timezone.now()
-    SyncState.objects.bulk_create(
-        [
-            SyncState(storefront=storefront, sku_id=pk, pushed_value=v, pushed_at=now)
-            for pk, v in applied.items()
-        ],  # fmt: skip
-        update_conflicts=True,
-        unique_fields=["storefront", "sku"],
-        update_fields=["pushed_value", "pushed_at"],
-    )
+    _sync_states_set(storefront, applied, now)
     fixed = (
         Discrepancy.objects.open()
         .filter(

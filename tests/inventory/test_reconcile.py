@@ -87,6 +87,7 @@ def test_reconcile_repeat_gap_within_window_asks_for_a_count(shopify, shelf, req
     shopify.fake.set_on_hand(codes[0], value + 1)
     storefront_reconcile(storefront=shopify)
     assert [r.sku.code for r in requested] == [codes[0]]
+    assert requested[0].discrepancy.detail.endswith("wins. Seen again within the window.")
 
 
 def test_reconcile_skips_skus_with_a_push_in_flight(shopify, shelf, requested):
@@ -318,12 +319,14 @@ def test_reconcile_of_some_codes_compares_only_those(shopify, shelf, requested):
 def test_reconcile_loads_pages_and_takes_gaps_a_chunk_at_a_time(
     shopify, shelf, requested, monkeypatch
 ):
+    from inventory.models import SyncState
     from inventory.services import reconcile
 
     monkeypatch.setattr(reconcile, "CHUNK", 3)
     monkeypatch.setattr(reconcile._Loader, "FLUSH_ROWS", 4)
     codes = _catalog(shopify, shelf, 10)
     shelf_values = {c: shopify.fake.on_hand(c) for c in codes}
+    versions = dict(SyncState.objects.values_list("sku__code", "pushed_version"))
     for code in codes[:5]:
         shopify.fake.set_on_hand(code, shelf_values[code] + 1)  # within tolerance
     for code in codes[8:]:
@@ -338,20 +341,31 @@ def test_reconcile_loads_pages_and_takes_gaps_a_chunk_at_a_time(
     gaps = Discrepancy.objects.filter(kind=Discrepancy.Kind.STOREFRONT_GAP)
     assert sorted(gaps.values_list("status", flat=True)) == ["open"] * 2 + ["resolved"] * 5
     assert all(d.correction == d.owner_value and d.corrected_at for d in gaps)
+    # What the storefront was told; the push's version is kept.
+    states = {s.sku.code: s for s in SyncState.objects.filter(storefront=shopify)}
+    assert {c: states[c].pushed_value for c in codes} == shelf_values
+    assert all(states[c].pushed_version == versions[c] for c in codes)
 
 
 def test_reconcile_writes_each_gap_as_the_models_own_bulk_create_would(shopify, shelf, requested):
-    """The gaps are written in one statement; every column is what the model gives."""
+    """A chunk's gaps, and what the storefront was told, are written one statement each;
+    every column holds what the model's own bulk_create would give it."""
     from decimal import Decimal
 
-    from inventory.models import Sku
+    from inventory.models import Sku, SyncState
 
     codes = _catalog(shopify, shelf, 3)
     Sku.objects.filter(code=codes[0]).update(unit_cost=Decimal("2.50"))
     value = shopify.fake.on_hand(codes[0])
     shopify.fake.set_on_hand(codes[0], value + 4)
+    SkuFactory(code="FRESH-1")  # never stocked, never pushed: its sync row is new
+    shopify.fake.add_product("Fresh", [("FRESH-1", 3)])
     storefront_reconcile(storefront=shopify)
-    gap = Discrepancy.objects.get()
+    state = SyncState.objects.get(sku__code="FRESH-1")
+    assert (state.pushed_value, state.pushed_version, state.pushed_at is not None,
+            state.last_error) == (0, 0, True, "")  # fmt: skip
+    assert shopify.fake.on_hand("FRESH-1") == 0
+    gap = Discrepancy.objects.get(sku__code=codes[0])
     assert (gap.kind, gap.fact, gap.sku.code, gap.bin, gap.owner.name, gap.consumer.name,
             gap.winner.name) == ("storefront_gap", "on_hand", codes[0], None, "shelf",
                                  "shopify-1", "shelf")  # fmt: skip
@@ -364,7 +378,9 @@ def test_reconcile_writes_each_gap_as_the_models_own_bulk_create_would(shopify, 
     )
     assert gap.created_at and gap.count_requested_at and gap.corrected_at
     assert (gap.status, gap.resolution, gap.reference, gap.resolution_note) == ("open", "", "", "")
-    assert [r.discrepancy for r in requested] == [gap]
+    # Both are past the tolerance: FRESH-1 by 3, the other by 4.
+    assert [r.discrepancy.sku.code for r in requested] == ["FRESH-1", codes[0]]
+    assert requested[1].discrepancy == gap
 
 
 def test_reconcile_of_a_storefront_mirroring_available_subtracts_open_orders(
