@@ -8,9 +8,10 @@ is in flight. Memory stays a few pages (and one chunk of gaps), whatever the cat
 size.
 
 Every disagreement becomes a discrepancy (both values, the owner, the winner: always the
-owner), recorded and committed a chunk at a time before batched calls correct the
-storefront. A gap past the tolerance, or a SKU that disagrees again within the repeat
-window, asks for a count of the bins holding it.
+owner), recorded and committed a chunk at a time (one INSERT … SELECT from the compare's
+table) before batched calls correct the storefront. A gap past the tolerance, or a SKU
+that disagrees again within the repeat window, asks for a count of the bins holding it,
+all of the chunk's requests in one announcement.
 
 In flight is lag, not a disagreement, and is skipped: a push not yet acknowledged (an
 outbox version newer than the storefront's ``SyncState.pushed_version``), a shelf change
