@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Case, Max, Min, OuterRef, Subquery, Value, When
+from django.db.models import Case, Count, Max, Min, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -191,20 +191,50 @@ def _record_applied(storefront: System, rows: list[_Row], report: PushReport) ->
             for r in rows
         ]
     )
-    settled = Discrepancy.objects.open().filter(
-        consumer=storefront, sku_id__in=[r.sku_id for r in rows], kind__in=SETTLED_BY_PUSH
+    open_ids = list(
+        Discrepancy.objects.open()
+        .filter(consumer=storefront, sku_id__in=[r.sku_id for r in rows], kind__in=SETTLED_BY_PUSH)
+        .values_list("pk", flat=True)
     )
-    settled.filter(corrected_at__isnull=True).update(
-        correction=Case(*[When(sku_id=r.sku_id, then=Value(r.value)) for r in rows]),
-        corrected_at=now,
-    )
-    settled.filter(count_requested_at__isnull=True).update(
-        status=Discrepancy.Status.RESOLVED,
-        resolution=Discrepancy.Resolution.CORRECTION,
-        resolved_at=now,
-    )
+    if open_ids:  # usually none: the push is only the storefront catching up
+        settled = Discrepancy.objects.filter(pk__in=open_ids)
+        value = {r.sku_id: r.value for r in rows}
+        unsettled = settled.filter(corrected_at__isnull=True)
+        unsettled.update(
+            correction=Case(
+                *[
+                    When(sku_id=pk, then=Value(value[pk]))
+                    for pk in set(unsettled.values_list("sku_id", flat=True))
+                ]  # fmt: skip
+            ),
+            corrected_at=now,
+        )
+        settled.filter(count_requested_at__isnull=True).update(
+            status=Discrepancy.Status.RESOLVED,
+            resolution=Discrepancy.Resolution.CORRECTION,
+            resolved_at=now,
+        )
+    _prune_acknowledged(rows)
     report.applied += len(rows)
     report.lags_ms += list(lags.values())
+
+
+def _prune_acknowledged(rows: list[_Row]) -> None:
+    """Delete these SKUs' outbox rows that every pushing storefront has acknowledged, so
+    the outbox stays as small as what is in flight (the sweep prunes the rest)."""
+    storefronts = [s.pk for s in selectors.storefronts_for_push()]
+    acknowledged = (
+        SyncState.objects.filter(storefront__in=storefronts, sku__in=[r.sku_id for r in rows])
+        .values("sku")
+        .annotate(every=Count("storefront"), version=Min("pushed_version"))
+        .filter(every=len(storefronts), version__isnull=False)
+        .values_list("sku", "version")
+    )
+    done = Q()
+    for sku_id, version in acknowledged:
+        done |= Q(sku_id=sku_id, id__lte=version)
+    if done:
+        OutboxEntry.objects.filter(done).delete()
 
 
 def _record_failed(
@@ -296,6 +326,11 @@ def _record_error(storefront: System, rows: list[_Row], error: StorefrontError) 
     )
 
 
+def _batch_limit(adapter: StorefrontAdapter) -> int:
+    """SKUs one locked batch takes: a few of the adapter's largest calls."""
+    return min(adapter.capabilities.max_batch, MAX_BATCH) * 4
+
+
 def _push_batch(
     storefront: System, adapter: StorefrontAdapter, report: PushReport, upto: int | None
 ) -> int:
@@ -304,7 +339,7 @@ def _push_batch(
     owner = selectors.owner_of(fact=Fact.ON_HAND)
     with transaction.atomic():
         _lock(storefront)
-        pending = _pending(storefront, min(adapter.capabilities.max_batch, MAX_BATCH) * 4, upto)
+        pending = _pending(storefront, _batch_limit(adapter), upto)
         if not pending:
             return 0
         rows = _rows(storefront, adapter, pending)

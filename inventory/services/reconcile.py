@@ -15,8 +15,9 @@ all of the chunk's requests in one announcement.
 
 In flight is lag, not a disagreement, and is skipped: a push not yet acknowledged (an
 outbox version newer than the storefront's ``SyncState.pushed_version``), a shelf change
-after the SKU's page was read (an outbox version newer than the newest one when it was
-read), or a push acknowledged after the page was read (``SyncState.pushed_at`` later).
+after the SKU's page was read (an outbox version, or a pushed version, newer than the
+newest one when it was read), or a push acknowledged after the page was read
+(``SyncState.pushed_at`` later).
 """
 
 from collections.abc import Iterator
@@ -88,12 +89,16 @@ class ReadMark:
 
 
 def read_mark() -> ReadMark:
+    """The newest version: in the outbox, or acknowledged by a storefront (a push prunes
+    the outbox rows every storefront has acknowledged, so the outbox alone can be empty)."""
+    q = connection.ops.quote_name
+    outbox, states = q(OutboxEntry._meta.db_table), q(SyncState._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT MAX(id) FROM {connection.ops.quote_name(OutboxEntry._meta.db_table)}"
+            f"SELECT (SELECT MAX(id) FROM {outbox}), (SELECT MAX(pushed_version) FROM {states})"
         )
-        (version,) = cursor.fetchone()
-    return ReadMark(version or 0, timezone.now())
+        versions = cursor.fetchone()
+    return ReadMark(max(v or 0 for v in versions), timezone.now())
 
 
 def _temp(name: str) -> str:
@@ -228,8 +233,11 @@ def _diff(storefront: System, mirrors_available: bool, *, few: bool) -> dict[str
             f"WHERE status = %s AND {loaded} GROUP BY sku_id) cm ON cm.sku_id = s.id"
         )
         params.append(Commitment.Status.OPEN)
+    # Not yet acknowledged; or changed after its page was read: a newer outbox row, a push of
+    # a newer version (its outbox row may be pruned already), or a push after the read.
     in_flight = (
-        "ob.v > COALESCE(ss.pushed_version, 0) OR ob.v > m.version OR ss.pushed_at > m.read_at"
+        "ob.v > COALESCE(ss.pushed_version, 0) OR ob.v > m.version "
+        "OR ss.pushed_version > m.version OR ss.pushed_at > m.read_at"
     )
     ours = f"CASE WHEN {shelf} > 0 THEN {shelf} ELSE 0 END"
     with connection.cursor() as cursor:

@@ -45,12 +45,13 @@ def test_storefront_push_coalesces_many_movements_into_one_write(shopify, mug, s
     for n in range(6):
         _move(bin, mug, shelf, 2, f"r-{n}")
     _move(bin, mug, shelf, -3, "s-1")
+    newest = OutboxEntry.objects.latest("id").pk
     report = storefront_push(storefront=shopify)
     assert shopify.fake.on_hand("MUG-1") == 9
     assert (report.skus, report.applied, report.stale) == (1, 1, 0)
     assert len(shopify.fake.operations("OneFactSetOnHand")) == 1
     state = SyncState.objects.get(storefront=shopify, sku=mug)
-    assert (state.pushed_value, state.pushed_version) == (9, OutboxEntry.objects.latest("id").pk)
+    assert (state.pushed_value, state.pushed_version) == (9, newest)
     assert SyncLog.objects.get(sku=mug).value == 9
 
 
@@ -115,14 +116,24 @@ def test_storefront_push_unknown_sku_is_surfaced_once_not_retried(shopify, shelf
     assert "not_found" in SyncState.objects.get(sku=ghost).last_error
 
 
-def test_outbox_prune_keeps_what_is_not_acknowledged(shopify, mug, shelf, bin):
+def test_a_push_prunes_what_it_acknowledged_and_keeps_the_rest(shopify, mug, shelf, bin):
     _move(bin, mug, shelf, 1, "r-1")
     storefront_push(storefront=shopify)
+    assert not OutboxEntry.objects.exists()  # the outbox stays as small as what is in flight
     _move(bin, mug, shelf, 1, "r-2")
-    assert outbox_prune() == 1
-    assert OutboxEntry.objects.count() == 1
+    assert outbox_prune() == 0 and OutboxEntry.objects.count() == 1
     storefront_push(storefront=shopify)
-    assert shopify.fake.on_hand("MUG-1") == 2
+    assert shopify.fake.on_hand("MUG-1") == 2 and not OutboxEntry.objects.exists()
+
+
+def test_outbox_prune_keeps_what_a_storefront_has_not_acknowledged(shopify, mug, shelf, bin):
+    first = _move(bin, mug, shelf, 1, "r-1")
+    _move(bin, mug, shelf, 1, "r-2")
+    acknowledged = OutboxEntry.objects.order_by("id").first().pk
+    SyncState.objects.create(storefront=shopify, sku=mug, pushed_value=first.balance_after,
+                             pushed_version=acknowledged)  # fmt: skip
+    assert outbox_prune() == 1
+    assert list(OutboxEntry.objects.values_list("id", flat=True)) == [acknowledged + 1]
 
 
 def test_storefront_push_older_version_never_overwrites_newer(shopify, mug, shelf, bin):
@@ -175,3 +186,25 @@ def test_a_kicked_drain_stops_at_what_was_committed_when_it_started(
     else:  # the sweep drains everything it finds
         assert report.skus == 2
     assert shopify.fake.on_hand("CUP-1") == 5
+
+
+def test_a_push_prunes_only_what_every_pushing_storefront_acknowledged(
+    shopify, mug, shelf, bin, storefront, admin_user
+):
+    from inventory.models import DemoLevel, Fact, Ownership
+    from inventory.services import ownership_change
+
+    on_hand = Ownership.objects.get(fact=Fact.ON_HAND)
+    ownership_change(ownership=on_hand, owner=on_hand.owner, consumers=[shopify, storefront],
+                     truth_moment=on_hand.truth_moment, reason="two storefronts mirror the shelf",
+                     actor=admin_user)  # fmt: skip
+    DemoLevel.objects.create(sku_code="MUG-1", quantity=0)
+    _move(bin, mug, shelf, 4, "r-1")
+    storefront_push(storefront=shopify)
+    assert OutboxEntry.objects.count() == 1  # the demo storefront has not been told yet
+    storefront_push(storefront=storefront)
+    assert not OutboxEntry.objects.exists()
+    assert (shopify.fake.on_hand("MUG-1"), DemoLevel.objects.get(sku_code="MUG-1").quantity) == (
+        4,
+        4,
+    )
