@@ -293,6 +293,26 @@ def test_coverage_rows_filter_by_supplier_sort_and_need(history, now):
     assert [c.code for c in mine] == ["FAST", "IDLE"]
 
 
+@pytest.mark.parametrize("sort", ["urgency", "cover", "code"])
+def test_a_whole_catalog_sorted_here_is_in_the_servers_order(history, now, sort):
+    """coverage_rows sorts every row in Python; paging and the CSV sort on the server."""
+    from replenishment.selectors import coverage_iter
+
+    bin = BinFactory()
+    for n, (stock, sold) in enumerate([(30, 2), (30, 0), (9, 3), (40, 2), (5, 5), (12, 1)]):
+        for twin in "AB":  # equal figures: the code decides
+            sku = SkuFactory(code=f"{twin}-{n}")
+            history.receive(bin, sku, stock, -1)
+            for day in range(sold):
+                history.ship(bin, sku, 1, day)
+            if n % 2:
+                ReorderPolicyFactory(sku=sku, lead_time_days=1 + n, safety_stock_days=1)
+    rows = coverage_rows(now=now, sort=sort)  # the default window, as coverage_iter's
+    served = list(coverage_iter(now=now, needed_only=False, sort=sort))
+    assert [c.code for c in rows] == [c.code for c in served]
+    assert len({c.urgency for c in rows}) > 1 and any(c.days_of_cover is None for c in rows)
+
+
 def test_coverage_window_is_the_whole_days_before_today(now):
     window = coverage_window(now=now, days=28)
     assert window.end == timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
