@@ -155,7 +155,9 @@ def _unreachable_database():
     loopback port nobody listens on, or an SQLite file in a folder that does not exist)."""
     default = connections["default"]
     saved = dict(default.settings_dict)
-    default.close()
+    # Django never closes an in-memory SQLite database (closing would destroy it): set the
+    # open connection aside instead, and put it back afterwards.
+    kept, default.connection = default.connection, None
     if default.vendor == "postgresql":
         default.settings_dict.update(HOST="127.0.0.1", PORT=str(free_port()))
     else:
@@ -163,7 +165,9 @@ def _unreachable_database():
     try:
         yield
     finally:
-        default.close()
+        if default.connection is not None:
+            default.connection.close()
+        default.connection = kept
         default.settings_dict.clear()
         default.settings_dict.update(saved)
 
