@@ -39,6 +39,27 @@ def test_seed_demo_is_idempotent_and_consistent(db):
     assert not users.get(username="staff").is_staff
 
 
+def test_seed_demo_opens_the_dashboard_on_gaps_a_reconciliation_found(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from driftwalks.models import CountTask
+    from inventory.models import DemoLevel, Discrepancy
+
+    call_command("seed_demo")
+    found = Discrepancy.objects.filter(kind=Discrepancy.Kind.STOREFRONT_GAP)
+    assert found.count() >= 10 and found.filter(status="open").exists()
+    assert found.filter(status="resolved", corrected_at__isnull=False).exists()
+    assert found.filter(created_at__lt=timezone.now() - timedelta(days=5)).exists()  # history
+    assert CountTask.objects.filter(triggers__discrepancy__in=found).exists()
+    for gap in found:  # the storefront was corrected to the shelf's number
+        level = DemoLevel.objects.get(sku_code=gap.sku.code)
+        assert level.quantity == gap.correction == gap.owner_value
+    call_command("seed_demo")
+    assert Discrepancy.objects.count() == found.count()  # once, on a fresh database
+
+
 def test_check_deploy_reports_nothing_with_production_values():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
     env |= {

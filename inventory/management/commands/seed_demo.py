@@ -5,6 +5,7 @@ event id, so running it again replays nothing.
 """
 
 import random
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -14,9 +15,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from inventory import services
-from inventory.models import Bin, Sku, StockMovement, System
+from inventory.models import Bin, DemoLevel, Discrepancy, Sku, StockMovement, System
 from inventory.roles import ADMINS, MANAGERS, STAFF
-from inventory.services.demo import demo_storefront_seed
+from inventory.services.demo import demo_storefront_drift, demo_storefront_seed
 
 ZONES = ["A", "B", "C", "D"]
 BINS_PER_ZONE = 20
@@ -57,6 +58,8 @@ class Command(BaseCommand):
             call_command("seed_replenishment", stdout=self.stdout)
             demo_levels = demo_storefront_seed()
         self.stdout.write(f"Demo storefront: {demo_levels} levels created.")
+        found = self._disagreements(skus)
+        self.stdout.write(f"Demo disagreements: {found} found by a reconciliation.")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(bins)} bins, {len(skus)} SKUs, {moved} new movements."
@@ -64,6 +67,29 @@ class Command(BaseCommand):
         )
         for username, password, group, _ in DEMO_USERS:
             self.stdout.write(f"  {group:<16} login: {username} / {password}")
+
+    def _disagreements(self, skus: list[Sku]) -> int:
+        """Numbers edited by hand in the demo storefront, found by a real reconciliation:
+        the dashboard opens on gaps, their corrections and the counts they asked for, spread
+        over the last ten days so the charts have a history. Only on a fresh database."""
+        if Discrepancy.objects.exists():
+            return 0
+        storefront = System.objects.get(name="storefront")
+        services.storefront_push(storefront=storefront)  # in step first, whatever the broker
+        rng = random.Random(11)
+        codes = [s.code for s in rng.sample(skus, 16)]
+        for level in DemoLevel.objects.filter(sku_code__in=codes).order_by("sku_code"):
+            drift = rng.choice([-5, -4, -2, -1, 1, 2, 3, 6])
+            demo_storefront_drift(sku_code=level.sku_code, quantity=max(0, level.quantity + drift))
+        report = services.storefront_reconcile(storefront=storefront)
+        for n, found in enumerate(Discrepancy.objects.order_by("pk")):
+            back = timedelta(days=n % 10, hours=rng.randint(0, 5))
+            Discrepancy.objects.filter(pk=found.pk).update(**{
+                field: value - back
+                for field in ("created_at", "corrected_at", "resolved_at")
+                if (value := getattr(found, field)) is not None
+            })  # fmt: skip
+        return report.discrepancies_written
 
     def _bins(self) -> list[Bin]:
         wanted = [
