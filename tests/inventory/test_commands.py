@@ -113,3 +113,32 @@ def test_verify_ledger_records_each_mismatch_once_and_asks_for_a_count(
     assert [(r.sku, r.bins, r.trigger) for r in requested] == [
         (sku, [stocked_bin], "verify_ledger")
     ]
+
+
+def test_loadtest_checks_take_a_refused_request_retried_later_as_a_new_attempt(
+    db, stocked_bin, sku, shelf
+):
+    from inventory.loadtest import Outcome
+    from inventory.management.commands.loadtest import _checks
+    from inventory.services import on_hand_adjust
+
+    def ship(key):
+        return on_hand_adjust(bin=stocked_bin, sku=sku, delta=-1, kind="ship",
+                              source_system=shelf, source_event_id=key).pk  # fmt: skip
+
+    later = ship("refused-then-retried")  # the retry, once stock was there
+    first = ship("accepted")
+    outcomes = [
+        Outcome("movement", "refused-then-retried", 409, 1.0),
+        Outcome("replay", "refused-then-retried", 201, 1.0, [later], "refused-then-retried"),
+        Outcome("movement", "accepted", 201, 1.0, [first]),
+        Outcome("replay", "accepted", 200, 1.0, [first], "accepted"),
+    ]
+    checks = _checks(outcomes, settled=True)
+    assert checks["refused_left_nothing"] and checks["replays_return_the_first"]
+    assert checks["accepted_in_ledger_once"]
+    ship("refused-and-left-a-row")  # a refusal that wrote anyway is still caught
+    outcomes.append(Outcome("movement", "refused-and-left-a-row", 409, 1.0))
+    assert not _checks(outcomes, settled=True)["refused_left_nothing"]
+    outcomes.append(Outcome("replay", "accepted", 200, 1.0, [later], "accepted"))
+    assert not _checks(outcomes, settled=True)["replays_return_the_first"]

@@ -96,9 +96,14 @@ def _settle(timeout: float = 120) -> bool:
 
 
 def _checks(outcomes, settled: bool) -> dict[str, bool]:
-    accepted = [o for o in outcomes if o.status in (200, 201) and o.op in ("movement", "transfer")]
-    refused = [o for o in outcomes if o.status == 409 and o.op in ("movement", "transfer")]
-    ids = [i for o in accepted if o.op != "replay" for i in o.movement_ids]
+    firsts = {o.key: o for o in outcomes if o.op in ("movement", "transfer")}
+    # A refusal changes nothing and is not remembered: a client's retry of a refused request
+    # is a new attempt, which may be accepted once the stock is there.
+    retried = [o for o in outcomes if o.op == "replay" and o.status in (200, 201)]
+    applied_anew = [o for o in retried if firsts[o.replay_of].status not in (200, 201)]
+    accepted = [o for o in firsts.values() if o.status in (200, 201)] + applied_anew
+    refused = [o for o in firsts.values() if o.status == 409]
+    ids = [i for o in accepted for i in o.movement_ids]
     counted = dict(
         StockMovement.objects.filter(source_event_id__in=[o.key for o in accepted])
         .values("source_event_id")
@@ -106,7 +111,7 @@ def _checks(outcomes, settled: bool) -> dict[str, bool]:
         .values_list("source_event_id", "n")
     )
     expected_legs = {o.key: len(o.movement_ids) for o in accepted}
-    first_ids = {o.key: o.movement_ids for o in outcomes if o.op == "movement"}
+    applied_keys = {o.key for o in accepted}
     levels = dict(DemoLevel.objects.values_list("sku_code", "quantity"))
     shelf = {s.code: max(s.available, 0) for s in selectors.skus_with_stock()}
     return {
@@ -116,12 +121,12 @@ def _checks(outcomes, settled: bool) -> dict[str, bool]:
         "accepted_in_ledger_once": all(counted.get(k) == n for k, n in expected_legs.items())
         and len(ids) == len(set(ids)),
         "refused_left_nothing": not StockMovement.objects.filter(
-            source_event_id__in=[o.key for o in refused]
+            source_event_id__in=[o.key for o in refused if o.key not in applied_keys]
         ).exists(),
         "replays_return_the_first": all(
-            o.movement_ids == first_ids.get(o.replay_of)
-            for o in outcomes
-            if o.op == "replay" and o.status in (200, 201)
+            o.movement_ids == firsts[o.replay_of].movement_ids
+            for o in retried
+            if o not in applied_anew
         ),
         "inbox_processed": settled
         and not InboxEvent.objects.filter(status=InboxEvent.Status.FAILED).exists(),
