@@ -397,8 +397,8 @@ def _page_times(view, path: str, user, runs: int = 15) -> tuple[float, float, in
         if n >= 2:  # two warm-up requests
             times.append(elapsed)
             queries = len(captured.captured_queries)
-            slowest = sorted(captured.captured_queries, key=lambda q: -float(q["time"]))
     if os.environ.get("ONEFACT_BENCH_SLOW_QUERIES"):
+        slowest = sorted(captured.captured_queries, key=lambda q: -float(q["time"]))
         for q in slowest[:8]:
             print(f"  {float(q['time']) * 1000:7.1f} ms  {q['sql'][:300]}", file=sys.stderr)
     times.sort()

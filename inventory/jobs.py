@@ -37,22 +37,21 @@ def run_catalog_pull(job: Job) -> dict:
     return {"storefront": owner.name, "changed": changed}
 
 
-def run_import_bins(job: Job) -> dict:
+def _run_import(job: Job, importer) -> dict:
     job_progress(job=job, total=1, message="Checking every row…")
     try:
-        report = bins_import(text=job.params["csv"], mode=job.params["mode"])
+        report = importer(text=job.params["csv"], mode=job.params["mode"])
     except ImportRejected as rejected:
         raise ValueError(rejected.every_row()) from rejected
     return report.as_dict()
+
+
+def run_import_bins(job: Job) -> dict:
+    return _run_import(job, bins_import)
 
 
 def run_import_skus(job: Job) -> dict:
-    job_progress(job=job, total=1, message="Checking every row…")
-    try:
-        report = skus_import(text=job.params["csv"], mode=job.params["mode"])
-    except ImportRejected as rejected:
-        raise ValueError(rejected.every_row()) from rejected
-    return report.as_dict()
+    return _run_import(job, skus_import)
 
 
 def register() -> None:

@@ -4,6 +4,7 @@ number and reason) or is skipped and reported, as the user chose. Never half a f
 import csv
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -81,6 +82,31 @@ def read_rows(
     return rows, []
 
 
+def _checked_rows(
+    text: str,
+    *,
+    mode: str,
+    required: list[str],
+    optional: list[str] | None = None,
+    check: Callable[[int, dict], tuple[dict | None, str]],
+) -> tuple[list[tuple[int, dict]], list[dict]]:
+    """Every row checked: ``(row number, parsed)`` for the good ones, ``{"row", "reason"}``
+    for the bad. A file whose header or shape is wrong is rejected whole, whatever the mode."""
+    if mode not in (REJECT, SKIP):
+        raise ValueError(f"mode must be {REJECT!r} or {SKIP!r}")
+    rows, errors = read_rows(text, required, optional=optional)
+    if errors:
+        raise ImportRejected(errors)
+    good, bad = [], []
+    for number, row in rows:
+        parsed, reason = check(number, row)
+        if parsed:
+            good.append((number, parsed))
+        else:
+            bad.append({"row": number, "reason": reason})
+    return good, bad
+
+
 def _bin_row(number: int, row: dict, seen: set[str]) -> tuple[dict | None, str]:
     code, zone = row.get("code", ""), row.get("zone", "")
     if not BIN_CODE.fullmatch(code):
@@ -102,19 +128,10 @@ def _bin_row(number: int, row: dict, seen: set[str]) -> tuple[dict | None, str]:
 @transaction.atomic
 def bins_import(*, text: str, mode: str) -> ImportReport:
     """Create or update bins from CSV (columns: code, zone, walk_order, active)."""
-    if mode not in (REJECT, SKIP):
-        raise ValueError(f"mode must be {REJECT!r} or {SKIP!r}")
-    rows, errors = read_rows(text, ["code", "zone"])
-    if errors:
-        raise ImportRejected(errors)
     seen: set[str] = set()
-    good, bad = [], []
-    for number, row in rows:
-        parsed, reason = _bin_row(number, row, seen)
-        if parsed:
-            good.append((number, parsed))
-        else:
-            bad.append({"row": number, "reason": reason})
+    good, bad = _checked_rows(
+        text, mode=mode, required=["code", "zone"], check=lambda n, row: _bin_row(n, row, seen)
+    )
     existing = {b.code: b for b in Bin.objects.select_for_update().filter(
         code__in=[p["code"] for _, p in good])}  # fmt: skip
     holding = dict(
@@ -224,19 +241,14 @@ def skus_import(*, text: str, mode: str) -> ImportReport:
     no other system owns, is imported. A SKU that still has units on the shelf is not
     deactivated.
     """
-    if mode not in (REJECT, SKIP):
-        raise ValueError(f"mode must be {REJECT!r} or {SKIP!r}")
-    rows, errors = read_rows(text, ["code"], optional=["title", "unit_cost", "active"])
-    if errors:
-        raise ImportRejected(errors)
     first_seen: dict[str, int] = {}
-    good, bad = [], []
-    for number, row in rows:
-        parsed, reason = _sku_row(number, row, first_seen)
-        if parsed:
-            good.append((number, parsed))
-        else:
-            bad.append({"row": number, "reason": reason})
+    good, bad = _checked_rows(
+        text,
+        mode=mode,
+        required=["code"],
+        optional=["title", "unit_cost", "active"],
+        check=lambda n, row: _sku_row(n, row, first_seen),
+    )
     codes = [p["code"] for _, p in good]
     # No-key locks: a movement that references one of these SKUs meanwhile is not blocked.
     existing = {s.code: s for s in Sku.objects.select_for_update(no_key=True).filter(

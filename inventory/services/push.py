@@ -191,22 +191,17 @@ def _record_applied(storefront: System, rows: list[_Row], report: PushReport) ->
             for r in rows
         ]
     )
-    open_ids = list(
+    settling = dict(  # discrepancy → its SKU; usually none: the storefront only caught up
         Discrepancy.objects.open()
         .filter(consumer=storefront, sku_id__in=[r.sku_id for r in rows], kind__in=SETTLED_BY_PUSH)
-        .values_list("pk", flat=True)
+        .values_list("pk", "sku_id")
     )
-    if open_ids:  # usually none: the push is only the storefront catching up
-        settled = Discrepancy.objects.filter(pk__in=open_ids)
+    if settling:
+        settled = Discrepancy.objects.filter(pk__in=list(settling))
         value = {r.sku_id: r.value for r in rows}
-        unsettled = settled.filter(corrected_at__isnull=True)
-        unsettled.update(
-            correction=Case(
-                *[
-                    When(sku_id=pk, then=Value(value[pk]))
-                    for pk in set(unsettled.values_list("sku_id", flat=True))
-                ]  # fmt: skip
-            ),
+        skus = set(settling.values())
+        settled.filter(corrected_at__isnull=True).update(
+            correction=Case(*[When(sku_id=k, then=Value(value[k])) for k in skus]),
             corrected_at=now,
         )
         settled.filter(count_requested_at__isnull=True).update(
