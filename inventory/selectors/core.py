@@ -135,6 +135,23 @@ def skus_with_stock() -> QuerySet[Sku]:
     ).annotate(available=F("on_hand") - F("committed"))
 
 
+def on_hand_by_sku() -> QuerySet[OnHand]:
+    """Every SKU's on-hand over its bins, grouped: ``sku_id`` and ``on_hand`` (SKUs with a
+    balance row only). For reads of a whole catalog, where one grouped scan beats a
+    subquery per SKU."""
+    return OnHand.objects.values("sku_id").annotate(on_hand=Sum("quantity")).order_by()
+
+
+def committed_by_sku() -> QuerySet[Commitment]:
+    """Every SKU's open commitments, grouped: ``sku_id`` and ``committed``."""
+    return (
+        Commitment.objects.filter(status=Commitment.Status.OPEN)
+        .values("sku_id")
+        .annotate(committed=Sum("quantity"))
+        .order_by()
+    )
+
+
 def ledger_for_sku(*, sku: Sku) -> QuerySet[StockMovement]:
     """The SKU's movements, newest first."""
     return (

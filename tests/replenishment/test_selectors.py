@@ -313,6 +313,37 @@ def test_a_whole_catalog_sorted_here_is_in_the_servers_order(history, now, sort)
     assert len({c.urgency for c in rows}) > 1 and any(c.days_of_cover is None for c in rows)
 
 
+def test_each_read_drops_its_staged_inputs(history, now):
+    """The per-SKU inputs live in a temporary table for one read: reads in a row, in one
+    transaction, each make their own; a CSV stream keeps its table while it is read and
+    drops it at the end; none is left on the connection afterwards."""
+    from django.db import connection
+
+    from replenishment.selectors import coverage_iter, coverage_page
+    from replenishment.selectors.coverage import INPUTS
+
+    bin = BinFactory()
+    for n in range(3):
+        history.receive(bin, SkuFactory(code=f"S-{n}"), 5, 1)
+
+    def staged() -> bool:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f"pg_temp.{INPUTS}"])
+            else:
+                cursor.execute("SELECT COUNT(*) FROM temp.sqlite_master WHERE name = %s", [INPUTS])
+            return bool(cursor.fetchone()[0])
+
+    assert len(coverage_rows(now=now)) == len(coverage_rows(now=now)) == 3
+    assert coverage_page(now=now, needed_only=False).count == 3
+    assert not staged()
+    rows = coverage_iter(now=now, needed_only=False)
+    assert next(rows).code
+    assert staged()  # while the stream is open
+    list(rows)
+    assert not staged()
+
+
 def test_coverage_window_is_the_whole_days_before_today(now):
     window = coverage_window(now=now, days=28)
     assert window.end == timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
