@@ -231,7 +231,7 @@ def _dialect(vendor: str) -> dict[str, str]:
         return {
             "day": "CAST(FLOOR((EXTRACT(EPOCH FROM {col}) - {start}) / 86400) AS INTEGER)",
             "ceil": "CAST(CEIL({x}) AS INTEGER)",
-            # Computes each SKU's inputs once rather than inline them into every formula
+            # Each SKU's figures are computed once rather than inlined into every formula
             # that reads them (a subquery with an OFFSET is not merged into its parent).
             "once": "OFFSET 0",
         }
