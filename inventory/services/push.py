@@ -121,11 +121,16 @@ def _rows(storefront: System, adapter: StorefrontAdapter, pending: list[dict]) -
     return rows
 
 
+def _call_size(adapter: StorefrontAdapter) -> int:
+    """SKUs one call to the storefront carries: its largest batch, at most ours."""
+    return max(1, min(adapter.capabilities.max_batch, MAX_BATCH))
+
+
 def _send(
     adapter: StorefrontAdapter, rows: list[_Row], report: PushReport, reason: str
 ) -> dict[str, WriteResult]:
     results: dict[str, WriteResult] = {}
-    step = max(1, min(adapter.capabilities.max_batch, MAX_BATCH))
+    step = _call_size(adapter)
     for i in range(0, len(rows), step):
         chunk = rows[i : i + step]
         # One reference per call: storefronts (Shopify) take it once per mutation.
@@ -321,11 +326,6 @@ def _record_error(storefront: System, rows: list[_Row], error: StorefrontError) 
     )
 
 
-def _batch_limit(adapter: StorefrontAdapter) -> int:
-    """SKUs one locked batch takes: a few of the adapter's largest calls."""
-    return min(adapter.capabilities.max_batch, MAX_BATCH) * 4
-
-
 def _push_batch(
     storefront: System, adapter: StorefrontAdapter, report: PushReport, upto: int | None
 ) -> int:
@@ -334,7 +334,8 @@ def _push_batch(
     owner = selectors.owner_of(fact=Fact.ON_HAND)
     with transaction.atomic():
         _lock(storefront)
-        pending = _pending(storefront, _batch_limit(adapter), upto)
+        # One locked batch: a few of the storefront's largest calls.
+        pending = _pending(storefront, _call_size(adapter) * 4, upto)
         if not pending:
             return 0
         rows = _rows(storefront, adapter, pending)

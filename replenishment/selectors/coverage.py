@@ -494,11 +494,11 @@ def _staged(*, window: CoverageWindow, using: str, sku_ids: list[int] | None) ->
         cursor.execute(f"DROP TABLE {INPUTS}")
 
 
-def _rows_as_coverages(cursor, vendor: str) -> None:
+def _rows_as_coverages(cursor) -> None:
     """Have the driver make each result row a Coverage (the columns in its order) as it
     reads it: no tuple per row to copy and drop, which for a whole catalog is 100,000
     objects less for the garbage collector to go over."""
-    if vendor == "postgresql":
+    if cursor.db.vendor == "postgresql":
         cursor.cursor.row_factory = lambda _cursor: Coverage._make
     else:
         cursor.cursor.row_factory = lambda _cursor, row: Coverage._make(row)
@@ -575,7 +575,7 @@ def coverage_rows(
         if limit is not None:
             cursor.execute(sql, params)
             return _paged(cursor.fetchall())
-        _rows_as_coverages(cursor, connections[using].vendor)
+        _rows_as_coverages(cursor)
         cursor.execute(sql, params)
         coverages = cursor.fetchall()
     for key, reverse in SORT_PASSES.get(sort, SORT_PASSES["urgency"]):
@@ -649,7 +649,7 @@ def coverage_iter(
         offset=0,
     )
     with _staged(window=window, using="default", sku_ids=None) as cursor:
-        _rows_as_coverages(cursor, connections["default"].vendor)
+        _rows_as_coverages(cursor)
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(chunk):
             yield from rows
