@@ -200,6 +200,11 @@ ONEFACT_PUSH_MAX_BATCHES = env.int("ONEFACT_PUSH_MAX_BATCHES", default=200)
 ONEFACT_RECONCILE_TOLERANCE = env.int("ONEFACT_RECONCILE_TOLERANCE", default=2)
 ONEFACT_RECONCILE_REPEAT_HOURS = env.int("ONEFACT_RECONCILE_REPEAT_HOURS", default=24)
 ONEFACT_RECONCILE_RANGE_SIZE = env.int("ONEFACT_RECONCILE_RANGE_SIZE", default=5000)
+# The circuit breaker of a live storefront: a run that would set more than this many SKUs to
+# zero (or 5 % of the catalog, if that is more), or lower the storefront's units by more than
+# this percentage, sends nothing and waits for a manager.
+ONEFACT_BREAKER_ZERO_SKUS = env.int("ONEFACT_BREAKER_ZERO_SKUS", default=20)
+ONEFACT_BREAKER_DROP_PERCENT = env.float("ONEFACT_BREAKER_DROP_PERCENT", default=20.0)
 
 # Webhooks: a delivery issued longer ago than this is refused (an old delivery or a replay).
 # Unset: each storefront's own redelivery window (demo 5 min, Saleor 15 min, Shopify 4 h 15 min),

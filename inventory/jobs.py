@@ -18,7 +18,7 @@ def run_reconcile(job: Job) -> dict | None:
     ranges = reconcile_ranges(size=settings.ONEFACT_RECONCILE_RANGE_SIZE)
     parts = [
         reconcile_range_task.s(storefront.pk, first, last, job.pk)
-        for storefront in selectors.storefronts_for_push()
+        for storefront in selectors.storefronts_for_reconcile()
         for first, last in ranges
     ]
     job_progress(job=job, total=len(parts), message=f"Comparing {len(parts)} SKU range(s)…")

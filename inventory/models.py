@@ -31,6 +31,10 @@ class TruthMoment(models.TextChoices):
 class System(models.Model):
     """A system that owns or consumes facts: the shelf, a storefront, the pricing engine…"""
 
+    class SyncMode(models.TextChoices):
+        OBSERVE = "observe", "Observe: read and record differences, write nothing back"
+        LIVE = "live", "Live: the storefront mirrors the shelf"
+
     class Kind(models.TextChoices):
         SHELF = "shelf", "Shelf (OneFact warehouse)"
         STOREFRONT = "storefront", "Storefront"
@@ -51,11 +55,29 @@ class System(models.Model):
         "come from the environment: STOREFRONT_<NAME>_TOKEN, STOREFRONT_<NAME>_WEBHOOK_SECRET.",
     )
     active = models.BooleanField(default=True)
+    sync_mode = models.CharField(
+        max_length=10,
+        choices=SyncMode.choices,
+        default=SyncMode.OBSERVE,
+        editable=False,
+        help_text="Storefronts only. A new storefront observes: it is read and compared, "
+        "never written, until a manager takes it live. Changed only with a reason, audited.",
+    )
+    # A storefront's token and webhook secret entered on the connect page, encrypted with
+    # ONEFACT_SECRETS_KEY (Fernet); the environment's STOREFRONT_<NAME>_… still win.
+    token_encrypted = models.TextField(blank=True, editable=False)
+    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
     token_prefix = models.CharField(max_length=8, blank=True, editable=False)
     token_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sync_mode__in=["observe", "live"]),
+                name="inventory_system_sync_mode_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -139,6 +161,30 @@ class OwnershipChange(models.Model):
         return f"{self.ownership.fact} changed by {self.changed_by} at {self.changed_at:%Y-%m-%d}"
 
 
+class SyncModeChange(models.Model):
+    """Read-only audit log: every switch of a storefront between observe and live."""
+
+    system = models.ForeignKey(System, on_delete=models.PROTECT, related_name="mode_changes")
+    before = models.CharField(max_length=10, choices=System.SyncMode.choices)
+    after = models.CharField(max_length=10, choices=System.SyncMode.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(reason=""), name="inventory_syncmodechange_reason_required"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system}: {self.before} → {self.after}"
+
+
 class AuthorityConflict(models.Model):
     """A write refused because its source system does not own the fact it tried to write."""
 
@@ -188,6 +234,37 @@ class Sku(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class ShelfEvidence(models.Model):
+    """The shelf has looked at a SKU: its on-hand number is *known*, and may be believed.
+
+    An owner that has never counted is a gap, not a zero. Until a SKU has a row here it is
+    never pushed to a storefront and never corrected there; reconciliation lists it as not
+    yet counted. One row per SKU, written once (the first evidence); never deleted.
+    """
+
+    class Kind(models.TextChoices):
+        COUNT = "count", "Counted"
+        ZERO = "zero", "Counted: none there"
+        FIRST_RECEIPT = "first_receipt", "First receipt of a SKU new to both sides"
+        ADOPTED = "adopted", "Shelf history before go-live checks existed"
+
+    sku = models.OneToOneField(
+        "Sku", on_delete=models.PROTECT, primary_key=True, related_name="shelf_evidence"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    reference = models.CharField(max_length=200, blank=True, help_text="e.g. count task 14.")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "shelf evidence"
+
+    def __str__(self) -> str:
+        return f"{self.sku_id}: {self.get_kind_display()}"
 
 
 class OnHand(models.Model):
@@ -397,6 +474,7 @@ class Discrepancy(models.Model):
         RECEIPT_MISMATCH = "receipt_mismatch", "A delivery differs from its purchase order"
         COUNT_VARIANCE = "count_variance", "A count differs from the shelf's record"
         PICK_SHORT = "pick_short", "A pick found too little in the bin"
+        NOT_YET_COUNTED = "not_yet_counted", "The shelf has not counted this SKU yet"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -580,6 +658,84 @@ class SyncLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku_id} → {self.value} ({self.result})"
+
+
+class CorrectionBatch(models.Model):
+    """Corrections to one storefront that wait for a manager: a go-live preview, or a run
+    the circuit breaker held. While one is held the storefront's sync is paused.
+
+    ``writes`` is the batch exactly as it would be sent: ``[sku_id, code, value, expected]``
+    per SKU (the shelf's value, and what the storefront held when it was read).
+    """
+
+    class Origin(models.TextChoices):
+        GO_LIVE = "go_live", "Go-live preview"
+        RECONCILE = "reconcile", "Reconciliation"
+        PUSH = "push", "Push"
+
+    class Status(models.TextChoices):
+        PREVIEW = "preview", "Preview"
+        HELD = "held", "Held by the circuit breaker"
+        SENT = "sent", "Sent"
+        CANCELLED = "cancelled", "Cancelled"
+        SUPERSEDED = "superseded", "Superseded by a newer preview"
+
+    storefront = models.ForeignKey(System, on_delete=models.PROTECT, related_name="batches")
+    origin = models.CharField(max_length=10, choices=Origin.choices)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    writes = models.JSONField(default=list)
+    skus_raised = models.PositiveIntegerField(default=0)
+    skus_lowered = models.PositiveIntegerField(default=0)
+    skus_zeroed = models.PositiveIntegerField(default=0)
+    units_up = models.PositiveBigIntegerField(default=0)
+    units_down = models.PositiveBigIntegerField(default=0)
+    storefront_skus = models.PositiveIntegerField(
+        default=0, help_text="SKUs the storefront held when the batch was made."
+    )
+    storefront_units = models.BigIntegerField(
+        default=0, help_text="Units the storefront held when the batch was made."
+    )
+    figures = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="A preview's readiness figures: SKUs known and not yet counted, and the "
+        "storefront's and the shelf's units for the known ones.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True, help_text="What sending it did.")
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["storefront"],
+                condition=Q(status="held"),
+                name="inventory_correctionbatch_one_held",
+            ),
+            models.UniqueConstraint(
+                fields=["storefront"],
+                condition=Q(status="preview"),
+                name="inventory_correctionbatch_one_preview",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["preview", "held"])
+                | (Q(decided_at__isnull=False) & ~Q(decision_note="")),
+                name="inventory_correctionbatch_decided_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_origin_display()} for {self.storefront}: {len(self.writes)} SKUs"
+
+    @property
+    def units_net(self) -> int:
+        return self.units_up - self.units_down
 
 
 class InboxEvent(models.Model):

@@ -108,7 +108,7 @@ def reconcile_storefronts_task() -> dict:
     ranges = reconcile_ranges(size=settings.ONEFACT_RECONCILE_RANGE_SIZE)
     jobs = [
         reconcile_range_task.s(storefront.pk, first, last)
-        for storefront in selectors.storefronts_for_push()
+        for storefront in selectors.storefronts_for_reconcile()
         for first, last in ranges
     ]
     summary: dict = {"ranges": len(jobs), "orders_at_risk": orders_at_risk_check()}

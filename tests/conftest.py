@@ -118,18 +118,27 @@ def admin_user(db):
 
 @pytest.fixture(autouse=True)
 def _baseline_rows(request):
-    """Transactional tests flush the database; put the migration-seeded rows back first."""
+    """Transactional tests flush the database; put the migration-seeded rows back first.
+
+    The seeded demo storefront is live in tests, as on any database that already has shelf
+    history (a fresh database starts it in observe mode): the tests of sync rules run
+    against a storefront that is written to. The adoption tests set observe themselves.
+    """
     marker = request.node.get_closest_marker("django_db")
     transactional = bool(marker and marker.kwargs.get("transaction")) or any(
         name in request.fixturenames for name in ("transactional_db", "live_server")
     )
-    if not transactional:
-        return
-    request.getfixturevalue("transactional_db")
-    from django.apps import apps
+    if transactional:
+        request.getfixturevalue("transactional_db")
+        from django.apps import apps
 
-    seed_ownership(apps)
-    seed_groups(apps)
+        seed_ownership(apps)
+        seed_groups(apps)
+    elif not (marker or "db" in request.fixturenames):
+        return
+    else:
+        request.getfixturevalue("db")
+    System.objects.filter(kind=System.Kind.STOREFRONT).update(sync_mode=System.SyncMode.LIVE)
 
 
 @pytest.fixture
@@ -141,6 +150,7 @@ def shopify(db, fake_shopify, monkeypatch, admin_user):
     system = System.objects.create(
         name="shopify-1",
         kind=System.Kind.STOREFRONT,
+        sync_mode=System.SyncMode.LIVE,
         adapter="shopify",
         config={"shop_url": fake_shopify.shop_url, "location_id": fake_shopify.location_id,
                 "timeout": 2},

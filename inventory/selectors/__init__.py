@@ -1,6 +1,20 @@
 """Reads of the shelf, the ownership table, sync and discrepancies. Other apps read
 on-hand only through here."""
 
+from inventory.selectors.adoption import (
+    Readiness,
+    batches_for,
+    held_batch_for,
+    held_batches,
+    known_sku_ids,
+    mode_changes_for,
+    preview_for,
+    readiness_for,
+    sku_is_known,
+    storefront_is_live,
+    storefronts_for_push,
+    storefronts_for_reconcile,
+)
 from inventory.selectors.core import (
     MOVEMENT_FACT,
     Availability,
@@ -27,7 +41,6 @@ from inventory.selectors.core import (
     recent_conflicts,
     recent_ownership_changes,
     skus_with_stock,
-    storefronts_for_push,
     sync_log_for_sku,
     sync_states_for_sku,
     system_for_token,
@@ -92,6 +105,17 @@ __all__ = [
     "recent_ownership_changes",
     "skus_with_stock",
     "storefronts_for_push",
+    "storefronts_for_reconcile",
+    "Readiness",
+    "batches_for",
+    "held_batch_for",
+    "held_batches",
+    "known_sku_ids",
+    "mode_changes_for",
+    "preview_for",
+    "readiness_for",
+    "sku_is_known",
+    "storefront_is_live",
     "sync_log_for_sku",
     "sync_states_for_sku",
     "system_for_token",

@@ -322,19 +322,6 @@ def owner_of(*, fact: str) -> System | None:
     return ownership.owner if ownership else None
 
 
-def storefronts_for_push() -> list[System]:
-    """Active storefront systems that consume on-hand: the ones the shelf pushes to."""
-    return list(
-        System.objects.filter(
-            kind=System.Kind.STOREFRONT,
-            active=True,
-            consumed_facts__fact=Fact.ON_HAND,
-        )
-        .exclude(adapter="")
-        .order_by("pk")
-    )
-
-
 def discrepancies_for_list(
     *, status: str = "", kind: str = "", sku_code: str = ""
 ) -> QuerySet[Discrepancy]:

@@ -1,5 +1,11 @@
 """Every write in ``inventory``. ``on_hand_adjust`` is the one write path for on-hand."""
 
+from inventory.services.adoption import shelf_evidence_record, storefront_mode_set
+from inventory.services.corrections import (
+    correction_batch_cancel,
+    correction_batch_release,
+    storefront_go_live,
+)
 from inventory.services.discrepancies import discrepancy_record, discrepancy_resolve
 from inventory.services.inbound import (
     catalog_apply,
@@ -16,6 +22,11 @@ from inventory.services.reconcile import orders_at_risk_check, storefront_reconc
 from inventory.services.stock import on_hand_adjust, on_hand_transfer
 
 __all__ = [
+    "correction_batch_cancel",
+    "correction_batch_release",
+    "shelf_evidence_record",
+    "storefront_go_live",
+    "storefront_mode_set",
     "authority_enforce",
     "catalog_apply",
     "catalog_pull",

@@ -9,6 +9,7 @@ overwrites a newer one; a stale compare is a discrepancy, and the shelf's number
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import connection, transaction
 from django.db.models import Case, Count, Max, Min, OuterRef, Q, Subquery, Value, When
@@ -16,7 +17,18 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inventory import selectors
-from inventory.models import Discrepancy, Fact, OutboxEntry, SyncLog, SyncState, System
+from inventory.models import (
+    CorrectionBatch,
+    Discrepancy,
+    Fact,
+    OutboxEntry,
+    ShelfEvidence,
+    SyncLog,
+    SyncState,
+    System,
+)
+from inventory.selectors.adoption import held_batch_for, storefronts_for_push
+from inventory.services.breaker import Breaker, batch_hold
 from inventory.storefront import adapter_for
 from inventory.storefront.base import (
     LevelWrite,
@@ -91,6 +103,12 @@ def _pending(storefront: System, limit: int, upto: int | None) -> list[dict]:
 
 
 def _rows(storefront: System, adapter: StorefrontAdapter, pending: list[dict]) -> list[_Row]:
+    """The pending SKUs' current values, each with what the storefront was last told. A SKU
+    the shelf has not counted yet is left out: its number is not believed, so it is never
+    pushed (``_acknowledge_unknown`` lets its versions go)."""
+    ids = [p["sku"] for p in pending]
+    known = set(ShelfEvidence.objects.filter(sku_id__in=ids).values_list("sku_id", flat=True))
+    pending = [p for p in pending if p["sku"] in known]
     ids = [p["sku"] for p in pending]
     stock = {
         s["pk"]: s
@@ -222,7 +240,7 @@ def _record_applied(storefront: System, rows: list[_Row], report: PushReport) ->
 def _prune_acknowledged(rows: list[_Row]) -> None:
     """Delete these SKUs' outbox rows that every pushing storefront has acknowledged, so
     the outbox stays as small as what is in flight (the sweep prunes the rest)."""
-    storefronts = [s.pk for s in selectors.storefronts_for_push()]
+    storefronts = [s.pk for s in storefronts_for_push()]
     acknowledged = (
         SyncState.objects.filter(storefront__in=storefronts, sku__in=[r.sku_id for r in rows])
         .values("sku")
@@ -326,49 +344,104 @@ def _record_error(storefront: System, rows: list[_Row], error: StorefrontError) 
     )
 
 
+def _acknowledge_unknown(storefront: System, pending: list[dict], rows: list[_Row]) -> None:
+    """Versions of SKUs not yet counted are passed over, not sent: the storefront keeps its
+    own number until the shelf has counted (and the count's outbox row pushes it then)."""
+    sent = {r.sku_id for r in rows}
+    unknown = [p for p in pending if p["sku"] not in sent]
+    if not unknown:
+        return
+    SyncState.objects.bulk_create(
+        [SyncState(storefront=storefront, sku_id=p["sku"], pushed_version=p["version"])
+         for p in unknown],
+        update_conflicts=True,
+        unique_fields=["storefront", "sku"],
+        update_fields=["pushed_version"],
+    )  # fmt: skip
+
+
+def _deliver(
+    storefront: System,
+    adapter: StorefrontAdapter,
+    owner: System | None,
+    rows: list[_Row],
+    report: PushReport,
+    reason: str = "movement",
+) -> StorefrontError | None:
+    """Send the rows (compare-and-set) and record what the storefront answered; a stale
+    compare is recorded and the shelf's number sent again. A storefront error is returned
+    for the caller to record on the SKUs' sync state (``_record_error``) once its
+    transaction has ended, and to raise."""
+    try:
+        results = _send(adapter, rows, report, reason=reason)
+        applied, stale, failed = _sort(rows, results)
+        if stale:
+            # The shelf wins: record what the storefront held, then set it again,
+            # comparing with what it actually holds now.
+            _record_stale(storefront, owner, stale)
+            report.stale += len(stale)
+            retry = [
+                _Row(r.sku_id, r.code, r.version, r.value, res.actual, r.first_at)
+                for r, res in stale
+            ]
+            again, still_stale, failed_again = _sort(
+                retry, _send(adapter, retry, report, reason="correction")
+            )
+            applied += again
+            failed += failed_again  # a storefront changing again is left to the next drain
+    except StorefrontError as error:
+        return error
+    _record_applied(storefront, applied, report)
+    _record_failed(storefront, owner, failed)
+    report.failed += len(failed)
+    report.skus += len(rows)
+    report.batches += 1
+    return None
+
+
+def _held(storefront: System, rows: list[_Row]) -> bool:
+    """The circuit breaker: a batch of several SKUs that would zero many of them or cut the
+    storefront's units too far is held for a manager, not sent. A single SKU's change (one
+    movement) is never held."""
+    if len(rows) < 2:
+        return False
+    breaker = Breaker.for_storefront(storefront)
+    writes = [(r.sku_id, r.code, r.value, r.expected) for r in rows]
+    trip = breaker.check(writes)
+    if trip is None:
+        return False
+    batch_hold(storefront=storefront, origin=CorrectionBatch.Origin.PUSH, writes=writes,
+               trip=trip)  # fmt: skip
+    return True
+
+
 def _push_batch(
     storefront: System, adapter: StorefrontAdapter, report: PushReport, upto: int | None
 ) -> int:
     """One locked batch of changes up to outbox row ``upto``; returns how many SKUs it
-    covered (0: nothing pending)."""
+    covered (0: nothing pending, or the batch was held by the circuit breaker)."""
     owner = selectors.owner_of(fact=Fact.ON_HAND)
     with transaction.atomic():
         _lock(storefront)
+        if held_batch_for(storefront=storefront) is not None:
+            report.error = "paused: a batch waits for a manager"
+            return 0
         # One locked batch: a few of the storefront's largest calls.
         pending = _pending(storefront, _call_size(adapter) * 4, upto)
         if not pending:
             return 0
         rows = _rows(storefront, adapter, pending)
-        try:
-            results = _send(adapter, rows, report, reason="movement")
-            applied, stale, failed = _sort(rows, results)
-            if stale:
-                # The shelf wins: record what the storefront held, then set it again,
-                # comparing with what it actually holds now.
-                _record_stale(storefront, owner, stale)
-                report.stale += len(stale)
-                retry = [
-                    _Row(r.sku_id, r.code, r.version, r.value, res.actual, r.first_at)
-                    for r, res in stale
-                ]
-                again, still_stale, failed_again = _sort(
-                    retry, _send(adapter, retry, report, reason="correction")
-                )
-                applied += again
-                failed += failed_again  # a storefront changing again is left to the next drain
-        except StorefrontError as error:
-            failure = error
-        else:
-            failure = None
-            _record_applied(storefront, applied, report)
-            _record_failed(storefront, owner, failed)
-            report.failed += len(failed)
-            report.skus += len(rows)
-            report.batches += 1
+        _acknowledge_unknown(storefront, pending, rows)
+        if not rows:
+            return len(pending)
+        if _held(storefront, rows):
+            report.error = "paused: the circuit breaker held this batch"
+            return 0
+        failure = _deliver(storefront, adapter, owner, rows, report)
     if failure is not None:
         _record_error(storefront, rows, failure)
         raise failure
-    return len(rows)
+    return len(pending)
 
 
 def _sort(rows: list[_Row], results: dict[str, WriteResult]):
@@ -404,6 +477,9 @@ def storefront_push(
     from django.conf import settings
 
     report = PushReport(storefront=storefront.name)
+    if storefront.sync_mode != System.SyncMode.LIVE:
+        report.error = "observe mode: nothing is written back"
+        return report
     adapter = adapter_for(storefront)
     upto = None
     if committed_only:
@@ -424,11 +500,18 @@ def storefront_push(
 storefront_push.alters_data = True
 
 
+# With no live storefront, outbox rows are kept this long: an observing reconciliation
+# reads them to tell a change made while a page was read from a disagreement.
+UNPUSHED_KEEP = timedelta(hours=1)
+
+
 def outbox_prune() -> int:
-    """Delete outbox rows that every pushing storefront has acknowledged."""
-    storefronts = selectors.storefronts_for_push()
+    """Delete outbox rows that every pushing storefront has acknowledged (with none live,
+    rows older than ``UNPUSHED_KEEP``: nobody will push them)."""
+    storefronts = storefronts_for_push()
     if not storefronts:
-        return 0
+        old = OutboxEntry.objects.filter(created_at__lt=timezone.now() - UNPUSHED_KEEP)
+        return old.delete()[0]
     qs = OutboxEntry.objects.all()
     for storefront in storefronts:
         qs = qs.filter(

@@ -33,14 +33,18 @@ from django.utils import timezone
 from inventory import hooks, selectors
 from inventory.models import (
     Commitment,
+    CorrectionBatch,
     Discrepancy,
     Fact,
     OnHand,
     OutboxEntry,
+    ShelfEvidence,
     Sku,
     SyncState,
     System,
 )
+from inventory.selectors.adoption import held_batch_for
+from inventory.services.breaker import Breaker, Measure, batch_close, batch_hold
 from inventory.storefront import adapter_for
 from inventory.storefront.base import (
     Level,
@@ -70,6 +74,8 @@ class ReconcileReport:
     settled: int = 0
     counts_requested: int = 0
     orders_at_risk: int = 0
+    not_yet_counted: int = 0
+    held: int = 0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -206,16 +212,18 @@ class _Loader:
         self._marks, self._levels, self._count = [], [], 0
 
 
-def _diff(storefront: System, mirrors_available: bool, *, few: bool) -> dict[str, int]:
+def _diff(storefront: System, mirrors_available: bool, *, few: bool, live: bool) -> dict[str, int]:
     """Compare the whole levels table with the shelf in one query; keep what needs a look.
 
     Hash joins and aggregates over the shelf's tables, or (``few``: a range of the catalog)
-    aggregates of only the SKUs loaded. Returns how many rows were unknown SKUs, in flight,
-    and gaps.
+    aggregates of only the SKUs loaded. Returns how many rows were SKUs not in the catalog
+    (``unknown``), SKUs the shelf has not counted yet that disagree (``uncounted``), in
+    flight, and gaps. An observed storefront is never pushed to, so only a change after its
+    page was read is in flight there.
     """
     t = {
         model: connection.ops.quote_name(model._meta.db_table)
-        for model in (Sku, OnHand, Commitment, OutboxEntry, SyncState)
+        for model in (Sku, OnHand, Commitment, OutboxEntry, SyncState, ShelfEvidence)
     }
     levels = _temp(LEVELS)
     loaded = (
@@ -238,6 +246,8 @@ def _diff(storefront: System, mirrors_available: bool, *, few: bool) -> dict[str
     in_flight = (
         "ob.v > COALESCE(ss.pushed_version, 0) OR ob.v > m.version "
         "OR ss.pushed_version > m.version OR ss.pushed_at > m.read_at"
+        if live
+        else "ob.v > m.version OR ss.pushed_at > m.read_at"
     )
     ours = f"CASE WHEN {shelf} > 0 THEN {shelf} ELSE 0 END"
     with connection.cursor() as cursor:
@@ -252,6 +262,7 @@ def _diff(storefront: System, mirrors_available: bool, *, few: bool) -> dict[str
             INSERT INTO {_temp(DIFF)} (n, code, sku_id, theirs, ours, state)
             SELECT ROW_NUMBER() OVER (ORDER BY f.code), f.code, s.id, f.quantity, {ours},
                    CASE WHEN s.id IS NULL THEN 'unknown'
+                        WHEN ev.sku_id IS NULL THEN 'uncounted'
                         WHEN {in_flight} THEN 'in_flight'
                         ELSE 'gap' END
             FROM {levels} f
@@ -262,8 +273,10 @@ def _diff(storefront: System, mirrors_available: bool, *, few: bool) -> dict[str
             LEFT JOIN (SELECT sku_id, MAX(id) AS v FROM {t[OutboxEntry]}
                        WHERE {loaded} GROUP BY sku_id) ob ON ob.sku_id = s.id
             LEFT JOIN {t[SyncState]} ss ON ss.sku_id = s.id AND ss.storefront_id = %s
+            LEFT JOIN {t[ShelfEvidence]} ev ON ev.sku_id = s.id
             {committed}
-            WHERE s.id IS NULL OR {in_flight} OR f.quantity <> {ours}
+            WHERE s.id IS NULL OR f.quantity <> {ours}
+               OR (ev.sku_id IS NOT NULL AND ({in_flight}))
             """,
             [storefront.pk, *params],
         )
@@ -271,15 +284,16 @@ def _diff(storefront: System, mirrors_available: bool, *, few: bool) -> dict[str
         return dict(cursor.fetchall())
 
 
-def _gap_chunks() -> Iterator[list[tuple[dict, int, int]]]:
-    """The gaps found, ``CHUNK`` at a time: (shelf row, shelf value, storefront value)."""
+def _gap_chunks(state: str = "gap") -> Iterator[list[tuple[dict, int, int]]]:
+    """The gaps found (or the SKUs not yet counted), ``CHUNK`` at a time: (shelf row, shelf
+    value, storefront value)."""
     after = 0
     while True:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT n, code, sku_id, ours, theirs FROM {_temp(DIFF)} "
-                "WHERE state = 'gap' AND n > %s ORDER BY n LIMIT %s",
-                [after, CHUNK],
+                "WHERE state = %s AND n > %s ORDER BY n LIMIT %s",
+                [state, after, CHUNK],
             )
             rows = cursor.fetchall()
         if not rows:
@@ -290,6 +304,16 @@ def _gap_chunks() -> Iterator[list[tuple[dict, int, int]]]:
         ]
 
 
+@dataclass(frozen=True)
+class _Run:
+    """How this run treats what it finds: write corrections (a live storefront), hold them
+    (the breaker tripped, or sync is paused), collect them (a go-live preview), or only
+    record them (an observed storefront)."""
+
+    live: bool
+    preview: bool = False
+
+
 def _settle(
     *,
     storefront: System,
@@ -298,21 +322,176 @@ def _settle(
     rows: int,
     few: bool,
     report: ReconcileReport,
+    preview: bool = False,
 ) -> None:
-    """Compare the loaded levels with the shelf; record, count and correct every gap."""
+    """Compare the loaded levels with the shelf; record every gap, then correct, hold or
+    collect the corrections as the storefront's mode and the circuit breaker say."""
+    run = _Run(live=storefront.sync_mode == System.SyncMode.LIVE, preview=preview)
     mirrors_available = adapter.capabilities.mirrors == Mirrors.AVAILABLE
-    states = _diff(storefront, mirrors_available, few=few) if rows else {}
+    states = _diff(storefront, mirrors_available, few=few, live=run.live) if rows else {}
     report.unknown_skus += states.get("unknown", 0)
     report.skipped_in_flight += states.get("in_flight", 0)
     report.skus_compared += rows - states.get("unknown", 0) - states.get("in_flight", 0)
     if rows:
         _settle_agreeing(storefront, report)
+    if states.get("uncounted"):
+        _record_uncounted(storefront=storefront, owner=owner, live=run.live, report=report)
+    hold = False
+    if states.get("gap") and run.live and not run.preview:
+        hold = _breaker_holds(storefront, report)
+    collected: list[list] = []
     for gaps in _gap_chunks() if states.get("gap") else ():
         report.gaps += len(gaps)
         # Recorded and committed before the storefront is touched, so a worker killed
         # mid-run never leaves a correction without its record; corrected after.
-        _record_gaps(storefront=storefront, owner=owner, gaps=gaps, report=report)
-        _correct(storefront, adapter, gaps, report)
+        _record_gaps(storefront=storefront, owner=owner, gaps=gaps, report=report,
+                     observing=not run.live)  # fmt: skip
+        writes = [(row["pk"], row["code"], ours, theirs) for row, ours, theirs in gaps]
+        if run.preview:
+            collected += [list(w) for w in writes]
+        elif hold:
+            batch_hold(storefront=storefront, origin=CorrectionBatch.Origin.RECONCILE,
+                       writes=writes, trip=None)  # fmt: skip
+            report.held += len(writes)
+        elif run.live:
+            _correct(storefront, adapter, gaps, report)
+    if run.preview:
+        _preview_save(storefront=storefront, writes=collected)
+
+
+def _levels_total() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COALESCE(SUM(quantity), 0) FROM {_temp(LEVELS)}")
+        return int(cursor.fetchone()[0])
+
+
+def _gaps_measure() -> Measure:
+    """What correcting every gap found would do, summed in the compare's table."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE(SUM(CASE WHEN ours > theirs THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN ours < theirs THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN ours = 0 AND theirs > 0 THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN ours > theirs THEN ours - theirs ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN ours < theirs THEN theirs - ours ELSE 0 END), 0) "
+            f"FROM {_temp(DIFF)} WHERE state = 'gap'"
+        )
+        return Measure(*(int(v) for v in cursor.fetchone()))
+
+
+def _breaker_holds(storefront: System, report: ReconcileReport) -> bool:
+    """Whether this run's corrections are held: sync is paused (a batch already waits), or
+    they trip the breaker now, against the units the storefront was just read holding. A
+    trip opens the held batch with its reason; the chunks then join it."""
+    if held_batch_for(storefront=storefront) is not None:
+        return True
+    trip = Breaker.for_storefront(storefront).check_measure(_gaps_measure(), _levels_total())
+    if trip is None:
+        return False
+    batch_hold(storefront=storefront, origin=CorrectionBatch.Origin.RECONCILE, writes=[],
+               trip=trip)  # fmt: skip
+    return True
+
+
+def _preview_figures() -> dict:
+    """The storefront's side of readiness, from what was just read: SKUs and units, and how
+    many of them the shelf knows."""
+    sku, evidence = (connection.ops.quote_name(m._meta.db_table) for m in (Sku, ShelfEvidence))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*), COALESCE(SUM(f.quantity), 0), "
+            "COALESCE(SUM(CASE WHEN ev.sku_id IS NOT NULL THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN ev.sku_id IS NOT NULL THEN f.quantity ELSE 0 END), 0) "
+            f"FROM {_temp(LEVELS)} f LEFT JOIN {sku} s ON s.code = f.code "
+            f"LEFT JOIN {evidence} ev ON ev.sku_id = s.id"
+        )
+        skus, units, known, known_units = (int(v) for v in cursor.fetchone())
+    return {
+        "storefront_skus": skus,
+        "storefront_units": units,
+        "storefront_skus_known": known,
+        "storefront_units_known": known_units,
+    }
+
+
+@transaction.atomic
+def _preview_save(*, storefront: System, writes: list[list]) -> CorrectionBatch:
+    """The go-live preview: exactly the corrections going live would send now. A newer
+    preview supersedes the one before."""
+    for old in CorrectionBatch.objects.select_for_update().filter(
+        storefront=storefront, status=CorrectionBatch.Status.PREVIEW
+    ):
+        batch_close(batch=old, status=CorrectionBatch.Status.SUPERSEDED,
+                    note="A newer preview replaced it.", actor=None)  # fmt: skip
+    figures = _preview_figures()
+    return CorrectionBatch.objects.create(
+        storefront=storefront,
+        origin=CorrectionBatch.Origin.GO_LIVE,
+        status=CorrectionBatch.Status.PREVIEW,
+        writes=writes,
+        storefront_skus=figures["storefront_skus"],
+        storefront_units=figures["storefront_units"],
+        figures=figures,
+        **Measure.of(writes).as_fields(),
+    )
+
+
+@transaction.atomic
+def _record_uncounted(
+    *, storefront: System, owner: System | None, live: bool, report: ReconcileReport
+) -> None:
+    """A SKU the shelf has not counted yet, where the storefront says otherwise: listed as
+    not yet counted with the storefront's number, never corrected. An open row is kept up to
+    date rather than written again; on a live storefront a new one asks for an opening
+    count (an observed one is counted by the opening stock-take)."""
+    for chunk in _gap_chunks("uncounted"):
+        by_sku = {row["pk"]: (row["code"], ours, theirs) for row, ours, theirs in chunk}
+        open_rows = Discrepancy.objects.open().filter(
+            kind=Discrepancy.Kind.NOT_YET_COUNTED, consumer=storefront, sku_id__in=list(by_sku)
+        )
+        existing = {d.sku_id: d for d in open_rows.only("pk", "sku_id", "owner_value",
+                                                          "consumer_value")}  # fmt: skip
+        changed = []
+        for sku_id, d in existing.items():
+            code, ours, theirs = by_sku[sku_id]
+            if (d.owner_value, d.consumer_value) != (ours, theirs):
+                d.owner_value, d.consumer_value = ours, theirs
+                d.detail = _uncounted_detail(storefront, code, theirs, ours, live)
+                changed.append(d)
+        Discrepancy.objects.bulk_update(changed, ["owner_value", "consumer_value", "detail"])
+        new = Discrepancy.objects.bulk_create(
+            [
+                Discrepancy(
+                    kind=Discrepancy.Kind.NOT_YET_COUNTED,
+                    fact=Fact.ON_HAND,
+                    sku_id=sku_id,
+                    owner=owner,
+                    consumer=storefront,
+                    owner_value=ours,
+                    consumer_value=theirs,
+                    winner=None,
+                    detail=_uncounted_detail(storefront, code, theirs, ours, live),
+                    count_requested_at=timezone.now() if live else None,
+                )
+                for sku_id, (code, ours, theirs) in by_sku.items()
+                if sku_id not in existing
+            ]
+        )
+        report.not_yet_counted += len(chunk)
+        if live and new:
+            _request_counts(new, report)
+
+
+def _uncounted_detail(storefront: System, code: str, theirs: int, ours: int, live: bool) -> str:
+    shelf = f" (the shelf's record holds {ours}, not counted)" if ours else ""
+    then = (
+        "an opening count is asked for; nothing is corrected until it is counted."
+        if live
+        else "nothing is corrected until it is counted."
+    )
+    return (
+        f"{storefront.name} says {theirs}, the shelf has not counted {code} yet{shelf}; {then}"
+    )[:500]
 
 
 def _reconcile_page(
@@ -337,7 +516,9 @@ def _reconcile_page(
 
 
 @transaction.atomic
-def _record_gaps(*, storefront: System, owner: System | None, gaps, report) -> None:
+def _record_gaps(
+    *, storefront: System, owner: System | None, gaps, report, observing: bool = False
+) -> None:
     # A gap recorded by an earlier run that never got its correction (a killed worker, a
     # stale write) is the same disagreement: it is not recorded twice.
     # A SKU that disagreed within the repeat window asks for a count. One query for both.
@@ -359,7 +540,7 @@ def _record_gaps(*, storefront: System, owner: System | None, gaps, report) -> N
     if not gaps:
         return
     counted = _insert_gaps(storefront=storefront, owner=owner, gaps=gaps, repeated=repeated,
-                           now=now, report=report)  # fmt: skip
+                           now=now, report=report, observing=observing)  # fmt: skip
     _request_counts(list(Discrepancy.objects.filter(pk__in=counted).order_by("pk")), report)
 
 
@@ -371,6 +552,7 @@ def _insert_gaps(
     repeated: set[int],
     now: datetime,
     report: ReconcileReport,
+    observing: bool = False,
 ) -> list[int]:
     """One discrepancy per gap, written from the compare's table in one statement.
 
@@ -378,10 +560,16 @@ def _insert_gaps(
     gap (a thousand of them cost more than the statement): the gap's columns come from the
     compare's table, the unit cost is the SKU's as it is now (as that queryset notes it),
     every other column is the same for all and takes its value from one model instance.
-    Returns the ids of the discrepancies that ask for a count.
+    Returns the ids of the discrepancies that ask for a count. Before go-live (an observed
+    storefront) a gap is labelled so, and asks for no count: the opening stock-take does.
     """
     q = connection.ops.quote_name
     owner_name = owner.name if owner else "nobody"
+    wins = (
+        f"; {owner_name} owns on-hand. Before go-live: nothing is corrected yet."
+        if observing
+        else f"; {owner_name} owns on-hand and wins."
+    )
     again = [row["pk"] for row, _, _ in gaps if row["pk"] in repeated] or [None]
     seen_again = f"d.sku_id IN ({', '.join(['%s'] * len(again))})"
     per_gap = {  # column → (SQL over the compare's row d and its SKU s, parameters)
@@ -392,10 +580,10 @@ def _insert_gaps(
         "detail": (
             "%s || CAST(d.theirs AS varchar(20)) || %s || CAST(d.ours AS varchar(20)) || %s"
             f" || CASE WHEN {seen_again} THEN %s ELSE '' END",
-            [f"{storefront.name} says ", ", shelf says ",
-             f"; {owner_name} owns on-hand and wins.", *again, " Seen again within the window."],
+            [f"{storefront.name} says ", ", shelf says ", wins, *again,
+             " Seen again within the window."],
         ),
-        "count_requested_at": (
+        "count_requested_at": ("NULL", []) if observing else (
             f"CASE WHEN ABS(d.theirs - d.ours) > %s OR {seen_again} THEN %s END",
             [settings.ONEFACT_RECONCILE_TOLERANCE, *again,
              connection.ops.adapt_datetimefield_value(now)],
@@ -608,12 +796,19 @@ def _read_page(
     return page.next_cursor
 
 
-def storefront_reconcile(*, storefront: System, codes: list[str] | None = None) -> ReconcileReport:
+def storefront_reconcile(
+    *, storefront: System, codes: list[str] | None = None, preview: bool = False
+) -> ReconcileReport:
     """Reconcile one storefront (all its SKUs, or only ``codes``).
 
     Its pages are read into this connection's levels table, each with the mark of when it
-    was read; then one compare, and the gaps in chunks.
+    was read; then one compare, and the gaps in chunks. A live storefront's gaps are
+    corrected (through the circuit breaker); an observed one's are only recorded. With
+    ``preview`` (the whole catalog) the corrections are kept as the go-live preview instead
+    of being sent, whatever the mode.
     """
+    if preview and codes is not None:
+        raise ValueError("A go-live preview reads the whole catalog.")
     report = ReconcileReport(storefront=storefront.name)
     adapter = adapter_for(storefront)
     owner = selectors.owner_of(fact=Fact.ON_HAND)
@@ -627,7 +822,7 @@ def storefront_reconcile(*, storefront: System, codes: list[str] | None = None) 
             report.pages += 1
         loader.flush()
         _settle(storefront=storefront, adapter=adapter, owner=owner, rows=loader.rows,
-                few=codes is not None, report=report)  # fmt: skip
+                few=codes is not None, report=report, preview=preview)  # fmt: skip
     return report
 
 

@@ -19,6 +19,7 @@ from inventory.models import (
     StockMovement,
     System,
 )
+from inventory.services.adoption import first_receipt_note
 from inventory.services.outbox import outbox_record, push_schedule
 
 Kind = StockMovement.Kind
@@ -111,7 +112,15 @@ def _apply_in_one_statement(
         reference=reference, actor=actor, note=note, created_at=row[2],
     )  # fmt: skip
     move._state.adding = False
+    _note_first_receipt(move)
     return move
+
+
+def _note_first_receipt(move: StockMovement) -> None:
+    """A receipt that took its bin from zero may be a new SKU's first units (the shelf then
+    knows its number); any other movement is not looked at."""
+    if move.kind == Kind.RECEIVE and move.balance_after == move.quantity:
+        first_receipt_note(move=move)
 
 
 @transaction.atomic
@@ -137,6 +146,7 @@ def _on_hand_adjust(*, one_statement: bool = True, **fields) -> StockMovement:
         **({"created_at": at} if at is not None else {}),
     )
     outbox_record(sku=sku)
+    _note_first_receipt(move)
     return move
 
 

@@ -12,7 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("--storefront", help="Only this storefront system (by name).")
 
     def handle(self, *args, **options):
-        storefronts = selectors.storefronts_for_push()
+        storefronts = selectors.storefronts_for_reconcile()
         if options["storefront"]:
             storefronts = [s for s in storefronts if s.name == options["storefront"]]
             if not storefronts:
