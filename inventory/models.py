@@ -241,7 +241,8 @@ class ShelfEvidence(models.Model):
 
     An owner that has never counted is a gap, not a zero. Until a SKU has a row here it is
     never pushed to a storefront and never corrected there; reconciliation lists it as not
-    yet counted. One row per SKU, written once (the first evidence); never deleted.
+    yet counted. One row per SKU, written once (the first evidence). Withdrawn only when a
+    first receipt's assumption (no storefront held any) proves false at a storefront.
     """
 
     class Kind(models.TextChoices):

@@ -68,6 +68,15 @@ def chromium_path():
 
 
 @pytest.fixture
+def ledger_clean(db):
+    """After the test, every balance equals the sum of its ledger (``verify_ledger``)."""
+    yield
+    from inventory.selectors import ledger_mismatches
+
+    assert ledger_mismatches() == []
+
+
+@pytest.fixture
 def shelf(db) -> System:
     return System.objects.get(name="shelf")
 

@@ -16,13 +16,14 @@ from django.db.models import Case, Count, Max, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from inventory import selectors
+from inventory import hooks, selectors
 from inventory.models import (
     CorrectionBatch,
     Discrepancy,
     Fact,
     OutboxEntry,
     ShelfEvidence,
+    Sku,
     SyncLog,
     SyncState,
     System,
@@ -79,6 +80,9 @@ class _Row:
     value: int
     expected: int | None
     first_at: object
+    # Known only by a first receipt, never told: sent comparing with 0, which checks at the
+    # storefront the receipt's assumption that it holds none.
+    assumed: bool = False
 
 
 def _lock(storefront: System) -> None:
@@ -107,7 +111,7 @@ def _rows(storefront: System, adapter: StorefrontAdapter, pending: list[dict]) -
     the shelf has not counted yet is left out: its number is not believed, so it is never
     pushed (``_acknowledge_unknown`` lets its versions go)."""
     ids = [p["sku"] for p in pending]
-    known = set(ShelfEvidence.objects.filter(sku_id__in=ids).values_list("sku_id", flat=True))
+    known = dict(ShelfEvidence.objects.filter(sku_id__in=ids).values_list("sku_id", "kind"))
     pending = [p for p in pending if p["sku"] in known]
     ids = [p["sku"] for p in pending]
     stock = {
@@ -126,14 +130,17 @@ def _rows(storefront: System, adapter: StorefrontAdapter, pending: list[dict]) -
     for p in pending:
         s = stock[p["sku"]]
         value = s["on_hand"] - s["committed"] if mirrors_available else s["on_hand"]
+        expected = states.get(p["sku"])
+        assumed = expected is None and known[p["sku"]] == ShelfEvidence.Kind.FIRST_RECEIPT
         rows.append(
             _Row(
                 sku_id=p["sku"],
                 code=s["code"],
                 version=p["version"],
                 value=max(value, 0),
-                expected=states.get(p["sku"]),
+                expected=0 if assumed else expected,
                 first_at=p["first_at"],
+                assumed=assumed,
             )
         )
     return rows
@@ -302,6 +309,50 @@ def _record_failed(
     )
 
 
+def _first_receipt_withdraw(
+    storefront: System, owner: System | None, wrong: list[tuple[_Row, WriteResult]]
+) -> None:
+    """The storefront holds units of a SKU whose first receipt was taken as the whole truth
+    (no storefront held any): the assumption was wrong. Nothing is sent; the SKU is not known
+    any more, listed as not yet counted with the storefront's number, and a count asked for.
+    """
+    ShelfEvidence.objects.filter(
+        sku_id__in=[r.sku_id for r, _ in wrong], kind=ShelfEvidence.Kind.FIRST_RECEIPT
+    ).delete()
+    SyncState.objects.bulk_create(
+        [SyncState(storefront=storefront, sku_id=r.sku_id, pushed_version=r.version,
+                   pushed_value=res.actual) for r, res in wrong],
+        update_conflicts=True,
+        unique_fields=["storefront", "sku"],
+        update_fields=["pushed_version", "pushed_value"],
+    )  # fmt: skip
+    found = Discrepancy.objects.bulk_create(
+        [
+            Discrepancy(
+                kind=Discrepancy.Kind.NOT_YET_COUNTED,
+                fact=Fact.ON_HAND,
+                sku_id=r.sku_id,
+                owner=owner,
+                consumer=storefront,
+                owner_value=r.value,
+                consumer_value=res.actual,
+                count_requested_at=timezone.now(),
+                detail=(
+                    f"{storefront.name} says {res.actual}, the shelf has not counted {r.code} "
+                    f"yet: its first receipt ({r.value}) was taken for the whole stock, but "
+                    "the storefront holds some; nothing was sent, an opening count is asked for."
+                )[:500],
+            )
+            for r, res in wrong
+        ]
+    )
+    skus = {s.pk: s for s in Sku.objects.filter(pk__in=[d.sku_id for d in found])}
+    hooks.request_counts(
+        [hooks.CountRequest(sku=skus[d.sku_id], bins=[], reason=d.detail, discrepancy=d,
+                            trigger="reconciliation") for d in found]
+    )  # fmt: skip
+
+
 def _record_stale(
     storefront: System, owner: System | None, stale: list[tuple[_Row, WriteResult]]
 ) -> None:
@@ -375,6 +426,10 @@ def _deliver(
     try:
         results = _send(adapter, rows, report, reason=reason)
         applied, stale, failed = _sort(rows, results)
+        wrong = [(r, res) for r, res in stale if r.assumed]
+        if wrong:
+            _first_receipt_withdraw(storefront, owner, wrong)
+            stale = [(r, res) for r, res in stale if not r.assumed]
         if stale:
             # The shelf wins: record what the storefront held, then set it again,
             # comparing with what it actually holds now.
