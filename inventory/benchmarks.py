@@ -23,7 +23,16 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from inventory.management.commands.benchmark import BenchContext, register
-from inventory.models import Bin, Discrepancy, OnHand, OutboxEntry, Sku, StockMovement, System
+from inventory.models import (
+    Bin,
+    Discrepancy,
+    OnHand,
+    OutboxEntry,
+    ShelfEvidence,
+    Sku,
+    StockMovement,
+    System,
+)
 from inventory.storefront.base import (
     Capabilities,
     CatalogItem,
@@ -39,7 +48,7 @@ from inventory.storefront.base import (
 
 T_BIN, T_SKU, T_ONHAND = Bin._meta.db_table, Sku._meta.db_table, OnHand._meta.db_table
 T_MOVE, T_OUTBOX = StockMovement._meta.db_table, OutboxEntry._meta.db_table
-T_DISC = Discrepancy._meta.db_table
+T_DISC, T_EVIDENCE = Discrepancy._meta.db_table, ShelfEvidence._meta.db_table
 
 
 @contextmanager
@@ -98,6 +107,12 @@ def load_shelf(ctx: BenchContext, *, skus: int, ledger_rows: int, bins: int = 20
                              "created_at"], moves())  # fmt: skip
     ctx.bulk_insert(T_ONHAND, ["bin_id", "sku_id", "quantity", "updated_at"],
                     ((1 + sku % bins, sku, q, now) for sku, q in balances.items()))  # fmt: skip
+    # A shelf in production: every SKU counted, every storefront live.
+    ctx.bulk_insert(T_EVIDENCE, ["sku_id", "kind", "reference", "recorded_at"],
+                    ((sku, "adopted", "", now) for sku in range(1, skus + 1)))  # fmt: skip
+    System.objects.using(ctx.alias).filter(kind=System.Kind.STOREFRONT).update(
+        sync_mode=System.SyncMode.LIVE
+    )
     with ctx.connection.cursor() as cursor:
         if ctx.vendor == "postgresql":
             cursor.execute("ANALYZE")

@@ -15,7 +15,15 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from inventory import services
-from inventory.models import Bin, DemoLevel, Discrepancy, Sku, StockMovement, System
+from inventory.models import (
+    Bin,
+    DemoLevel,
+    Discrepancy,
+    ShelfEvidence,
+    Sku,
+    StockMovement,
+    System,
+)
 from inventory.roles import ADMINS, MANAGERS, STAFF
 from inventory.services.demo import demo_storefront_drift, demo_storefront_seed
 
@@ -56,8 +64,10 @@ class Command(BaseCommand):
             self._users()
             # Suppliers, policies, purchase orders and four weeks of sales history.
             call_command("seed_replenishment", stdout=self.stdout)
+            self._counted(skus)
             demo_levels = demo_storefront_seed()
-        self.stdout.write(f"Demo storefront: {demo_levels} levels created.")
+            live = self._live()
+        self.stdout.write(f"Demo storefront: {demo_levels} levels created{live}.")
         found = self._disagreements(skus)
         self.stdout.write(f"Demo disagreements: {found} found by a reconciliation.")
         self.stdout.write(
@@ -67,6 +77,24 @@ class Command(BaseCommand):
         )
         for username, password, group, _ in DEMO_USERS:
             self.stdout.write(f"  {group:<16} login: {username} / {password}")
+
+    def _counted(self, skus: list[Sku]) -> None:
+        """The seed's opening stock is a count of the demo warehouse: every SKU is known."""
+        services.shelf_evidence_record(
+            skus=skus, kind=ShelfEvidence.Kind.COUNT, reference="demo opening count"
+        )
+
+    def _live(self) -> str:
+        """The demo storefront starts in step with a counted shelf, so it goes live at once
+        (audited, as a manager's switch would be). A real storefront joins observing."""
+        storefront = System.objects.get(name="storefront")
+        change = services.storefront_mode_set(
+            storefront=storefront,
+            mode=System.SyncMode.LIVE,
+            reason="Demo data: the seed counted the shelf and the demo storefront starts in step.",
+            actor=None,
+        )
+        return ", live" if change else ""
 
     def _disagreements(self, skus: list[Sku]) -> int:
         """Numbers edited by hand in the demo storefront, found by a real reconciliation:
