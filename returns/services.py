@@ -1160,6 +1160,11 @@ def return_outcomes_send(*, rma: ReturnAuthorisation, now: datetime | None = Non
     if not due:
         return report
     rma = ReturnAuthorisation.objects.select_related("storefront").get(pk=rma.pk)
+    if rma.storefront is not None and rma.storefront.sync_mode != System.SyncMode.LIVE:
+        # An observed storefront is never written to: the outcomes wait, pending, for it to
+        # go live (the sweep takes them then).
+        report.error = f"{rma.storefront.name} is observed: outcomes wait until it goes live"
+        return report
     adapter = None
     try:
         if rma.storefront is None:
@@ -1227,6 +1232,7 @@ def return_outcomes_send_due(*, now: datetime | None = None, limit: int = 200) -
     now = now or timezone.now()
     ids = list(
         ReturnOutcome.objects.filter(status=ReturnOutcome.Status.PENDING, next_attempt_at__lte=now)
+        .exclude(rma__storefront__sync_mode=System.SyncMode.OBSERVE)
         .values_list("rma_id", flat=True)
         .distinct()
         .order_by("rma_id")[:limit]

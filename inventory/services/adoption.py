@@ -70,7 +70,8 @@ def shelf_evidence_record(
     actor: AbstractBaseUser | None = None,
     announce: bool = True,
 ) -> list[int]:
-    """The shelf has looked at these SKUs: each becomes known (its first evidence is kept).
+    """The shelf has looked at these SKUs: each becomes known (its first evidence is kept,
+    except that a count replaces a first receipt's assumption).
 
     A newly known SKU gets an outbox row (unless the caller's movement wrote one:
     ``announce=False``), so its number, now believed, reaches the live storefronts through
@@ -81,7 +82,13 @@ def shelf_evidence_record(
     ids = sorted({s.pk if isinstance(s, Sku) else int(s) for s in skus})
     if not ids:
         return []
-    known = set(ShelfEvidence.objects.filter(sku_id__in=ids).values_list("sku_id", flat=True))
+    known = dict(ShelfEvidence.objects.filter(sku_id__in=ids).values_list("sku_id", "kind"))
+    if kind != ShelfEvidence.Kind.FIRST_RECEIPT:
+        # A count confirms what a first receipt only assumed: the evidence becomes the count.
+        assumed = [pk for pk, k in known.items() if k == ShelfEvidence.Kind.FIRST_RECEIPT]
+        ShelfEvidence.objects.filter(sku_id__in=assumed).update(
+            kind=kind, reference=reference[:200], recorded_by=actor, recorded_at=timezone.now()
+        )
     new = [pk for pk in ids if pk not in known]
     if not new:
         return []

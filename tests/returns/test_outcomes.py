@@ -29,8 +29,12 @@ def received_one_sellable_one_damaged(rma, user=None):
 
 
 @pytest.fixture
-def demo_order(db, storefront):
+def demo_order(db, storefront, sku):
+    from inventory.models import ShelfEvidence
+    from inventory.services import shelf_evidence_record
+
     DemoLevel.objects.create(sku_code="SKU-1", title="Blue mug", quantity=3)
+    shelf_evidence_record(skus=[sku], kind=ShelfEvidence.Kind.COUNT)  # the shelf has counted
     return DemoOrder.objects.create(
         number="D-1001", lines=[{"sku": "SKU-1", "quantity": 2}], status="fulfilled"
     )
@@ -58,6 +62,27 @@ def test_outcome_per_line_reaches_the_demo_storefront(stocked_bin, rma, demo_ord
     assert set(ReturnOutcome.objects.values_list("status", flat=True)) == {"sent"}
     assert services.return_outcomes_send(rma=rma).sent == 0  # nothing due any more
     assert DemoLevel.objects.get(sku_code="SKU-1").quantity == 3  # a report moves no stock
+
+
+def test_outcomes_wait_while_the_storefront_is_observed_and_go_once_it_is_live(
+    stocked_bin, rma, demo_order, admin_user
+):
+    from inventory.services import storefront_mode_set
+
+    storefront = System.objects.get(name="storefront")
+    System.objects.filter(pk=storefront.pk).update(sync_mode=System.SyncMode.OBSERVE)
+    received_one_sellable_one_damaged(rma)
+    report = services.return_outcomes_send(rma=rma)
+    assert (report.sent, report.error) == (
+        0,
+        "storefront is observed: outcomes wait until it goes live",
+    )
+    assert services.return_outcomes_send_due() == []  # the sweep passes them over
+    assert set(ReturnOutcome.objects.values_list("status", flat=True)) == {"pending"}
+    demo_order.refresh_from_db()
+    assert demo_order.return_dispositions == []
+    storefront_mode_set(storefront=storefront, mode="live", reason="counted", actor=admin_user)
+    assert [r["sent"] for r in services.return_outcomes_send_due()] == [2]
 
 
 def test_outcomes_of_later_boxes_are_reported_as_totals(stocked_bin, rma, demo_order):
@@ -96,7 +121,7 @@ def test_an_outcome_the_storefront_cannot_place_is_kept_with_the_reason(stocked_
 
 def test_a_storefront_without_dispositions_keeps_them_not_sent_with_the_reason(stocked_bin, sku):
     saleor = System.objects.create(
-        name="saleor-1", kind="storefront", adapter="saleor",
+        name="saleor-1", kind="storefront", adapter="saleor", sync_mode="live",
         config={"api_url": "http://127.0.0.1:9/graphql/", "warehouse_id": "W"},
     )  # fmt: skip
     rma = ReturnAuthorisationFactory(storefront=saleor)
