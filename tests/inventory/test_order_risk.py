@@ -47,6 +47,12 @@ Kind = StockMovement.Kind
 AT_RISK = Discrepancy.Kind.ORDERS_AT_RISK
 
 
+@pytest.fixture(autouse=True)
+def _ledger_clean(db):
+    yield
+    assert ledger_mismatches() == []
+
+
 def _receive(sku, bin, quantity, shelf, ref):
     on_hand_adjust(bin=bin, sku=sku, delta=quantity, kind=Kind.RECEIVE, source_system=shelf,
                    source_event_id=ref)  # fmt: skip
@@ -138,7 +144,6 @@ def test_order_risk_demo_story_names_the_order_the_bin_and_the_hand_edit(
     assert reverse("driftwalks:task-detail", args=[task.pk]) in block.split("</section>")[0]
     page = client.get(reverse("inventory:sku-detail", args=["SKU-0560"])).content.decode()
     assert 'data-testid="orders-at-risk"' in page and risk.detail in page
-    assert ledger_mismatches() == []
 
 
 def test_order_risk_without_word_from_the_storefront_says_what_onefact_last_told_it(demo, counted):
@@ -239,7 +244,6 @@ def test_order_risk_truth_moment_order_records_the_pick_the_shelf_could_not_make
     assert orders_at_risk_check() == 0  # no commitment to cover: only the count resolves it
     assert Discrepancy.objects.get(pk=risk.pk).status == "open"
     assert CountTask.objects.get(sku=mug).bin.code == "A-01"
-    assert ledger_mismatches() == []
 
 
 def test_order_risk_truth_moment_order_covered_ships_and_records_nothing(
