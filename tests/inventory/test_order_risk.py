@@ -289,3 +289,37 @@ def test_orders_at_risk_block_runs_a_fixed_number_of_queries(client, manager_use
         assert f"order D-{n}-{n - 1} wants 1 of SKU-9" in page
         counts.append((len(dashboard), len(sku_page)))
     assert counts[0] == counts[1], counts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_order_risk_shows_at_the_top_of_the_dashboard_in_a_browser(live_server, page, shelf):
+    """A manager sees the order above the figures and follows it to the count task."""
+    from inventory.roles import MANAGERS
+    from inventory.services.orders import order_placed
+    from inventory.storefront.base import EventLine, EventType, InboundEvent
+    from tests.browser.conftest import log_in
+    from tests.factories import UserFactory
+
+    storefront = System.objects.get(name="storefront")
+    sku = SkuFactory(code="SKU-0560", title="Enamel mug")
+    _receive(sku, BinFactory(code="A-01", walk_order=1), 2, shelf, "open-1")
+    shelf_evidence_record(skus=[sku], kind="count", reference="opening count")
+    order_placed(system=storefront, event=InboundEvent(
+        event_id="D-1001:placed", type=EventType.ORDER_PLACED, occurred_at=timezone.now(),
+        order_ref="D-1001", lines=[EventLine(sku="SKU-0560", quantity=3, line_ref="1")],
+    ))  # fmt: skip
+    task = CountTask.objects.get(sku=sku)
+    UserFactory(username="manager-b", group=MANAGERS)
+
+    log_in(page, live_server, "manager-b", "pw-for-tests-only")
+    page.goto(f"{live_server.url}{reverse('inventory:dashboard')}")
+    block = page.get_by_test_id("orders-at-risk")
+    assert (
+        block.get_by_test_id("risk-sentence")
+        .inner_text()
+        .startswith("order D-1001 wants 3 of SKU-0560; the shelf holds 2 in A-01; ")
+    )
+    figures = page.get_by_test_id("figures").bounding_box()
+    assert block.bounding_box()["y"] < figures["y"]
+    block.get_by_role("link", name=f"count task {task.pk} for bin A-01", exact=False).click()
+    page.wait_for_url(f"**{reverse('driftwalks:task-detail', args=[task.pk])}")
