@@ -27,6 +27,7 @@ from inventory.selectors import availability_for_sku, ledger_mismatches, sku_is_
 from inventory.selectors.dashboard import ORDERS_AT_RISK_SHOWN
 from inventory.services import (
     inbox_process,
+    inbox_record,
     on_hand_adjust,
     orders_at_risk_check,
     ownership_change,
@@ -36,8 +37,11 @@ from inventory.services import (
     storefront_reconcile,
 )
 from inventory.services.demo import demo_order_place, demo_storefront_drift, demo_storefront_seed
+from inventory.storefront.saleor import SaleorAdapter
 from tests.factories import BinFactory, SkuFactory
 from tests.storefront.fakes import (
+    FakeSaleor,
+    saleor_order_payload,
     shopify_inventory_level_payload,
     shopify_order_payload,
     shopify_webhook,
@@ -178,6 +182,32 @@ def test_order_risk_shopify_order_names_the_edit_the_shop_announced(client, shop
     )
     assert (risk.reference, risk.consumer) == (order_ref, shopify)
     assert CountTask.objects.get(sku=mug).bin.code == "A-01"
+
+
+def test_order_risk_saleor_order_without_a_number_from_the_storefront_says_so(shelf, admin_user):
+    with FakeSaleor() as fake:
+        fake.add_product("Mug", [("MUG-1", 2)])
+        payload = saleor_order_payload("OrderCreated", 12, [("MUG-1", 3)])
+        with SaleorAdapter(api_url=fake.api_url, token=fake.token,
+                           warehouse_id=fake.warehouse_id, timeout=2.0) as adapter:  # fmt: skip
+            events = adapter.parse_events(*fake.webhook("ORDER_CREATED", payload))
+    saleor = System.objects.create(name="saleor-1", kind=System.Kind.STOREFRONT,
+                                   sync_mode=System.SyncMode.LIVE, adapter="saleor")  # fmt: skip
+    orders = Ownership.objects.get(fact=Fact.ORDER)
+    ownership_change(ownership=orders, owner=saleor, consumers=[], reason="orders from Saleor",
+                     actor=admin_user)  # fmt: skip
+    sku = SkuFactory(code="MUG-1")
+    _receive(sku, BinFactory(code="A-01"), 2, shelf, "s1")
+    shelf_evidence_record(skus=[sku], kind="count", reference="opening count")
+    inbox_record(system=saleor, events=events)
+    _process_all()
+    risk = Discrepancy.objects.get(kind=AT_RISK)
+    assert risk.detail == (
+        f"order {events[0].order_ref} wants 3 of MUG-1; the shelf holds 2 in A-01; "
+        "OneFact holds no number from the storefront for it; "
+        "1 short: count A-01 or contact the customer"
+    )
+    assert risk.consumer == saleor
 
 
 def test_order_risk_replayed_or_repeated_event_records_one_row(client, shopify, mug):
