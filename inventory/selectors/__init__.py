@@ -60,6 +60,7 @@ from inventory.selectors.dashboard import (
     discrepancy_notes,
     discrepancy_sentence,
     inventory_figures,
+    orders_at_risk_open,
     sync_lag_chart,
     sync_lag_figures,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "dashboard_rows",
     "discrepancies_with_measures",
     "inventory_figures",
+    "orders_at_risk_open",
     "sync_lag_chart",
     "sync_lag_figures",
     "Availability",

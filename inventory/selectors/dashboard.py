@@ -263,6 +263,24 @@ def discrepancy_sentence(
     return "; ".join(parts) + "."
 
 
+ORDERS_AT_RISK_SHOWN = 20
+
+
+def orders_at_risk_open(
+    *, sku: Sku | None = None
+) -> list[tuple[Discrepancy, list[tuple[str, str]]]]:
+    """The open orders-at-risk rows (of one SKU, when given), newest first, each with the
+    notes the apps add (the count task it opened, with its link): the block at the top of
+    the dashboard and of a SKU's page. One query, and one per provider when any row is open;
+    at most ``ORDERS_AT_RISK_SHOWN`` rows."""
+    rows = Discrepancy.objects.open().filter(kind=Discrepancy.Kind.ORDERS_AT_RISK)
+    if sku is not None:
+        rows = rows.filter(sku=sku)
+    shown = list(rows.select_related("sku").order_by("-created_at", "-id")[:ORDERS_AT_RISK_SHOWN])
+    notes = discrepancy_notes(ids=[d.pk for d in shown])
+    return [(d, notes.get(d.pk, [])) for d in shown]
+
+
 def dashboard_figures() -> list[Figure]:
     from inventory import hooks
 
@@ -296,6 +314,7 @@ __all__ = [
     "dashboard_rows",
     "discrepancies_with_measures",
     "inventory_figures",
+    "orders_at_risk_open",
     "sync_lag_chart",
     "sync_lag_figures",
 ]

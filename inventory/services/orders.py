@@ -7,6 +7,12 @@ cancellation puts the units back where they came from.
 
 Pick rule: units leave the bins holding the SKU in walk order (lowest first), splitting
 across bins when one does not hold enough.
+
+An order the shelf cannot cover is caught when it arrives, not at the next reconciliation:
+when a placed order commits (``ship``) or ships (``order``) more than the shelf holds beyond
+the SKU's other open commitments, one ``ORDERS_AT_RISK`` discrepancy per order and SKU names
+the order, the units short, the bins to count and the storefront's number as OneFact last
+knew it, and asks drift walks to count those bins.
 """
 
 from dataclasses import dataclass
@@ -17,6 +23,7 @@ from django.utils import timezone
 from inventory import hooks, selectors
 from inventory.exceptions import InsufficientStock
 from inventory.models import (
+    Bin,
     Commitment,
     Discrepancy,
     Fact,
@@ -24,6 +31,7 @@ from inventory.models import (
     OnHand,
     Sku,
     StockMovement,
+    SyncState,
     System,
     TruthMoment,
 )
@@ -75,14 +83,25 @@ def _already_shipped(*, system: System, event_key: str) -> bool:
     return StockMovement.objects.filter(source_system=system, source_event_id=event_key).exists()
 
 
-def _ship_line(*, system: System, sku: Sku, quantity: int, order_ref: str, event_key: str) -> str:
+def _ship_line(
+    *,
+    system: System,
+    sku: Sku,
+    quantity: int,
+    order_ref: str,
+    event_key: str,
+    record_short: bool = True,
+) -> str:
+    """Ship one line; a short pick is refused and, with ``record_short``, recorded as a short
+    fulfilment (an order placed at truth moment ``order`` is recorded as at risk instead)."""
     if _already_shipped(system=system, event_key=event_key):
         return "already shipped"
     try:
         _pick(system=system, sku=sku, quantity=quantity, order_ref=order_ref, event_key=event_key)
     except InsufficientStock as short:
-        _short_fulfilment(system=system, sku=sku, quantity=quantity, held=short.on_hand,
-                          order_ref=order_ref)  # fmt: skip
+        if record_short:
+            _short_fulfilment(system=system, sku=sku, quantity=quantity, held=short.on_hand,
+                              order_ref=order_ref)  # fmt: skip
         return f"refused: the shelf holds {short.on_hand}"
     return "shipped"
 
@@ -139,8 +158,18 @@ def order_placed(*, system: System, event: InboundEvent) -> list[LineOutcome]:
         line_ref = _line_ref(line, n)
         if moment == TruthMoment.ORDER:
             key = f"order:{event.order_ref}:{line_ref}:ship"
+            # The shelf as the order found it: what the pick may take (active bins), promised.
+            held = _holdings(sku=sku)
+            on_hand = sum(quantity for bin, quantity in held if bin.active)
+            committed = selectors.committed_total(sku=sku)
             result = _ship_line(system=system, sku=sku, quantity=line.quantity,
-                                order_ref=event.order_ref, event_key=key)  # fmt: skip
+                                order_ref=event.order_ref, event_key=key,
+                                record_short=False)  # fmt: skip
+            if result != "already shipped":
+                _order_risk_check(system=system, sku=sku, order_ref=event.order_ref,
+                                  wanted=line.quantity, on_hand=on_hand,
+                                  others=committed, held=held,
+                                  fact=Fact.ON_HAND)  # fmt: skip
         else:
             _, created = Commitment.objects.get_or_create(
                 source_system=system,
@@ -150,9 +179,150 @@ def order_placed(*, system: System, event: InboundEvent) -> list[LineOutcome]:
             )
             if created:
                 outbox_record(sku=sku)
+                now = selectors.availability_for_sku(sku=sku)  # this line's commitment included
+                _order_risk_check(system=system, sku=sku, order_ref=event.order_ref,
+                                  wanted=line.quantity, on_hand=now.on_hand,
+                                  others=now.committed - line.quantity,
+                                  fact=Fact.ORDER)  # fmt: skip
             result = "committed" if created else "already committed"
         outcomes.append(LineOutcome(line.sku, line.quantity, result))
     return outcomes
+
+
+# Open discrepancies that record the storefront's own number for a SKU (a hand edit seen by a
+# webhook, a push or a reconciliation): the newest one is what it holds, as far as we know.
+STOREFRONT_SAID = [
+    Discrepancy.Kind.NON_OWNER_WRITE,
+    Discrepancy.Kind.STALE_PUSH,
+    Discrepancy.Kind.STOREFRONT_GAP,
+]
+BINS_NAMED = 5  # a sentence names this many bins, then "and N more"
+
+
+def _holdings(*, sku: Sku) -> list[tuple[Bin, int]]:
+    """Every bin that has held the SKU and what it holds now, in walk order (one query)."""
+    return [(row.bin, row.quantity) for row in selectors.on_hand_for_sku(sku=sku)]
+
+
+def _bin_list(codes: list[str]) -> str:
+    shown = ", ".join(codes[:BINS_NAMED])
+    more = len(codes) - BINS_NAMED
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _storefront_number(*, system: System, sku: Sku) -> str:
+    """What the storefront held at order time, from OneFact's own evidence, saying which.
+
+    The newest open record of the storefront's number (a hand edit it reported, a push it
+    refused as stale, a reconciliation's reading), else what OneFact last told it; never a
+    guess. No storefront's order event carries its stock level, so none is read from there.
+    """
+    said = (
+        Discrepancy.objects.open()
+        .filter(
+            kind__in=STOREFRONT_SAID,
+            fact=Fact.ON_HAND,
+            sku=sku,
+            consumer=system,
+            consumer_value__isnull=False,
+        )
+        .order_by("-created_at", "-id")
+        .values_list("consumer_value", "created_at")
+        .first()
+    )
+    if said is not None:
+        value, at = said
+        return f"the storefront showed {value} after a hand edit at {timezone.localtime(at):%H:%M}"
+    told = (
+        SyncState.objects.filter(storefront=system, sku=sku, pushed_value__isnull=False)
+        .values_list("pushed_value", "pushed_at")
+        .first()
+    )
+    if told is None:
+        return "OneFact holds no number from the storefront for it"
+    value, at = told
+    when = f" at {timezone.localtime(at):%H:%M}" if at else ""
+    return f"OneFact last told the storefront {value}{when}"
+
+
+def _order_risk_check(
+    *,
+    system: System,
+    sku: Sku,
+    order_ref: str,
+    wanted: int,
+    on_hand: int,
+    others: int,
+    fact: str,
+    held: list[tuple[Bin, int]] | None = None,
+) -> Discrepancy | None:
+    """Record an order the shelf cannot cover, once per order and SKU, and ask for a count;
+    only for a SKU whose shelf number is known (counted since go-live).
+
+    ``on_hand`` and ``others`` (the SKU's other open commitments) are the shelf as the order
+    found it; ``held`` the bins then, when the order already moved stock (else read now).
+    ``fact``: at truth moment ``ship`` the order is a promise (``order``) the shelf cannot
+    keep, and the periodic ``orders_at_risk_check`` resolves it once the shelf covers the open
+    orders; at ``order`` it is the on-hand change the shelf could not make (``on_hand``), and
+    only the count it asks for resolves it.
+    """
+    covered = max(on_hand - others, 0)
+    short = wanted - covered
+    if short <= 0:
+        return None
+    if not selectors.sku_is_known(sku=sku):
+        # The shelf has not counted it yet: its number is a gap, not a shortage, and a
+        # manager told "3 short: contact the customer" might cancel a good order. The
+        # opening stock-take (not yet counted) is what asks for its count.
+        return None
+    recorded = Discrepancy.objects.filter(
+        kind=Discrepancy.Kind.ORDERS_AT_RISK, sku=sku, consumer=system, reference=order_ref
+    )
+    if recorded.exists():  # a repeated event of the same order: already caught
+        return None
+    held = _holdings(sku=sku) if held is None else held
+    holding = [bin.code for bin, quantity in held if quantity > 0]
+    shelf = f"the shelf holds {on_hand}"
+    if len(holding) == 1:
+        shelf += f" in {holding[0]}"
+    elif holding:
+        shelf += " in " + _bin_list([f"{bin.code} ({q})" for bin, q in held if q > 0])
+    if others:
+        shelf += f", {min(others, on_hand)} of them promised to other open orders"
+    to_count = [bin for bin, quantity in held if quantity > 0] or [bin for bin, _ in held]
+    ask = (
+        f"count {_bin_list([bin.code for bin in to_count])}"
+        if to_count
+        else "no bin has held it: find it"
+    )
+    owner = selectors.owner_of(fact=Fact.ON_HAND)
+    discrepancy = Discrepancy.objects.create(
+        kind=Discrepancy.Kind.ORDERS_AT_RISK,
+        fact=fact,
+        sku=sku,
+        owner=owner,
+        consumer=system,
+        owner_value=covered,
+        consumer_value=wanted,
+        winner=owner,
+        reference=order_ref,
+        detail=(
+            f"order {order_ref} wants {wanted} of {sku.code}; {shelf}; "
+            f"{_storefront_number(system=system, sku=sku)}; "
+            f"{short} short: {ask} or contact the customer"
+        )[:500],
+        count_requested_at=timezone.now(),
+    )
+    hooks.request_count(
+        hooks.CountRequest(
+            sku=sku,
+            bins=to_count,
+            reason=discrepancy.detail,
+            discrepancy=discrepancy,
+            trigger="orders_at_risk",
+        )
+    )
+    return discrepancy
 
 
 def _release(

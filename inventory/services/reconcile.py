@@ -859,7 +859,9 @@ def range_codes(*, first: str, last: str) -> list[str]:
 def orders_at_risk_check() -> int:
     """Open storefront commitments above the shelf's on-hand: one discrepancy per SKU.
 
-    A SKU no longer at risk has its discrepancy resolved (the shelf caught up).
+    A SKU already flagged (this check's row, or an order's own row recorded when the order
+    arrived) gets no second row. A SKU no longer at risk has its rows resolved (the shelf
+    caught up).
     """
     owner = selectors.owner_of(fact=Fact.ON_HAND)
     at_risk = list(
@@ -888,7 +890,9 @@ def orders_at_risk_check() -> int:
             if r["pk"] not in known
         ]
     )
-    open_risk.filter(~Q(sku_id__in=[r["pk"] for r in at_risk])).update(
+    # A row about an order placed at truth moment ``order`` (fact on_hand: the shelf could
+    # not ship it) holds no commitment to cover; only its count resolves it.
+    open_risk.filter(~Q(sku_id__in=[r["pk"] for r in at_risk]), fact=Fact.ORDER).update(
         status=Discrepancy.Status.RESOLVED,
         resolution=Discrepancy.Resolution.CORRECTION,
         resolved_at=timezone.now(),
