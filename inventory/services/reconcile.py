@@ -861,12 +861,13 @@ def orders_at_risk_check() -> int:
 
     A SKU already flagged (this check's row, or an order's own row recorded when the order
     arrived) gets no second row. A SKU no longer at risk has its rows resolved (the shelf
-    caught up).
+    caught up). A SKU the shelf has not counted yet is not at risk on its word: its number
+    is not known.
     """
     owner = selectors.owner_of(fact=Fact.ON_HAND)
     at_risk = list(
         selectors.skus_with_stock()
-        .filter(committed__gt=F("on_hand"))
+        .filter(committed__gt=F("on_hand"), shelf_evidence__isnull=False)
         .values("pk", "code", "on_hand", "committed")
     )
     open_risk = Discrepancy.objects.open().filter(kind=Discrepancy.Kind.ORDERS_AT_RISK)
