@@ -508,3 +508,24 @@ def test_register_webhooks_needs_change_system(client, manager_user, fake_shopif
 
     assert _register(client, system).status_code == 403
     assert fake_shopify.webhook_subscriptions == []
+
+
+# -- a fixed number of queries ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 30])
+def test_storefront_connect_pages_run_a_fixed_number_of_queries(
+    client, admin_user, n, django_assert_max_num_queries
+):
+    for index in range(n):
+        config = {"api_url": "https://s.example.com/graphql/"}
+        System.objects.create(
+            name=f"shop-{index}", kind=System.Kind.STOREFRONT, adapter="saleor", config=config
+        )
+    client.force_login(admin_user)
+
+    with django_assert_max_num_queries(5):
+        assert client.get(reverse("inventory:storefront-connect")).status_code == 200
+    with django_assert_max_num_queries(5):
+        url = reverse("inventory:storefront-connection", args=["shop-0"])
+        assert client.get(url).status_code == 200
