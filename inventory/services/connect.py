@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_slug
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from inventory.exceptions import InvalidMovement
 from inventory.models import Fact, Ownership, System
@@ -86,10 +86,12 @@ def storefront_config_check(
         ) from None
     env_prefix = secret_env_name(System(name=name), "")
     for other in System.objects.values_list("name", flat=True):
-        if other == name or secret_env_name(System(name=other), "") == env_prefix:
+        if other == name:
+            raise StorefrontConfigInvalid(f"A system named {name} exists already.", field="name")
+        if secret_env_name(System(name=other), "") == env_prefix:
             raise StorefrontConfigInvalid(
-                f"A system named {other} exists already (its secrets would share the "
-                f"environment variables {env_prefix}…).",
+                f"System {other} exists already and would share the environment variables "
+                f"{env_prefix}… with this one; choose another name.",
                 field="name",
             )
     if adapter not in ADAPTERS:
@@ -142,14 +144,20 @@ def storefront_connect(
         token=token,
         webhook_secret=webhook_secret,
     )
-    system = System.objects.create(
-        name=name,
-        kind=System.Kind.STOREFRONT,
-        adapter=adapter,
-        config=config,
-        token_encrypted=secret_encrypt(token) if token else "",
-        webhook_secret_encrypted=secret_encrypt(webhook_secret) if webhook_secret else "",
-    )
+    try:
+        with transaction.atomic():
+            system = System.objects.create(
+                name=name,
+                kind=System.Kind.STOREFRONT,
+                adapter=adapter,
+                config=config,
+                token_encrypted=secret_encrypt(token) if token else "",
+                webhook_secret_encrypted=secret_encrypt(webhook_secret) if webhook_secret else "",
+            )
+    except IntegrityError:  # added by someone else between the check and now
+        raise StorefrontConfigInvalid(
+            f"A system named {name} exists already.", field="name"
+        ) from None
     on_hand = Ownership.objects.select_for_update().get(fact=Fact.ON_HAND)
     ownership_change(
         ownership=on_hand,

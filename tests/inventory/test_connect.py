@@ -162,6 +162,7 @@ def test_stored_secret_unreadable_after_the_key_changed_says_so(fake_shopify, ad
     ("data", "field", "words"),
     [
         ({"name": "storefront", "adapter": "saleor"}, "name", "exists already"),
+        ({"name": "Storefront", "adapter": "saleor"}, "name", "environment variables"),
         ({"name": "shop eu", "adapter": "shopify"}, "name", "letters"),
         ({"name": "shop-eu", "adapter": "magento"}, "adapter", "valid choice"),
         (
