@@ -1,10 +1,13 @@
 """Cut the vendors' published schemas down to what the connect operations touch.
 
-Run from the repository root with the published schemas at hand (see the README beside this
-file): ``python -m tests.storefront.schemas.make_subsets <folder with the .gz files>``. Each
-subset is an introspection result holding the types the operations use, with only the fields
-they select (all arguments, input fields and enum values kept), so ``graphql-core`` can
-validate the operations against it in the tests without the multi-megabyte originals.
+Run from the repository root: ``DJANGO_DEBUG=1 python -m tests.storefront.schemas.make_subsets
+<folder>``, where the folder holds ``shopify-admin_2026-10.json.gz`` (the Admin API
+introspection shipped in npm ``@shopify/dev-mcp`` 1.16.0, ``dist/data/admin_2026-10.json.gz``)
+and ``saleor-schema-HEAD.graphql.gz`` (``saleor/graphql/schema.graphql`` of saleor/saleor,
+gzipped). Each subset is an introspection result holding the types the operations use, with
+only the fields they select (all arguments, input fields and enum values kept, descriptions
+dropped), so ``graphql-core`` can validate the operations against it in the tests without the
+multi-megabyte originals.
 """
 
 from __future__ import annotations
@@ -27,23 +30,27 @@ from graphql import (
     visit,
 )
 
-from inventory.storefront import saleor, shopify
-
 HERE = Path(__file__).parent
-OPERATIONS = {
-    "shopify-connect-2026-10.json": (
-        "shopify-admin_2026-10.json.gz",
-        [
-            shopify.ACCESS_SCOPES_QUERY,
-            shopify.WEBHOOK_SUBSCRIPTIONS_QUERY,
-            shopify.WEBHOOK_SUBSCRIPTION_CREATE_MUTATION,
-        ],
-    ),
-    "saleor-connect-HEAD.json": (
-        "saleor-schema-HEAD.graphql.gz",
-        [saleor.APP_QUERY, saleor.WEBHOOK_CREATE_MUTATION, saleor.SUBSCRIPTION_QUERY],
-    ),
-}
+
+
+def _operations() -> dict[str, tuple[str, list[str]]]:
+    """Subset file → (published schema file, the operations it must validate)."""
+    from inventory.storefront import saleor, shopify  # after django.setup()
+
+    return {
+        "shopify-connect-2026-10.json": (
+            "shopify-admin_2026-10.json.gz",
+            [
+                shopify.ACCESS_SCOPES_QUERY,
+                shopify.WEBHOOK_SUBSCRIPTIONS_QUERY,
+                shopify.WEBHOOK_SUBSCRIPTION_CREATE_MUTATION,
+            ],
+        ),
+        "saleor-connect-HEAD.json": (
+            "saleor-schema-HEAD.graphql.gz",
+            [saleor.APP_QUERY, saleor.WEBHOOK_CREATE_MUTATION, saleor.SUBSCRIPTION_QUERY],
+        ),
+    }
 
 
 def _full_schema(path: Path):
@@ -135,7 +142,7 @@ def _without_descriptions(value):
 
 
 def main(folder: str) -> None:
-    for target, (source, documents) in OPERATIONS.items():
+    for target, (source, documents) in _operations().items():
         schema, full = _full_schema(Path(folder) / source)
         cut = _without_descriptions(subset(full, _used_fields(schema, documents)))
         build_client_schema(cut)  # still a schema
@@ -143,4 +150,7 @@ def main(folder: str) -> None:
 
 
 if __name__ == "__main__":
+    import django
+
+    django.setup()
     main(sys.argv[1])
