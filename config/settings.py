@@ -206,6 +206,13 @@ ONEFACT_RECONCILE_RANGE_SIZE = env.int("ONEFACT_RECONCILE_RANGE_SIZE", default=5
 ONEFACT_BREAKER_ZERO_SKUS = env.int("ONEFACT_BREAKER_ZERO_SKUS", default=20)
 ONEFACT_BREAKER_DROP_PERCENT = env.float("ONEFACT_BREAKER_DROP_PERCENT", default=20.0)
 
+# Storefront secrets entered on the connect page (token, webhook secret) are stored encrypted
+# with this Fernet key (make one: python -c "from cryptography.fernet import Fernet;
+# print(Fernet.generate_key().decode())"); several keys, comma-separated, rotate: the first
+# encrypts, all decrypt. Unset: the page stores no secret and asks for the environment's
+# STOREFRONT_<NAME>_TOKEN / STOREFRONT_<NAME>_WEBHOOK_SECRET, which win over stored ones anyway.
+ONEFACT_SECRETS_KEY = env("ONEFACT_SECRETS_KEY", default="")
+
 # Webhooks: a delivery issued longer ago than this is refused (an old delivery or a replay).
 # Unset: each storefront's own redelivery window (demo 5 min, Saleor 15 min, Shopify 4 h 15 min),
 # since a retry keeps its first timestamp and refusing it would lose the event. A delivery dated

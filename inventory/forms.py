@@ -101,3 +101,57 @@ class DiscrepancyDecisionForm(forms.Form):
         if not reason:
             raise forms.ValidationError("A manager's decision needs a reason.")
         return reason
+
+
+class StorefrontConnectForm(forms.Form):
+    """A new storefront; the rules are the service's (``storefront_config_check``)."""
+
+    name = forms.SlugField(
+        max_length=50, help_text="A short name, e.g. shop-eu; it names the webhook URL."
+    )
+    adapter = forms.ChoiceField(choices=[("shopify", "Shopify"), ("saleor", "Saleor"),
+                                         ("demo", "Demo storefront")])  # fmt: skip
+    url = forms.CharField(
+        label="Shop or API URL",
+        max_length=300,
+        required=False,
+        help_text="Shopify: https://your-shop.myshopify.com. Saleor: its GraphQL API URL.",
+    )
+    location = forms.CharField(
+        label="Location or warehouse id",
+        max_length=200,
+        required=False,
+        help_text="Shopify: the location's number. Saleor: the warehouse id.",
+    )
+    token = forms.CharField(
+        max_length=500,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Shopify: the Admin API access token. Saleor: the app's token.",
+    )
+    webhook_secret = forms.CharField(
+        max_length=500,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Shopify: the app's client secret, which signs its webhooks. Saleor signs "
+        "with its own published keys: leave blank.",
+    )
+
+
+class StorefrontSecretsForm(forms.Form):
+    """Replace a storefront's stored token or webhook secret (blank: keep the stored one)."""
+
+    token = forms.CharField(
+        max_length=500,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+    webhook_secret = forms.CharField(
+        max_length=500,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )

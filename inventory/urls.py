@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inventory import views
+from inventory import connect_views, views
 
 app_name = "inventory"
 
@@ -19,4 +19,29 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
     path("authority/", views.authority_audit, name="authority-audit"),
     path("webhooks/<slug:system>/", views.storefront_webhook, name="storefront-webhook"),
+    path(
+        "storefronts/connect/",
+        connect_views.storefront_connect_page,
+        name="storefront-connect",
+    ),
+    path(
+        "storefronts/<slug:system>/connection/",
+        connect_views.storefront_connection,
+        name="storefront-connection",
+    ),
+    path(
+        "storefronts/<slug:system>/connection/test/",
+        connect_views.storefront_connection_check,
+        name="storefront-connection-test",
+    ),
+    path(
+        "storefronts/<slug:system>/connection/webhooks/",
+        connect_views.storefront_webhooks,
+        name="storefront-webhooks-register",
+    ),
+    path(
+        "storefronts/<slug:system>/connection/secrets/",
+        connect_views.storefront_secrets,
+        name="storefront-secrets",
+    ),
 ]

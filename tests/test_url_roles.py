@@ -19,7 +19,8 @@ STAFF = {
     "driftwalks:count-sheet", "driftwalks:count-submit", "driftwalks:count-found-line",
     "replenishment:receive-start", "replenishment:receive", "replenishment:receipt-create",
 }  # fmt: skip
-ADMIN = {"inventory:bin-import", "inventory:sku-import"}
+ADMIN = {"inventory:bin-import", "inventory:sku-import", "inventory:storefront-webhooks-register",
+         "inventory:storefront-secrets"}  # fmt: skip
 
 
 def _urls():

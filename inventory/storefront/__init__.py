@@ -1,14 +1,39 @@
 """Storefront adapters: one interface (``base``), one module per storefront."""
 
+import logging
 import os
 
 from inventory.models import System
 from inventory.storefront.base import StorefrontAdapter
+from inventory.storefront.secrets import SecretsKeyMissing, secret_decrypt
+
+logger = logging.getLogger(__name__)
+
+# Where each secret is stored when it was entered on the connect page.
+STORED_SECRETS = {"TOKEN": "token_encrypted", "WEBHOOK_SECRET": "webhook_secret_encrypted"}
+
+
+def secret_env_name(system: System, name: str) -> str:
+    """The environment variable that holds one of a storefront's secrets."""
+    return f"STOREFRONT_{system.name.upper().replace('-', '_')}_{name}"
+
+
+def secret_source(system: System, name: str) -> str:
+    """Where the adapter takes the secret from: "env", "stored" or "" (none)."""
+    if os.environ.get(secret_env_name(system, name)):
+        return "env"
+    return "stored" if getattr(system, STORED_SECRETS[name]) else ""
 
 
 def _secret(system: System, name: str) -> str:
-    key = f"STOREFRONT_{system.name.upper().replace('-', '_')}_{name}"
-    return os.environ.get(key, "")
+    """The environment's value wins; else the one stored encrypted; else ""."""
+    if value := os.environ.get(secret_env_name(system, name), ""):
+        return value
+    try:
+        return secret_decrypt(getattr(system, STORED_SECRETS[name]))
+    except SecretsKeyMissing as error:
+        logger.warning("storefront %s: its stored %s is unreadable: %s", system.name, name, error)
+        return ""
 
 
 def adapter_for(system: System) -> StorefrontAdapter:

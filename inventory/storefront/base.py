@@ -146,6 +146,30 @@ class ReturnDisposition:
         object.__setattr__(self, "disposition", Disposition(self.disposition))
 
 
+@dataclass(frozen=True)
+class MissingAccess:
+    """A permission the storefront's token lacks, and what OneFact could not do without it."""
+
+    name: str  # the storefront's own word for it: a Shopify scope, a Saleor permission
+    consequence: str  # e.g. "OneFact could not correct stock"
+
+
+@dataclass(frozen=True)
+class AccessReport:
+    """What the token may do, read from the storefront's API (not guessed from a failed call)."""
+
+    granted: list[str]
+    missing: list[MissingAccess]
+
+
+@dataclass(frozen=True)
+class WebhookRegistration:
+    """What ``register_webhooks`` did: topics created now, and topics found subscribed already."""
+
+    created: list[str]
+    existing: list[str]
+
+
 class StorefrontError(Exception):
     """Base of every adapter error. ``retryable`` says whether a task should try again."""
 
@@ -195,6 +219,10 @@ class WebhookTimestampInvalid(WebhookSignatureInvalid):
         self.code = code
 
 
+class WebhookRegistrationNotSupported(StorefrontError):
+    """The storefront has no API to subscribe OneFact to its events: nothing to register."""
+
+
 class DispositionsNotSupported(StorefrontError):
     """The storefront has no way to take per-line return outcomes: recorded, not retried."""
 
@@ -239,6 +267,23 @@ class StorefrontAdapter(abc.ABC):
         raise WebhookTimestampInvalid(
             f"{type(self).__name__} reads no delivery timestamp, so its deliveries are refused",
             code="timestamp_missing",
+        )
+
+    def check_access(self) -> AccessReport:
+        """The permissions the token holds, and those the adapter needs but lacks.
+
+        The default: a storefront without tokens (the demo) lacks nothing.
+        """
+        return AccessReport(granted=[], missing=[])
+
+    def register_webhooks(self, *, url: str) -> WebhookRegistration:
+        """Subscribe ``url`` to every event ``parse_events`` reads, through the storefront's API.
+
+        Idempotent: events already subscribed to ``url`` are reported in ``existing`` and not
+        created again. The default: this storefront has no such API.
+        """
+        raise WebhookRegistrationNotSupported(
+            f"{type(self).__name__} has no API to subscribe to its events"
         )
 
     # Whether a RESTOCKED disposition makes the storefront add the units to its own number (Shopify

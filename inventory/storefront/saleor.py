@@ -49,6 +49,7 @@ import jwt
 from jwt.exceptions import InvalidKeyError, PyJWKError
 
 from inventory.storefront.base import (
+    AccessReport,
     AuthenticationFailed,
     Capabilities,
     CatalogItem,
@@ -59,11 +60,13 @@ from inventory.storefront.base import (
     Level,
     LevelWrite,
     Mirrors,
+    MissingAccess,
     Page,
     RateLimited,
     StorefrontAdapter,
     StorefrontUnavailable,
     StorefrontValidationError,
+    WebhookRegistration,
     WebhookSignatureInvalid,
     WriteResult,
     WriteStatus,
@@ -179,6 +182,36 @@ mutation OneFactStockBulkUpdate($stocks: [StockBulkUpdateInput!]!, $errorPolicy:
       errors { field code message }
       stock { id quantity warehouse { id } productVariant { id sku } }
     }
+    errors { field code message }
+  }
+}
+"""
+
+# The app permissions the adapter needs, and what OneFact could not do without each.
+REQUIRED_PERMISSIONS = {
+    "MANAGE_PRODUCTS": "OneFact could not read stock or the catalog, nor correct stock",
+    "MANAGE_ORDERS": "orders, cancellations and fulfilments would not reach OneFact "
+    "(ORDER_CREATED, ORDER_CANCELLED, ORDER_FULFILLED)",
+}
+WEBHOOK_NAME = "OneFact"
+
+# The app the token belongs to (``app`` without an id), its permissions and its webhooks (an
+# app may read its own webhooks).
+APP_QUERY = """
+query OneFactApp {
+  app {
+    id
+    name
+    permissions { code }
+    webhooks { id targetUrl isActive asyncEvents { eventType } }
+  }
+}
+"""
+
+WEBHOOK_CREATE_MUTATION = """
+mutation OneFactWebhookCreate($input: WebhookCreateInput!) {
+  webhookCreate(input: $input) {
+    webhook { id targetUrl asyncEvents { eventType } }
     errors { field code message }
   }
 }
@@ -378,6 +411,56 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
             for (index, _variant), outcome in zip(rows, outcomes, strict=True)
         }
 
+    # -- connecting ------------------------------------------------------------------------
+
+    def check_access(self) -> AccessReport:
+        """The app's permissions, against ``REQUIRED_PERMISSIONS``."""
+        app = self._app()
+        granted = sorted({str(p["code"]) for p in app.get("permissions") or []})
+        missing = [
+            MissingAccess(name=code, consequence=consequence)
+            for code, consequence in REQUIRED_PERMISSIONS.items()
+            if code not in granted
+        ]
+        return AccessReport(granted=granted, missing=missing)
+
+    def register_webhooks(self, *, url: str) -> WebhookRegistration:
+        """One ``webhookCreate`` with ``SUBSCRIPTION_QUERY`` for the events the app's active
+        webhooks to ``url`` do not carry yet."""
+        subscribed: set[str] = set()
+        for webhook in self._app().get("webhooks") or []:
+            if webhook.get("targetUrl") == url and webhook.get("isActive"):
+                subscribed |= {str(e["eventType"]) for e in webhook.get("asyncEvents") or []}
+        existing = [event for event in webhook_events() if event in subscribed]
+        wanted = [event for event in webhook_events() if event not in subscribed]
+        if not wanted:
+            return WebhookRegistration(created=[], existing=existing)
+        variables = {
+            "input": {
+                "name": WEBHOOK_NAME,
+                "targetUrl": url,
+                "asyncEvents": wanted,
+                "query": SUBSCRIPTION_QUERY,
+                "isActive": True,
+            }
+        }
+        data = self._graphql("OneFactWebhookCreate", WEBHOOK_CREATE_MUTATION, variables)
+        payload = _require(data, "webhookCreate")
+        if payload.get("errors"):
+            raise StorefrontValidationError(
+                f"Saleor refused the webhook: {_messages(payload['errors'])}"
+            )
+        return WebhookRegistration(created=wanted, existing=existing)
+
+    def _app(self) -> dict[str, Any]:
+        app = self._graphql("OneFactApp", APP_QUERY, {}).get("app")
+        if not isinstance(app, dict):
+            raise AuthenticationFailed(
+                "the token is not an app's token: create an app in Saleor's dashboard "
+                "(Apps → Install external app or create a local app) and use its token"
+            )
+        return app
+
     # -- webhooks --------------------------------------------------------------------------
 
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
@@ -559,6 +642,11 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
 
 
 # -- module helpers ------------------------------------------------------------------------
+
+
+def webhook_events() -> list[str]:
+    """The ``WebhookEventTypeAsyncEnum`` of every event ``parse_events`` reads."""
+    return list(_EVENT_TYPES)
 
 
 def default_jwks_url(api_url: str) -> str:

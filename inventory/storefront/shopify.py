@@ -67,6 +67,7 @@ from typing import Any
 import httpx
 
 from inventory.storefront.base import (
+    AccessReport,
     AuthenticationFailed,
     Capabilities,
     CatalogItem,
@@ -79,12 +80,14 @@ from inventory.storefront.base import (
     LevelWrite,
     MappingError,
     Mirrors,
+    MissingAccess,
     Page,
     RateLimited,
     ReturnDisposition,
     StorefrontAdapter,
     StorefrontUnavailable,
     StorefrontValidationError,
+    WebhookRegistration,
     WebhookSignatureInvalid,
     WriteResult,
     WriteStatus,
@@ -244,6 +247,44 @@ mutation OneFactDisposeReturn($dispositionInputs: [ReverseFulfillmentOrderDispos
   reverseFulfillmentOrderDispose(dispositionInputs: $dispositionInputs) {
     reverseFulfillmentOrderLineItems { id dispositions { quantity type } }
     userErrors { code field message }
+  }
+}
+"""
+
+# The access scopes the adapter needs, and what OneFact could not do without each. A write
+# scope implies its read scope (https://shopify.dev/docs/api/usage/access-scopes).
+REQUIRED_SCOPES = {
+    "read_inventory": "OneFact could not read the storefront's stock levels",
+    "write_inventory": "OneFact could not correct stock",
+    "read_products": "OneFact could not read the catalog (SKUs, titles, the active flag)",
+    "read_orders": "orders, cancellations, fulfilments and refunds would not reach OneFact "
+    "(orders/create, orders/cancelled, orders/fulfilled, refunds/create)",
+    "read_returns": "returns would not reach OneFact (returns/request, returns/approve)",
+    "write_returns": "OneFact could not report what became of returned units",
+}
+
+ACCESS_SCOPES_QUERY = """
+query OneFactAccessScopes {
+  currentAppInstallation { accessScopes { handle } }
+}
+"""
+
+WEBHOOK_SUBSCRIPTIONS_QUERY = """
+query OneFactWebhookSubscriptions($first: Int!, $after: String, $uri: String) {
+  webhookSubscriptions(first: $first, after: $after, uri: $uri) {
+    nodes { id topic uri }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTION_CREATE_MUTATION = """
+mutation OneFactWebhookSubscriptionCreate(
+  $topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!
+) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
   }
 }
 """
@@ -694,6 +735,64 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
                 connection = _require(node, "lineItems")
         return lines
 
+    # -- connecting ------------------------------------------------------------------------
+
+    def check_access(self) -> AccessReport:
+        """The app installation's access scopes, against ``REQUIRED_SCOPES``."""
+        data = self._graphql("OneFactAccessScopes", ACCESS_SCOPES_QUERY, {})
+        installation = _require(data, "currentAppInstallation")
+        granted = sorted({str(scope["handle"]) for scope in installation.get("accessScopes") or []})
+        implied = set(granted) | {"read_" + handle.removeprefix("write_") for handle in granted}
+        missing = [
+            MissingAccess(name=scope, consequence=consequence)
+            for scope, consequence in REQUIRED_SCOPES.items()
+            if scope not in implied
+        ]
+        return AccessReport(granted=granted, missing=missing)
+
+    def register_webhooks(self, *, url: str) -> WebhookRegistration:
+        """``webhookSubscriptionCreate`` for every topic ``parse_events`` reads that ``url`` is
+        not subscribed to yet (read first with ``webhookSubscriptions(uri:)``)."""
+        subscribed = self._subscribed_topics(url)
+        created, existing = [], []
+        for topic in webhook_topics():
+            if topic in subscribed:
+                existing.append(topic)
+                continue
+            variables = {"topic": topic, "webhookSubscription": {"uri": url, "format": "JSON"}}
+            data = self._graphql(
+                "OneFactWebhookSubscriptionCreate", WEBHOOK_SUBSCRIPTION_CREATE_MUTATION, variables
+            )
+            payload = _require(data, "webhookSubscriptionCreate")
+            errors = payload.get("userErrors") or []
+            if errors:
+                message = "; ".join(str(error.get("message")) for error in errors)
+                raise StorefrontValidationError(
+                    f"Shopify refused the {topic} subscription: {message}"
+                    + (f" (created before the refusal: {', '.join(created)})" if created else "")
+                )
+            created.append(topic)
+        return WebhookRegistration(created=created, existing=existing)
+
+    def _subscribed_topics(self, url: str) -> set[str]:
+        topics: set[str] = set()
+        after: str | None = None
+        while True:
+            data = self._graphql(
+                "OneFactWebhookSubscriptions",
+                WEBHOOK_SUBSCRIPTIONS_QUERY,
+                {"first": MAX_PAGE_SIZE, "after": after, "uri": url},
+            )
+            connection = _require(data, "webhookSubscriptions")
+            topics |= {
+                str(node["topic"])
+                for node in connection.get("nodes") or []
+                if node.get("uri") == url
+            }
+            after = _next_cursor(connection)
+            if after is None:
+                return topics
+
     # -- webhooks --------------------------------------------------------------------------
 
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
@@ -972,6 +1071,12 @@ _TOPIC_PARSERS = {
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def webhook_topics() -> list[str]:
+    """The ``WebhookSubscriptionTopic`` of every topic ``parse_events`` reads (``orders/create``
+    → ``ORDERS_CREATE``)."""
+    return [topic.upper().replace("/", "_") for topic in _TOPIC_PARSERS]
 
 
 def shopify_reason(reason: str) -> str:

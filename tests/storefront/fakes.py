@@ -404,6 +404,38 @@ class ShopifyReturn:
 
 DISPOSITION_TYPES = frozenset({"RESTOCKED", "PROCESSING_REQUIRED", "NOT_RESTOCKED", "MISSING"})
 
+# Access scopes. Every operation needs one (Shopify answers ACCESS_DENIED without it, naming the
+# scope); a write scope implies its read scope. The fake grants them all unless told otherwise.
+SHOPIFY_SCOPES = (
+    "read_inventory", "write_inventory", "read_products", "read_orders", "read_returns",
+    "write_returns",
+)  # fmt: skip
+SHOPIFY_OPERATION_SCOPES = {
+    "OneFactInventoryItemsBySku": ("inventoryItems", "read_inventory"),
+    "OneFactLocationLevels": ("location", "read_inventory"),
+    "OneFactInventoryItem": ("inventoryItem", "read_inventory"),
+    "OneFactSetOnHand": ("inventorySetQuantities", "write_inventory"),
+    "OneFactCatalog": ("productVariants", "read_products"),
+    "OneFactReturnLines": ("return", "read_returns"),
+    "OneFactReverseFulfillmentOrderLines": ("reverseFulfillmentOrder", "read_returns"),
+    "OneFactDisposeReturn": ("reverseFulfillmentOrderDispose", "write_returns"),
+}
+# WebhookSubscriptionTopic values the fake knows (a part of Shopify's enum: those OneFact reads
+# and a few others) and the scope each needs, as the enum's descriptions say.
+SHOPIFY_WEBHOOK_TOPICS = {
+    "ORDERS_CREATE": "read_orders",
+    "ORDERS_CANCELLED": "read_orders",
+    "ORDERS_FULFILLED": "read_orders",
+    "ORDERS_UPDATED": "read_orders",
+    "REFUNDS_CREATE": "read_orders",
+    "RETURNS_REQUEST": "read_returns",
+    "RETURNS_APPROVE": "read_returns",
+    "PRODUCTS_CREATE": "read_products",
+    "PRODUCTS_UPDATE": "read_products",
+    "INVENTORY_LEVELS_UPDATE": "read_inventory",
+    "APP_UNINSTALLED": "",
+}
+
 
 class FakeShopify(FakeServer):
     """Shopify's Admin GraphQL API (one shop, one location) for the adapter's operations."""
@@ -438,6 +470,8 @@ class FakeShopify(FakeServer):
         self.restore_rate = restore_rate
         self.returns: dict[str, ShopifyReturn] = {}
         self.dispose_mutations = 0
+        self.scopes: list[str] = list(SHOPIFY_SCOPES)  # the app installation's access scopes
+        self.webhook_subscriptions: list[JsonDict] = []  # {id, topic, uri, format}
 
     @property
     def shop_url(self) -> str:
@@ -654,10 +688,21 @@ class FakeShopify(FakeServer):
             "OneFactReturnLines": self._return_lines,
             "OneFactReverseFulfillmentOrderLines": self._reverse_order_lines,
             "OneFactDisposeReturn": self._dispose,
+            "OneFactAccessScopes": self._access_scopes,
+            "OneFactWebhookSubscriptions": self._webhook_subscriptions,
+            "OneFactWebhookSubscriptionCreate": self._webhook_subscription_create,
         }
         handler = handlers.get(str(operation))
         if handler is None:
             return self._errors(f"Unknown operation {operation!r}", "BAD_REQUEST")
+        if str(operation) in SHOPIFY_OPERATION_SCOPES:
+            field_name, scope = SHOPIFY_OPERATION_SCOPES[str(operation)]
+            if not self.has_scope(scope):
+                return self._errors(
+                    f"Access denied for {field_name} field. Required access: `{scope}` access "
+                    "scope.",
+                    "ACCESS_DENIED",
+                )
         first = variables.get("first")
         if first is not None and not 0 < int(first) <= 250:
             return self._errors("The first argument must be between 1 and 250.", "BAD_REQUEST")
@@ -877,6 +922,77 @@ class FakeShopify(FakeServer):
         }
         self.adjustments.append({**group, "quantities": mutation_input.get("quantities")})
         return {"inventoryAdjustmentGroup": group, "userErrors": []}
+
+    # access scopes and webhook subscriptions
+
+    def has_scope(self, scope: str) -> bool:
+        """Granted, or implied by the write scope of the same resource."""
+        granted = set(self.scopes)
+        return not scope or scope in granted or scope.replace("read_", "write_", 1) in granted
+
+    def _access_scopes(self, variables: JsonDict, query: str) -> JsonDict:
+        scopes = [{"handle": handle, "description": handle} for handle in self.scopes]
+        return {"currentAppInstallation": {"accessScopes": scopes}}
+
+    def _subscription_node(self, subscription: JsonDict) -> JsonDict:
+        return {key: subscription[key] for key in ("id", "topic", "uri")}
+
+    def _webhook_subscriptions(self, variables: JsonDict, query: str) -> JsonDict:
+        uri = variables.get("uri")
+        found = [s for s in self.webhook_subscriptions if uri is None or s["uri"] == uri]
+        chunk, page_info = _page(found, int(variables["first"]), variables.get("after"))
+        nodes = [self._subscription_node(s) for s in chunk]
+        return {"webhookSubscriptions": {"nodes": nodes, "pageInfo": page_info}}
+
+    def _webhook_subscription_create(self, variables: JsonDict, query: str) -> JsonDict:
+        """webhookSubscriptionCreate: an unknown topic fails variable coercion (a top-level
+        error); a topic whose scope is missing, an http:// address or a second subscription
+        of one topic to one address come back as userErrors, and nothing is created."""
+        topic = variables.get("topic")
+        if topic not in SHOPIFY_WEBHOOK_TOPICS:
+            return {
+                "errors": [
+                    {
+                        "message": "Variable $topic of type WebhookSubscriptionTopic! was "
+                        "provided invalid value",
+                        "extensions": {
+                            "value": topic,
+                            "problems": [
+                                {"path": [], "explanation": f"Expected {topic!r} to be one of: "
+                                 + ", ".join(SHOPIFY_WEBHOOK_TOPICS)}
+                            ],
+                        },
+                    }
+                ]
+            }  # fmt: skip
+        subscription = variables.get("webhookSubscription") or {}
+        uri = str(subscription.get("uri") or subscription.get("callbackUrl") or "")
+        path = ["webhookSubscription", "uri"]
+        scope = SHOPIFY_WEBHOOK_TOPICS[topic]
+        if not self.has_scope(scope):
+            errors = [
+                {
+                    "field": ["topic"],
+                    "message": f"Access denied for topic {topic}: the app needs the `{scope}` "
+                    "access scope.",
+                }
+            ]
+        elif not uri.startswith("https://"):
+            scheme = uri.split("://", 1)[0] + "://" if "://" in uri else uri
+            errors = [{"field": path, "message": f"Address protocol {scheme} is not supported"}]
+        elif any(s["topic"] == topic and s["uri"] == uri for s in self.webhook_subscriptions):
+            errors = [{"field": path, "message": "Address for this topic has already been taken"}]
+        else:
+            created = {
+                "id": f"gid://shopify/WebhookSubscription/{next(self._ids)}",
+                "topic": topic,
+                "uri": uri,
+                "format": subscription.get("format") or "JSON",
+            }
+            self.webhook_subscriptions.append(created)
+            node = self._subscription_node(created)
+            return {"webhookSubscriptionCreate": {"webhookSubscription": node, "userErrors": []}}
+        return {"webhookSubscriptionCreate": {"webhookSubscription": None, "userErrors": errors}}
 
     # returns
 
@@ -1282,6 +1398,9 @@ class FakeSaleor(FakeServer):
         self._before_mutation: list[tuple[str, int]] = []
         self.signing_keys: list[SigningKey] = []
         self.rotate_signing_key()
+        # The app the token belongs to: its permissions and its webhooks.
+        self.permissions: list[str] = ["MANAGE_PRODUCTS", "MANAGE_ORDERS"]
+        self.webhooks: list[JsonDict] = []
 
     @property
     def api_url(self) -> str:
@@ -1491,17 +1610,25 @@ class FakeSaleor(FakeServer):
             "OneFactVariantStocks": self._product_variants,
             "OneFactCatalog": self._product_variants,
             "OneFactStockBulkUpdate": self._stock_bulk_update,
+            "OneFactApp": self._app,
+            "OneFactWebhookCreate": self._webhook_create,
         }
         handler = handlers.get(operation)
         if handler is None:
             return _saleor_error(f"Unknown operation {operation!r}", "GraphQLError", status=400)
-        if request.headers.get("authorization") != f"Bearer {self.token}":
-            root = "stockBulkUpdate" if operation == "OneFactStockBulkUpdate" else "productVariants"
+        root, needed = SALEOR_OPERATION_PERMISSIONS[operation]
+        authenticated = request.headers.get("authorization") == f"Bearer {self.token}"
+        if not authenticated or (needed and needed not in self.permissions):
             return _saleor_error(
-                "To access this path, you need one of the following permissions: MANAGE_PRODUCTS",
+                "To access this path, you need one of the following permissions: "
+                f"{needed or 'AUTHENTICATED_APP'}",
                 "PermissionDenied",
                 data={root: None},
             )
+        if operation == "OneFactWebhookCreate":
+            refusal = _saleor_enum_refusal(variables)
+            if refusal is not None:
+                return refusal
         first = variables.get("first")
         if first is not None and int(first) > 100:
             return _saleor_error(
@@ -1513,6 +1640,64 @@ class FakeSaleor(FakeServer):
         with self.lock:
             data = handler(variables)
         return _json_reply({"data": data})
+
+    def _app(self, variables: JsonDict) -> JsonDict:
+        return {
+            "app": {
+                "id": global_id("App", 1),
+                "name": "OneFact",
+                "permissions": [
+                    {"code": code, "name": code.replace("_", " ").capitalize()}
+                    for code in self.permissions
+                ],
+                "webhooks": [
+                    {
+                        "id": webhook["id"],
+                        "targetUrl": webhook["targetUrl"],
+                        "isActive": webhook["isActive"],
+                        "asyncEvents": [
+                            {"eventType": event, "name": event.replace("_", " ").capitalize()}
+                            for event in webhook["asyncEvents"]
+                        ],
+                    }
+                    for webhook in self.webhooks
+                ],
+            }
+        }
+
+    def _webhook_create(self, variables: JsonDict) -> JsonDict:
+        """webhookCreate for the token's app: a target URL Saleor's URL validator refuses, or
+        neither events nor a subscription query, come back as ``errors``; nothing is saved."""
+        data = variables.get("input") or {}
+        target = str(data.get("targetUrl") or "")
+        events = list(data.get("asyncEvents") or [])
+        errors = []
+        if not re.match(r"^https?://[^\s/]+", target):
+            errors.append(
+                {"field": "targetUrl", "code": "INVALID", "message": "Enter a valid URL."}
+            )
+        if not events and not data.get("query"):
+            errors.append(
+                {"field": "asyncEvents", "code": "MISSING_EVENT",
+                 "message": "At least one of asyncEvents, syncEvents or query is required."}
+            )  # fmt: skip
+        if errors:
+            return {"webhookCreate": {"webhook": None, "errors": errors}}
+        webhook = {
+            "id": global_id("Webhook", next(self._ids)),
+            "name": data.get("name") or "",
+            "targetUrl": target,
+            "isActive": data.get("isActive", True) is not False,
+            "asyncEvents": events,
+            "subscriptionQuery": data.get("query"),
+        }
+        self.webhooks.append(webhook)
+        node = {
+            "id": webhook["id"],
+            "targetUrl": target,
+            "asyncEvents": [{"eventType": event} for event in events],
+        }
+        return {"webhookCreate": {"webhook": node, "errors": []}}
 
     def _stock_nodes(self, variant: SaleorVariant) -> list[JsonDict]:
         return [
@@ -1601,6 +1786,39 @@ class FakeSaleor(FakeServer):
             "warehouse": {"id": warehouse_id},
             "productVariant": {"id": variant.id, "sku": variant.sku},
         }
+
+
+# Per operation: the root field and the permission it needs ("": an app's token is enough).
+SALEOR_OPERATION_PERMISSIONS = {
+    "OneFactVariantStocks": ("productVariants", "MANAGE_PRODUCTS"),
+    "OneFactCatalog": ("productVariants", "MANAGE_PRODUCTS"),
+    "OneFactStockBulkUpdate": ("stockBulkUpdate", "MANAGE_PRODUCTS"),
+    "OneFactApp": ("app", ""),
+    "OneFactWebhookCreate": ("webhookCreate", ""),
+}
+# WebhookEventTypeAsyncEnum values the fake knows (a part of Saleor's enum).
+SALEOR_ASYNC_EVENTS = frozenset(
+    {
+        "ORDER_CREATED", "ORDER_UPDATED", "ORDER_CANCELLED", "ORDER_FULFILLED",
+        "PRODUCT_CREATED", "PRODUCT_UPDATED", "PRODUCT_VARIANT_CREATED",
+        "PRODUCT_VARIANT_UPDATED", "PRODUCT_VARIANT_STOCK_UPDATED",
+        "PRODUCT_VARIANT_OUT_OF_STOCK", "PRODUCT_VARIANT_BACK_IN_STOCK",
+    }
+)  # fmt: skip
+
+
+def _saleor_enum_refusal(variables: JsonDict) -> Reply | None:
+    """An asyncEvents value outside the enum fails variable coercion: HTTP 400, no data."""
+    events = ((variables.get("input") or {}).get("asyncEvents")) or []
+    unknown = [event for event in events if event not in SALEOR_ASYNC_EVENTS]
+    if not unknown:
+        return None
+    return _saleor_error(
+        f"Variable '$input' got invalid value {unknown[0]!r} at 'input.asyncEvents'; Value "
+        f"{unknown[0]!r} does not exist in 'WebhookEventTypeAsyncEnum' enum.",
+        "GraphQLError",
+        status=400,
+    )
 
 
 def saleor_order_payload(
