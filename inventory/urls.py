@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inventory import views
+from inventory import adoption_views, views
 
 app_name = "inventory"
 
@@ -19,4 +19,32 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
     path("authority/", views.authority_audit, name="authority-audit"),
     path("webhooks/<slug:system>/", views.storefront_webhook, name="storefront-webhook"),
+    # The adoption path: storefronts, readiness and go-live, batches the breaker held.
+    path("storefronts/", adoption_views.storefront_list, name="storefront-list"),
+    path("storefronts/<slug:name>/", adoption_views.storefront_detail, name="storefront-detail"),
+    path(
+        "storefronts/<slug:name>/preview/",
+        adoption_views.storefront_preview,
+        name="storefront-preview",
+    ),
+    path(
+        "storefronts/<slug:name>/go-live/",
+        adoption_views.storefront_go_live,
+        name="storefront-go-live",
+    ),
+    path(
+        "storefronts/<slug:name>/batches/<int:pk>/",
+        adoption_views.batch_detail,
+        name="batch-detail",
+    ),
+    path(
+        "storefronts/<slug:name>/batches/<int:pk>/release/",
+        adoption_views.batch_release,
+        name="batch-release",
+    ),
+    path(
+        "storefronts/<slug:name>/batches/<int:pk>/cancel/",
+        adoption_views.batch_cancel,
+        name="batch-cancel",
+    ),
 ]
