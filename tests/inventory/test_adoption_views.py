@@ -115,8 +115,17 @@ def test_storefront_pages_are_for_managers_not_staff(client, staff_user, manager
     ]
     client.force_login(staff_user)
     assert [client.get(url).status_code for url in urls] == [403, 403, 403]
-    go_live = reverse("inventory:storefront-go-live", args=[observed.name])
-    assert client.post(go_live, {"preview": preview.pk, "reason": "x"}).status_code == 403
+    posts = [
+        (reverse("inventory:storefront-go-live", args=[observed.name]),
+         {"preview": preview.pk, "reason": "x"}),
+        (reverse("inventory:storefront-preview", args=[observed.name]), {}),
+        (reverse("inventory:batch-release", args=[observed.name, preview.pk]),
+         {"release-reason": "x"}),
+        (reverse("inventory:batch-cancel", args=[observed.name, preview.pk]),
+         {"cancel-reason": "x"}),
+    ]  # fmt: skip
+    assert [client.post(url, data).status_code for url, data in posts] == [403] * 4
+    assert not Job.objects.exists()
     client.force_login(manager_user)
     assert [client.get(url).status_code for url in urls] == [200, 200, 200]
     assert System.objects.get(pk=observed.pk).sync_mode == System.SyncMode.OBSERVE
@@ -285,6 +294,30 @@ def test_storefront_go_live_on_a_superseded_preview_is_refused_with_a_sentence(
     assert "This preview is no longer current: make a new one" in response.content.decode()
     assert System.objects.get(pk=observed.pk).sync_mode == System.SyncMode.OBSERVE
     assert _levels() == before
+
+
+def test_storefront_go_live_on_an_unreachable_storefront_says_the_batch_waits(
+    client, manager_user, shopify, shelf
+):
+    _observe(shopify)
+    shopify.fake.add_product("Mug", [("MUG-1", 4), ("MUG-2", 5)])
+    for code in ("MUG-1", "MUG-2"):
+        SkuFactory(code=code)
+    _count(shelf, "MUG-1", 6)
+    _count(shelf, "MUG-2", 1)
+    storefront_reconcile(storefront=shopify, preview=True)
+    preview = CorrectionBatch.objects.get(storefront=shopify, status=Status.PREVIEW)
+    shopify.fake.fail_next(10, status=503, operation=SET_ON_HAND)
+    client.force_login(manager_user)
+    response = client.post(f"/storefronts/{shopify.name}/go-live/",
+                           {"preview": preview.pk, "reason": "counted"}, follow=True)  # fmt: skip
+    body = response.content.decode()
+    assert "shopify-1 is live, but could not be reached" in body
+    assert "wait, paused, for a manager to release them" in body
+    assert f"/storefronts/shopify-1/batches/{preview.pk}/" in body  # the banner and the page
+    preview.refresh_from_db()
+    assert preview.status == Status.HELD
+    assert (shopify.fake.on_hand("MUG-1"), shopify.fake.on_hand("MUG-2")) == (4, 5)
 
 
 # --- a held batch -----------------------------------------------------------------------
