@@ -39,7 +39,8 @@ def storefronts_for_list() -> QuerySet[System]:
 
 
 def last_reconciliation() -> Job | None:
-    """The newest reconciliation run from the browser, the command or beat's schedule."""
+    """The newest reconciliation started from the browser (a job). Beat's runs and the
+    command leave no job, and no run is recorded per storefront."""
     return (
         Job.objects.filter(kind="reconcile", finished_at__isnull=False)
         .order_by("-finished_at")
