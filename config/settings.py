@@ -83,6 +83,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "inventory.context_processors.role",
+                "inventory.context_processors.breaker",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },

@@ -5,18 +5,22 @@ from django.contrib import admin, messages
 from django.shortcuts import render
 
 from inventory import services
-from inventory.exceptions import InventoryError
+from inventory.exceptions import InvalidMovement, InventoryError
 from inventory.models import (
     AuthorityConflict,
     Bin,
     Commitment,
+    CorrectionBatch,
     OnHand,
     Ownership,
     OwnershipChange,
+    ShelfEvidence,
     Sku,
     StockMovement,
+    SyncModeChange,
     System,
 )
+from inventory.selectors.storefronts import mode_change_actor
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -32,12 +36,39 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class SyncModeChangeInline(admin.TabularInline):
+    model = SyncModeChange
+    fields = ["changed_at", "changed_by_label", "before", "after", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="changed by")
+    def changed_by_label(self, change):
+        return mode_change_actor(change)
+
+
+class SyncModeForm(forms.Form):
+    mode = forms.ChoiceField(choices=System.SyncMode.choices, widget=forms.RadioSelect)
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        help_text="Why switch? Kept in the audit log with your name and the time.",
+        error_messages={"required": "Every change of a storefront's sync mode needs a reason."},
+    )
+
+
 @admin.register(System)
 class SystemAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "adapter", "active", "token_prefix"]
-    list_filter = ["kind", "active"]
-    readonly_fields = ["token_prefix"]
-    actions = ["issue_token", "revoke_token"]
+    list_display = ["name", "kind", "adapter", "sync_mode", "active", "token_prefix"]
+    list_filter = ["kind", "sync_mode", "active"]
+    readonly_fields = ["sync_mode", "token_prefix"]
+    actions = ["issue_token", "revoke_token", "switch_sync_mode"]
+    inlines = [SyncModeChangeInline]
 
     @admin.action(description="Issue a new API token (shown once)")
     def issue_token(self, request, queryset):
@@ -55,6 +86,38 @@ class SystemAdmin(admin.ModelAdmin):
             system.revoke_token()
         names = ", ".join(s.name for s in queryset)
         self.message_user(request, f"API token revoked for {names}.", messages.SUCCESS)
+
+    @admin.action(description="Switch sync mode (observe or live), with a reason")
+    def switch_sync_mode(self, request, queryset):
+        form = SyncModeForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            for system in queryset.order_by("pk"):
+                self._switch(request, system, form.cleaned_data)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Switch sync mode",
+            "systems": queryset,
+            "form": form,
+            "action": "switch_sync_mode",
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/inventory/switch_sync_mode.html", context)
+
+    def _switch(self, request, system, data):
+        try:
+            change = services.storefront_mode_set(
+                storefront=system, mode=data["mode"], reason=data["reason"], actor=request.user
+            )
+        except InvalidMovement as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        if change is None:
+            self.message_user(request, f"{system.name} is in {data['mode']} mode already.")
+        else:
+            self.message_user(
+                request, f"{system.name}: {change.before} → {change.after}.", messages.SUCCESS
+            )
 
 
 class OwnershipForm(forms.ModelForm):
@@ -224,3 +287,40 @@ class CommitmentAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "sku", "order_ref", "quantity", "status"]
     list_filter = ["status"]
     list_select_related = ["sku"]
+
+
+@admin.register(SyncModeChange)
+class SyncModeChangeAdmin(ReadOnlyAdmin):
+    list_display = ["changed_at", "system", "before", "after", "changed_by_label", "reason"]
+    list_filter = ["system", "after"]
+    list_select_related = ["system", "changed_by"]
+
+    @admin.display(description="changed by")
+    def changed_by_label(self, change):
+        return mode_change_actor(change)
+
+
+@admin.register(CorrectionBatch)
+class CorrectionBatchAdmin(ReadOnlyAdmin):
+    """Decided on the storefront's pages (release or cancel, go live), never here."""
+
+    list_display = [
+        "created_at",
+        "storefront",
+        "origin",
+        "status",
+        "skus_raised",
+        "skus_lowered",
+        "skus_zeroed",
+        "decided_by",
+    ]
+    list_filter = ["status", "origin", "storefront"]
+    list_select_related = ["storefront", "decided_by"]
+
+
+@admin.register(ShelfEvidence)
+class ShelfEvidenceAdmin(ReadOnlyAdmin):
+    list_display = ["sku", "kind", "reference", "recorded_by", "recorded_at"]
+    list_filter = ["kind"]
+    list_select_related = ["sku", "recorded_by"]
+    search_fields = ["sku__code", "reference"]

@@ -155,3 +155,29 @@ class StorefrontSecretsForm(forms.Form):
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
+
+
+# --- The adoption path: going live on a preview, releasing or cancelling a held batch ------
+
+
+class ReasonForm(forms.Form):
+    """A manager's decision on a storefront's corrections; the reason is kept with it."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        help_text="Kept with the decision, your name and the time.",
+        error_messages={"required": "Say why: this decision needs a reason."},
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Say why: this decision needs a reason.")
+        return reason
+
+
+class GoLiveForm(ReasonForm):
+    """Go live on the preview the manager saw: its id comes back, so an older one is refused."""
+
+    preview = forms.IntegerField(widget=forms.HiddenInput)

@@ -8,7 +8,7 @@ from inventory.models import Fact, Job, System
 from inventory.services.imports import ImportRejected, bins_import, skus_import
 from inventory.services.inbound import catalog_pull
 from inventory.services.jobs import job_progress
-from inventory.services.reconcile import reconcile_ranges
+from inventory.services.reconcile import reconcile_ranges, storefront_reconcile
 
 
 def run_reconcile(job: Job) -> dict | None:
@@ -54,8 +54,25 @@ def run_import_skus(job: Job) -> dict:
     return _run_import(job, skus_import)
 
 
+def run_go_live_preview(job: Job) -> dict:
+    """Read the whole storefront and keep what going live would send, as its preview."""
+    storefront = System.objects.get(
+        name=job.params["storefront"], kind=System.Kind.STOREFRONT, active=True
+    )
+    job_progress(job=job, total=1, message=f"Reading every level of {storefront.name}…")
+    report = storefront_reconcile(storefront=storefront, preview=True)
+    preview = selectors.preview_for(storefront=storefront)
+    return {
+        "storefront": storefront.name,
+        "skus_compared": report.skus_compared,
+        "not_yet_counted": report.not_yet_counted,
+        "changes": len(preview.writes) if preview else 0,
+    }
+
+
 def register() -> None:
     hooks.register_job_runner("reconcile", run_reconcile)
     hooks.register_job_runner("catalog_pull", run_catalog_pull)
     hooks.register_job_runner("import_bins", run_import_bins)
     hooks.register_job_runner("import_skus", run_import_skus)
+    hooks.register_job_runner("go_live_preview", run_go_live_preview)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inventory import connect_views, views
+from inventory import adoption_views, connect_views, views
 
 app_name = "inventory"
 
@@ -43,5 +43,33 @@ urlpatterns = [
         "storefronts/<slug:system>/connection/secrets/",
         connect_views.storefront_secrets,
         name="storefront-secrets",
+    ),
+    # The adoption path: storefronts, readiness and go-live, batches the breaker held.
+    path("storefronts/", adoption_views.storefront_list, name="storefront-list"),
+    path("storefronts/<slug:name>/", adoption_views.storefront_detail, name="storefront-detail"),
+    path(
+        "storefronts/<slug:name>/preview/",
+        adoption_views.storefront_preview,
+        name="storefront-preview",
+    ),
+    path(
+        "storefronts/<slug:name>/go-live/",
+        adoption_views.storefront_go_live,
+        name="storefront-go-live",
+    ),
+    path(
+        "storefronts/<slug:name>/batches/<int:pk>/",
+        adoption_views.batch_detail,
+        name="batch-detail",
+    ),
+    path(
+        "storefronts/<slug:name>/batches/<int:pk>/release/",
+        adoption_views.batch_release,
+        name="batch-release",
+    ),
+    path(
+        "storefronts/<slug:name>/batches/<int:pk>/cancel/",
+        adoption_views.batch_cancel,
+        name="batch-cancel",
     ),
 ]
