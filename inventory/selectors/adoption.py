@@ -69,9 +69,13 @@ def preview_for(*, storefront: System) -> CorrectionBatch | None:
 
 
 def batches_for(*, storefront: System, limit: int = 20) -> QuerySet[CorrectionBatch]:
-    return CorrectionBatch.objects.filter(storefront=storefront).select_related("decided_by")[
-        :limit
-    ]
+    """The storefront's batches, newest first, without their writes (a list needs only the
+    figures, and a preview of a large catalog carries a write per SKU)."""
+    return (
+        CorrectionBatch.objects.filter(storefront=storefront)
+        .select_related("decided_by")
+        .defer("writes")[:limit]
+    )
 
 
 def mode_changes_for(*, storefront: System, limit: int = 20) -> QuerySet[SyncModeChange]:
