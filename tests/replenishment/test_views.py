@@ -15,6 +15,7 @@ from tests.replenishment.factories import (
     PurchaseOrderLineFactory,
     ReorderPolicyFactory,
     SupplierFactory,
+    shelf_counted,
 )
 
 Kind = StockMovement.Kind
@@ -52,8 +53,10 @@ def test_staff_receive_but_do_not_read_suggestions(client, staff_user, manager_u
 
 
 def _catalog(n: int, supplier) -> list[Sku]:
-    """n SKUs with a little stock each, under the default policy; every third needs ordering."""
+    """n SKUs, all counted, with a little stock each (the first 30), under the default
+    policy; every third stocked one and every empty one needs ordering."""
     skus = Sku.objects.bulk_create([Sku(code=f"Q-{i:05}", title=f"Item {i}") for i in range(n)])
+    shelf_counted(*skus[30:])
     ReorderPolicyFactory(sku=None, supplier=supplier, safety_stock_days=None, safety_stock_units=4)
     shelf, bin = System.objects.get(name="shelf"), BinFactory()
     for i, sku in enumerate(skus[: min(n, 30)]):
@@ -94,9 +97,9 @@ def test_suggestions_page_runs_a_fixed_number_of_queries(
 def test_suggestions_page_filters_sorts_and_pages(client, manager_user):
     north, south = SupplierFactory(name="North"), SupplierFactory(name="South")
     _catalog(70, north)  # 70 SKUs: empty or below 4 units need ordering under the default
-    ReorderPolicyFactory(
-        sku=SkuFactory(code="SOUTH-1"), supplier=south, safety_stock_days=None, safety_stock_units=2
-    )
+    south_1 = SkuFactory(code="SOUTH-1")
+    shelf_counted(south_1)
+    ReorderPolicyFactory(sku=south_1, supplier=south, safety_stock_days=None, safety_stock_units=2)
     client.force_login(manager_user)
 
     page = client.get(SUGGESTIONS).context["page"]
@@ -118,7 +121,7 @@ def test_suggestions_page_filters_sorts_and_pages(client, manager_user):
 def test_suggestions_csv_has_every_row_and_its_inputs(client, manager_user):
     north = SupplierFactory(name="North")
     _catalog(70, north)
-    SkuFactory(code="=CMD", title="+evil")  # no policy of its own: the default applies
+    shelf_counted(SkuFactory(code="=CMD", title="+evil"))  # the default policy applies
     client.force_login(manager_user)
 
     response = client.get("/replenishment/suggestions.csv?show=all")
