@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from inventory.models import ShelfEvidence, StockMovement, System
+from inventory.selectors import ledger_mismatches
 from inventory.services import on_hand_adjust
 from replenishment.models import PurchaseOrder, ReorderPolicy
 from replenishment.selectors import (
@@ -306,6 +307,7 @@ def test_coverage_of_a_sku_the_shelf_has_not_counted_is_unknown_not_zero(history
     assert [c.code for c in coverage_rows(now=now, window_days=10, needed_only=True)] == ["KNOWN"]
     only = coverage_rows(now=now, window_days=10, uncounted_only=True)
     assert [c.code for c in only] == ["NEW"]
+    assert ledger_mismatches() == []
 
 
 def test_coverage_leaves_out_skus_the_catalog_no_longer_has(now):

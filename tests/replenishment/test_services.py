@@ -126,6 +126,7 @@ def test_receiving_into_a_sku_never_counted_leaves_it_unknown(bin, staff_user):
     shelf_counted(sku, kind=ShelfEvidence.Kind.COUNT)  # the opening count: known at once
     c = coverage_for_sku(sku=sku)
     assert c.known and (c.position, c.suggested) == (12, 8)
+    assert ledger_mismatches() == []
 
 
 def test_receiving_the_same_submission_twice_changes_nothing(bin, sku):
