@@ -102,8 +102,8 @@ def purchase_order_draft(
 
     The quantities are recomputed now (never taken from the browser); SKUs with nothing to
     order are skipped and named, and so are the SKUs the shelf has not counted (nothing is
-    ordered on a number that is not known). Submitting the same form twice (same ``request_key``)
-    returns the first drafts and creates nothing.
+    ordered on a number that is not known). Submitting the same form twice (same
+    ``request_key``) returns the first drafts and creates nothing.
     """
     if not request_key:
         raise ReplenishmentError("A draft needs the form's request key.")

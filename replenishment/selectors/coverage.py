@@ -275,10 +275,9 @@ def _inputs_sql(
 
     On-hand and open commitments come from inventory's grouped reads; ``known`` says the
     shelf has evidence for the SKU (inventory's ShelfEvidence, one row per SKU at most, so
-    the join adds no rows); ``balance`` is the
-    SKU's total on-hand at the window's end (the balance now, the shelf's truth, minus the
-    movements since); ``net``, ``first_at``, ``shipped`` and ``added`` sum the window's
-    movements (``moved`` says whether it had any).
+    the join adds no rows); ``balance`` is the SKU's total on-hand at the window's end (the
+    balance now, the shelf's truth, minus the movements since); ``net``, ``first_at``,
+    ``shipped`` and ``added`` sum the window's movements (``moved`` says whether it had any).
     """
     connection = connections[using]
     adapt = connection.ops.adapt_datetimefield_value
