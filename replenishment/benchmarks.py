@@ -2,8 +2,10 @@
 
 Full size: 100,000 SKUs with 1,000,000 ledger rows over the last ~6 weeks (about half in
 the 28-day window), balances equal to their ledger, open commitments, purchase orders in
-transit, a default policy and per-SKU policies. Timed: ``coverage_rows()`` for every SKU
-(the CSV export's query, every row fetched) and the suggestions page's query.
+transit, a default policy and per-SKU policies, and every SKU known to the shelf (shelf
+evidence, as on a store past its go-live, so every SKU's figures are worked out). Timed:
+``coverage_rows()`` for every SKU (the CSV export's query, every row fetched) and the
+suggestions page's query.
 """
 
 import random
@@ -12,7 +14,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from inventory.management.commands.benchmark import BenchContext, register
-from inventory.models import Bin, Commitment, OnHand, Sku, StockMovement, System
+from inventory.models import Bin, Commitment, OnHand, ShelfEvidence, Sku, StockMovement, System
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, ReorderPolicy, Supplier
 from replenishment.selectors import coverage_rows
 
@@ -104,6 +106,12 @@ def _load(ctx: BenchContext, *, skus: int, ledger_rows: int) -> int:
         ["bin_id", "sku_id", "quantity", "updated_at"],
         ((1 + sku % bins, sku, q, now) for sku, q in balances.items()),
     )
+    with ctx.connection.cursor() as cursor:  # every SKU known, in one statement
+        cursor.execute(
+            f"INSERT INTO {_table(ShelfEvidence)} (sku_id, kind, reference, recorded_at) "
+            f"SELECT id, %s, '', %s FROM {_table(Sku)}",
+            [ShelfEvidence.Kind.ADOPTED, now],
+        )
     ctx.progress("loading commitments, policies and purchase orders")
     ctx.bulk_insert(
         _table(Commitment),

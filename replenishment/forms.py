@@ -83,7 +83,11 @@ class SuggestionFilterForm(forms.Form):
         widget=forms.Select(attrs={"aria-label": "Sort"}),
     )
     show = forms.ChoiceField(
-        choices=[("needed", "Only SKUs to order"), ("all", "Every SKU")],
+        choices=[
+            ("needed", "Only SKUs to order"),
+            ("uncounted", "Not yet counted"),
+            ("all", "Every SKU"),
+        ],
         required=False,
         widget=forms.Select(attrs={"aria-label": "Show"}),
     )
@@ -94,10 +98,12 @@ class SuggestionFilterForm(forms.Form):
         data = self.cleaned_data if self.is_valid() else {}
         supplier = data.get("supplier")
         sort = data.get("sort") or "urgency"
+        show = data.get("show") or "needed"
         return {
             "supplier_id": supplier.pk if supplier else None,
             "sort": sort if sort in SORTS else "urgency",
-            "needed_only": (data.get("show") or "needed") == "needed",
+            "needed_only": show == "needed",
+            "uncounted_only": show == "uncounted",
             "page": data.get("page") or 1,
         }
 

@@ -61,6 +61,7 @@ purchase_order_create.alters_data = True
 class DraftResult:
     orders: list[PurchaseOrder] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # SKU codes with nothing to order now
+    uncounted: list[str] = field(default_factory=list)  # SKU codes the shelf has not counted
     replayed: bool = False
 
 
@@ -69,7 +70,8 @@ def _purchase_order_draft(*, sku_ids, request_key, actor, now) -> DraftResult:
     result = DraftResult()
     rows = selectors.coverage_rows(sku_ids=sku_ids, now=now)
     wanted = {row.sku_id for row in rows}
-    result.skipped = sorted(row.code for row in rows if not row.suggested)
+    result.uncounted = sorted(row.code for row in rows if not row.known)
+    result.skipped = sorted(row.code for row in rows if row.known and not row.suggested)
     result.skipped += ["(unknown or inactive SKU)"] * len(set(sku_ids) - wanted)
     by_supplier: dict[int, list] = defaultdict(list)
     for row in rows:
@@ -99,8 +101,9 @@ def purchase_order_draft(
     """Draft one purchase order per supplier from the selected SKUs' current suggestions.
 
     The quantities are recomputed now (never taken from the browser); SKUs with nothing to
-    order are skipped and named. Submitting the same form twice (same ``request_key``)
-    returns the first drafts and creates nothing.
+    order are skipped and named, and so are the SKUs the shelf has not counted (nothing is
+    ordered on a number that is not known). Submitting the same form twice (same
+    ``request_key``) returns the first drafts and creates nothing.
     """
     if not request_key:
         raise ReplenishmentError("A draft needs the form's request key.")

@@ -62,6 +62,7 @@ CSV_COLUMNS = [
     "title",
     "supplier",
     "urgency",
+    "known",
     "on_hand",
     "committed",
     "in_transit",
@@ -86,6 +87,9 @@ CSV_COLUMNS = [
 
 
 def _csv_row(c: selectors.Coverage) -> list:
+    """One SKU's line; a SKU the shelf has not counted has empty cells for its on-hand and
+    for every figure worked out from it (a spreadsheet must not read them as 0)."""
+
     def num(x):
         return "" if x is None else round(x, 3)
 
@@ -94,7 +98,8 @@ def _csv_row(c: selectors.Coverage) -> list:
         _csv_safe(c.title),
         _csv_safe(c.supplier_name or ""),
         c.urgency_label,
-        c.on_hand,
+        "yes" if c.known else "no",
+        c.on_hand if c.known else "",
         c.committed,
         c.in_transit,
         c.on_draft,
@@ -162,6 +167,11 @@ def purchase_order_draft(request: HttpRequest) -> HttpResponse:
     if result.skipped:
         messages.warning(
             request, f"Nothing to order now for: {', '.join(result.skipped)} (left out)."
+        )
+    if result.uncounted:
+        messages.warning(
+            request,
+            f"Not yet counted, so not ordered: {', '.join(result.uncounted)}. Count them first.",
         )
     if len(result.orders) == 1:
         return redirect("replenishment:purchase-order-detail", number=result.orders[0].number)

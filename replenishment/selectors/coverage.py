@@ -2,11 +2,16 @@
 
 Computed set-based each time it is read, for every SKU at once, in two steps inside one
 transaction: each SKU's inputs (on-hand and commitments from inventory's grouped reads,
-``inventory.selectors.on_hand_by_sku`` and ``committed_by_sku``, and the window's sales
-from the shelf's ledger) are staged in a temporary table that lives for the read; then one
-query adds in-stock days, in-transit from the open purchase order lines and the reorder
-policy, and works out the suggestion. Nothing here keeps a copy of on-hand: a count
-correction on the shelf is in the very next suggestion.
+``inventory.selectors.on_hand_by_sku`` and ``committed_by_sku``, whether the shelf's number
+is known, and the window's sales from the shelf's ledger) are staged in a temporary table
+that lives for the read; then one query adds in-stock days, in-transit from the open
+purchase order lines and the reorder policy, and works out the suggestion. Nothing here
+keeps a copy of on-hand: a count correction on the shelf is in the very next suggestion.
+
+A SKU the shelf has not counted (no ``inventory.models.ShelfEvidence`` row) has no known
+on-hand: its 0, or whatever receipts put in its bins, is not a fact yet. Its position, days
+of cover, need and suggestion are unknown (NULL), never worked out from that number, and it
+sorts after every known SKU as "not yet counted".
 """
 
 from __future__ import annotations
@@ -24,15 +29,20 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from inventory import selectors as shelf_selectors
-from inventory.models import Sku, StockMovement
+from inventory.models import ShelfEvidence, Sku, StockMovement
 from replenishment import conf
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, ReorderPolicy, Supplier
 
 EPSILON = 1e-9  # float arithmetic: 2.1 × 10 must round up to 21, not to 22
 
-URGENCY_LABELS = {3: "urgent", 2: "reorder", 1: "ok", 0: "no policy"}
+UNCOUNTED = -1  # the urgency of a SKU whose shelf number is not known: below every other
+URGENCY_LABELS = {3: "urgent", 2: "reorder", 1: "ok", 0: "no policy", UNCOUNTED: "not yet counted"}
+NOT_COUNTED_WHY = (
+    "Not yet counted: the shelf has not counted this SKU; count it before ordering on its number."
+)
 SORTS = {
-    # Most urgent first, then the least cover; SKUs without demand (no cover figure) last.
+    # Most urgent first, then the least cover; SKUs without demand (no cover figure) last,
+    # then the SKUs not yet counted (no urgency, no cover).
     "urgency": "urgency DESC, days_of_cover IS NULL, days_of_cover, code",
     "cover": "days_of_cover IS NULL, days_of_cover, urgency DESC, code",
     "code": "code",
@@ -102,6 +112,7 @@ class Coverage(NamedTuple):
     min_order_qty: int | None
     case_pack: int | None
     target_days: int | None
+    known: bool
     on_hand: int
     committed: int
     in_transit: int
@@ -109,7 +120,7 @@ class Coverage(NamedTuple):
     shipped: int
     in_stock_days: int
     rate: float
-    position: int
+    position: int | None
     days_of_cover: float | None
     safety_stock: float | None
     reorder_point: float | None
@@ -145,6 +156,14 @@ class Coverage(NamedTuple):
             lines.append(
                 f"Daily rate: {self.shipped} ÷ {self.in_stock_days} = {_n(self.rate)} units/day."
             )
+        if not self.known:
+            lines.append(NOT_COUNTED_WHY)
+            lines.append(
+                f"The ledger holds {self.on_hand} from receipts and movements so far, but other "
+                "units may sit in bins not counted yet: no position, days of cover or "
+                "suggestion until a count (a count task, or the counts CSV)."
+            )
+            return lines
         lines.append(
             f"Position: on-hand {self.on_hand} − committed {self.committed} "
             f"+ in-transit {self.in_transit} = {self.position}."
@@ -254,14 +273,16 @@ def _inputs_sql(
 ) -> tuple[str, list]:
     """The per-SKU inputs, one row per active SKU, into the temporary table.
 
-    On-hand and open commitments come from inventory's grouped reads; ``balance`` is the
-    SKU's total on-hand at the window's end (the balance now, the shelf's truth, minus the
-    movements since); ``net``, ``first_at``, ``shipped`` and ``added`` sum the window's
-    movements (``moved`` says whether it had any).
+    On-hand and open commitments come from inventory's grouped reads; ``known`` says the
+    shelf has evidence for the SKU (inventory's ShelfEvidence, one row per SKU at most, so
+    the join adds no rows); ``balance`` is the SKU's total on-hand at the window's end (the
+    balance now, the shelf's truth, minus the movements since); ``net``, ``first_at``,
+    ``shipped`` and ``added`` sum the window's movements (``moved`` says whether it had any).
     """
     connection = connections[using]
     adapt = connection.ops.adapt_datetimefield_value
     ledger, sku = StockMovement._meta.db_table, Sku._meta.db_table
+    evidence = ShelfEvidence._meta.db_table
     on_hand, committed = shelf_selectors.on_hand_by_sku(), shelf_selectors.committed_by_sku()
     only_skus, only_moves, sku_params = "", "", []
     if sku_ids is not None:
@@ -275,6 +296,7 @@ def _inputs_sql(
     sql = f"""
 CREATE TEMP TABLE {INPUTS} AS
 SELECT s.id AS sku_id, s.code, s.title,
+       ev.sku_id IS NOT NULL AS known,
        COALESCE(oh.on_hand, 0) AS on_hand, COALESCE(cm.committed, 0) AS committed,
        COALESCE(oh.on_hand, 0) - COALESCE(l.net, 0) AS balance,
        t.sku_id IS NOT NULL AS moved, COALESCE(t.net, 0) AS net, t.first_at,
@@ -282,6 +304,7 @@ SELECT s.id AS sku_id, s.code, s.title,
 FROM {sku} s
 LEFT JOIN ({on_hand_sql}) oh ON oh.sku_id = s.id
 LEFT JOIN ({committed_sql}) cm ON cm.sku_id = s.id
+LEFT JOIN {evidence} ev ON ev.sku_id = s.id
 LEFT JOIN (
     SELECT m.sku_id, SUM(m.quantity) AS net, MIN(m.created_at) AS first_at,
            -SUM(CASE WHEN m.kind = 'ship' THEN m.quantity ELSE 0 END) AS shipped,
@@ -315,6 +338,7 @@ def _coverage_sql(
     using: str,
     supplier_id: int | None,
     needed_only: bool,
+    uncounted_only: bool,
     sort: str | None,
     limit: int | None,
     offset: int,
@@ -377,7 +401,7 @@ transit AS (
     GROUP BY l.sku_id
 ),
 base AS (
-    SELECT i.sku_id, i.code, i.title, i.on_hand, i.committed,
+    SELECT i.sku_id, i.code, i.title, i.known, i.on_hand, i.committed,
            COALESCE(t.in_transit, 0) AS in_transit, COALESCE(t.on_draft, 0) AS on_draft,
            CASE WHEN i.shipped > 0 THEN i.shipped ELSE 0 END AS shipped,
            CASE WHEN NOT i.moved THEN (CASE WHEN i.balance > 0 THEN {days} ELSE 0 END)
@@ -402,7 +426,7 @@ rated AS (
     SELECT base.*,
            CASE WHEN in_stock_days > 0
                 THEN CAST(shipped AS DOUBLE PRECISION) / in_stock_days ELSE 0.0 END AS rate,
-           on_hand - committed + in_transit AS position
+           CASE WHEN known THEN on_hand - committed + in_transit END AS position
     FROM base
 ),
 safety AS (
@@ -437,7 +461,8 @@ planned AS (
            CASE WHEN whole_need IS NULL THEN NULL
                 ELSE ((CASE WHEN whole_need < min_order_qty THEN min_order_qty ELSE whole_need END)
                       + case_pack - 1) / case_pack * case_pack END AS suggested,
-           CASE WHEN policy_id IS NULL THEN 0
+           CASE WHEN NOT known THEN {UNCOUNTED}
+                WHEN policy_id IS NULL THEN 0
                 WHEN position < rate * lead_time_days THEN 3
                 WHEN whole_need IS NOT NULL THEN 2
                 ELSE 1 END AS urgency
@@ -460,6 +485,8 @@ FROM planned
         params.append(supplier_id)
     if needed_only:
         where.append("suggested IS NOT NULL")
+    if uncounted_only:
+        where.append("NOT known")
     if where:
         sql += "WHERE " + " AND ".join(where) + "\n"
     if sort is not None:
@@ -554,6 +581,7 @@ def coverage_rows(
     supplier_id: int | None = None,
     sku_ids: list[int] | None = None,
     needed_only: bool = False,
+    uncounted_only: bool = False,
     sort: str = "urgency",
     limit: int | None = None,
     offset: int = 0,
@@ -567,6 +595,7 @@ def coverage_rows(
         using=using,
         supplier_id=supplier_id,
         needed_only=needed_only,
+        uncounted_only=uncounted_only,
         sort=sort if limit is not None else None,
         limit=limit,
         offset=offset,
@@ -595,6 +624,7 @@ def coverage_page(
     per_page: int = 50,
     supplier_id: int | None = None,
     needed_only: bool = True,
+    uncounted_only: bool = False,
     sort: str = "urgency",
     now: datetime | None = None,
 ) -> CoveragePage:
@@ -606,6 +636,7 @@ def coverage_page(
         using="default",
         supplier_id=supplier_id,
         needed_only=needed_only,
+        uncounted_only=uncounted_only,
         sort=sort,
         limit=per_page,
     )
@@ -633,6 +664,7 @@ def coverage_iter(
     *,
     supplier_id: int | None = None,
     needed_only: bool = True,
+    uncounted_only: bool = False,
     sort: str = "urgency",
     now: datetime | None = None,
     chunk: int = 2000,
@@ -644,6 +676,7 @@ def coverage_iter(
         using="default",
         supplier_id=supplier_id,
         needed_only=needed_only,
+        uncounted_only=uncounted_only,
         sort=sort,
         limit=None,
         offset=0,

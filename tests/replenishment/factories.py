@@ -1,8 +1,16 @@
 import factory
 from factory.django import DjangoModelFactory
 
+from inventory.models import ShelfEvidence
+from inventory.services import shelf_evidence_record
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, ReorderPolicy, Supplier
 from tests.factories import SkuFactory
+
+
+def shelf_counted(*skus, kind: str = ShelfEvidence.Kind.ZERO) -> None:
+    """The shelf has counted these SKUs (through inventory's service): their on-hand, even
+    an empty shelf's 0, is known, so coverage works its figures out."""
+    shelf_evidence_record(skus=skus, kind=kind, reference="test count")
 
 
 class SupplierFactory(DjangoModelFactory):

@@ -15,6 +15,7 @@ from tests.replenishment.factories import (
     PurchaseOrderLineFactory,
     ReorderPolicyFactory,
     SupplierFactory,
+    shelf_counted,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -85,6 +86,7 @@ def test_different_receipts_of_one_line_at_once_all_count(postgres):
 
 def test_one_draft_submitted_four_times_at_once_makes_one_set_of_orders(postgres):
     skus = [SkuFactory() for _ in range(3)]
+    shelf_counted(*skus)  # empty shelves, counted: their 0 is known
     supplier = SupplierFactory()
     for sku in skus:
         ReorderPolicyFactory(sku=sku, supplier=supplier, safety_stock_days=None,

@@ -5,15 +5,23 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from inventory.models import StockMovement, System
+from inventory.models import ShelfEvidence, StockMovement, System
+from inventory.selectors import ledger_mismatches
 from inventory.services import on_hand_adjust
 from replenishment.models import PurchaseOrder, ReorderPolicy
-from replenishment.selectors import coverage_for_sku, coverage_rows, coverage_window
+from replenishment.selectors import (
+    coverage_for_sku,
+    coverage_page,
+    coverage_rows,
+    coverage_window,
+)
+from replenishment.selectors.coverage import NOT_COUNTED_WHY
 from tests.factories import BinFactory, CommitmentFactory, SkuFactory
 from tests.replenishment.factories import (
     PurchaseOrderFactory,
     PurchaseOrderLineFactory,
     ReorderPolicyFactory,
+    shelf_counted,
 )
 
 Kind = StockMovement.Kind
@@ -194,6 +202,7 @@ def test_coverage_with_zero_demand_suggests_only_the_safety_units(history, now):
     needs nothing; a units-based safety stock of 3 on an empty shelf orders 3 → cases of 5."""
     bin, stocked, empty = BinFactory(), SkuFactory(), SkuFactory()
     history.receive(bin, stocked, 5, -4)
+    shelf_counted(empty)
     ReorderPolicyFactory(sku=stocked, safety_stock_days=3)
     ReorderPolicyFactory(
         sku=empty, safety_stock_days=None, safety_stock_units=3, case_pack=5, min_order_qty=1
@@ -248,6 +257,7 @@ def test_coverage_counts_open_purchase_orders_as_in_transit(history, now):
     """Sent: 10 ordered, 4 received → 6 in transit; a draft is on order only once sent;
     a cancelled or closed order is not in transit; an over-received line counts 0."""
     sku = SkuFactory()
+    shelf_counted(sku)
     PurchaseOrderLineFactory(sku=sku, ordered=10, received=4)
     PurchaseOrderLineFactory(sku=sku, ordered=7, po=PurchaseOrderFactory(status="draft"))
     PurchaseOrderLineFactory(sku=sku, ordered=9, po=PurchaseOrderFactory(status="cancelled"))
@@ -264,6 +274,40 @@ def test_coverage_counts_open_purchase_orders_as_in_transit(history, now):
     c = coverage_for_sku(sku=sku, now=now, window_days=10)
 
     assert (c.in_transit, c.on_draft, c.position) == (6, 7, 6)
+
+
+def test_coverage_of_a_sku_the_shelf_has_not_counted_is_unknown_not_zero(history, now):
+    """Two SKUs with the same past and the same policy: 6 returned before the window, 1
+    shipped a day on days 0-4, 1 left: in stock all 10 days, 0.5/day. The counted one:
+    position 1, cover 2 days (urgent: below 0.5 × 7 lead days), reorder point
+    0.5 × (7 + 7) + 2 = 9, target 9 + 0.5 × 14 = 16, need 15 → 15. The one nobody has
+    counted has the same ledger, but no position, cover, need, suggestion or urgency."""
+    bin, counted, uncounted = BinFactory(), SkuFactory(code="KNOWN"), SkuFactory(code="NEW")
+    for sku in (counted, uncounted):
+        history.move(bin, sku, 6, Kind.RETURN_RESTOCK, -1)  # a return proves nothing
+        for day in range(5):
+            history.ship(bin, sku, 1, day)
+        ReorderPolicyFactory(sku=sku, safety_stock_days=None, safety_stock_units=2)
+    shelf_counted(counted, kind=ShelfEvidence.Kind.COUNT)
+
+    rows = {c.code: c for c in coverage_rows(now=now, window_days=10)}
+
+    known, unknown = rows["KNOWN"], rows["NEW"]
+    assert known.known and not unknown.known
+    for c in (known, unknown):  # the ledger's facts are the same for both
+        assert (c.on_hand, c.shipped, c.in_stock_days, c.rate) == (1, 5, 10, 0.5)
+        assert (c.reorder_point, c.target) == (9, 16)
+    assert (known.position, known.days_of_cover, known.raw_need, known.suggested) == (1, 2, 15, 15)
+    assert known.urgency_label == "urgent"
+    assert (unknown.position, unknown.days_of_cover, unknown.raw_need) == (None, None, None)
+    assert (unknown.whole_need, unknown.suggested) == (None, None)
+    assert unknown.urgency_label == "not yet counted"
+    why = unknown.why()
+    assert NOT_COUNTED_WHY in why and not any(line.startswith("Position") for line in why)
+    assert [c.code for c in coverage_rows(now=now, window_days=10, needed_only=True)] == ["KNOWN"]
+    only = coverage_rows(now=now, window_days=10, uncounted_only=True)
+    assert [c.code for c in only] == ["NEW"]
+    assert ledger_mismatches() == []
 
 
 def test_coverage_leaves_out_skus_the_catalog_no_longer_has(now):
@@ -307,10 +351,18 @@ def test_a_whole_catalog_sorted_here_is_in_the_servers_order(history, now, sort)
                 history.ship(bin, sku, 1, day)
             if n % 2:
                 ReorderPolicyFactory(sku=sku, lead_time_days=1 + n, safety_stock_days=1)
+    for twin in "AB":  # never counted: no urgency, no cover, after every counted SKU
+        sku = SkuFactory(code=f"{twin}-0-uncounted")
+        history.move(bin, sku, 3, Kind.RETURN_RESTOCK, -1)
+        ReorderPolicyFactory(sku=sku, safety_stock_days=1)
     rows = coverage_rows(now=now, sort=sort)  # the default window, as coverage_iter's
     served = list(coverage_iter(now=now, needed_only=False, sort=sort))
     assert [c.code for c in rows] == [c.code for c in served]
     assert len({c.urgency for c in rows}) > 1 and any(c.days_of_cover is None for c in rows)
+    if sort != "code":
+        assert [c.code for c in rows[-2:]] == ["A-0-uncounted", "B-0-uncounted"]
+    page = coverage_page(now=now, needed_only=False, sort=sort, per_page=5)
+    assert [c.code for c in page] == [c.code for c in rows[:5]]
 
 
 def test_each_read_drops_its_staged_inputs(history, now):

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from inventory import hooks
-from inventory.models import Discrepancy, Fact, OnHand, StockMovement, System
+from inventory.models import Discrepancy, Fact, OnHand, ShelfEvidence, StockMovement, System
 from inventory.selectors import ledger_mismatches, on_hand_total
 from inventory.services import on_hand_adjust
 from replenishment.exceptions import ReceiptRefused, ReplenishmentError
@@ -29,6 +29,7 @@ from tests.replenishment.factories import (
     PurchaseOrderLineFactory,
     ReorderPolicyFactory,
     SupplierFactory,
+    shelf_counted,
 )
 
 Kind = StockMovement.Kind
@@ -80,6 +81,51 @@ def test_receiving_adds_on_hand_through_the_ledger_and_reduces_in_transit(bin, s
     assert (line.received, line.po.status) == (4, PurchaseOrder.Status.PARTIALLY_RECEIVED)
     c = coverage_for_sku(sku=sku)
     assert (c.on_hand, c.in_transit, c.position) == (4, 6, 10)
+    assert ledger_mismatches() == []
+
+
+def test_receiving_a_sku_new_to_both_sides_makes_its_number_known(bin, staff_user):
+    """No bin ever held it and no storefront holds any: the first delivery is the whole
+    truth, so the write path records it as the shelf's evidence and coverage believes it."""
+    line = _open_line(ordered=10)
+    sku = line.sku
+    assert not coverage_for_sku(sku=sku).known
+
+    purchase_order_line_receive(line=line, bin=bin, units=4, key="k-00000031", actor=staff_user)
+
+    evidence = ShelfEvidence.objects.get(sku=sku)
+    assert (evidence.kind, evidence.reference) == (ShelfEvidence.Kind.FIRST_RECEIPT, line.po.number)
+    c = coverage_for_sku(sku=sku)
+    assert c.known and (c.on_hand, c.in_transit, c.position) == (4, 6, 10)
+    assert ledger_mismatches() == []
+
+
+def test_receiving_into_a_sku_never_counted_leaves_it_unknown(bin, staff_user):
+    """Units came back into it before (a return): other units may sit in bins nobody has
+    counted, so a delivery proves nothing about the total; it is listed as not yet counted
+    and gets no figure worked out from the ledger's number."""
+    line = _open_line(ordered=10)
+    sku = line.sku
+    ReorderPolicyFactory(sku=sku, safety_stock_days=None, safety_stock_units=20)
+    on_hand_adjust(
+        bin=BinFactory(),
+        sku=sku,
+        delta=2,
+        kind=Kind.RETURN_RESTOCK,
+        source_system=System.objects.get(name="shelf"),
+        source_event_id="return-1",
+    )
+
+    purchase_order_line_receive(line=line, bin=bin, units=4, key="k-00000032", actor=staff_user)
+
+    assert not ShelfEvidence.objects.filter(sku=sku).exists()
+    c = coverage_for_sku(sku=sku)
+    assert (c.on_hand, c.in_transit) == (6, 6)
+    assert (c.known, c.position, c.days_of_cover, c.suggested) == (False, None, None, None)
+    assert c.urgency_label == "not yet counted"
+    shelf_counted(sku, kind=ShelfEvidence.Kind.COUNT)  # the opening count: known at once
+    c = coverage_for_sku(sku=sku)
+    assert c.known and (c.position, c.suggested) == (12, 8)
     assert ledger_mismatches() == []
 
 
@@ -203,8 +249,10 @@ def test_an_order_with_receipts_is_closed_not_cancelled(bin):
     assert PurchaseOrder.objects.get(pk=line.po_id).status == "partially_received"
 
 
-def _empty_shelf_sku(policy_supplier, **policy):
+def _empty_shelf_sku(policy_supplier, *, counted=True, **policy):
     sku = SkuFactory()
+    if counted:
+        shelf_counted(sku)
     ReorderPolicyFactory(
         sku=sku, supplier=policy_supplier, safety_stock_days=None, safety_stock_units=5, **policy
     )
@@ -217,6 +265,7 @@ def test_purchase_order_draft_makes_one_order_per_supplier_from_fresh_numbers(ma
     b = _empty_shelf_sku(north, lead_time_days=9)
     c = _empty_shelf_sku(south)
     stocked = _empty_shelf_sku(south)
+    uncounted = _empty_shelf_sku(south, counted=False)
     on_hand_adjust(
         bin=BinFactory(),
         sku=stocked,
@@ -227,7 +276,9 @@ def test_purchase_order_draft_makes_one_order_per_supplier_from_fresh_numbers(ma
     )
 
     result = purchase_order_draft(
-        sku_ids=[a.pk, b.pk, c.pk, stocked.pk, 999999], request_key="draft-0001", actor=manager_user
+        sku_ids=[a.pk, b.pk, c.pk, stocked.pk, uncounted.pk, 999999],
+        request_key="draft-0001",
+        actor=manager_user,
     )
 
     orders = {po.supplier.name: po for po in result.orders}
@@ -239,6 +290,7 @@ def test_purchase_order_draft_makes_one_order_per_supplier_from_fresh_numbers(ma
     assert all(po.status == "draft" and po.number.startswith("PO-") for po in result.orders)
     assert orders["North"].expected_at == timezone.localdate() + timedelta(days=9)
     assert result.skipped == [stocked.code, "(unknown or inactive SKU)"]
+    assert result.uncounted == [uncounted.code]  # its empty shelf is not a known 0
 
     again = purchase_order_draft(sku_ids=[a.pk], request_key="draft-0001", actor=manager_user)
     assert again.replayed and {po.pk for po in again.orders} == {po.pk for po in result.orders}

@@ -15,6 +15,7 @@ from tests.replenishment.factories import (
     PurchaseOrderLineFactory,
     ReorderPolicyFactory,
     SupplierFactory,
+    shelf_counted,
 )
 
 Kind = StockMovement.Kind
@@ -52,8 +53,10 @@ def test_staff_receive_but_do_not_read_suggestions(client, staff_user, manager_u
 
 
 def _catalog(n: int, supplier) -> list[Sku]:
-    """n SKUs with a little stock each, under the default policy; every third needs ordering."""
+    """n SKUs, all counted, with a little stock each (the first 30), under the default
+    policy; every third stocked one and every empty one needs ordering."""
     skus = Sku.objects.bulk_create([Sku(code=f"Q-{i:05}", title=f"Item {i}") for i in range(n)])
+    shelf_counted(*skus[30:])
     ReorderPolicyFactory(sku=None, supplier=supplier, safety_stock_days=None, safety_stock_units=4)
     shelf, bin = System.objects.get(name="shelf"), BinFactory()
     for i, sku in enumerate(skus[: min(n, 30)]):
@@ -94,9 +97,9 @@ def test_suggestions_page_runs_a_fixed_number_of_queries(
 def test_suggestions_page_filters_sorts_and_pages(client, manager_user):
     north, south = SupplierFactory(name="North"), SupplierFactory(name="South")
     _catalog(70, north)  # 70 SKUs: empty or below 4 units need ordering under the default
-    ReorderPolicyFactory(
-        sku=SkuFactory(code="SOUTH-1"), supplier=south, safety_stock_days=None, safety_stock_units=2
-    )
+    south_1 = SkuFactory(code="SOUTH-1")
+    shelf_counted(south_1)
+    ReorderPolicyFactory(sku=south_1, supplier=south, safety_stock_days=None, safety_stock_units=2)
     client.force_login(manager_user)
 
     page = client.get(SUGGESTIONS).context["page"]
@@ -118,7 +121,7 @@ def test_suggestions_page_filters_sorts_and_pages(client, manager_user):
 def test_suggestions_csv_has_every_row_and_its_inputs(client, manager_user):
     north = SupplierFactory(name="North")
     _catalog(70, north)
-    SkuFactory(code="=CMD", title="+evil")  # no policy of its own: the default applies
+    shelf_counted(SkuFactory(code="=CMD", title="+evil"))  # the default policy applies
     client.force_login(manager_user)
 
     response = client.get("/replenishment/suggestions.csv?show=all")
@@ -132,6 +135,81 @@ def test_suggestions_csv_has_every_row_and_its_inputs(client, manager_user):
     needed = client.get(f"/replenishment/suggestions.csv?supplier={north.pk}")
     # The 50 Q- SKUs that need ordering and =CMD, all under North's default policy; a header.
     assert len(list(csv.reader(io.StringIO(b"".join(needed.streaming_content).decode())))) == 52
+
+
+@pytest.fixture
+def known_and_uncounted():
+    """Two empty SKUs under a policy of 4 safety units: the shelf counted one (none there)
+    and has never counted the other."""
+    known, uncounted = SkuFactory(code="KNOWN-1"), SkuFactory(code="NEW-1")
+    for sku in (known, uncounted):
+        ReorderPolicyFactory(sku=sku, safety_stock_days=None, safety_stock_units=4)
+    shelf_counted(known)
+    return known, uncounted
+
+
+def test_suggestions_page_says_not_yet_counted_instead_of_zero_or_a_suggestion(
+    client, manager_user, known_and_uncounted
+):
+    known, uncounted = known_and_uncounted
+    client.force_login(manager_user)
+
+    needed = client.get(SUGGESTIONS).content.decode()
+    assert 'data-sku="KNOWN-1"' in needed and 'data-sku="NEW-1"' not in needed
+    every = client.get(f"{SUGGESTIONS}?show=all&sort=code")
+    assert [c.code for c in every.context["page"]] == ["KNOWN-1", "NEW-1"]
+    body = every.content.decode()
+    row = body[body.index('data-sku="NEW-1"') : body.index('data-why="NEW-1"')]
+    assert "not yet counted" in row and "not counted" in row and "count first" in row
+    assert "the shelf has not counted this SKU; count it before ordering on its number" in row
+    assert 'type="checkbox"' not in row and "urgent" not in row and "reorder" not in row
+    assert "∞" not in row  # no demand, but its cover is unknown, not endless
+    assert '<td class="num" data-testid="on-hand"><span class="muted">not counted</span>' in row
+    assert '<td class="num" data-testid="cover"><span class="muted">unknown</span>' in row
+    known_row = body[body.index('data-sku="KNOWN-1"') : body.index('data-why="KNOWN-1"')]
+    assert 'type="checkbox"' in known_row and "<strong>4</strong>" in known_row
+    assert "why nothing for NEW-1?" in body and "Not yet counted: the shelf has not" in body
+    only = client.get(f"{SUGGESTIONS}?show=uncounted").context["page"]
+    assert [c.code for c in only] == ["NEW-1"]
+    shelf_counted(uncounted)
+    after = client.get(f"{SUGGESTIONS}?show=uncounted").content.decode()
+    assert "Every SKU has been counted." in after
+
+
+def test_suggestions_csv_leaves_the_figures_of_a_sku_not_yet_counted_empty(
+    client, manager_user, known_and_uncounted
+):
+    client.force_login(manager_user)
+
+    response = client.get("/replenishment/suggestions.csv?show=all&sort=code")
+
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    known, uncounted = rows
+    assert (known["sku"], known["known"], known["urgency"]) == ("KNOWN-1", "yes", "reorder")
+    assert (known["on_hand"], known["days_of_cover"], known["suggested"]) == ("0", "", "4")
+    assert (uncounted["sku"], uncounted["known"]) == ("NEW-1", "no")
+    assert uncounted["urgency"] == "not yet counted"
+    for column in ("on_hand", "days_of_cover", "raw_need", "suggested"):
+        assert uncounted[column] == "", column
+    assert (uncounted["committed"], uncounted["reorder_point"]) == ("0", "4.0")
+    assert "count it before ordering on its number" in uncounted["why"]
+    needed = client.get("/replenishment/suggestions.csv")
+    assert [
+        r["sku"] for r in csv.DictReader(io.StringIO(b"".join(needed.streaming_content).decode()))
+    ] == ["KNOWN-1"]
+
+
+def test_drafting_an_uncounted_sku_orders_nothing_and_says_why(
+    client, manager_user, known_and_uncounted
+):
+    known, uncounted = known_and_uncounted
+    client.force_login(manager_user)
+    data = {"sku": [known.pk, uncounted.pk], "key": uuid.uuid4().hex}
+
+    response = client.post("/replenishment/purchase-orders/draft/", data, follow=True)
+
+    assert "Not yet counted, so not ordered: NEW-1. Count them first." in response.content.decode()
+    assert list(PurchaseOrderLine.objects.values_list("sku__code", "ordered")) == [("KNOWN-1", 4)]
 
 
 def test_drafting_from_suggestions_makes_one_draft_per_submission(client, manager_user):
