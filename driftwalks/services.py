@@ -28,8 +28,22 @@ from driftwalks.models import Count, CountTask, TaskTrigger, UnplacedRequest
 from inventory import hooks
 from inventory import selectors as inventory_selectors
 from inventory.exceptions import InsufficientStock, InvalidMovement
-from inventory.models import Bin, Discrepancy, Fact, OnHand, Sku, StockMovement, System
-from inventory.services import discrepancy_record, discrepancy_resolve, on_hand_adjust
+from inventory.models import (
+    Bin,
+    Discrepancy,
+    Fact,
+    OnHand,
+    ShelfEvidence,
+    Sku,
+    StockMovement,
+    System,
+)
+from inventory.services import (
+    discrepancy_record,
+    discrepancy_resolve,
+    on_hand_adjust,
+    shelf_evidence_record,
+)
 
 Status = CountTask.Status
 Priority = CountTask.Priority
@@ -662,6 +676,18 @@ def _resolve_linked(
     return len(done)
 
 
+def _evidence_kind(counted: int) -> str:
+    """A count of none is an explicit "none here" confirmation, the rest a count."""
+    return ShelfEvidence.Kind.ZERO if counted == 0 else ShelfEvidence.Kind.COUNT
+
+
+def _record_evidence(*, task: CountTask, count: Count, actor: AbstractBaseUser) -> None:
+    """The count's result is the shelf's number for the bin and SKU now: the SKU is known
+    (a count with no variance too, though it writes no movement)."""
+    shelf_evidence_record(skus=[task.sku_id], kind=_evidence_kind(count.counted),
+                          reference=f"count task {task.pk}", actor=actor)  # fmt: skip
+
+
 def _close(*, task: CountTask, count: Count, actor: AbstractBaseUser, now: datetime) -> None:
     task.status = Status.CLOSED
     task.closing_count = count
@@ -707,6 +733,7 @@ def _count_one(
     counter: AbstractBaseUser,
     key: str,
     now: datetime,
+    evidence: bool,
 ) -> Count:
     variance = counted - expected
     within = _within_tolerance(variance=variance, expected=expected)
@@ -732,6 +759,8 @@ def _count_one(
         count.save(update_fields=["movement"])
     if outcome in (Outcome.APPLIED, Outcome.CONFIRMED):
         _close(task=task, count=count, actor=counter, now=now)
+        if evidence:
+            _record_evidence(task=task, count=count, actor=counter)
     elif outcome == Outcome.RECOUNT:
         task.status = Status.RECOUNT_REQUIRED
         task.assignee = None  # back to the pool: someone else recounts it
@@ -791,6 +820,7 @@ def count_submit(
     lines: list[CountLine],
     counter: AbstractBaseUser,
     idempotency_key: str,
+    evidence: bool = True,
 ) -> list[Count]:
     """Record a blind count of one bin: one ``Count`` per line, all or nothing.
 
@@ -801,6 +831,10 @@ def count_submit(
     disagrees, or a large correction, waits for a manager. A SKU found in the bin that is
     not on the sheet gets its own task. Submitting the same sheet again (same key) returns
     the first result and changes nothing.
+
+    A count that becomes the shelf's number (applied, or confirming the record) is the
+    shelf's evidence for its SKU (``shelf_evidence_record``): the SKU is known from then on.
+    ``evidence=False`` leaves that to the caller (the counts import records a chunk at once).
     """
     _check_lines(lines=lines, key=idempotency_key)
     if (done := _replayed(key=idempotency_key, counter=counter)) is not None:
@@ -847,6 +881,7 @@ def count_submit(
             counter=counter,
             key=idempotency_key,
             now=now,
+            evidence=evidence,
         )
         for line, task_id in zip(lines, task_ids, strict=True)
     ]
@@ -863,7 +898,8 @@ def count_task_decide(
 
     Approve: the latest count's variance (counted − the balance when it was counted) is
     applied to the balance now, so movements since the count are kept; the task closes by
-    that count. Reject: nothing changes on the shelf; the task is cancelled with the reason.
+    that count, and it is the shelf's evidence for the SKU. Reject: nothing changes on the
+    shelf (and the SKU is not known by it); the task is cancelled with the reason.
     Either way the discrepancies are resolved (the count-variance one by the decision). A
     manager who counted the task cannot decide it; deciding twice is refused.
     """
@@ -895,6 +931,7 @@ def count_task_decide(
         task.status = Status.CLOSED
         task.closing_count = latest
         task.closed_by = actor
+        _record_evidence(task=task, count=latest, actor=actor)
     else:
         latest.outcome = Outcome.REJECTED
         task.status = Status.CANCELLED
