@@ -281,8 +281,10 @@ class Count(models.Model):
 
 
 class UnplacedRequest(models.Model):
-    """A count request that could not become a task: no bin has ever held the SKU (or the
-    request named no SKU and its bins hold nothing).
+    """A count request that could not become a task: it named no SKU and its bins hold
+    nothing. (Before find-it tasks, a request for a SKU no bin ever held waited here too;
+    such a request now opens a find-it task, and the first task opened for its SKU takes
+    the ones still waiting.)
 
     Never dropped: it is listed for managers, and the next task opened for the SKU (by hand
     or by a count that finds it) takes it, with its discrepancy, as a trigger.

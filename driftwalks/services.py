@@ -69,8 +69,14 @@ DEFAULT_RULE = (Priority.NORMAL, 2)
 # --- opening tasks -------------------------------------------------------------------------
 
 
-def _active_task(*, bin: Bin, sku: Sku) -> CountTask | None:
-    return CountTask.objects.filter(bin=bin, sku=sku, status__in=CountTask.ACTIVE).first()
+def _active_task(*, bin: Bin | None, sku: Sku) -> CountTask | None:
+    where = Q(bin__isnull=True) if bin is None else Q(bin=bin)
+    return CountTask.objects.filter(where, sku=sku, status__in=CountTask.ACTIVE).first()
+
+
+def _key(bin: Bin | None, sku: Sku) -> tuple[int | None, int]:
+    """A task's (bin, SKU) key; a find-it task's bin is None."""
+    return (bin.pk if bin is not None else None, sku.pk)
 
 
 def _attach(
@@ -127,7 +133,7 @@ def _place_unplaced(tasks: list[CountTask]) -> None:
 @transaction.atomic
 def count_task_open(
     *,
-    bin: Bin,
+    bin: Bin | None,
     sku: Sku,
     cause: str,
     reason: str,
@@ -140,7 +146,8 @@ def count_task_open(
 
     At most one unfinished task per bin and SKU (a partial unique constraint): a later
     trigger attaches to it and can only make it more urgent (higher priority, earlier due
-    date). Returns (task, created).
+    date). With ``bin=None`` it is a find-it task (no bin is known to hold the SKU), one
+    unfinished per SKU. Returns (task, created).
     """
     rule_priority, due_days = TRIGGER_RULES.get(cause, DEFAULT_RULE)
     priority = priority or rule_priority
@@ -183,9 +190,10 @@ def count_request_receive(request: hooks.CountRequest) -> list[CountTask]:
     """The count-request hook's subscriber: one task (or trigger) per bin to count.
 
     Runs inside the caller's transaction. With no bins given, the bins that ever held the
-    SKU are counted; with no SKU named, every SKU the named bins hold. With nothing to count
-    the request is kept as an ``UnplacedRequest`` (the discrepancy stays open with its
-    ``count_requested_at``), never dropped.
+    SKU are counted, or, when none ever did, a find-it task looks for it wherever it is;
+    with no SKU named, every SKU the named bins hold. With nothing to count (no SKU named,
+    the bins hold nothing) the request is kept as an ``UnplacedRequest`` (the discrepancy
+    stays open with its ``count_requested_at``), never dropped.
     """
     cause = request.trigger or (request.discrepancy.kind if request.discrepancy else "other")
     bins = list({b.pk: b for b in request.bins}.values())
@@ -200,7 +208,8 @@ def count_request_receive(request: hooks.CountRequest) -> list[CountTask]:
     else:
         if not bins:
             bins = [row.bin for row in inventory_selectors.on_hand_for_sku(sku=request.sku)]
-        pairs = [(bin, request.sku) for bin in bins]
+        # No bin ever held it: the request means "find it", a task with no bin.
+        pairs = [(bin, request.sku) for bin in bins or [None]]
     if not pairs:
         _unplaced(request, cause).save()
         return []
@@ -216,17 +225,15 @@ count_request_receive.alters_data = True
 
 
 def _unplaced(request: hooks.CountRequest, cause: str) -> UnplacedRequest:
-    why = (
-        f"No bin has ever held {request.sku.code}"
-        if request.sku
-        else "No SKU was named and the bins named hold nothing on record"
-    )
+    """Only a request naming no SKU, whose bins hold nothing, is left with nothing to count
+    (a SKU no bin ever held gets a find-it task)."""
     return UnplacedRequest(
         sku=request.sku,
         cause=cause[:30],
         reason=request.reason[:500],
         discrepancy=request.discrepancy,
-        why_unplaced=f"{why}: open a count by hand on the bin to look in.",
+        why_unplaced="No SKU was named and the bins named hold nothing on record: "
+        "open a count by hand on the bin to look in.",
     )
 
 
@@ -251,7 +258,7 @@ def count_requests_receive(requests: list[hooks.CountRequest]) -> list[CountTask
 count_requests_receive.alters_data = True
 
 
-def _pairs_for(requests: list[hooks.CountRequest]) -> list[list[tuple[Bin, Sku]]]:
+def _pairs_for(requests: list[hooks.CountRequest]) -> list[list[tuple[Bin | None, Sku]]]:
     """Each request's (bin, SKU) pairs to count, as ``count_request_receive`` finds them:
     two queries for the whole batch."""
     ever_held: dict[int, list[Bin]] = {}
@@ -278,7 +285,8 @@ def _pairs_for(requests: list[hooks.CountRequest]) -> list[list[tuple[Bin, Sku]]
             mine = {b.pk for b in bins}
             pairs.append([(row.bin, row.sku) for row in held if row.bin_id in mine])
         else:
-            pairs.append([(bin, request.sku) for bin in bins or ever_held.get(request.sku.pk, [])])
+            found = bins or ever_held.get(request.sku.pk) or [None]  # None: find it
+            pairs.append([(bin, request.sku) for bin in found])
     return pairs
 
 
@@ -294,12 +302,12 @@ def _receive_batch(requests: list[hooks.CountRequest]) -> list[CountTask]:
         due_on = today + timedelta(days=due_days)
         planned += [(request, cause, b, s, rule_priority, due_on) for b, s in pairs]
 
-    keys = {(b.pk, s.pk) for _, _, b, s, _, _ in planned}
+    keys = {_key(b, s) for _, _, b, s, _, _ in planned}
     active = {
         (t.bin_id, t.sku_id): t
         for t in CountTask.objects.filter(
+            Q(bin_id__in={b for b, _ in keys} - {None}) | Q(bin__isnull=True),
             status__in=CountTask.ACTIVE,
-            bin_id__in={b for b, _ in keys},
             sku_id__in={s for _, s in keys},
         )
         if (t.bin_id, t.sku_id) in keys
@@ -309,7 +317,7 @@ def _receive_batch(requests: list[hooks.CountRequest]) -> list[CountTask]:
     urgent: dict[int, tuple[int, date]] = {}  # an existing task → the most urgent trigger
     tasks = []
     for position, (request, cause, bin, sku, priority, due_on) in enumerate(planned):
-        key = (bin.pk, sku.pk)
+        key = _key(bin, sku)
         task = active.get(key) or opened.get(key)
         if task is None:
             task = CountTask(bin=bin, sku=sku, cause=cause[:30], reason=request.reason[:500],
@@ -960,45 +968,8 @@ count_task_decide.alters_data = True
 
 
 # --- find-it tasks -------------------------------------------------------------------------
-
-
-def _active_find(*, sku: Sku) -> CountTask | None:
-    return CountTask.objects.filter(bin__isnull=True, sku=sku, status__in=CountTask.ACTIVE).first()
-
-
-@transaction.atomic
-def find_task_open(
-    *,
-    sku: Sku,
-    cause: str,
-    reason: str,
-    discrepancy: Discrepancy | None = None,
-    actor: AbstractBaseUser | None = None,
-) -> tuple[CountTask, bool]:
-    """Open a task to find ``sku`` wherever it is (no bin is known), or attach this trigger
-    to the unfinished one (a partial unique constraint: one per SKU). Count requests that
-    found no bin for the SKU become its triggers. Returns (task, created)."""
-    priority, due_days = TRIGGER_RULES.get(cause, DEFAULT_RULE)
-    task, created = _active_find(sku=sku), False
-    if task is None:
-        try:
-            with transaction.atomic():
-                task = CountTask.objects.create(bin=None, sku=sku, cause=cause[:30],
-                                                reason=reason[:500], priority=priority,
-                                                due_on=timezone.localdate()
-                                                + timedelta(days=due_days))  # fmt: skip
-                created = True
-        except IntegrityError:
-            task = _active_find(sku=sku)  # a concurrent trigger opened it first
-            if task is None:
-                raise
-    _attach(task=task, cause=cause, reason=reason, discrepancy=discrepancy, actor=actor)
-    if created:
-        _place_unplaced([task])
-    return task, created
-
-
-find_task_open.alters_data = True
+# Opened by ``count_task_open(bin=None, …)``: a count request naming a SKU no bin ever held,
+# or the opening stock-take.
 
 
 def _lock_find(*, task: CountTask, counter: AbstractBaseUser) -> CountTask:

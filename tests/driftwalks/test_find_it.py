@@ -10,10 +10,10 @@ from driftwalks.exceptions import CountRefused
 from driftwalks.models import Count, CountTask, TaskTrigger, UnplacedRequest
 from driftwalks.services import (
     count_task_cancel,
+    count_task_open,
     count_tasks_assign,
     find_task_count_bin,
     find_task_finish,
-    find_task_open,
     walk_start,
 )
 from inventory import hooks
@@ -49,7 +49,7 @@ def lost(storefront):
 
 
 def _find(sku, **kwargs) -> CountTask:
-    return find_task_open(sku=sku, cause=CountTask.Cause.OPENING, reason="find it", **kwargs)[0]
+    return count_task_open(bin=None, sku=sku, cause="opening_count", reason="find it", **kwargs)[0]
 
 
 def _ledger_clean() -> None:
@@ -59,11 +59,11 @@ def _ledger_clean() -> None:
 # --- the model's rules ---------------------------------------------------------------------
 
 
-def test_find_task_open_keeps_one_unfinished_task_per_sku(lost):
+def test_count_task_open_without_a_bin_keeps_one_find_task_per_sku(lost):
     sku, uncounted = lost
-    first, created = find_task_open(sku=sku, cause="opening_count", reason="a",
-                                    discrepancy=uncounted)  # fmt: skip
-    again, created_again = find_task_open(sku=sku, cause="manual", reason="b")
+    first, created = count_task_open(bin=None, sku=sku, cause="opening_count", reason="a",
+                                     discrepancy=uncounted)  # fmt: skip
+    again, created_again = count_task_open(bin=None, sku=sku, cause="manual", reason="b")
     assert (created, created_again, again) == (True, False, first)
     assert first.bin is None and first.is_find and first.place == "wherever it is (find it)"
     assert [t.cause for t in first.triggers.all()] == ["opening_count", "manual"]
@@ -85,10 +85,24 @@ def test_found_for_is_only_for_a_task_in_a_bin(lost):
         CountTaskFactory(bin=None, sku=SkuFactory(), found_for=task, status=Status.OPEN)
 
 
-def test_find_task_open_takes_the_count_requests_that_found_no_bin(lost):
+def test_count_request_for_a_sku_no_bin_ever_held_opens_a_find_task(lost):
     sku, uncounted = lost
     hooks.request_count(hooks.CountRequest(sku=sku, bins=[], reason="gap", discrepancy=uncounted))
-    waiting = UnplacedRequest.objects.get()
+    hooks.request_count(hooks.CountRequest(sku=sku, bins=[], reason="again", trigger="manual"))
+    task = CountTask.objects.get()
+    assert task.is_find and task.reason == "gap"
+    assert [(t.discrepancy, t.reason) for t in task.triggers.all()] == [
+        (uncounted, "gap"),
+        (None, "again"),
+    ]
+    assert not UnplacedRequest.objects.exists()
+
+
+def test_find_task_takes_the_requests_left_unplaced_before(lost):
+    sku, uncounted = lost
+    waiting = UnplacedRequest.objects.create(
+        sku=sku, cause="found", reason="on the floor", discrepancy=uncounted, why_unplaced="older"
+    )
     task = _find(sku)
     waiting.refresh_from_db()
     assert waiting.placed_task == task
