@@ -98,7 +98,7 @@ def _open_chunk(
         expected.setdefault(sku_id, []).append(bin_id)
     wanted_keys = {(b, s) for s in chunk for b in expected.get(s, [None])}
     active = Q(status__in=CountTask.ACTIVE, sku_id__in=chunk)
-    before = set(CountTask.objects.filter(active).values_list("pk", flat=True))
+    now = timezone.now()  # marks the tasks this run opens (a concurrent run's conflict not)
 
     def reason(sku_id: int) -> str:
         return f"Opening stock-take of {storefront.name}: {wanted[sku_id][1]}"[:500]
@@ -112,13 +112,14 @@ def _open_chunk(
                 priority=priority,
                 due_on=due_on,
                 reason=reason(sku_id),
+                created_at=now,
             )  # fmt: skip
             for bin_id, sku_id in sorted(wanted_keys, key=lambda k: (k[1], k[0] or 0))
         ],
         ignore_conflicts=True,  # one unfinished task per bin+SKU, one find-it per SKU
     )
     tasks = [t for t in CountTask.objects.filter(active) if (t.bin_id, t.sku_id) in wanted_keys]
-    new = [t for t in tasks if t.pk not in before]
+    new = [t for t in tasks if t.created_at == now and t.cause == CAUSE]
     report.bin_tasks += sum(t.bin_id is not None for t in new)
     report.find_tasks += sum(t.bin_id is None for t in new)
     report.already_open += len(tasks) - len(new)
@@ -133,7 +134,7 @@ def _open_chunk(
                 created_by=actor,
             )  # fmt: skip
             for t in tasks
-            if t.pk not in before or wanted[t.sku_id][0] is not None
+            if t in new or wanted[t.sku_id][0] is not None
         ],
         ignore_conflicts=True,
     )
