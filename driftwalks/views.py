@@ -34,6 +34,7 @@ from driftwalks.forms import (
     ManualTaskForm,
 )
 from driftwalks.models import Count, CountTask
+from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
 from inventory.models import Bin, System
 
@@ -255,6 +256,7 @@ def _task_list_context(request, **forms) -> dict:
         "zones": selectors.zones(),
         "figures": selectors.task_figures(),
         "unplaced": selectors.unplaced_requests(),
+        "storefronts": inventory_selectors.storefronts_for_reconcile(),
         "assign_form": forms.get("assign_form") or AssignForm(),
         "open_form": forms.get("open_form") or ManualTaskForm(),
     }

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from driftwalks.models import CountTask, TaskTrigger
 from driftwalks.services import count_task_cancel, count_tasks_assign, find_task_finish
 from driftwalks.stocktake import opening_stock_take_open
-from inventory.models import Discrepancy, Fact, Job, ShelfEvidence
+from inventory.models import Discrepancy, Fact, Job, ShelfEvidence, System
 from inventory.services import discrepancy_record, shelf_evidence_record
 from inventory.tasks import run_job_task
 from tests.driftwalks.factories import count, move, open_task
@@ -177,3 +177,11 @@ def test_opening_stock_take_tasks_go_on_a_walk_bins_first(
     body = client.get("/walks/").content.decode()
     assert body.index("A-01") < body.index("A-02") < body.index("B-01") < body.index("Find CAP")
     call_command("verify_ledger", "--no-record")
+
+
+def test_task_list_links_each_storefronts_opening_stock_take(client, storefront, manager_user):
+    System.objects.filter(pk=storefront.pk).update(sync_mode=System.SyncMode.OBSERVE)
+    client.force_login(manager_user)
+    page = client.get("/walks/tasks/").content.decode()
+    assert 'href="/walks/opening/storefront/"' in page
+    assert 'Opening stock-take of storefront</a> <span class="flag warn">observing' in page
