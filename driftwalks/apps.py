@@ -13,7 +13,7 @@ class DriftwalksConfig(AppConfig):
         hooks.subscribe_count_requests(count_request_receive, batch=count_requests_receive)
         from driftwalks import jobs
 
-        jobs.register()  # the counts import, run as a job from the managers' page
+        jobs.register()  # the counts import and the opening stock-take, run as jobs
         from driftwalks import dashboard
 
         hooks.subscribe_dashboard(

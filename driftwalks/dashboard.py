@@ -17,9 +17,9 @@ from inventory.selectors import Chart, Figure
 
 def figures() -> list[Figure]:
     since = timezone.now() - timedelta(days=30)
-    row = CountRow.objects.filter(round=1, created_at__gte=since).aggregate(
-        lines=Count("id"), within=Count("id", filter=Q(within_tolerance=True))
-    )
+    row = CountRow.objects.filter(
+        round=1, created_at__gte=since, task__bin__isnull=False
+    ).aggregate(lines=Count("id"), within=Count("id", filter=Q(within_tolerance=True)))
     accuracy = f"{100 * row['within'] / row['lines']:.1f} %" if row["lines"] else "—"
     oldest = (
         CountTask.objects.filter(status__in=CountTask.ACTIVE)
@@ -32,7 +32,7 @@ def figures() -> list[Figure]:
     else:
         age = (timezone.now() - oldest.created_at).days
         oldest_value = f"{age} day{'s' if age != 1 else ''}"
-        oldest_note = f"count task {oldest.pk} for bin {oldest.bin.code}, due {oldest.due_on}"
+        oldest_note = f"count task {oldest.pk} for {oldest.target}, due {oldest.due_on}"
         url = reverse("driftwalks:task-detail", args=[oldest.pk])
     return [
         Figure(
@@ -75,7 +75,7 @@ def notes(ids: list[int]) -> dict[int, list[tuple[str, str]]]:
     for trigger in triggers:
         task = trigger.task
         status = task.get_status_display().lower()
-        text = f"count task {task.pk} for bin {task.bin.code}"
+        text = f"count task {task.pk} for {task.target}"
         if task.status not in CountTask.ACTIVE:
             text += f" is {status}"
         elif task.due_on == today:

@@ -138,11 +138,42 @@ class BinCodeForm(forms.Form):
     code = forms.CharField(max_length=20, strip=True)
 
     def clean_code(self) -> Bin:
-        code = self.cleaned_data["code"]
+        return self.clean_code_of(self.cleaned_data["code"])
+
+    @staticmethod
+    def clean_code_of(code: str) -> Bin:
         bin = Bin.objects.filter(code__iexact=code).first()
         if bin is None:
             raise forms.ValidationError(f"No bin {code}.")
         return bin
+
+
+class FindCountForm(forms.Form):
+    """A find-it task's SKU found in a bin: the scanned bin and what was counted there."""
+
+    key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    bin = forms.CharField(
+        max_length=20,
+        strip=True,
+        label="Bin where you found it",
+        widget=forms.TextInput(attrs={"placeholder": "Scan the bin", "autocomplete": "off",
+                                      "enterkeyhint": "next", "autofocus": True}),
+        error_messages={"required": "Scan the bin where you found it."},
+    )  # fmt: skip
+    counted = forms.IntegerField(
+        label="Units in that bin",
+        min_value=0,
+        max_value=conf.MAX_COUNT,
+        widget=forms.NumberInput(attrs=COUNT_ATTRS),
+        error_messages={"required": "Enter what you counted in that bin."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {"key": new_key()})
+        super().__init__(*args, **kwargs)
+
+    def clean_bin(self) -> Bin:
+        return BinCodeForm.clean_code_of(self.cleaned_data["bin"])
 
 
 class ManualTaskForm(forms.Form):

@@ -10,6 +10,8 @@ task (the unfinished one, or a new one opened for the import) through
 within tolerance is a ``count_adjust`` movement through ``inventory``'s one write path, a
 larger one waits for a blind recount by someone else, and a disputed recount for a
 manager's decision (never the importer's). The report says which happened to every row.
+A row whose count became the shelf's number makes its SKU known (shelf evidence), recorded
+once per chunk of rows rather than once per row.
 
 This module is the import's service; it lives beside ``services.py`` (already past the size
 at which STYLE.md splits a module) and writes only through its functions.
@@ -28,7 +30,8 @@ from driftwalks import conf
 from driftwalks.exceptions import CountRefused
 from driftwalks.models import Count, CountTask
 from driftwalks.services import CountLine, count_submit, count_task_open
-from inventory.models import Bin, Sku
+from inventory.models import Bin, ShelfEvidence, Sku
+from inventory.services import shelf_evidence_record
 from inventory.services.imports import CONTROL, REJECT, SKIP, ImportRejected, read_rows
 
 CAUSE = "counts_import"  # a count task's cause; read as "Counts import"
@@ -223,8 +226,22 @@ def _apply(row: _Row, *, counter: AbstractBaseUser, key: str, source: str) -> Co
         reason=f"{reason}: {row.note}" if row.note else reason,
     )
     line = CountLine(sku=row.sku, counted=row.counted, task_id=task.pk)
-    [count] = count_submit(bin=row.bin, lines=[line], counter=counter, idempotency_key=key)
+    [count] = count_submit(
+        bin=row.bin, lines=[line], counter=counter, idempotency_key=key, evidence=False
+    )
     return count
+
+
+def _record_evidence(counts: list[Count], *, counter: AbstractBaseUser, batch: str) -> None:
+    """The chunk's counts that became the shelf's number make their SKUs known: one call per
+    kind of evidence for the whole chunk (a count of none confirms there is none)."""
+    settled = [c for c in counts if c.outcome in (Outcome.APPLIED, Outcome.CONFIRMED)]
+    counted = {c.task.sku_id for c in settled if c.counted}
+    zero = {c.task.sku_id for c in settled if not c.counted} - counted
+    reference = f"counts import {batch}"
+    for kind, skus in ((ShelfEvidence.Kind.COUNT, counted), (ShelfEvidence.Kind.ZERO, zero)):
+        if skus:
+            shelf_evidence_record(skus=skus, kind=kind, reference=reference, actor=counter)
 
 
 def counts_import(
@@ -260,7 +277,9 @@ def counts_import(
     done = {
         c.submission_key: c
         for chunk in _chunks([_key(batch, r.number) for r in good])
-        for c in Count.objects.filter(submission_key__in=chunk, counted_by=counter)
+        for c in Count.objects.filter(submission_key__in=chunk, counted_by=counter).select_related(
+            "task"
+        )
     }
     bad += _check_tasks(good, counter, set(done), batch)
     bad.sort(key=lambda e: e["row"])
@@ -272,20 +291,28 @@ def counts_import(
         progress(f"Applying {len(good)} count(s) in one transaction…")
     report = CountImportReport(skipped=bad)
     with transaction.atomic():
-        for row in sorted(good, key=lambda r: (r.bin.pk, r.sku.pk)):
-            key = _key(batch, row.number)
-            try:
-                # Skipping a refused row needs a savepoint; rejecting rolls everything back.
-                with transaction.atomic(savepoint=mode == SKIP):
-                    count = done.get(key) or _apply(row, counter=counter, key=key, source=source)
-            except CountRefused as refused:  # the state changed since the check
-                if mode == REJECT:
-                    raise ImportRejected([{"row": row.number, "reason": str(refused)}]) from None
-                report.skipped.append({"row": row.number, "reason": str(refused)})
-                continue
-            getattr(report, _LIST[count.outcome]).append(
-                {"row": row.number, "reason": _sentence(row, count)}
-            )
+        for chunk in _chunks(sorted(good, key=lambda r: (r.bin.pk, r.sku.pk))):
+            counts = []
+            for row in chunk:
+                key = _key(batch, row.number)
+                try:
+                    # Skipping a refused row needs a savepoint; rejecting rolls all back.
+                    with transaction.atomic(savepoint=mode == SKIP):
+                        count = done.get(key) or _apply(
+                            row, counter=counter, key=key, source=source
+                        )
+                except CountRefused as refused:  # the state changed since the check
+                    if mode == REJECT:
+                        raise ImportRejected(
+                            [{"row": row.number, "reason": str(refused)}]
+                        ) from None
+                    report.skipped.append({"row": row.number, "reason": str(refused)})
+                    continue
+                counts.append(count)
+                getattr(report, _LIST[count.outcome]).append(
+                    {"row": row.number, "reason": _sentence(row, count)}
+                )
+            _record_evidence(counts, counter=counter, batch=batch)
     for rows_of in report.__dict__.values():
         rows_of.sort(key=lambda e: e["row"])
     return report

@@ -1,8 +1,9 @@
 """The kinds of browser-started jobs drift walks runs (registered in AppConfig.ready)."""
 
 from driftwalks.imports import counts_import
+from driftwalks.stocktake import opening_stock_take_open
 from inventory import hooks
-from inventory.models import Job
+from inventory.models import Job, System
 from inventory.services.imports import ImportRejected
 from inventory.services.jobs import job_progress
 
@@ -26,5 +27,20 @@ def run_import_counts(job: Job) -> dict:
     return report.as_dict()
 
 
+def run_opening_stock_take(job: Job) -> dict:
+    """Open the opening stock-take's count tasks of the storefront named in the params."""
+    storefront = System.objects.get(name=job.params["storefront"], kind=System.Kind.STOREFRONT)
+    report = opening_stock_take_open(
+        storefront=storefront,
+        actor=job.created_by,
+        progress=lambda done, total: job_progress(
+            job=job, total=max(total, 1), advance=1 if done else 0,
+            message=f"Opening count tasks: {done} of {total} chunk(s) of SKUs…",
+        ),
+    )  # fmt: skip
+    return report.as_dict()
+
+
 def register() -> None:
     hooks.register_job_runner("import_counts", run_import_counts)
+    hooks.register_job_runner("opening_stock_take", run_opening_stock_take)

@@ -4,6 +4,13 @@ A task asks for one SKU to be counted in one bin. At most one task per bin and S
 unfinished at a time (a partial unique constraint); later triggers attach to it. A task is
 finished only by a count (``closed``, with the count that closed it) or by a manager's
 decision with a reason (``cancelled``); both rules are check constraints.
+
+A *find-it* task has no bin: no bin is known to hold the SKU (a storefront sells it, the
+shelf never recorded it). The counter finds it, scans each bin where it is and counts it
+there (each such count is a task of that bin, ``found_for`` the find-it task), then
+finishes; finishing with no bin found is the shelf's "none anywhere" confirmation. At most
+one find-it task per SKU is unfinished at a time, and it is never recounted or sent to a
+manager (its bins' counts are): both are database constraints.
 """
 
 from django.conf import settings
@@ -38,6 +45,7 @@ class CountTask(models.Model):
         CYCLE = "cycle", "Cycle count"
         MANUAL = "manual", "Opened by hand"
         FOUND = "found", "Found during a count"
+        OPENING = "opening_count", "Opening stock-take"
 
     # Unfinished tasks: one per bin and SKU at most.
     ACTIVE = [Status.OPEN, Status.RECOUNT_REQUIRED, Status.APPROVAL_REQUIRED]
@@ -45,7 +53,14 @@ class CountTask(models.Model):
     COUNTABLE = [Status.OPEN, Status.RECOUNT_REQUIRED]
     FINISHED = [Status.CLOSED, Status.CANCELLED]
 
-    bin = models.ForeignKey(Bin, on_delete=models.PROTECT, related_name="count_tasks")
+    bin = models.ForeignKey(
+        Bin,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="count_tasks",
+        help_text="Empty for a find-it task: no bin is known to hold the SKU.",
+    )
     sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="count_tasks")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
@@ -82,6 +97,14 @@ class CountTask(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     decision_reason = models.TextField(blank=True)
+    found_for = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="found_tasks",
+        help_text="The find-it task whose counter found the SKU in this bin.",
+    )
 
     class Meta:
         ordering = ["priority", "due_on", "id"]
@@ -96,6 +119,21 @@ class CountTask(models.Model):
                 fields=["bin", "sku"],
                 condition=Q(status__in=["open", "recount_required", "approval_required"]),
                 name="driftwalks_counttask_one_active_per_bin_sku",
+            ),
+            models.UniqueConstraint(
+                fields=["sku"],
+                condition=Q(
+                    bin__isnull=True, status__in=["open", "recount_required", "approval_required"]
+                ),
+                name="driftwalks_counttask_one_active_find_per_sku",
+            ),  # fmt: skip
+            models.CheckConstraint(
+                condition=Q(bin__isnull=False) | Q(status__in=["open", "closed", "cancelled"]),
+                name="driftwalks_counttask_find_never_recounted",
+            ),
+            models.CheckConstraint(
+                condition=Q(found_for__isnull=True) | Q(bin__isnull=False),
+                name="driftwalks_counttask_found_in_a_bin",
             ),
             models.CheckConstraint(
                 condition=Q(
@@ -121,7 +159,22 @@ class CountTask(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Count {self.sku} in {self.bin} ({self.get_status_display()})"
+        return f"Count {self.sku} {self.place} ({self.get_status_display()})"
+
+    @property
+    def is_find(self) -> bool:
+        """A find-it task: no bin is known; the counter finds the SKU first."""
+        return self.bin_id is None
+
+    @property
+    def place(self) -> str:
+        """Where to count, in words: "in A-14", or "wherever it is" for a find-it task."""
+        return "wherever it is (find it)" if self.bin_id is None else f"in {self.bin.code}"
+
+    @property
+    def target(self) -> str:
+        """What the task counts, for sentences: "bin A-14", or "any bin (find it)"."""
+        return "any bin (find it)" if self.bin_id is None else f"bin {self.bin.code}"
 
     @property
     def is_active(self) -> bool:
@@ -228,8 +281,10 @@ class Count(models.Model):
 
 
 class UnplacedRequest(models.Model):
-    """A count request that could not become a task: no bin has ever held the SKU (or the
-    request named no SKU and its bins hold nothing).
+    """A count request that could not become a task: it named no SKU and its bins hold
+    nothing. (Before find-it tasks, a request for a SKU no bin ever held waited here too;
+    such a request now opens a find-it task, and the first task opened for its SKU takes
+    the ones still waiting.)
 
     Never dropped: it is listed for managers, and the next task opened for the SKU (by hand
     or by a count that finds it) takes it, with its discrepancy, as a trigger.

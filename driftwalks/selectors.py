@@ -19,6 +19,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
+    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -34,7 +35,16 @@ from django.utils import timezone
 from driftwalks import conf
 from driftwalks.models import Count as CountRow
 from driftwalks.models import CountTask, TaskTrigger, UnplacedRequest, cause_label
-from inventory.models import Bin, OnHand, Sku, StockMovement
+from inventory.models import (
+    Bin,
+    Discrepancy,
+    Job,
+    OnHand,
+    ShelfEvidence,
+    Sku,
+    StockMovement,
+    System,
+)
 
 Status = CountTask.Status
 
@@ -67,6 +77,33 @@ def next_bin_for_user(*, user: AbstractBaseUser, after: Bin | None = None) -> Bi
             return later
         return bins.exclude(pk=after.pk).first()
     return bins.first()
+
+
+def find_tasks_for_user(*, user: AbstractBaseUser) -> QuerySet[CountTask]:
+    """The find-it tasks on the user's walk (no bin known: walked after the bins)."""
+    return (
+        CountTask.objects.filter(bin__isnull=True, assignee=user, status__in=CountTask.COUNTABLE)
+        .select_related("sku")
+        .order_by("due_on", "priority", "id")
+    )
+
+
+def find_task_for_counter(*, pk: int) -> CountTask:
+    """A find-it task with the bins found so far and what was counted in each (the counter's
+    own numbers, never the shelf's): three queries."""
+    return (
+        CountTask.objects.filter(bin__isnull=True)
+        .select_related("sku", "assignee")
+        .prefetch_related(
+            Prefetch(
+                "found_tasks",
+                queryset=CountTask.objects.select_related("bin")
+                .prefetch_related(Prefetch("counts", queryset=CountRow.objects.order_by("round")))
+                .order_by("bin__walk_order", "bin__code"),
+            )
+        )
+        .get(pk=pk)
+    )
 
 
 def pool_size_for_user(*, user: AbstractBaseUser) -> int:
@@ -333,8 +370,9 @@ class AccuracyRow:
 
 
 def _first_counts(*, since: datetime) -> QuerySet[CountRow]:
-    """Counted bin-SKU lines: the first count of each task (a recount verifies it)."""
-    return CountRow.objects.filter(round=1, created_at__gte=since)
+    """Counted bin-SKU lines: the first count of each task (a recount verifies it); a
+    find-it task's closing count sums its bins' counts and is not a line of its own."""
+    return CountRow.objects.filter(round=1, created_at__gte=since, task__bin__isnull=False)
 
 
 def accuracy_total(*, since: datetime) -> AccuracyRow:
@@ -400,3 +438,70 @@ def corrected_units_per_day(*, since: datetime) -> list[tuple[date, int]]:
         .order_by("day")
     )
     return [(r["day"], r["units"]) for r in rows]
+
+
+# --- the opening stock-take ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StockTakeProgress:
+    """How far the opening stock-take of one storefront is: of the SKUs it said it holds
+    before the shelf counted them, how many are counted now, and their units (the
+    storefront's numbers, from its latest "not yet counted" row of each)."""
+
+    skus_total: int
+    skus_counted: int
+    units_total: int
+    units_counted: int
+    tasks_open: int
+    tasks_done: int
+
+    @property
+    def percent_skus(self) -> int:
+        return int(100 * self.skus_counted / self.skus_total) if self.skus_total else 0
+
+    @property
+    def percent_units(self) -> int:
+        return int(100 * self.units_counted / self.units_total) if self.units_total else 0
+
+
+def stock_take_progress_for(*, storefront: System) -> StockTakeProgress:
+    """Two aggregate queries, whatever the catalog's size."""
+    latest = (
+        Discrepancy.objects.filter(kind=Discrepancy.Kind.NOT_YET_COUNTED, consumer=storefront)
+        .values("sku_id")
+        .annotate(last=Max("pk"))
+        .values("last")
+    )
+    known = Exists(ShelfEvidence.objects.filter(sku=OuterRef("sku")))
+    said = (
+        Discrepancy.objects.filter(pk__in=Subquery(latest), consumer_value__gt=0)
+        .annotate(known=known)
+        .aggregate(
+            skus=Count("pk"),
+            units=Coalesce(Sum("consumer_value"), 0),
+            skus_counted=Count("pk", filter=Q(known=True)),
+            units_counted=Coalesce(Sum("consumer_value", filter=Q(known=True)), 0),
+        )
+    )
+    tasks = CountTask.objects.filter(cause=CountTask.Cause.OPENING).aggregate(
+        open=Count("pk", filter=Q(status__in=CountTask.ACTIVE)),
+        done=Count("pk", filter=Q(status__in=CountTask.FINISHED)),
+    )
+    return StockTakeProgress(
+        skus_total=said["skus"],
+        skus_counted=said["skus_counted"],
+        units_total=said["units"],
+        units_counted=said["units_counted"],
+        tasks_open=tasks["open"],
+        tasks_done=tasks["done"],
+    )
+
+
+def stock_take_job_for(*, storefront: System) -> Job | None:
+    """The latest job that opened this storefront's stock-take tasks, for its progress."""
+    return (
+        Job.objects.filter(kind="opening_stock_take", params__storefront=storefront.name)
+        .order_by("-pk")
+        .first()
+    )

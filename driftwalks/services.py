@@ -28,8 +28,22 @@ from driftwalks.models import Count, CountTask, TaskTrigger, UnplacedRequest
 from inventory import hooks
 from inventory import selectors as inventory_selectors
 from inventory.exceptions import InsufficientStock, InvalidMovement
-from inventory.models import Bin, Discrepancy, Fact, OnHand, Sku, StockMovement, System
-from inventory.services import discrepancy_record, discrepancy_resolve, on_hand_adjust
+from inventory.models import (
+    Bin,
+    Discrepancy,
+    Fact,
+    OnHand,
+    ShelfEvidence,
+    Sku,
+    StockMovement,
+    System,
+)
+from inventory.services import (
+    discrepancy_record,
+    discrepancy_resolve,
+    on_hand_adjust,
+    shelf_evidence_record,
+)
 
 Status = CountTask.Status
 Priority = CountTask.Priority
@@ -44,6 +58,7 @@ TRIGGER_RULES: dict[str, tuple[int, int]] = {
     Cause.PICK_SHORT: (Priority.HIGH, 0),
     Cause.VERIFY_LEDGER: (Priority.HIGH, 0),
     Cause.FOUND: (Priority.NORMAL, 0),
+    Cause.OPENING: (Priority.NORMAL, 2),
     Cause.GHOST_ROW: (Priority.NORMAL, 2),
     Cause.RETURN_MISMATCH: (Priority.NORMAL, 2),
     Cause.RECEIPT_MISMATCH: (Priority.NORMAL, 2),
@@ -54,8 +69,14 @@ DEFAULT_RULE = (Priority.NORMAL, 2)
 # --- opening tasks -------------------------------------------------------------------------
 
 
-def _active_task(*, bin: Bin, sku: Sku) -> CountTask | None:
-    return CountTask.objects.filter(bin=bin, sku=sku, status__in=CountTask.ACTIVE).first()
+def _active_task(*, bin: Bin | None, sku: Sku) -> CountTask | None:
+    where = Q(bin__isnull=True) if bin is None else Q(bin=bin)
+    return CountTask.objects.filter(where, sku=sku, status__in=CountTask.ACTIVE).first()
+
+
+def _key(bin: Bin | None, sku: Sku) -> tuple[int | None, int]:
+    """A task's (bin, SKU) key; a find-it task's bin is None."""
+    return (bin.pk if bin is not None else None, sku.pk)
 
 
 def _attach(
@@ -112,7 +133,7 @@ def _place_unplaced(tasks: list[CountTask]) -> None:
 @transaction.atomic
 def count_task_open(
     *,
-    bin: Bin,
+    bin: Bin | None,
     sku: Sku,
     cause: str,
     reason: str,
@@ -125,7 +146,8 @@ def count_task_open(
 
     At most one unfinished task per bin and SKU (a partial unique constraint): a later
     trigger attaches to it and can only make it more urgent (higher priority, earlier due
-    date). Returns (task, created).
+    date). With ``bin=None`` it is a find-it task (no bin is known to hold the SKU), one
+    unfinished per SKU. Returns (task, created).
     """
     rule_priority, due_days = TRIGGER_RULES.get(cause, DEFAULT_RULE)
     priority = priority or rule_priority
@@ -168,9 +190,10 @@ def count_request_receive(request: hooks.CountRequest) -> list[CountTask]:
     """The count-request hook's subscriber: one task (or trigger) per bin to count.
 
     Runs inside the caller's transaction. With no bins given, the bins that ever held the
-    SKU are counted; with no SKU named, every SKU the named bins hold. With nothing to count
-    the request is kept as an ``UnplacedRequest`` (the discrepancy stays open with its
-    ``count_requested_at``), never dropped.
+    SKU are counted, or, when none ever did, a find-it task looks for it wherever it is;
+    with no SKU named, every SKU the named bins hold. With nothing to count (no SKU named,
+    the bins hold nothing) the request is kept as an ``UnplacedRequest`` (the discrepancy
+    stays open with its ``count_requested_at``), never dropped.
     """
     cause = request.trigger or (request.discrepancy.kind if request.discrepancy else "other")
     bins = list({b.pk: b for b in request.bins}.values())
@@ -185,7 +208,8 @@ def count_request_receive(request: hooks.CountRequest) -> list[CountTask]:
     else:
         if not bins:
             bins = [row.bin for row in inventory_selectors.on_hand_for_sku(sku=request.sku)]
-        pairs = [(bin, request.sku) for bin in bins]
+        # No bin ever held it: the request means "find it", a task with no bin.
+        pairs = [(bin, request.sku) for bin in bins or [None]]
     if not pairs:
         _unplaced(request, cause).save()
         return []
@@ -201,17 +225,15 @@ count_request_receive.alters_data = True
 
 
 def _unplaced(request: hooks.CountRequest, cause: str) -> UnplacedRequest:
-    why = (
-        f"No bin has ever held {request.sku.code}"
-        if request.sku
-        else "No SKU was named and the bins named hold nothing on record"
-    )
+    """Only a request naming no SKU, whose bins hold nothing, is left with nothing to count
+    (a SKU no bin ever held gets a find-it task)."""
     return UnplacedRequest(
         sku=request.sku,
         cause=cause[:30],
         reason=request.reason[:500],
         discrepancy=request.discrepancy,
-        why_unplaced=f"{why}: open a count by hand on the bin to look in.",
+        why_unplaced="No SKU was named and the bins named hold nothing on record: "
+        "open a count by hand on the bin to look in.",
     )
 
 
@@ -236,7 +258,7 @@ def count_requests_receive(requests: list[hooks.CountRequest]) -> list[CountTask
 count_requests_receive.alters_data = True
 
 
-def _pairs_for(requests: list[hooks.CountRequest]) -> list[list[tuple[Bin, Sku]]]:
+def _pairs_for(requests: list[hooks.CountRequest]) -> list[list[tuple[Bin | None, Sku]]]:
     """Each request's (bin, SKU) pairs to count, as ``count_request_receive`` finds them:
     two queries for the whole batch."""
     ever_held: dict[int, list[Bin]] = {}
@@ -263,7 +285,8 @@ def _pairs_for(requests: list[hooks.CountRequest]) -> list[list[tuple[Bin, Sku]]
             mine = {b.pk for b in bins}
             pairs.append([(row.bin, row.sku) for row in held if row.bin_id in mine])
         else:
-            pairs.append([(bin, request.sku) for bin in bins or ever_held.get(request.sku.pk, [])])
+            found = bins or ever_held.get(request.sku.pk) or [None]  # None: find it
+            pairs.append([(bin, request.sku) for bin in found])
     return pairs
 
 
@@ -279,12 +302,12 @@ def _receive_batch(requests: list[hooks.CountRequest]) -> list[CountTask]:
         due_on = today + timedelta(days=due_days)
         planned += [(request, cause, b, s, rule_priority, due_on) for b, s in pairs]
 
-    keys = {(b.pk, s.pk) for _, _, b, s, _, _ in planned}
+    keys = {_key(b, s) for _, _, b, s, _, _ in planned}
     active = {
         (t.bin_id, t.sku_id): t
         for t in CountTask.objects.filter(
+            Q(bin_id__in={b for b, _ in keys} - {None}) | Q(bin__isnull=True),
             status__in=CountTask.ACTIVE,
-            bin_id__in={b for b, _ in keys},
             sku_id__in={s for _, s in keys},
         )
         if (t.bin_id, t.sku_id) in keys
@@ -294,7 +317,7 @@ def _receive_batch(requests: list[hooks.CountRequest]) -> list[CountTask]:
     urgent: dict[int, tuple[int, date]] = {}  # an existing task → the most urgent trigger
     tasks = []
     for position, (request, cause, bin, sku, priority, due_on) in enumerate(planned):
-        key = (bin.pk, sku.pk)
+        key = _key(bin, sku)
         task = active.get(key) or opened.get(key)
         if task is None:
             task = CountTask(bin=bin, sku=sku, cause=cause[:30], reason=request.reason[:500],
@@ -510,7 +533,7 @@ def count_tasks_assign(
     for task in tasks:
         if task.status not in CountTask.COUNTABLE:
             raise CountRefused(
-                f"{task.sku.code} in {task.bin.code} is {task.get_status_display().lower()}; "
+                f"{task.sku.code} {task.place} is {task.get_status_display().lower()}; "
                 "it cannot be handed to a counter."
             )
     if assignee is not None:
@@ -549,7 +572,7 @@ def count_task_cancel(*, task: CountTask, reason: str, actor: AbstractBaseUser) 
     )
     if task.status not in CountTask.COUNTABLE:
         raise CountRefused(
-            f"{task.sku.code} in {task.bin.code} is {task.get_status_display().lower()}; "
+            f"{task.sku.code} {task.place} is {task.get_status_display().lower()}; "
             "it cannot be closed without a count."
         )
     task.status = Status.CANCELLED
@@ -662,6 +685,18 @@ def _resolve_linked(
     return len(done)
 
 
+def _evidence_kind(counted: int) -> str:
+    """A count of none is an explicit "none here" confirmation, the rest a count."""
+    return ShelfEvidence.Kind.ZERO if counted == 0 else ShelfEvidence.Kind.COUNT
+
+
+def _record_evidence(*, task: CountTask, count: Count, actor: AbstractBaseUser) -> None:
+    """The count's result is the shelf's number for the bin and SKU now: the SKU is known
+    (a count with no variance too, though it writes no movement)."""
+    shelf_evidence_record(skus=[task.sku_id], kind=_evidence_kind(count.counted),
+                          reference=f"count task {task.pk}", actor=actor)  # fmt: skip
+
+
 def _close(*, task: CountTask, count: Count, actor: AbstractBaseUser, now: datetime) -> None:
     task.status = Status.CLOSED
     task.closing_count = count
@@ -707,6 +742,7 @@ def _count_one(
     counter: AbstractBaseUser,
     key: str,
     now: datetime,
+    evidence: bool,
 ) -> Count:
     variance = counted - expected
     within = _within_tolerance(variance=variance, expected=expected)
@@ -732,6 +768,8 @@ def _count_one(
         count.save(update_fields=["movement"])
     if outcome in (Outcome.APPLIED, Outcome.CONFIRMED):
         _close(task=task, count=count, actor=counter, now=now)
+        if evidence:
+            _record_evidence(task=task, count=count, actor=counter)
     elif outcome == Outcome.RECOUNT:
         task.status = Status.RECOUNT_REQUIRED
         task.assignee = None  # back to the pool: someone else recounts it
@@ -791,6 +829,7 @@ def count_submit(
     lines: list[CountLine],
     counter: AbstractBaseUser,
     idempotency_key: str,
+    evidence: bool = True,
 ) -> list[Count]:
     """Record a blind count of one bin: one ``Count`` per line, all or nothing.
 
@@ -801,6 +840,10 @@ def count_submit(
     disagrees, or a large correction, waits for a manager. A SKU found in the bin that is
     not on the sheet gets its own task. Submitting the same sheet again (same key) returns
     the first result and changes nothing.
+
+    A count that becomes the shelf's number (applied, or confirming the record) is the
+    shelf's evidence for its SKU (``shelf_evidence_record``): the SKU is known from then on.
+    ``evidence=False`` leaves that to the caller (the counts import records a chunk at once).
     """
     _check_lines(lines=lines, key=idempotency_key)
     if (done := _replayed(key=idempotency_key, counter=counter)) is not None:
@@ -847,6 +890,7 @@ def count_submit(
             counter=counter,
             key=idempotency_key,
             now=now,
+            evidence=evidence,
         )
         for line, task_id in zip(lines, task_ids, strict=True)
     ]
@@ -863,7 +907,8 @@ def count_task_decide(
 
     Approve: the latest count's variance (counted − the balance when it was counted) is
     applied to the balance now, so movements since the count are kept; the task closes by
-    that count. Reject: nothing changes on the shelf; the task is cancelled with the reason.
+    that count, and it is the shelf's evidence for the SKU. Reject: nothing changes on the
+    shelf (and the SKU is not known by it); the task is cancelled with the reason.
     Either way the discrepancies are resolved (the count-variance one by the decision). A
     manager who counted the task cannot decide it; deciding twice is refused.
     """
@@ -895,6 +940,7 @@ def count_task_decide(
         task.status = Status.CLOSED
         task.closing_count = latest
         task.closed_by = actor
+        _record_evidence(task=task, count=latest, actor=actor)
     else:
         latest.outcome = Outcome.REJECTED
         task.status = Status.CANCELLED
@@ -919,3 +965,105 @@ def count_task_decide(
 
 
 count_task_decide.alters_data = True
+
+
+# --- find-it tasks -------------------------------------------------------------------------
+# Opened by ``count_task_open(bin=None, …)``: a count request naming a SKU no bin ever held,
+# or the opening stock-take.
+
+
+def _lock_find(*, task: CountTask, counter: AbstractBaseUser) -> CountTask:
+    task = (
+        CountTask.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("sku", "assignee")
+        .get(pk=task.pk)
+    )
+    if not task.is_find:
+        raise CountRefused(f"Task {task.pk} counts {task.sku.code} in {task.bin.code}: count "
+                           "it on that bin's page.")  # fmt: skip
+    if task.status not in CountTask.COUNTABLE:
+        raise CountRefused(f"Finding {task.sku.code} is finished (task {task.pk}).")
+    if task.assignee_id not in (None, counter.pk):
+        raise CountRefused(f"Finding {task.sku.code} is on {task.assignee.get_username()}'s walk.")
+    return task
+
+
+@transaction.atomic
+def find_task_count_bin(
+    *, task: CountTask, bin: Bin, counted: int, counter: AbstractBaseUser, idempotency_key: str
+) -> Count:
+    """The counter found the SKU of a find-it task in ``bin`` and counted it there.
+
+    The count is the bin's own task (opened now, or the unfinished one), counted blind
+    through ``count_submit`` with all its rules (tolerance, blind recount, a manager's
+    decision, the shelf's evidence); the bin's task remembers the find-it task it came
+    from. Submitting the same count again (same key) returns the first and changes nothing.
+    """
+    done = Count.objects.filter(submission_key=idempotency_key, counted_by=counter).first()
+    if done is not None:
+        return done
+    task = _lock_find(task=task, counter=counter)
+    if not bin.active:
+        raise CountRefused(f"Bin {bin.code} is inactive: move the units to an active bin first.")
+    bin_task, _ = count_task_open(
+        bin=bin,
+        sku=task.sku,
+        cause=Cause.FOUND,
+        actor=counter,
+        reason=f"Found in {bin.code} by {counter.get_username()} (finding it: task {task.pk}).",
+    )
+    CountTask.objects.filter(pk=bin_task.pk, found_for__isnull=True).update(found_for=task)
+    line = CountLine(sku=task.sku, counted=counted, task_id=bin_task.pk)
+    [count] = count_submit(bin=bin, lines=[line], counter=counter, idempotency_key=idempotency_key)
+    return count
+
+
+find_task_count_bin.alters_data = True
+
+
+@transaction.atomic
+def find_task_finish(*, task: CountTask, counter: AbstractBaseUser) -> CountTask:
+    """The counter has looked everywhere: the find-it task closes.
+
+    Its closing count is the units counted in the bins where the SKU was found (each of
+    them counted, and evidence, on its own). Found nowhere, it is the shelf's explicit
+    "none anywhere" confirmation (``ShelfEvidence`` of kind zero); refused while the shelf
+    records units of the SKU in a bin nobody counted during the search.
+    """
+    task = _lock_find(task=task, counter=counter)
+    found = list(task.found_tasks.values_list("pk", flat=True))
+    latest = {}
+    for c in Count.objects.filter(task_id__in=found).order_by("round"):
+        latest[c.task_id] = c.counted
+    if not found:
+        held = list(
+            OnHand.objects.filter(sku=task.sku, quantity__gt=0)
+            .order_by("bin__walk_order", "bin__code")
+            .values_list("bin__code", flat=True)
+        )
+        if held:
+            raise CountRefused(
+                f"The shelf records {task.sku.code} in {', '.join(held)}: scan and count "
+                "those bins before finishing."
+            )
+    units = sum(latest.values())
+    now = timezone.now()
+    count = Count.objects.create(task=task, round=1, counted_by=counter, counted=units,
+                                 expected=units, variance=0, within_tolerance=True,
+                                 outcome=Outcome.CONFIRMED, submission_key=f"find:{task.pk}",
+                                 created_at=now)  # fmt: skip
+    task.status = Status.CLOSED
+    task.closing_count = count
+    task.closed_at = now
+    task.closed_by = counter
+    task.save(update_fields=["status", "closing_count", "closed_at", "closed_by"])
+    where = f"found in {len(found)} bin(s), {units} counted" if found else "none anywhere"
+    _resolve_linked(task=task, resolution=Discrepancy.Resolution.COUNT, actor=counter,
+                    note=f"Looked for {task.sku.code}: {where}.")  # fmt: skip
+    if not found:
+        shelf_evidence_record(skus=[task.sku_id], kind=ShelfEvidence.Kind.ZERO,
+                              reference=f"count task {task.pk}", actor=counter)  # fmt: skip
+    return task
+
+
+find_task_finish.alters_data = True

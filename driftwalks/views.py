@@ -29,12 +29,14 @@ from driftwalks.forms import (
     CountImportForm,
     CountSheetForm,
     DecisionForm,
+    FindCountForm,
     FoundSkuForm,
     ManualTaskForm,
 )
 from driftwalks.models import Count, CountTask
+from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
-from inventory.models import Bin
+from inventory.models import Bin, System
 
 COUNT = "driftwalks.count_bins"
 MANAGE = "driftwalks.manage_counts"
@@ -42,6 +44,7 @@ APPROVE = "driftwalks.approve_counts"
 ACCURACY = "driftwalks.view_accuracy"
 PAGE_SIZE = 50
 SHEET = "driftwalks/count_sheet.html"
+FIND = "driftwalks/find_task.html"
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -61,6 +64,7 @@ def walk_mine(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "next_bin": page[0] if len(page) else None,
+        "finds": selectors.find_tasks_for_user(user=request.user),
         "pool": selectors.pool_size_for_user(user=request.user),
     }
     return render(request, "driftwalks/walk_mine.html", context)
@@ -172,6 +176,64 @@ def count_found_line(request: HtmxHttpRequest, code: str) -> HttpResponse:
     return render(request, SHEET + "#found-line", context)
 
 
+# --- staff: find-it tasks (no bin known) ---------------------------------------------------
+
+
+def _find(pk: int) -> CountTask:
+    try:
+        return selectors.find_task_for_counter(pk=pk)
+    except CountTask.DoesNotExist as missing:
+        raise Http404("No such find-it task.") from missing
+
+
+def _find_page(request, *, task: CountTask, form: FindCountForm | None = None, **extra):
+    template = FIND + ("#find-sheet" if request.htmx else "")
+    context = {"task": task, "form": form or FindCountForm(), **extra}
+    return render(request, template, context)
+
+
+@require_GET
+@permission_required(COUNT, raise_exception=True)
+def find_task(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Find a SKU no bin is known to hold: scan each bin where it is, count it, finish."""
+    return _find_page(request, task=_find(pk))
+
+
+@require_POST
+@permission_required(COUNT, raise_exception=True)
+def find_count(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The SKU found in a scanned bin, counted there (blind, through the bin's own task)."""
+    task = _find(pk)
+    form = FindCountForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            count = services.find_task_count_bin(task=task, bin=data["bin"],
+                                                 counted=data["counted"], counter=request.user,
+                                                 idempotency_key=data["key"])  # fmt: skip
+        except CountRefused as error:
+            form.add_error("bin", f"Nothing was recorded: {error}")
+        else:
+            done = _counted_message(data["bin"], [count])
+            return _find_page(request, task=_find(pk), done=done)
+    return _find_page(request, task=task, form=form)
+
+
+@require_POST
+@permission_required(COUNT, raise_exception=True)
+def find_finish(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Looked everywhere: the task closes (found nowhere, a "none anywhere" confirmation)."""
+    task = _find(pk)
+    try:
+        services.find_task_finish(task=task, counter=request.user)
+    except CountRefused as error:
+        return _find_page(request, task=task, finish_error=str(error))
+    messages.success(request, f"{task.sku.code}: finding it is done.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("driftwalks:walk-mine"))
+    return redirect("driftwalks:walk-mine")
+
+
 # --- managers ------------------------------------------------------------------------------
 
 
@@ -194,6 +256,7 @@ def _task_list_context(request, **forms) -> dict:
         "zones": selectors.zones(),
         "figures": selectors.task_figures(),
         "unplaced": selectors.unplaced_requests(),
+        "storefronts": inventory_selectors.storefronts_for_reconcile(),
         "assign_form": forms.get("assign_form") or AssignForm(),
         "open_form": forms.get("open_form") or ManualTaskForm(),
     }
@@ -297,6 +360,26 @@ def count_import(request: HtmxHttpRequest) -> HttpResponse:
         return redirect("inventory:job-detail", pk=job.pk)
     context = {"form": form, "conf": conf, "max_rows": f"{imports.MAX_ROWS:,}"}
     return render(request, "driftwalks/count_import.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(MANAGE, raise_exception=True)
+def opening_stock_take(request: HtmxHttpRequest, storefront: str) -> HttpResponse:
+    """The opening stock-take of a storefront: its progress, and (POST) a job that opens a
+    count task for every SKU it sells that the shelf has not counted yet."""
+    system = get_object_or_404(System, name=storefront, kind=System.Kind.STOREFRONT)
+    if request.method == "POST":
+        job = inventory_services.job_start(kind="opening_stock_take",
+                                           title=f"Opening stock-take of {system.name}",
+                                           params={"storefront": system.name},
+                                           actor=request.user)  # fmt: skip
+        return redirect("inventory:job-detail", pk=job.pk)
+    context = {
+        "storefront": system,
+        "progress": selectors.stock_take_progress_for(storefront=system),
+        "job": selectors.stock_take_job_for(storefront=system),
+    }
+    return render(request, "driftwalks/opening_stock_take.html", context)
 
 
 @require_GET

@@ -17,6 +17,7 @@ STAFF = {
     "returns:unit-grade", "returns:unit-remove", "returns:receipt-confirm",
     "driftwalks:walk-mine", "driftwalks:walk-start", "driftwalks:count-go",
     "driftwalks:count-sheet", "driftwalks:count-submit", "driftwalks:count-found-line",
+    "driftwalks:find-task", "driftwalks:find-count", "driftwalks:find-finish",
     "replenishment:receive-start", "replenishment:receive", "replenishment:receipt-create",
 }  # fmt: skip
 ADMIN = {"inventory:bin-import", "inventory:sku-import", "inventory:storefront-webhooks-register",

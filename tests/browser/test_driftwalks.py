@@ -1,12 +1,14 @@
-"""A drift walk on a phone: open the walk, count two bins, submit, see the next bin."""
+"""A drift walk on a phone: open the walk, count two bins, submit, see the next bin; find a
+SKU no bin is known to hold, count it where it is, and the shelf knows it."""
 
 import pytest
 
 from driftwalks.models import Count, CountTask
 from driftwalks.services import count_task_open, count_tasks_assign
-from inventory.models import OnHand, StockMovement, System
+from driftwalks.stocktake import opening_stock_take_open
+from inventory.models import Discrepancy, Fact, OnHand, ShelfEvidence, StockMovement, System
 from inventory.roles import STAFF
-from inventory.services import on_hand_adjust
+from inventory.services import discrepancy_record, on_hand_adjust
 from tests.browser.conftest import PHONE, log_in
 from tests.factories import BinFactory, SkuFactory, UserFactory
 
@@ -77,3 +79,70 @@ def test_walk_on_a_phone_counts_two_bins_and_shows_the_next(live_server, page, w
     assert OnHand.objects.get(bin__code="K-01", sku__code="CAP-1").quantity == 19
     assert CountTask.objects.filter(status="closed").count() == 4
     assert CountTask.objects.get(bin__code="K-03").status == "open"
+
+
+@pytest.fixture
+def lost_lamp(live_server):
+    """The storefront says it holds 3 of LAMP-1; no bin ever held it: the opening stock-take
+    gives the walker a find-it task."""
+    walker = UserFactory(username="walker", group=STAFF)
+    UserFactory(username="checker", group=STAFF)
+    BinFactory(code="Q-01", zone="Q", walk_order=1)
+    lamp = SkuFactory(code="LAMP-1", title="Desk lamp")
+    storefront = System.objects.get(name="storefront")
+    discrepancy_record(
+        kind=Discrepancy.Kind.NOT_YET_COUNTED,
+        fact=Fact.ON_HAND,
+        sku=lamp,
+        consumer=storefront,
+        owner_value=0,
+        consumer_value=3,
+        detail="storefront says 3, the shelf has not counted LAMP-1 yet",
+    )
+    opening_stock_take_open(storefront=storefront, actor=None)
+    task = CountTask.objects.get(sku=lamp, bin__isnull=True)
+    count_tasks_assign(task_ids=[task.pk], assignee=walker, actor=walker)
+    return lamp
+
+
+def test_find_it_on_a_phone_scans_the_bin_counts_and_the_sku_becomes_known(
+    live_server, page, lost_lamp
+):
+    log_in(page, live_server, "walker", "pw-for-tests-only")
+    page.goto(f"{live_server.url}/walks/")
+    page.get_by_test_id("find-next").click()
+    page.wait_for_url("**/walks/find/*/")
+    assert "Find LAMP-1" in page.get_by_test_id("find-title").inner_text()
+    assert "3" not in page.locator("#find-sheet").inner_text()  # blind: no number to match
+    # Found it in Q-01: scan the bin, count it there.
+    page.get_by_label("Bin where you found it").fill("q-01")
+    page.keyboard.press("Enter")
+    page.get_by_label("Units in that bin").fill("3")
+    page.get_by_test_id("find-count").click()
+    page.get_by_test_id("find-done").wait_for()
+    assert "Bin Q-01: 1 SKU counted." in page.get_by_test_id("find-done").inner_text()
+    assert "1 will be recounted by someone else" in page.get_by_test_id("find-done").inner_text()
+    assert "Q-01" in page.get_by_test_id("found-bins").inner_text()
+    assert not ShelfEvidence.objects.filter(sku=lost_lamp).exists()  # a recount first
+    page.get_by_test_id("find-finish").click()
+    page.wait_for_url("**/walks/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+
+    # Someone else recounts Q-01 blind: the counts agree, the shelf is corrected and believed.
+    page.context.clear_cookies()
+    log_in(page, live_server, "checker", "pw-for-tests-only")
+    page.goto(f"{live_server.url}/walks/")
+    page.fill("#bin-code", "Q-01")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/walks/bins/Q-01/count/")
+    line = page.get_by_test_id("count-line")
+    assert "LAMP-1" in line.inner_text() and "recount" in line.inner_text()
+    line.locator("input[type=number]").fill("3")
+    page.get_by_test_id("submit-count").click()
+    page.wait_for_url("**/walks/")
+
+    assert OnHand.objects.get(bin__code="Q-01", sku=lost_lamp).quantity == 3
+    assert ShelfEvidence.objects.get(sku=lost_lamp).kind == ShelfEvidence.Kind.COUNT
+    assert set(CountTask.objects.filter(sku=lost_lamp).values_list("status", flat=True)) == {
+        "closed"
+    }

@@ -27,11 +27,11 @@ def _state() -> dict:
     """Everything the requests left, comparable across two runs (no ids, no times)."""
 
     def pair(task):
-        return (task.bin.code, task.sku.code) if task else None
+        return (task.bin.code if task.bin else "(find it)", task.sku.code) if task else None
 
     return {
         "tasks": sorted(
-            (t.bin.code, t.sku.code, t.status, t.priority, t.due_on, t.cause, t.reason)
+            (*pair(t), t.status, t.priority, t.due_on, t.cause, t.reason)
             for t in CountTask.objects.select_related("bin", "sku")
         ),
         "triggers": sorted(
@@ -89,7 +89,7 @@ def mixed_requests(db, shelf):
         request(sku=mug, bins=[a, b, a], reason=gaps[0].detail, discrepancy=gaps[0],
                 trigger="reconciliation"),
         request(sku=ghost, bins=[], reason=gaps[3].detail, discrepancy=gaps[3],
-                trigger="reconciliation"),  # no bin ever held it: unplaced
+                trigger="reconciliation"),  # no bin ever held it: find it
         request(sku=cup, bins=[], reason=gaps[1].detail, discrepancy=gaps[1]),  # ever held: C-03
         request(sku=mug, bins=[b], reason="short pick", trigger="pick_short"),
         request(sku=mug, bins=[a], reason=gaps[0].detail, discrepancy=gaps[0],
@@ -100,7 +100,7 @@ def mixed_requests(db, shelf):
         request(sku=jar, bins=[], reason=gaps[2].detail, discrepancy=gaps[2],
                 trigger="return_mismatch"),
         request(sku=None, bins=[BinFactory(code="Z-99")], reason="empty bin", trigger="ghost_row"),
-        request(sku=ghost, bins=[b], reason="found in B-02", trigger="found"),  # places the two
+        request(sku=ghost, bins=[b], reason="found in B-02", trigger="found"),
     ]  # fmt: skip
 
 
@@ -108,11 +108,16 @@ def test_batch_of_count_requests_leaves_what_one_by_one_leaves(mixed_requests):
     one_by_one = _outcome(lambda: [count_request_receive(r) for r in mixed_requests])
     batched = _outcome(lambda: count_requests_receive(mixed_requests))
     assert batched == one_by_one
-    # What that is, in short: the open MUG task made urgent, new tasks, the unplaced kept.
+    # What that is, in short: the open MUG task made urgent, new tasks, GHOST to be found,
+    # the older JAR request placed, the request with nothing to count kept.
     assert ("A-01", "MUG", "open", 1, timezone.localdate(), "manual", "test") in batched["tasks"]
-    assert len(batched["tasks"]) == 5
+    assert len(batched["tasks"]) == 6
+    assert ("(find it)", "GHOST", "open", 1, timezone.localdate(), "reconciliation",
+            "gap of GHOST") in batched["tasks"]  # fmt: skip
+    ghost_triggers = [t for t in batched["triggers"] if t[0] == ("(find it)", "GHOST")]
+    assert len(ghost_triggers) == 2  # both GHOST gaps, on the one find-it task
     placed = [u for u in batched["unplaced"] if u[5]]
-    assert {u[5] for u in placed} == {("B-02", "GHOST"), ("C-03", "JAR")}
+    assert {u[5] for u in placed} == {("C-03", "JAR")}
     assert [u for u in batched["unplaced"] if not u[5]] == [
         (0, "ghost_row", "empty bin", 0,
          "No SKU was named and the bins named hold nothing on record: open a count by hand on "

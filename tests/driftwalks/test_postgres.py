@@ -157,3 +157,31 @@ def test_a_trigger_attaches_without_waiting_for_a_counter_holding_the_task(postg
     assert TaskTrigger.objects.filter(task=task, discrepancy__isnull=False).count() == 1
     task.refresh_from_db()
     assert task.priority == CountTask.Priority.LOW  # the bump waits for the next trigger
+
+
+def test_two_stock_takes_at_once_open_one_find_task_per_sku_and_one_per_bin(postgres):
+    from driftwalks.stocktake import opening_stock_take_open
+    from inventory.models import System
+
+    storefront = System.objects.get(name="storefront")
+    bin = BinFactory(code="A-01")
+    skus = [SkuFactory(code=f"ADOPT-{n}") for n in range(20)]
+    for n, sku in enumerate(skus):
+        discrepancy_record(kind=Discrepancy.Kind.NOT_YET_COUNTED, fact=Fact.ON_HAND, sku=sku,
+                           consumer=storefront, owner_value=0, consumer_value=n + 1,
+                           detail="not yet counted")  # fmt: skip
+    for sku in skus[:10]:
+        move(bin, sku, 2)
+
+    results = _in_threads(
+        2,
+        lambda i: opening_stock_take_open(
+            storefront=System.objects.get(pk=storefront.pk), actor=None
+        ),  # fmt: skip
+    )
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sum(r.bin_tasks for r in results) == 10 and sum(r.find_tasks for r in results) == 10
+    assert CountTask.objects.filter(bin__isnull=True).count() == 10
+    assert CountTask.objects.filter(bin=bin).count() == 10
+    # Each discrepancy is attached to its task once, whichever run opened it.
+    assert TaskTrigger.objects.filter(discrepancy__isnull=False).count() == 20

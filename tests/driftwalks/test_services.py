@@ -102,21 +102,15 @@ def test_count_request_without_bins_counts_the_bins_that_ever_held_the_sku(stock
     assert sorted(CountTask.objects.values_list("bin__code", flat=True)) == ["A-14", "B-02"]
 
 
-def test_count_request_for_a_sku_no_bin_ever_held_is_kept_not_dropped(stocked_bin, manager_user):
+def test_count_request_for_a_sku_no_bin_ever_held_opens_a_find_task(stocked_bin, manager_user):
     ghost = SkuFactory(code="GHOST-1")
     gap = _gap(ghost)
-    assert not CountTask.objects.exists()
-    unplaced = UnplacedRequest.objects.get()
-    assert (unplaced.sku, unplaced.discrepancy, unplaced.placed_task) == (ghost, gap, None)
+    task = CountTask.objects.get()
+    assert (task.bin, task.sku, task.status) == (None, ghost, Status.OPEN)
+    assert list(task.triggers.values_list("discrepancy", flat=True)) == [gap.pk]
+    assert not UnplacedRequest.objects.exists()
     gap.refresh_from_db()
     assert gap.status == "open" and gap.count_requested_at is not None
-    # A manager asks for a count of the bin to look in: the request attaches to that task.
-    (task,) = count_task_open_manual(
-        bin=stocked_bin, sku=ghost, priority=2, due_on=timezone.localdate(), actor=manager_user
-    )
-    unplaced.refresh_from_db()
-    assert unplaced.placed_task == task
-    assert gap.pk in set(task.triggers.values_list("discrepancy", flat=True))
 
 
 def test_count_task_open_manual_opens_every_sku_the_bin_holds(stocked_bin, sku, manager_user):
