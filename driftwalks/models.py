@@ -37,6 +37,7 @@ class CountTask(models.Model):
     class Cause(models.TextChoices):
         RECONCILIATION = "reconciliation", "Storefront gap"
         SHORT_FULFILMENT = "short_fulfilment", "Short fulfilment"
+        ORDERS_AT_RISK = "orders_at_risk", "Order the shelf cannot cover"
         PICK_SHORT = "pick_short", "Pick short"
         VERIFY_LEDGER = "verify_ledger", "Ledger mismatch"
         GHOST_ROW = "ghost_row", "Ghost row"

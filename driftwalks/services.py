@@ -55,6 +55,7 @@ Outcome = Count.Outcome
 TRIGGER_RULES: dict[str, tuple[int, int]] = {
     Cause.RECONCILIATION: (Priority.HIGH, 0),
     Cause.SHORT_FULFILMENT: (Priority.HIGH, 0),
+    Cause.ORDERS_AT_RISK: (Priority.HIGH, 0),
     Cause.PICK_SHORT: (Priority.HIGH, 0),
     Cause.VERIFY_LEDGER: (Priority.HIGH, 0),
     Cause.FOUND: (Priority.NORMAL, 0),
@@ -743,12 +744,17 @@ def _count_one(
     key: str,
     now: datetime,
     evidence: bool,
+    opening: bool = False,
 ) -> Count:
     variance = counted - expected
     within = _within_tolerance(variance=variance, expected=expected)
     first = earlier[0] if earlier else None
     settled = Outcome.APPLIED if variance else Outcome.CONFIRMED
-    if first is None:
+    if first is None and opening:
+        # An opening count: the shelf's record of a SKU it has not counted is no belief to
+        # protect, so there is nothing for a blind recount to check it against.
+        outcome = settled
+    elif first is None:
         outcome = settled if within else Outcome.RECOUNT
     elif within or (
         abs(variance - first.variance) <= conf.TOLERANCE_UNITS
@@ -880,6 +886,7 @@ def count_submit(
         if task.sku_id != line.sku.pk:
             raise CountRefused(f"That count task is not for {line.sku.code}; reload the page.")
     balances = _lock_balances(bin=bin, sku_ids=[t.sku_id for t in tasks.values()])
+    known = inventory_selectors.known_sku_ids(sku_ids=[t.sku_id for t in tasks.values()])
     now = timezone.now()
     return [
         _count_one(
@@ -891,9 +898,15 @@ def count_submit(
             key=idempotency_key,
             now=now,
             evidence=evidence,
+            opening=_is_opening(tasks[task_id], known),
         )
         for line, task_id in zip(lines, task_ids, strict=True)
     ]
+
+
+def _is_opening(task: CountTask, known: set[int]) -> bool:
+    """A count of the opening stock-take, or of a SKU the shelf has not counted yet."""
+    return task.cause == Cause.OPENING or task.sku_id not in known
 
 
 count_submit.alters_data = True

@@ -69,36 +69,40 @@ def test_count_submit_of_none_here_is_a_zero_confirmation(staff_user, storefront
     assert _evidence(sku).kind == Evidence.ZERO
 
 
-def test_count_submit_past_tolerance_is_not_evidence_until_the_recount(
+def test_an_opening_count_past_tolerance_is_applied_at_once_and_is_evidence(uncounted, staff_user):
+    bin, sku = uncounted
+    result = count(open_task(bin, sku), 14, staff_user)  # +4 on a record nobody counted
+    assert result.outcome == "applied" and _evidence(sku).recorded_by == staff_user
+    assert sku.balances.get(bin=bin).quantity == 14
+
+
+def test_a_known_skus_count_past_tolerance_still_waits_for_a_blind_recount(
     uncounted, staff_user, other_staff
 ):
     bin, sku = uncounted
+    count(open_task(bin, sku), 10, staff_user)  # the opening count: known from here
     task = open_task(bin, sku)
-    count(task, 14, staff_user)  # +4: a blind recount by someone else
-    assert _evidence(sku) is None
-    count(task, 14, other_staff)  # agrees and is small: applied
-    assert _evidence(sku).recorded_by == other_staff
+    assert count(task, 14, staff_user).outcome == "recount"
+    assert count(task, 14, other_staff).outcome == "applied"  # agrees and is small
 
 
-def test_count_task_decide_approval_is_evidence_and_rejection_is_not(
-    uncounted, staff_user, other_staff, storefront
+def test_count_task_decide_approval_of_a_known_sku_keeps_it_known_and_rejection_changes_nothing(
+    uncounted, staff_user, other_staff
 ):
     bin, sku = uncounted
     manager = UserFactory(username="manager-e", group=MANAGERS)
+    first = open_task(bin, sku)
+    count(first, 10, staff_user)
     task = open_task(bin, sku)
     count(task, 40, staff_user)
     count(task, 45, other_staff)  # disputes the first count: a manager decides
     assert task.__class__.objects.get(pk=task.pk).status == CountTask.Status.APPROVAL_REQUIRED
     count_task_decide(task=task, approve=False, reason="miscounted", actor=manager)
-    assert _evidence(sku) is None
-
-    again = open_task(bin, sku)
-    count(again, 40, staff_user)
-    count(again, 45, other_staff)
-    count_task_decide(task=again, approve=True, reason="seen it", actor=manager)
     evidence = _evidence(sku)
-    assert (evidence.kind, evidence.reference) == (Evidence.COUNT, f"count task {again.pk}")
-    assert evidence.recorded_by == manager
+    assert (evidence.reference, sku.balances.get(bin=bin).quantity) == (
+        f"count task {first.pk}",
+        10,
+    )
 
 
 def test_count_evidence_keeps_the_first_evidence(uncounted, staff_user):
@@ -127,10 +131,10 @@ def test_counts_import_records_evidence_once_per_chunk(storefront, monkeypatch, 
     text = "bin,sku,counted\nB-00,IMP-0,5\nB-01,IMP-1,20\nB-02,IMP-2,0\n"
     report = counts_import(text=text, mode=SKIP, counter=other_staff, batch="job7")
     assert [r["row"] for r in report.confirmed] == [2, 4]
-    assert [r["row"] for r in report.recount] == [3]  # 50 → 20 waits: no evidence yet
+    assert [r["row"] for r in report.corrected] == [3]  # 50 → 20: an opening count, applied
     assert _evidence(skus[0]).kind == Evidence.COUNT
+    assert _evidence(skus[1]).kind == Evidence.COUNT
     assert _evidence(skus[2]).kind == Evidence.ZERO
-    assert _evidence(skus[1]) is None
     assert [c["kind"] for c in calls] == [Evidence.COUNT, Evidence.ZERO]
     assert {c["reference"] for c in calls} == {"counts import job7"}
 

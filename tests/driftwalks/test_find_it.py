@@ -20,7 +20,6 @@ from inventory import hooks
 from inventory.models import Discrepancy, Fact, OnHand, ShelfEvidence
 from inventory.services import discrepancy_record
 from tests.driftwalks.factories import CountTaskFactory, move, open_task
-from tests.driftwalks.factories import count as submit_count
 from tests.factories import BinFactory, SkuFactory, UserFactory
 
 Status = CountTask.Status
@@ -120,14 +119,11 @@ def test_find_task_count_bin_counts_the_sku_where_it_was_found(lost, staff_user,
                                 idempotency_key="k1")  # fmt: skip
     bin_task = count.task
     assert (bin_task.bin, bin_task.sku, bin_task.found_for) == (bin, sku, task)
-    # The bin's record held none: past tolerance, the count rules ask for a blind recount.
-    assert (count.expected, count.variance, count.outcome) == (0, 2, Count.Outcome.RECOUNT)
-    assert not ShelfEvidence.objects.filter(sku=sku).exists()
+    # An opening count (the shelf has not counted the SKU): applied at once, and evidence.
+    assert (count.expected, count.variance, count.outcome) == (0, 2, Count.Outcome.APPLIED)
     again = find_task_count_bin(task=task, bin=bin, counted=2, counter=staff_user,
                                 idempotency_key="k1")  # fmt: skip
     assert again == count and Count.objects.count() == 1
-    recount = submit_count(bin_task, 2, other_staff)  # agrees: applied, and evidence
-    assert recount.outcome == Count.Outcome.APPLIED
     assert OnHand.objects.get(bin=bin, sku=sku).quantity == 2
     assert ShelfEvidence.objects.get(sku=sku).kind == Evidence.COUNT
     task.refresh_from_db()

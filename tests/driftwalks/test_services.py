@@ -20,7 +20,7 @@ from driftwalks.services import (
     walk_start,
 )
 from inventory.models import Fact, OnHand, StockMovement
-from inventory.services import discrepancy_record
+from inventory.services import discrepancy_record, shelf_evidence_record
 from tests.driftwalks.factories import count, move, open_task
 from tests.factories import BinFactory, SkuFactory, UserFactory
 
@@ -439,7 +439,9 @@ def test_walk_start_pulls_the_oldest_due_tasks_and_never_a_recount_of_ones_own_c
 ):
     today = timezone.localdate()
     tasks = [open_task(BinFactory(), sku, due_on=today + timedelta(days=d)) for d in (3, 1, 2)]
-    mine = open_task(BinFactory(), SkuFactory(), due_on=today)  # the most urgent
+    counted = SkuFactory()
+    shelf_evidence_record(skus=[counted], kind="count")  # known: the count rules apply
+    mine = open_task(BinFactory(), counted, due_on=today)  # the most urgent
     count(mine, 5, staff_user)  # 5 where the record has none: a recount by someone else
     assert walk_start(user=staff_user, size=2) == 2
     assert set(CountTask.objects.filter(assignee=staff_user).values_list("pk", flat=True)) == {
