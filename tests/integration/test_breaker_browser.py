@@ -86,6 +86,7 @@ def test_readiness_page_fits_a_desktop_and_a_phone(postgres, live_server, browse
         page.goto(f"{live_server.url}/storefronts/storefront/")
         assert page.get_by_test_id("readiness").inner_text().startswith("18 / 30")
         assert page.get_by_test_id("go-live").is_visible()
+        assert page.get_by_test_id("stock-take").is_visible()
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, (name, overflow)
         shot = tmp_path / f"readiness-{name}.png"
