@@ -9,8 +9,8 @@ from factory.django import DjangoModelFactory
 
 from driftwalks.models import CountTask
 from driftwalks.services import CountLine, count_submit, count_task_open
-from inventory.models import StockMovement, System
-from inventory.services import on_hand_adjust
+from inventory.models import Discrepancy, Fact, StockMovement, System
+from inventory.services import discrepancy_record, on_hand_adjust
 from tests.factories import BinFactory, SkuFactory
 
 Kind = StockMovement.Kind
@@ -56,3 +56,17 @@ def count(task: CountTask, counted: int, user, key: str | None = None):
         idempotency_key=key or f"key-{next(_events)}",
     )
     return result
+
+
+def storefront_says(sku, storefront, units: int):
+    """What an observing reconciliation records for a SKU the shelf has not counted: the
+    storefront's number, in an open not-yet-counted discrepancy."""
+    return discrepancy_record(
+        kind=Discrepancy.Kind.NOT_YET_COUNTED,
+        fact=Fact.ON_HAND,
+        sku=sku,
+        consumer=storefront,
+        owner_value=0,
+        consumer_value=units,
+        detail=f"storefront says {units}, the shelf has not counted {sku.code} yet",
+    )

@@ -7,35 +7,21 @@ from driftwalks import conf
 from driftwalks.imports import counts_import
 from driftwalks.models import CountTask
 from driftwalks.services import count_task_decide
-from inventory.models import Discrepancy, Fact, ShelfEvidence
+from inventory.models import Discrepancy, ShelfEvidence
 from inventory.roles import MANAGERS
-from inventory.services import discrepancy_record
 from inventory.services.imports import SKIP
-from tests.driftwalks.factories import count, move, open_task
+from tests.driftwalks.factories import count, move, open_task, storefront_says
 from tests.factories import BinFactory, SkuFactory, UserFactory
 
 Evidence = ShelfEvidence.Kind
 pytestmark = pytest.mark.django_db
 
 
-def _storefront_says(sku, storefront, units: int) -> Discrepancy:
-    """What an observing reconciliation records for a SKU the shelf has not counted."""
-    return discrepancy_record(
-        kind=Discrepancy.Kind.NOT_YET_COUNTED,
-        fact=Fact.ON_HAND,
-        sku=sku,
-        consumer=storefront,
-        owner_value=0,
-        consumer_value=units,
-        detail=f"storefront says {units}, the shelf has not counted {sku.code} yet",
-    )
-
-
 @pytest.fixture
 def uncounted(storefront):
     """A-01 holds 10 of MUG-1 on record, which the storefront sells (12): not known yet."""
     bin, sku = BinFactory(code="A-01"), SkuFactory(code="MUG-1")
-    _storefront_says(sku, storefront, 12)
+    storefront_says(sku, storefront, 12)
     move(bin, sku, 10)  # not a first receipt: the storefront holds some
     assert not ShelfEvidence.objects.filter(sku=sku).exists()
     return bin, sku
@@ -64,7 +50,7 @@ def test_count_submit_with_no_variance_is_evidence_without_a_movement(uncounted,
 
 def test_count_submit_of_none_here_is_a_zero_confirmation(staff_user, storefront):
     bin, sku = BinFactory(code="A-02"), SkuFactory(code="CAP-1")
-    _storefront_says(sku, storefront, 3)
+    storefront_says(sku, storefront, 3)
     count(open_task(bin, sku), 0, staff_user)
     assert _evidence(sku).kind == Evidence.ZERO
 
@@ -118,7 +104,7 @@ def test_counts_import_records_evidence_once_per_chunk(storefront, monkeypatch, 
     bins = [BinFactory(code=f"B-{n:02}") for n in range(3)]
     skus = [SkuFactory(code=f"IMP-{n}") for n in range(3)]
     for sku in skus:
-        _storefront_says(sku, storefront, 5)
+        storefront_says(sku, storefront, 5)
     move(bins[0], skus[0], 5)
     move(bins[1], skus[1], 50)
     calls = []

@@ -17,9 +17,8 @@ from driftwalks.services import (
     walk_start,
 )
 from inventory import hooks
-from inventory.models import Discrepancy, Fact, OnHand, ShelfEvidence
-from inventory.services import discrepancy_record
-from tests.driftwalks.factories import CountTaskFactory, move, open_task
+from inventory.models import Discrepancy, OnHand, ShelfEvidence
+from tests.driftwalks.factories import CountTaskFactory, move, open_task, storefront_says
 from tests.factories import BinFactory, SkuFactory, UserFactory
 
 Status = CountTask.Status
@@ -28,23 +27,11 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
 
 
-def _uncounted(sku, storefront, units: int) -> Discrepancy:
-    return discrepancy_record(
-        kind=Discrepancy.Kind.NOT_YET_COUNTED,
-        fact=Fact.ON_HAND,
-        sku=sku,
-        consumer=storefront,
-        owner_value=0,
-        consumer_value=units,
-        detail=f"storefront says {units}, the shelf has not counted {sku.code} yet",
-    )
-
-
 @pytest.fixture
 def lost(storefront):
     """The storefront sells 7 of LOST-1; no bin has ever held it on record."""
     sku = SkuFactory(code="LOST-1", title="Lost lamp")
-    return sku, _uncounted(sku, storefront, 7)
+    return sku, storefront_says(sku, storefront, 7)
 
 
 def _find(sku, **kwargs) -> CountTask:

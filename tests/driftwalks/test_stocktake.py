@@ -7,27 +7,14 @@ from django.core.management import call_command
 from driftwalks.models import CountTask, TaskTrigger
 from driftwalks.services import count_task_cancel, count_tasks_assign, find_task_finish
 from driftwalks.stocktake import opening_stock_take_open
-from inventory.models import Discrepancy, Fact, Job, ShelfEvidence, System
-from inventory.services import discrepancy_record, shelf_evidence_record
+from inventory.models import Job, ShelfEvidence, System
+from inventory.services import shelf_evidence_record
 from inventory.tasks import run_job_task
-from tests.driftwalks.factories import count, move, open_task
+from tests.driftwalks.factories import count, move, open_task, storefront_says
 from tests.factories import BinFactory, SkuFactory, UserFactory
 
 Status = CountTask.Status
 pytestmark = pytest.mark.django_db
-
-
-def _says(sku, storefront, units: int) -> Discrepancy:
-    """What an observing reconciliation records: the storefront's number, not yet counted."""
-    return discrepancy_record(
-        kind=Discrepancy.Kind.NOT_YET_COUNTED,
-        fact=Fact.ON_HAND,
-        sku=sku,
-        consumer=storefront,
-        owner_value=0,
-        consumer_value=units,
-        detail=f"storefront says {units}, the shelf has not counted {sku.code} yet",
-    )
 
 
 @pytest.fixture
@@ -38,8 +25,8 @@ def adopting(storefront):
     mug, cap, gone, box, known = (
         SkuFactory(code=c) for c in ["MUG", "CAP", "GONE", "BOX", "KNOWN"]
     )
-    rows = {s.code: _says(s, storefront, n) for s, n in [(mug, 12), (cap, 5), (gone, 0)]}
-    _says(known, storefront, 9)
+    rows = {s.code: storefront_says(s, storefront, n) for s, n in [(mug, 12), (cap, 5), (gone, 0)]}
+    storefront_says(known, storefront, 9)
     move(a1, mug, 4)
     move(a2, mug, 6)
     move(b1, box, 3)  # the first receipt of a SKU new to both sides: known at once …
@@ -157,7 +144,7 @@ def test_opening_stock_take_page_runs_a_fixed_number_of_queries(
 ):
     for n in range(30):
         sku = SkuFactory(code=f"S-{n:02}")
-        _says(sku, storefront, n + 1)
+        storefront_says(sku, storefront, n + 1)
         if n % 2:
             shelf_evidence_record(skus=[sku], kind=ShelfEvidence.Kind.COUNT)
     client.force_login(manager_user)
