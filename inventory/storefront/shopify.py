@@ -830,17 +830,21 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
 
         The payload names an inventory item, not a SKU: the line's ``line_ref`` is the item's GID
         and its ``sku`` is filled from this adapter's cache, else empty; callers resolve it with
-        :meth:`resolve_inventory_item_sku`. ``quantity`` is Shopify's ``available``.
+        :meth:`resolve_inventory_item_sku`. ``quantity`` is Shopify's ``available``. A payload
+        without the item or without a number (``available`` is null for an untracked item; the
+        example Shopify documents for 2026-01 and 2026-04 is ``{}``) claims nothing: no event.
         """
         location = payload.get("location_id")
         if location is not None and _gid("Location", location) != self.location_id:
             return None  # another location's number: not the one we mirror
-        item_id = _gid("InventoryItem", payload.get("inventory_item_id", ""))
+        item = payload.get("inventory_item_id")
         available = payload.get("available")
-        quantity = int(available) if available is not None else None
-        line = EventLine(
-            sku=self._sku_by_item.get(item_id, ""), quantity=quantity or 0, line_ref=item_id
-        )
+        if item is None or available is None:
+            return None
+        item_id = _gid("InventoryItem", item)
+        quantity = int(available)
+        sku = self._sku_by_item.get(item_id, "")
+        line = EventLine(sku=sku, quantity=quantity, line_ref=item_id)
         return InboundEvent(
             event_id=delivery.event_id,
             type=EventType.INVENTORY_CHANGED,
@@ -999,7 +1003,14 @@ def _refund_event(
 def _return_event(
     adapter: ShopifyAdapter, topic: str, payload: dict[str, Any], delivery: _Delivery
 ) -> InboundEvent:
-    """returns/request and returns/approve: return line items name the order line, not a SKU."""
+    """returns/request and returns/approve: return line items name the order line, not a SKU.
+
+    Shopify documents neither ``created_at`` nor ``customer`` on these topics, so each is taken
+    only when a delivery carries it: the time falls back to the delivery's
+    ``X-Shopify-Triggered-At`` and the customer stays empty (the return service takes the
+    order's). Only the listed ``return_line_items`` become lines; the documented examples list
+    none (only ``total_return_line_items``), and no line is made up for the ones not listed.
+    """
     lines = []
     for return_line in payload.get("return_line_items") or []:
         line_item = (return_line.get("fulfillment_line_item") or {}).get("line_item") or {}
