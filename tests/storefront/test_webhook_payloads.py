@@ -233,8 +233,10 @@ def deliver_shopify(client, system: System, topic: str, payload: dict, **kwargs:
 
 
 def process_inbox() -> list[tuple[str, str, str]]:
+    """Process the stored events in order: (type, status, result) of each."""
     pks = InboxEvent.objects.filter(status="pending").order_by("id").values_list("pk", flat=True)
-    return [(row.type, row.status, row.result) for row in map(lambda pk: inbox_process(pk=pk), pks)]
+    rows = [inbox_process(pk=pk) for pk in pks]
+    return [(row.type, row.status, row.result) for row in rows]
 
 
 def test_shopify_documented_order_through_the_view_is_stored_and_processed(client, shopify) -> None:
