@@ -73,6 +73,16 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from graphql import GraphQLError
+
+from tests.storefront.saleor_graphql import (
+    GRAPHQL_PAGINATION_LIMIT,
+    GRAPHQL_QUERY_MAX_COMPLEXITY,
+    PageLimitBreach,
+    page_limit_breaches,
+    query_cost,
+    schema_errors,
+)
 
 JsonDict = dict[str, Any]
 Reply = tuple[int, dict[str, str], bytes]
@@ -1374,7 +1384,16 @@ class SigningKey:
 
 
 class FakeSaleor(FakeServer):
-    """Saleor's GraphQL API (one warehouse) for the adapter's operations, plus its JWKS."""
+    """Saleor's GraphQL API (one warehouse) for the adapter's operations, plus its JWKS.
+
+    Strict as Saleor is (``tests/storefront/saleor_graphql.py``): every request is validated
+    against the published schema of ``version`` (HTTP 400 when invalid), its complexity is
+    computed from that version's query cost map and refused over ``max_complexity`` (HTTP 400,
+    ``QueryCostError``), and a ``first``/``last`` over ``pagination_limit`` fails the field
+    (HTTP 200, the field null). Answers carry ``extensions.cost``; ``requested_costs`` keeps
+    (operation, cost) of every request answered. Validation messages are graphql-core 3's
+    wording (Saleor runs graphql-core 2, which quotes names with ``"`` rather than ``'``).
+    """
 
     def __init__(
         self,
@@ -1382,9 +1401,19 @@ class FakeSaleor(FakeServer):
         token: str = "saleor-app-token",
         channel: str = "default-channel",
         warehouse_uuid: str = "b17cb19c-98aa-4ec8-8c83-aaa0ef4c3310",
+        version: str = "3.24",
+        max_complexity: int = GRAPHQL_QUERY_MAX_COMPLEXITY,
+        pagination_limit: int = GRAPHQL_PAGINATION_LIMIT,
     ) -> None:
         super().__init__()
         self.token = token
+        # The published schema requests are validated against, and Saleor's two limits
+        # (``GRAPHQL_QUERY_MAX_COMPLEXITY``, ``GRAPHQL_PAGINATION_LIMIT``).
+        self.version = version
+        self.max_complexity = max_complexity
+        self.pagination_limit = pagination_limit
+        self.requested_costs: list[tuple[str | None, int]] = []  # (operation, cost) answered
+        schema_errors(version, "{ __typename }")  # build the schema now, not in a request
         self.channel = channel
         self.warehouse_id = global_id("Warehouse", warehouse_uuid)
         self.products: list[SaleorProduct] = []
@@ -1606,6 +1635,13 @@ class FakeSaleor(FakeServer):
         payload = request.json or {}
         operation = str(payload.get("operationName"))
         variables = payload.get("variables") or {}
+        query = str(payload.get("query") or "")
+        invalid = self._invalid_reply(query)
+        if invalid is not None:
+            return invalid
+        cost = query_cost(self.version, query, variables)
+        if cost > self.max_complexity:
+            return self._over_cost_reply(cost)
         handlers: dict[str, Callable[[JsonDict], JsonDict]] = {
             "OneFactVariantStocks": self._product_variants,
             "OneFactCatalog": self._product_variants,
@@ -1629,17 +1665,55 @@ class FakeSaleor(FakeServer):
             refusal = _saleor_enum_refusal(variables)
             if refusal is not None:
                 return refusal
-        first = variables.get("first")
-        if first is not None and int(first) > 100:
-            return _saleor_error(
-                f"Requesting {first} records on the `productVariants` connection exceeds the "
-                "`first` limit of 100 records.",
-                "GraphQLError",
-                data={"productVariants": None},
-            )
+        breaches = page_limit_breaches(self.version, query, variables, limit=self.pagination_limit)
+        if breaches:
+            return self._page_limit_reply(breaches, cost)
         with self.lock:
             data = handler(variables)
-        return _json_reply({"data": data})
+            self.requested_costs.append((operation, cost))
+        return _json_reply({"data": data, "extensions": self._cost_extension(cost)})
+
+    def _invalid_reply(self, query: str) -> Reply | None:
+        """A document that is not valid against the schema is refused before anything runs:
+        HTTP 400, the errors and no ``data``."""
+        try:
+            errors = schema_errors(self.version, query)
+        except GraphQLError as error:  # a syntax error
+            errors = (error,)
+        if not errors:
+            return None
+        formatted = [_saleor_formatted(error, "GraphQLError") for error in errors]
+        return _json_reply({"errors": formatted}, status=400)
+
+    def _over_cost_reply(self, cost: int) -> Reply:
+        """Saleor's ``QueryCostError``: HTTP 400 before anything runs, the cost beside it."""
+        extension = self._cost_extension(cost)
+        error = {
+            "message": f"The query exceeds the maximum cost of {self.max_complexity}. "
+            f"Actual cost is {cost}",
+            "extensions": {**extension, "exception": {"code": "QueryCostError"}},
+        }
+        return _json_reply({"errors": [error], "extensions": extension}, status=400)
+
+    def _page_limit_reply(self, breaches: list[PageLimitBreach], cost: int) -> Reply:
+        """A connection asked for too many records fails while running: HTTP 200, the field
+        null and an error naming it. The fake is no GraphQL engine: the root field holding the
+        offending connection comes back null (Saleor nulls the nearest nullable field)."""
+        errors = [
+            {
+                "message": breach.message(self.pagination_limit),
+                "path": list(breach.path),
+                "extensions": {"exception": {"code": "GraphQLError"}},
+            }
+            for breach in breaches
+        ]
+        data = {breach.path[0]: None for breach in breaches}
+        return _json_reply(
+            {"errors": errors, "data": data, "extensions": self._cost_extension(cost)}
+        )
+
+    def _cost_extension(self, cost: int) -> JsonDict:
+        return {"cost": {"requestedQueryCost": cost, "maximumAvailable": self.max_complexity}}
 
     def _app(self, variables: JsonDict) -> JsonDict:
         return {
@@ -1867,6 +1941,19 @@ def _saleor_error(
     if data is not None:
         body["data"] = data
     return _json_reply(body, status=status)
+
+
+def _saleor_formatted(error: GraphQLError, code: str) -> JsonDict:
+    """A GraphQL error as Saleor's ``format_error`` writes it (graphql-core 2's shape)."""
+    formatted: JsonDict = {"message": error.message}
+    if error.locations:
+        formatted["locations"] = [
+            {"line": location.line, "column": location.column} for location in error.locations
+        ]
+    if error.path:
+        formatted["path"] = list(error.path)
+    formatted["extensions"] = {"exception": {"code": code}}
+    return formatted
 
 
 def _bulk_error(field_name: str | None, message: str, code: str) -> JsonDict:
