@@ -101,6 +101,7 @@ MIN_API_VERSION = "2026-01"  # first version with changeFromQuantity and @idempo
 # oldest and the newest); a version outside them is refused at configuration.
 SUPPORTED_API_VERSIONS = ("2026-01", "2026-04", "2026-07", "2026-10")
 MAX_QUERY_COST = 1000  # Shopify refuses a query whose requested cost is higher (MAX_COST_EXCEEDED)
+PACING_MARGIN = 0.1  # seconds waited beyond the exact refill: our clock and Shopify's differ
 MAX_BATCH = 250
 MAX_PAGE_SIZE = 250  # Shopify's limit on `first`
 SKU_LOOKUP_CHUNK = 50  # SKUs per `inventoryItems(query: …)` search string
@@ -1004,7 +1005,7 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
         refilled = (self._clock() - self._status_at) * status.restore_rate
         available = min(status.maximum_available, status.currently_available + refilled)
         if expected > available:
-            wait = (expected - available) / status.restore_rate
+            wait = (expected - available) / status.restore_rate + PACING_MARGIN
             self._sleep(wait)
             self.seconds_paced += wait
 
