@@ -32,6 +32,16 @@ it is older than that window (``webhook_max_age``), or when the header is missin
 covers the body only, not the headers: the age check stops stale deliveries and plain replays,
 not a replay whose headers were rewritten.
 
+Every document the adapter sends is in ``DOCUMENTS``; the tests validate each one against the
+oldest and newest of ``SUPPORTED_API_VERSIONS`` and hold its requested cost, at the page sizes used
+here, under the 1,000 points Shopify allows one query
+(https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits). Each answer's
+``extensions.cost.throttleStatus`` paces the next request: before sending, the adapter works out
+what the bucket has refilled since and waits (``sleep``, on ``clock``) until it holds what that
+operation asked last time, so a long read slows to the restore rate instead of being throttled.
+``points_used`` adds up the actual cost of every answer; the push and reconciliation reports carry
+it.
+
 Return outcomes (``report_return_dispositions``) go through ``reverseFulfillmentOrderDispose``
 (https://shopify.dev/docs/api/admin-graphql/latest/mutations/reverseFulfillmentOrderDispose) with
 the documented ``ReverseFulfillmentOrderDispositionType`` values RESTOCKED, PROCESSING_REQUIRED,
@@ -40,14 +50,15 @@ refund, and the refund is the storefront's decision. Our lines name the order's 
 ``line_item.id`` the returns/request and returns/approve webhooks carry), while the mutation takes
 reverse fulfillment order line items, so the return is read first (``return(id:)`` →
 ``reverseFulfillmentOrders`` → ``lineItems`` with ``fulfillmentLineItem.lineItem.id`` and the
-``dispositions`` already recorded) and each line's total is mapped onto the reverse fulfillment
-order line items of that order line. The mutation takes no ``@idempotent`` key, so idempotency
-comes from that read: only the part of each total Shopify does not hold yet is disposed, and a
-retry after a lost answer disposes nothing twice. Everything is checked before the one mutation is
-sent (a line Shopify does not know, more units than a line has left): then nothing is sent.
-RESTOCKED needs our location and makes Shopify add the units to its own number there; the shelf
-already counted them, so ``restocked_disposition_adds_stock`` tells the caller to push the shelf's
-number again, whose absolute compare-and-set puts Shopify back on it.
+``dispositions`` already recorded; paged so that no request asks for more than 1,000 points) and
+each line's total is mapped onto the reverse fulfillment order line items of that order line. The
+mutation takes no ``@idempotent`` key, so idempotency comes from that read: only the part of each
+total Shopify does not hold yet is disposed, and a retry after a lost answer disposes nothing twice.
+Everything is checked before the one mutation is sent (a line Shopify does not know, more units than
+a line has left): then nothing is sent. RESTOCKED needs our location and makes Shopify add the units
+to its own number there; the shelf already counted them, so ``restocked_disposition_adds_stock``
+tells the caller to push the shelf's number again, whose absolute compare-and-set puts Shopify back
+on it.
 """
 
 from __future__ import annotations

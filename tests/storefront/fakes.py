@@ -7,6 +7,14 @@ OneFact adapters send, from in-memory state, in the response shapes Shopify and 
 recognised by its ``operationName`` (the adapters' ``OneFact…`` names) and answered from its
 variables, with every field the adapters select.
 
+Shopify's rate limit is charged as Shopify charges it: each query's requested cost is computed from
+its document and variables against the vendored Admin API schema (``schemas/``), a query over
+1,000 points is refused with ``MAX_COST_EXCEEDED`` before it runs, and a leaky bucket per shop
+(``maximum_available``, ``restore_rate``: the Standard plan's 2,000 and 100/s by default; ``now``:
+the clock it refills by) answers ``THROTTLED`` when it holds less than the request asks, and
+refunds what a short page did not return. Every answer carries ``extensions.cost``;
+``points_charged``, ``requested_costs`` and ``throttled`` say what was spent and refused.
+
 Usage::
 
     with FakeShopify() as shop:
