@@ -532,7 +532,9 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
         for chunk in _chunks(list(dict.fromkeys(skus)), SKU_LOOKUP_CHUNK):
             after: str | None = None
             while True:
-                items, page_info = self._items_page(chunk, after, MAX_PAGE_SIZE)
+                # a page the size of the chunk: 152 points requested, not 752 (one item a SKU
+                # is the rule; more follow on the next page)
+                items, page_info = self._items_page(chunk, after, SKU_LOOKUP_CHUNK)
                 for item in items:
                     found.setdefault(item.sku, []).append(item)
                 if not page_info.get("hasNextPage"):

@@ -15,7 +15,12 @@ import pytest
 from inventory.models import StockMovement
 from inventory.services import on_hand_adjust, storefront_push, storefront_reconcile
 from inventory.storefront import shopify
-from inventory.storefront.base import RateLimited, StorefrontValidationError
+from inventory.storefront.base import (
+    LevelWrite,
+    RateLimited,
+    StorefrontValidationError,
+    WriteStatus,
+)
 from tests.factories import SkuFactory
 from tests.storefront.fakes import (
     SHOPIFY_STANDARD_BUCKET,
@@ -336,3 +341,23 @@ def test_storefront_push_reports_the_points_spent(shopify, shelf, bin) -> None:
     assert shopify.fake.on_hand("MUG-1") == 4
     assert report.points == shopify.fake.points_charged - before > 0
     assert report.summary()["points"] == report.points
+
+
+def test_set_levels_looks_items_up_a_chunk_at_a_time(shop: FakeShopify, clock: Clock) -> None:
+    big_catalog(shop, 120)
+    writes = [
+        LevelWrite(sku=f"SKU-{n:05}", quantity=1, expected=None, idempotency_key=f"k-{n}",
+                   reason="correction", ledger_ref="onefact://outbox/v1-v1")
+        for n in range(120)
+    ]  # fmt: skip
+    with make_adapter(shop, clock) as adapter:
+        results = adapter.set_levels(writes)
+
+    assert {result.status for result in results} == {WriteStatus.APPLIED}
+    assert shop.requested_costs == [
+        ("OneFactInventoryItemsBySku", 152),  # 2 + 50 × 3, for 50 SKUs
+        ("OneFactInventoryItemsBySku", 152),
+        ("OneFactInventoryItemsBySku", 152),
+        ("OneFactSetOnHand", 10),
+    ]
+    assert adapter.points_used == 3 * 2 + 120 * 3 + 10
