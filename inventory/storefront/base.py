@@ -286,6 +286,14 @@ class StorefrontAdapter(abc.ABC):
             f"{type(self).__name__} has no API to subscribe to its events"
         )
 
+    def read_return_lines(self, return_ref: str) -> list[EventLine]:
+        """The lines of return ``return_ref``, read from the storefront, for a RETURN_OPENED
+        event that lists none (Shopify's return webhooks may carry only a count).
+
+        The default: this storefront's return events carry their lines, so there is none to read.
+        """
+        return []
+
     # Whether a RESTOCKED disposition makes the storefront add the units to its own number (Shopify
     # does). The shelf counted them already, so the caller pushes the shelf's number again after.
     restocked_disposition_adds_stock: bool = False

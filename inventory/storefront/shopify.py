@@ -265,6 +265,28 @@ query OneFactReverseFulfillmentOrderLines($id: ID!, $first: Int!, $after: String
 }
 """
 
+# The line items of one return, for a returns/request or returns/approve delivery that lists none
+# (Shopify's documented payloads carry only ``total_return_line_items``). They can be read from the
+# moment the return is requested, before it has a reverse fulfillment order. One line item costs 4
+# points (the node, its reason, its fulfillment line item and that one's order line): 200 a page
+# request 803 points; a longer return continues with ``after``.
+RETURN_LINE_ITEMS_PAGE_SIZE = 200
+RETURN_LINE_ITEMS_QUERY = """
+query OneFactReturnLineItems($id: ID!, $first: Int!, $after: String) {
+  return(id: $id) {
+    returnLineItems(first: $first, after: $after) {
+      nodes {
+        id
+        quantity
+        returnReasonDefinition { handle }
+        ... on ReturnLineItem { fulfillmentLineItem { lineItem { id sku } } }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
 DISPOSE_MUTATION = """
 mutation OneFactDisposeReturn($dispositionInputs: [ReverseFulfillmentOrderDisposeInput!]!) {
   reverseFulfillmentOrderDispose(dispositionInputs: $dispositionInputs) {
@@ -330,6 +352,7 @@ DOCUMENTS = {
     "OneFactInventoryItem": INVENTORY_ITEM_QUERY,
     "OneFactReturnLines": RETURN_LINES_QUERY,
     "OneFactReverseFulfillmentOrderLines": REVERSE_FULFILLMENT_ORDER_LINES_QUERY,
+    "OneFactReturnLineItems": RETURN_LINE_ITEMS_QUERY,
     "OneFactDisposeReturn": DISPOSE_MUTATION,
     "OneFactAccessScopes": ACCESS_SCOPES_QUERY,
     "OneFactWebhookSubscriptions": WEBHOOK_SUBSCRIPTIONS_QUERY,
@@ -690,6 +713,35 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
         item_id = self._item_by_sku.pop(sku, None)
         if item_id is not None:
             self._sku_by_item.pop(item_id, None)
+
+    # -- returns ---------------------------------------------------------------------------
+
+    def read_return_lines(self, return_ref: str) -> list[EventLine]:
+        """The return's line items through ``return(id:)`` → ``returnLineItems``, page by page.
+
+        Each line names its order line as the webhooks do (``line_ref``: the line item's id) with
+        its SKU, quantity and reason handle; a line with no order line behind it (an
+        ``UnverifiedReturnLineItem``) keeps its own id and no SKU. A return Shopify does not know
+        raises ``MappingError``.
+        """
+        return_id = _gid("Return", return_ref)
+        lines: list[EventLine] = []
+        after: str | None = None
+        while True:
+            variables = {
+                "id": return_id,
+                "first": min(self._page_size, RETURN_LINE_ITEMS_PAGE_SIZE),
+                "after": after,
+            }
+            data = self._graphql("OneFactReturnLineItems", RETURN_LINE_ITEMS_QUERY, variables)
+            found = data.get("return")
+            if not isinstance(found, dict):
+                raise MappingError(f"Shopify knows no return {return_id}")
+            connection = _require(found, "returnLineItems")
+            lines += [_return_line(node) for node in connection.get("nodes") or []]
+            after = _next_cursor(connection)
+            if after is None:
+                return lines
 
     # -- return outcomes -------------------------------------------------------------------
 
@@ -1101,7 +1153,8 @@ def _return_event(
     only when a delivery carries it: the time falls back to the delivery's
     ``X-Shopify-Triggered-At`` and the customer stays empty (the return service takes the
     order's). Only the listed ``return_line_items`` become lines; the documented examples list
-    none (only ``total_return_line_items``), and no line is made up for the ones not listed.
+    none (only ``total_return_line_items``), and no line is made up for the ones not listed: the
+    return service reads them through ``read_return_lines`` when it processes the event.
     """
     lines = []
     for return_line in payload.get("return_line_items") or []:
@@ -1386,6 +1439,22 @@ def _reverse_line(node: Mapping[str, Any]) -> _ReverseLine:
         disposed=disposed,
         free=max(0, total - sum(disposed.values())),
     )
+
+
+def _return_line(node: Mapping[str, Any]) -> EventLine:
+    line_item = (node.get("fulfillmentLineItem") or {}).get("lineItem") or {}
+    reason = node.get("returnReasonDefinition") or {}
+    return EventLine(
+        sku=line_item.get("sku") or "",
+        quantity=int(node.get("quantity") or 0),
+        line_ref=_legacy_id(line_item["id"]) if line_item.get("id") else _ref(node.get("id")),
+        reason=reason.get("handle") or "",
+    )
+
+
+def _legacy_id(gid: str) -> str:
+    """``gid://shopify/LineItem/11`` → ``11``: the id the REST-shaped webhooks carry."""
+    return str(gid).rsplit("/", 1)[-1]
 
 
 def _encode_sku_cursor(chunk: int, after: str | None) -> str:

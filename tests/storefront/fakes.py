@@ -42,8 +42,9 @@ changes a number), ``change_before_next_mutation`` (…right before our write la
 ``@idempotent``: the same key with the same variables answers the first result again without
 applying twice (``applied_mutations`` counts real applies, ``replayed_mutations`` replays), and a
 mutation with any ``userErrors`` applies nothing. Shopify returns: ``add_return`` creates a return
-with its reverse fulfillment order(s) (``ReverseFulfillmentOrderLineItem`` per returned order line),
-read by ``return(id:)`` / ``reverseFulfillmentOrder(id:)`` and disposed by
+with its return line items (read by ``return(id:) { returnLineItems }``) and its reverse
+fulfillment order(s) (``ReverseFulfillmentOrderLineItem`` per returned order line), read by
+``return(id:)`` / ``reverseFulfillmentOrder(id:)`` and disposed by
 ``reverseFulfillmentOrderDispose`` (validated as a whole: any ``userErrors`` dispose nothing; a
 RESTOCKED disposition adds the units to the item's on-hand at the location, as Shopify restocks);
 ``dispositions(return_id)`` reads what was disposed. Saleor serves its JWKS at
@@ -668,10 +669,27 @@ class ShopifyReverseOrder:
 
 
 @dataclass
+class ShopifyReturnLine:
+    """A ReturnLineItem: the units of one order line the customer asked to return."""
+
+    id: int
+    line_item_id: int | None  # None: an UnverifiedReturnLineItem, no order line behind it
+    sku: str
+    quantity: int
+    reason: str  # the handle of its ReturnReasonDefinition
+
+    @property
+    def gid(self) -> str:
+        kind = "ReturnLineItem" if self.line_item_id is not None else "UnverifiedReturnLineItem"
+        return f"gid://shopify/{kind}/{self.id}"
+
+
+@dataclass
 class ShopifyReturn:
     id: int
     order_id: int
     reverse_orders: list[ShopifyReverseOrder]
+    lines: list[ShopifyReturnLine] = field(default_factory=list)
 
     @property
     def gid(self) -> str:
@@ -694,6 +712,7 @@ SHOPIFY_OPERATION_SCOPES = {
     "OneFactCatalog": ("productVariants", "read_products"),
     "OneFactReturnLines": ("return", "read_returns"),
     "OneFactReverseFulfillmentOrderLines": ("reverseFulfillmentOrder", "read_returns"),
+    "OneFactReturnLineItems": ("return", "read_returns"),
     "OneFactDisposeReturn": ("reverseFulfillmentOrderDispose", "write_returns"),
 }
 # WebhookSubscriptionTopic values the fake knows (a part of Shopify's enum: those OneFact reads
@@ -865,23 +884,39 @@ class FakeShopify(FakeServer):
         self,
         return_id: int,
         order_id: int,
-        lines: Iterable[tuple[int, str, int]],
+        lines: Iterable[tuple[int | None, str, int]],
         *,
         split: bool = False,
         approved: bool = True,
+        reason: str = "unwanted",
     ) -> ShopifyReturn:
         """A return: (order line item id, sku, quantity) per returned line.
 
-        Approved, its reverse fulfillment order holds one line item per returned line; ``split``
-        spreads the lines over one reverse fulfillment order each (Shopify may split by
-        location). Only requested (``approved=False``), it has no reverse fulfillment order yet.
+        Its return line items (one per returned line, each with ``reason``; an order line item id
+        of None makes an unverified one, with no order line) are read by
+        ``return(id:) { returnLineItems }`` from the moment it is requested. Approved, its reverse
+        fulfillment order holds one line item per returned line; ``split`` spreads the lines over
+        one reverse fulfillment order each (Shopify may split by location). Only requested
+        (``approved=False``), it has no reverse fulfillment order yet.
         """
+        lines = list(lines)
         with self.lock:
+            return_lines = [
+                ShopifyReturnLine(
+                    id=next(self._ids),
+                    line_item_id=line_item_id,
+                    sku=sku,
+                    quantity=quantity,
+                    reason=reason,
+                )
+                for line_item_id, sku, quantity in lines
+            ]
             reverse_lines = [
                 ShopifyReverseLine(
                     id=next(self._ids), line_item_id=line_item_id, sku=sku, total=quantity
                 )
                 for line_item_id, sku, quantity in lines
+                if line_item_id is not None
             ]
             groups = [[line] for line in reverse_lines] if split else [reverse_lines]
             if not approved:
@@ -892,6 +927,7 @@ class FakeShopify(FakeServer):
                 reverse_orders=[
                     ShopifyReverseOrder(id=next(self._ids), lines=group) for group in groups
                 ],
+                lines=return_lines,
             )
             self.returns[found.gid] = found
             return found
@@ -972,6 +1008,7 @@ class FakeShopify(FakeServer):
             "OneFactSetOnHand": self._set_quantities,
             "OneFactReturnLines": self._return_lines,
             "OneFactReverseFulfillmentOrderLines": self._reverse_order_lines,
+            "OneFactReturnLineItems": self._return_line_items,
             "OneFactDisposeReturn": self._dispose,
             "OneFactAccessScopes": self._access_scopes,
             "OneFactWebhookSubscriptions": self._webhook_subscriptions,
@@ -1401,6 +1438,24 @@ class FakeShopify(FakeServer):
                 "reverseFulfillmentOrders": {"nodes": nodes, "pageInfo": page_info},
             }
         }
+
+    def _return_line_items(self, variables: JsonDict, query: str) -> JsonDict:
+        found = self.returns.get(str(variables.get("id")))
+        if found is None:
+            return {"return": None}
+        chunk, page_info = _page(found.lines, int(variables["first"]), variables.get("after"))
+        nodes = []
+        for line in chunk:
+            node: JsonDict = {
+                "id": line.gid,
+                "quantity": line.quantity,
+                "returnReasonDefinition": {"handle": line.reason},
+            }
+            if line.line_item_id is not None:  # fields of ReturnLineItem only
+                order_line = {"id": f"gid://shopify/LineItem/{line.line_item_id}", "sku": line.sku}
+                node["fulfillmentLineItem"] = {"lineItem": order_line}
+            nodes.append(node)
+        return {"return": {"returnLineItems": {"nodes": nodes, "pageInfo": page_info}}}
 
     def _reverse_order_lines(self, variables: JsonDict, query: str) -> JsonDict:
         order = next(

@@ -33,6 +33,7 @@ LARGEST_VARIABLES = {
         "lines": shopify.RETURN_LINES_PAGE_SIZE,
     },
     "OneFactReverseFulfillmentOrderLines": {"first": shopify.REVERSE_LINES_PAGE_SIZE},
+    "OneFactReturnLineItems": {"first": shopify.RETURN_LINE_ITEMS_PAGE_SIZE},
     "OneFactDisposeReturn": {},
     "OneFactAccessScopes": {},
     "OneFactWebhookSubscriptions": {"first": shopify.MAX_PAGE_SIZE},
