@@ -22,7 +22,7 @@ import hashlib
 import logging
 import operator
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial, reduce
 
@@ -43,6 +43,7 @@ from inventory.services import (
 )
 from inventory.storefront import adapter_for
 from inventory.storefront.base import (
+    EventLine,
     InboundEvent,
     RateLimited,
     ReturnDisposition,
@@ -104,13 +105,21 @@ def return_open_from_event(*, system: System, event: InboundEvent) -> str:
     """RETURN_OPENED from a storefront (runs inside the inbox's processing transaction).
 
     Deduplicated on the storefront's return reference: Shopify's returns/request and
-    returns/approve both announce the same return. Lines without a SKU (Shopify names the
-    order line only) take it from the order's ORDER_PLACED event, and so does a return that
-    names no customer (Shopify documents none on its return topics). Changes nothing on-hand.
+    returns/approve both announce the same return. An event that lists no lines (Shopify's
+    documented payloads carry only a count) takes them from the storefront's API; a storefront
+    error there propagates, so the inbox tries the event again instead of recording an empty
+    return. Lines without a SKU (Shopify's webhooks name the order line only) take it from the
+    order's ORDER_PLACED event, and so does a return that names no customer (Shopify documents
+    none on its return topics). Changes nothing on-hand.
     """
     ref = (event.return_ref or "").strip()[:100]
     if not ref:
         return f"return event {event.event_id} names no return; nothing recorded"
+    if not event.lines:
+        known = ReturnAuthorisation.objects.filter(storefront=system, return_ref=ref).first()
+        if known is not None:
+            return f"return {known.number} already recorded; nothing changed"
+        event = replace(event, lines=_storefront_return_lines(system=system, return_ref=ref))
     ordered = OrderedLines()
     if event.lines and (not event.customer_name or any(not x.sku for x in event.lines)):
         ordered = _order_placed(system=system, order_ref=event.order_ref)
@@ -136,6 +145,20 @@ def return_open_from_event(*, system: System, event: InboundEvent) -> str:
     unknown = [line.line_ref for line in lines if not line.sku_code]
     note = f"; {len(unknown)} line(s) without a SKU" if unknown else ""
     return f"return {rma.number} recorded: {units} unit(s) expected on {len(lines)} line(s){note}"
+
+
+def _storefront_return_lines(*, system: System, return_ref: str) -> list[EventLine]:
+    """The return's lines as the storefront's API lists them (none from a storefront whose
+    return events carry their lines, or a system without an adapter)."""
+    try:
+        adapter = adapter_for(system)
+    except ValueError:
+        return []
+    try:
+        return adapter.read_return_lines(return_ref)
+    finally:
+        if close := getattr(adapter, "close", None):
+            close()  # an HTTP client the adapter opened for this read
 
 
 def _event_lines(*, event: InboundEvent, ordered: OrderedLines) -> list[ExpectedLine]:

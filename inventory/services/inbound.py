@@ -19,6 +19,7 @@ from inventory.storefront.base import (
     InboundEvent,
     Mirrors,
     StorefrontAdapter,
+    StorefrontError,
     WebhookTimestampInvalid,
     webhook_check_age,
 )
@@ -108,7 +109,13 @@ RESTOCK_CLAIMS = {"return", "cancel", "legacy_restock", "restock"}
 
 
 def inbox_process(*, pk: int) -> InboxEvent | None:
-    """Process one stored event exactly once (row lock + status), whatever the retries."""
+    """Process one stored event exactly once (row lock + status), whatever the retries.
+
+    Processing may need to read the storefront (a return whose webhook lists no lines). When the
+    storefront cannot answer now (a retryable ``StorefrontError``), what the event did is rolled
+    back and it stays pending with the error in ``result``: the sweep tries it again. When the
+    storefront refuses the read, the event fails with the reason.
+    """
     with transaction.atomic():
         row = (
             InboxEvent.objects.select_for_update()
@@ -119,7 +126,17 @@ def inbox_process(*, pk: int) -> InboxEvent | None:
         if row is None:
             return None
         event = event_from_json(row.event_id, row.payload)
-        status, result = _dispatch(system=row.system, event=event)
+        try:
+            with transaction.atomic():
+                status, result = _dispatch(system=row.system, event=event)
+        except StorefrontError as error:
+            result = f"{type(error).__name__}: {error}"
+            if error.retryable:
+                log.warning("Inbox event %s waits for %s: %s", row.pk, row.system, result)
+                row.result = f"waiting to retry: {result}"[:500]
+                row.save(update_fields=["result"])
+                return row
+            status = InboxEvent.Status.FAILED
         row.status = status
         row.result = result[:500]
         row.processed_at = timezone.now()

@@ -257,16 +257,23 @@ def test_shopify_documented_order_through_the_view_is_stored_and_processed(clien
 
 
 @pytest.mark.parametrize("topic", ["returns/request", "returns/approve"])
-def test_shopify_documented_return_through_the_view_records_no_guessed_return(
+def test_shopify_documented_return_through_the_view_records_the_lines_shopify_lists(
     client, shopify, topic: str
 ) -> None:
+    # the payload lists none of its two lines: they are read from Shopify, none guessed
+    shopify.fake.add_return(123134564567890, 4783296544821, [(11, "MUG-1", 1), (12, "CUP-1", 1)])
+
     response = deliver_shopify(client, shopify, topic, documented("2026-04", topic))
 
     assert response.status_code == 200
     ((kind, status, result),) = process_inbox()
     assert (kind, status) == ("return_opened", "processed")
-    assert result == "return 123134564567890 names no returned units; nothing recorded"
-    assert not ReturnAuthorisation.objects.exists()
+    assert result == "return 123134564567890 recorded: 2 unit(s) expected on 2 line(s)"
+    rma = ReturnAuthorisation.objects.get()
+    assert list(rma.lines.order_by("pk").values_list("line_ref", "sku_code", "expected")) == [
+        ("11", "MUG-1", 1),
+        ("12", "CUP-1", 1),
+    ]
 
 
 def test_shopify_return_without_a_customer_takes_the_orders_customer(client, shopify) -> None:
