@@ -74,6 +74,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.storefront.fake_shopify_bulk import FakeBulkOperations
+
 JsonDict = dict[str, Any]
 Reply = tuple[int, dict[str, str], bytes]
 
@@ -419,6 +421,8 @@ SHOPIFY_OPERATION_SCOPES = {
     "OneFactReturnLines": ("return", "read_returns"),
     "OneFactReverseFulfillmentOrderLines": ("reverseFulfillmentOrder", "read_returns"),
     "OneFactDisposeReturn": ("reverseFulfillmentOrderDispose", "write_returns"),
+    "OneFactVariantsCount": ("productVariantsCount", "read_products"),
+    "OneFactBulkLevelsRun": ("bulkOperationRunQuery", "read_inventory"),
 }
 # WebhookSubscriptionTopic values the fake knows (a part of Shopify's enum: those OneFact reads
 # and a few others) and the scope each needs, as the enum's descriptions say.
@@ -472,6 +476,8 @@ class FakeShopify(FakeServer):
         self.dispose_mutations = 0
         self.scopes: list[str] = list(SHOPIFY_SCOPES)  # the app installation's access scopes
         self.webhook_subscriptions: list[JsonDict] = []  # {id, topic, uri, format}
+        # Bulk query operations (``bulkOperationRunQuery``, their files): fake_shopify_bulk.
+        self.bulk = FakeBulkOperations(self)
 
     @property
     def shop_url(self) -> str:
@@ -629,6 +635,8 @@ class FakeShopify(FakeServer):
     # HTTP
 
     def handle(self, request: RecordedRequest) -> Reply:
+        if request.method == "GET" and (reply := self.bulk.file_reply(request.path)) is not None:
+            return reply
         if request.method != "POST" or request.path != self.graphql_path:
             return _json_reply({"errors": "Not Found"}, status=404)
         if request.headers.get("x-shopify-access-token") != self.access_token:
@@ -691,6 +699,7 @@ class FakeShopify(FakeServer):
             "OneFactAccessScopes": self._access_scopes,
             "OneFactWebhookSubscriptions": self._webhook_subscriptions,
             "OneFactWebhookSubscriptionCreate": self._webhook_subscription_create,
+            **self.bulk.handlers(),
         }
         handler = handlers.get(str(operation))
         if handler is None:
