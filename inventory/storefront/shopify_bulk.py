@@ -128,7 +128,6 @@ class BulkLevels:
         self.adapter = adapter
         self.above = settings.ONEFACT_SHOPIFY_BULK_ABOVE if above is None else above
         self.clock = clock if clock is not None else SystemClock()
-        self.operations = 0  # bulk operations this reader started
         self._file: IO[bytes] | None = None
         self._file_operation: str | None = None
 
@@ -174,7 +173,6 @@ class BulkLevels:
         operation = (payload.get("bulkOperation") or {}).get("id")
         if not operation:
             raise StorefrontValidationError("bulkOperationRunQuery returned no operation")
-        self.operations += 1
         return str(operation), self._wait(str(operation)).get("url")
 
     def _wait(self, operation: str) -> dict[str, Any]:

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from graphql import build_client_schema, parse, validate
 
+from inventory.benchmarks import shopify_bucket_wait, shopify_requested_cost
 from inventory.models import Discrepancy
 from inventory.services import storefront_reconcile
 from inventory.storefront import shopify_bulk
@@ -322,3 +324,22 @@ def test_bulk_documents_validate_against_every_supported_schema(admin_schema, na
     version, schema = admin_schema
     errors = validate(schema, parse(document))
     assert not errors, f"{name} against Shopify Admin {version}: {errors}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_benchmark_reconcile_shopify_reports_bulk_and_paged_figures(postgres, capsys):
+    """PostgreSQL only, as the other sections (they re-point the default connection)."""
+    call_command("benchmark", "--json", "--scale", "0.002", "--only", "reconcile_shopify")
+    result = json.loads(capsys.readouterr().out)["reconcile_shopify"]
+    assert result["skus"] == result["paged_levels"] == 200
+    assert result["bulk_points"] < result["paged_points"]
+    assert result["paged_requests"] == 1 + 1  # the count, then one page of 250 (753 points)
+    assert result["paged_points"] == 1 + 753
+
+
+def test_shopify_bucket_wait_counts_the_waits_of_a_standard_plan_bucket() -> None:
+    assert shopify_bucket_wait([753, 753]) == 0  # 2,000 points in the bucket
+    assert shopify_bucket_wait([753, 753, 753]) == pytest.approx(2.59)  # 259 short at 100/s
+    pages = [shopify_requested_cost("OneFactLocationLevels", {"first": 250})] * 400
+    assert pages[0] == 753
+    assert shopify_bucket_wait(pages) == pytest.approx((400 * 753 - 2000) / 100)
