@@ -83,6 +83,14 @@ GRADE_DISPOSITION = {
 # --- returns arrive ----------------------------------------------------------------------
 
 
+@dataclass
+class OrderedLines:
+    """What the storefront's ORDER_PLACED events said of one order."""
+
+    skus: dict[str, str] = field(default_factory=dict)  # line_ref → SKU
+    customer_name: str = ""
+
+
 @dataclass(frozen=True)
 class ExpectedLine:
     line_ref: str
@@ -97,12 +105,16 @@ def return_open_from_event(*, system: System, event: InboundEvent) -> str:
 
     Deduplicated on the storefront's return reference: Shopify's returns/request and
     returns/approve both announce the same return. Lines without a SKU (Shopify names the
-    order line only) take it from the order's ORDER_PLACED event. Changes nothing on-hand.
+    order line only) take it from the order's ORDER_PLACED event, and so does a return that
+    names no customer (Shopify documents none on its return topics). Changes nothing on-hand.
     """
     ref = (event.return_ref or "").strip()[:100]
     if not ref:
         return f"return event {event.event_id} names no return; nothing recorded"
-    lines = _event_lines(system=system, event=event)
+    ordered = OrderedLines()
+    if event.lines and (not event.customer_name or any(not x.sku for x in event.lines)):
+        ordered = _order_placed(system=system, order_ref=event.order_ref)
+    lines = _event_lines(event=event, ordered=ordered)
     if not lines:
         return f"return {ref} names no returned units; nothing recorded"
     occurred = event.occurred_at
@@ -112,7 +124,7 @@ def return_open_from_event(*, system: System, event: InboundEvent) -> str:
         storefront=system,
         return_ref=ref,
         order_ref=(event.order_ref or "")[:100],
-        customer_name=(event.customer_name or "")[:100],
+        customer_name=(event.customer_name or ordered.customer_name)[:100],
         origin=ReturnAuthorisation.Origin.STOREFRONT,
         lines=lines,
         source_event_id=event.event_id[:200],
@@ -126,17 +138,14 @@ def return_open_from_event(*, system: System, event: InboundEvent) -> str:
     return f"return {rma.number} recorded: {units} unit(s) expected on {len(lines)} line(s){note}"
 
 
-def _event_lines(*, system: System, event: InboundEvent) -> list[ExpectedLine]:
+def _event_lines(*, event: InboundEvent, ordered: OrderedLines) -> list[ExpectedLine]:
     """The event's lines, merged per line reference, SKUs resolved from the order if needed."""
-    ordered = {}
-    if any(not line.sku for line in event.lines):
-        ordered = _order_line_skus(system=system, order_ref=event.order_ref)
     merged: dict[str, ExpectedLine] = {}
     for n, line in enumerate(event.lines, start=1):
         if line.quantity <= 0:
             continue
         ref = (line.line_ref or str(n))[:100]
-        code = (line.sku or ordered.get(ref, ""))[:64]
+        code = (line.sku or ordered.skus.get(ref, ""))[:64]
         if known := merged.get(ref):
             merged[ref] = ExpectedLine(
                 ref, known.sku_code, known.quantity + line.quantity, known.reason
@@ -146,18 +155,19 @@ def _event_lines(*, system: System, event: InboundEvent) -> list[ExpectedLine]:
     return list(merged.values())
 
 
-def _order_line_skus(*, system: System, order_ref: str) -> dict[str, str]:
-    """line_ref → SKU from the storefront's ORDER_PLACED events of the order."""
-    found: dict[str, str] = {}
+def _order_placed(*, system: System, order_ref: str) -> OrderedLines:
+    """The order's line SKUs and customer from the storefront's ORDER_PLACED events."""
+    found = OrderedLines()
     if not order_ref:
         return found
     payloads = InboxEvent.objects.filter(
         system=system, type="order_placed", payload__order_ref=order_ref
     ).values_list("payload", flat=True)
     for payload in payloads:
+        found.customer_name = found.customer_name or (payload or {}).get("customer_name") or ""
         for line in (payload or {}).get("lines") or []:
             if line.get("sku") and line.get("line_ref"):
-                found.setdefault(str(line["line_ref"]), str(line["sku"]))
+                found.skus.setdefault(str(line["line_ref"]), str(line["sku"]))
     return found
 
 

@@ -76,6 +76,24 @@ def ledger_clean(db):
     assert ledger_mismatches() == []
 
 
+@pytest.fixture(autouse=True)
+def _ledger_clean_after_every_test(request):
+    """``verify_ledger`` is clean after every test that touches the database, except the few
+    that break a balance on purpose to see it caught (marked ``ledger_broken``)."""
+    if request.node.get_closest_marker("ledger_broken") or not _uses_database(request):
+        yield
+        return
+    request.getfixturevalue("ledger_clean")
+    yield
+
+
+def _uses_database(request) -> bool:
+    names = ("db", "transactional_db", "live_server")
+    return bool(request.node.get_closest_marker("django_db")) or any(
+        name in request.fixturenames for name in names
+    )
+
+
 @pytest.fixture
 def shelf(db) -> System:
     return System.objects.get(name="shelf")

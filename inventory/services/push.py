@@ -64,6 +64,7 @@ class PushReport:
     stale: int = 0
     failed: int = 0
     error: str = ""
+    points: int = 0  # the storefront's rate-limit points spent (Shopify's query cost)
     lags_ms: list[int] = field(default_factory=list)
 
     def summary(self) -> dict:
@@ -549,6 +550,7 @@ def storefront_push(
                 raise
             log.error("Push to %s failed and will not be retried: %s", storefront, error)
             break
+    report.points = round(getattr(adapter, "points_used", 0))
     return report
 
 

@@ -76,6 +76,7 @@ class ReconcileReport:
     orders_at_risk: int = 0
     not_yet_counted: int = 0
     held: int = 0
+    points: int = 0  # the storefront's rate-limit points spent (Shopify's query cost)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -826,6 +827,7 @@ def storefront_reconcile(
         loader.flush()
         _settle(storefront=storefront, adapter=adapter, owner=owner, rows=loader.rows,
                 few=codes is not None, report=report, preview=preview)  # fmt: skip
+    report.points = round(getattr(adapter, "points_used", 0))
     return report
 
 

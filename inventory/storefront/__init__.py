@@ -63,6 +63,7 @@ def adapter_for(system: System) -> StorefrontAdapter:
             warehouse_id=config.get("warehouse_id", ""),
             channel=config.get("channel") or None,
             jwks_url=config.get("jwks_url") or None,
+            **({"version": str(config["version"])} if config.get("version") else {}),
             **({"timeout": float(config["timeout"])} if config.get("timeout") else {}),
         )
     raise ValueError(f"System {system.name} has no storefront adapter ({system.adapter!r}).")

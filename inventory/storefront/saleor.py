@@ -27,6 +27,12 @@ our subscription always selects it, so a delivery without it is refused, and so 
 add a few minutes more. Payloads are defined by
 ``SUBSCRIPTION_QUERY`` below, which the app registers with ``webhookCreate(input: {query: …})``;
 the body is the ``event`` object it selects.
+
+Limits. Every document is in ``DOCUMENTS`` and validated against the published schema of each
+version in ``SUPPORTED_VERSIONS`` (a configured ``version`` outside them is refused). Saleor refuses
+``first``/``last`` above ``GRAPHQL_PAGINATION_LIMIT`` (100, hence ``MAX_PAGE_SIZE``) and a query
+whose complexity (its ``query_cost_map``) is over ``GRAPHQL_QUERY_MAX_COMPLEXITY`` (50,000 by
+default); the tests hold every document under both at the page sizes used here.
 """
 
 from __future__ import annotations
@@ -74,8 +80,14 @@ from inventory.storefront.base import (
 )
 
 MAX_BATCH = 100  # Saleor's limit on `first`, so one page reads the whole batch back
-MAX_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 100  # Saleor's GRAPHQL_PAGINATION_LIMIT: a larger `first` is refused
 SIGNING_ALGORITHM = "RS256"
+
+# The Saleor lines (major.minor) every document below is validated against, with their published
+# schemas and query cost maps (tests/storefront/schemas/): 3.23 has been run end to end against
+# a real instance; 3.24 is the development line the vendored HEAD schema comes from.
+SUPPORTED_VERSIONS = ("3.23", "3.24")
+DEFAULT_VERSION = "3.23"
 
 # `extensions.exception.code` values (Saleor puts the exception class name there) that mean the
 # token is bad, expired or lacks MANAGE_PRODUCTS.
@@ -217,6 +229,18 @@ mutation OneFactWebhookCreate($input: WebhookCreateInput!) {
 }
 """
 
+# Every document the adapter sends, by operation name (``SUBSCRIPTION_QUERY`` is sent as the
+# webhook's ``query``; Saleor runs it for each event). The tests validate each one against every
+# supported version's schema and hold it under Saleor's limits at the page sizes used here.
+DOCUMENTS = {
+    "OneFactEvents": SUBSCRIPTION_QUERY,
+    "OneFactVariantStocks": VARIANT_STOCKS_QUERY,
+    "OneFactCatalog": CATALOG_QUERY,
+    "OneFactStockBulkUpdate": STOCK_BULK_UPDATE_MUTATION,
+    "OneFactApp": APP_QUERY,
+    "OneFactWebhookCreate": WEBHOOK_CREATE_MUTATION,
+}
+
 _EVENT_TYPES: dict[str, EventType] = {
     "ORDER_CREATED": EventType.ORDER_PLACED,
     "ORDER_CANCELLED": EventType.ORDER_CANCELLED,
@@ -266,9 +290,17 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
         jwks_cache_seconds: float = 300,
         page_size: int = MAX_PAGE_SIZE,
         jwks_refetch_min_interval: float = 5.0,
+        version: str = DEFAULT_VERSION,
     ) -> None:
+        line = supported_version(version)
+        if line is None:
+            raise ValueError(
+                f"Saleor {version} is not supported: OneFact's queries are checked against "
+                f"Saleor {', '.join(SUPPORTED_VERSIONS)} (set version to one of them)"
+            )
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        self.version = line
         self.api_url = api_url
         self.warehouse_id = warehouse_id
         self.channel = channel
@@ -642,6 +674,13 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
 
 
 # -- module helpers ------------------------------------------------------------------------
+
+
+def supported_version(version: str) -> str | None:
+    """The supported line (``3.23``) a configured version (``3.23`` or ``3.23.5``) belongs to,
+    or None."""
+    line = ".".join(str(version).strip().split(".")[:2])
+    return line if line in SUPPORTED_VERSIONS else None
 
 
 def webhook_events() -> list[str]:

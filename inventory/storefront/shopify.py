@@ -32,6 +32,16 @@ it is older than that window (``webhook_max_age``), or when the header is missin
 covers the body only, not the headers: the age check stops stale deliveries and plain replays,
 not a replay whose headers were rewritten.
 
+Every document the adapter sends is in ``DOCUMENTS``; the tests validate each one against the
+oldest and newest of ``SUPPORTED_API_VERSIONS`` and hold its requested cost, at the page sizes used
+here, under the 1,000 points Shopify allows one query
+(https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits). Each answer's
+``extensions.cost.throttleStatus`` paces the next request: before sending, the adapter works out
+what the bucket has refilled since and waits (``sleep``, on ``clock``) until it holds what that
+operation asked last time, so a long read slows to the restore rate instead of being throttled.
+``points_used`` adds up the actual cost of every answer; the push and reconciliation reports carry
+it.
+
 Return outcomes (``report_return_dispositions``) go through ``reverseFulfillmentOrderDispose``
 (https://shopify.dev/docs/api/admin-graphql/latest/mutations/reverseFulfillmentOrderDispose) with
 the documented ``ReverseFulfillmentOrderDispositionType`` values RESTOCKED, PROCESSING_REQUIRED,
@@ -40,14 +50,15 @@ refund, and the refund is the storefront's decision. Our lines name the order's 
 ``line_item.id`` the returns/request and returns/approve webhooks carry), while the mutation takes
 reverse fulfillment order line items, so the return is read first (``return(id:)`` →
 ``reverseFulfillmentOrders`` → ``lineItems`` with ``fulfillmentLineItem.lineItem.id`` and the
-``dispositions`` already recorded) and each line's total is mapped onto the reverse fulfillment
-order line items of that order line. The mutation takes no ``@idempotent`` key, so idempotency
-comes from that read: only the part of each total Shopify does not hold yet is disposed, and a
-retry after a lost answer disposes nothing twice. Everything is checked before the one mutation is
-sent (a line Shopify does not know, more units than a line has left): then nothing is sent.
-RESTOCKED needs our location and makes Shopify add the units to its own number there; the shelf
-already counted them, so ``restocked_disposition_adds_stock`` tells the caller to push the shelf's
-number again, whose absolute compare-and-set puts Shopify back on it.
+``dispositions`` already recorded; paged so that no request asks for more than 1,000 points) and
+each line's total is mapped onto the reverse fulfillment order line items of that order line. The
+mutation takes no ``@idempotent`` key, so idempotency comes from that read: only the part of each
+total Shopify does not hold yet is disposed, and a retry after a lost answer disposes nothing twice.
+Everything is checked before the one mutation is sent (a line Shopify does not know, more units than
+a line has left): then nothing is sent. RESTOCKED needs our location and makes Shopify add the units
+to its own number there; the shelf already counted them, so ``restocked_disposition_adds_stock``
+tells the caller to push the shelf's number again, whose absolute compare-and-set puts Shopify back
+on it.
 """
 
 from __future__ import annotations
@@ -57,8 +68,9 @@ import binascii
 import hashlib
 import hmac
 import json
+import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -97,6 +109,11 @@ from inventory.storefront.shopify_bulk import BulkLevels
 
 DEFAULT_API_VERSION = "2026-04"
 MIN_API_VERSION = "2026-01"  # first version with changeFromQuantity and @idempotent
+# Every document below validates against each of these (tests/storefront/schemas/ holds the
+# oldest and the newest); a version outside them is refused at configuration.
+SUPPORTED_API_VERSIONS = ("2026-01", "2026-04", "2026-07", "2026-10")
+MAX_QUERY_COST = 1000  # Shopify refuses a query whose requested cost is higher (MAX_COST_EXCEEDED)
+PACING_MARGIN = 0.1  # seconds waited beyond the exact refill: our clock and Shopify's differ
 MAX_BATCH = 250
 MAX_PAGE_SIZE = 250  # Shopify's limit on `first`
 SKU_LOOKUP_CHUNK = 50  # SKUs per `inventoryItems(query: …)` search string
@@ -203,15 +220,21 @@ query OneFactInventoryItem($id: ID!) {
 }
 """
 
-# Reverse fulfillment orders of one return and the state of their line items.
+# Reverse fulfillment orders of one return, with the first line items of each. Shopify charges a
+# connection 2 + first × one node, nested connections multiplied: 5 orders × 40 lines cost 818
+# points, under the 1,000 a query may request, and one call answers a usual return whole; longer
+# orders continue with REVERSE_FULFILLMENT_ORDER_LINES_QUERY (200 lines: 803 points).
+RETURN_ORDERS_PAGE_SIZE = 5
+RETURN_LINES_PAGE_SIZE = 40
+REVERSE_LINES_PAGE_SIZE = 200
 RETURN_LINES_QUERY = """
-query OneFactReturnLines($id: ID!, $first: Int!) {
+query OneFactReturnLines($id: ID!, $first: Int!, $after: String, $lines: Int!) {
   return(id: $id) {
     id
-    reverseFulfillmentOrders(first: 50) {
+    reverseFulfillmentOrders(first: $first, after: $after) {
       nodes {
         id
-        lineItems(first: $first) {
+        lineItems(first: $lines) {
           nodes {
             id
             totalQuantity
@@ -297,7 +320,22 @@ DISPOSITION_TYPES = {
     Disposition.NOT_RESTOCKED: "NOT_RESTOCKED",
     Disposition.MISSING: "MISSING",
 }
-MAX_REVERSE_FULFILLMENT_ORDERS = 50
+
+# Every document the adapter sends, by operation name (the tests validate each one against every
+# supported schema version and hold its requested cost under MAX_QUERY_COST).
+DOCUMENTS = {
+    "OneFactSetOnHand": SET_ON_HAND_MUTATION,
+    "OneFactInventoryItemsBySku": ITEMS_BY_SKU_QUERY,
+    "OneFactLocationLevels": LOCATION_LEVELS_QUERY,
+    "OneFactCatalog": CATALOG_QUERY,
+    "OneFactInventoryItem": INVENTORY_ITEM_QUERY,
+    "OneFactReturnLines": RETURN_LINES_QUERY,
+    "OneFactReverseFulfillmentOrderLines": REVERSE_FULFILLMENT_ORDER_LINES_QUERY,
+    "OneFactDisposeReturn": DISPOSE_MUTATION,
+    "OneFactAccessScopes": ACCESS_SCOPES_QUERY,
+    "OneFactWebhookSubscriptions": WEBHOOK_SUBSCRIPTIONS_QUERY,
+    "OneFactWebhookSubscriptionCreate": WEBHOOK_SUBSCRIPTION_CREATE_MUTATION,
+}
 
 
 @dataclass(frozen=True)
@@ -353,11 +391,18 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
         timeout: float = 10.0,
         client: httpx.Client | None = None,
         page_size: int = MAX_PAGE_SIZE,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if api_version != "unstable" and api_version < MIN_API_VERSION:
+        if api_version < MIN_API_VERSION:
             raise ValueError(
                 f"Shopify API {api_version} has no changeFromQuantity/@idempotent on "
                 f"inventorySetQuantities; use {MIN_API_VERSION} or later"
+            )
+        if api_version not in SUPPORTED_API_VERSIONS:
+            raise ValueError(
+                f"Shopify API {api_version} is not one this adapter is checked against; use one "
+                f"of {', '.join(SUPPORTED_API_VERSIONS)}"
             )
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
@@ -375,6 +420,12 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
         self._item_by_sku: dict[str, str] = {}
         self._sku_by_item: dict[str, str] = {}
         self.last_throttle_status: ThrottleStatus | None = None
+        self._sleep = sleep
+        self._clock = clock
+        self._status_at = 0.0  # the clock when last_throttle_status arrived
+        self._requested_costs: dict[str, float] = {}  # operation → its last requested cost
+        self.points_used = 0.0  # actual cost of every answered query (services read the change)
+        self.seconds_paced = 0.0
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -490,7 +541,9 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
         for chunk in _chunks(list(dict.fromkeys(skus)), SKU_LOOKUP_CHUNK):
             after: str | None = None
             while True:
-                items, page_info = self._items_page(chunk, after, MAX_PAGE_SIZE)
+                # a page the size of the chunk: 152 points requested, not 752 (one item a SKU
+                # is the rule; more follow on the next page)
+                items, page_info = self._items_page(chunk, after, SKU_LOOKUP_CHUNK)
                 for item in items:
                     found.setdefault(item.sku, []).append(item)
                 if not page_info.get("hasNextPage"):
@@ -705,44 +758,60 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
             raise StorefrontValidationError(f"Shopify refused the dispositions: {message}")
 
     def _return_lines(self, return_ref: str) -> list[_ReverseLine]:
-        """Every reverse fulfillment order line item of the return, following pages."""
+        """Every reverse fulfillment order line item of the return, following both pages.
+
+        Each request stays under Shopify's cost limit: reverse fulfillment orders come
+        ``RETURN_ORDERS_PAGE_SIZE`` at a time with their first lines, and an order with more lines
+        continues on its own (``REVERSE_LINES_PAGE_SIZE`` a page).
+        """
         return_id = _gid("Return", return_ref)
-        data = self._graphql(
-            "OneFactReturnLines", RETURN_LINES_QUERY, {"id": return_id, "first": self._page_size}
-        )
-        found = data.get("return")
-        if not isinstance(found, dict):
-            raise MappingError(f"Shopify knows no return {return_id}")
-        orders = _require(found, "reverseFulfillmentOrders")
-        if (orders.get("pageInfo") or {}).get("hasNextPage"):
-            raise StorefrontValidationError(
-                f"Shopify return {return_id} has more than {MAX_REVERSE_FULFILLMENT_ORDERS} "
-                "reverse fulfillment orders"
-            )
-        if not orders.get("nodes"):
+        lines: list[_ReverseLine] = []
+        orders_seen = 0
+        after: str | None = None
+        while True:
+            variables = {
+                "id": return_id,
+                "first": RETURN_ORDERS_PAGE_SIZE,
+                "after": after,
+                "lines": min(self._page_size, RETURN_LINES_PAGE_SIZE),
+            }
+            data = self._graphql("OneFactReturnLines", RETURN_LINES_QUERY, variables)
+            found = data.get("return")
+            if not isinstance(found, dict):
+                raise MappingError(f"Shopify knows no return {return_id}")
+            orders = _require(found, "reverseFulfillmentOrders")
+            for order in orders.get("nodes") or []:
+                orders_seen += 1
+                lines += self._reverse_order_lines(order["id"], _require(order, "lineItems"))
+            after = _next_cursor(orders)
+            if after is None:
+                break
+        if not orders_seen:
             # A requested return gets its reverse fulfillment order when it is approved.
             raise StorefrontUnavailable(
                 f"Shopify return {return_id} has no reverse fulfillment order yet (not approved); "
                 "try again later"
             )
-        lines: list[_ReverseLine] = []
-        for order in orders.get("nodes") or []:
-            connection = _require(order, "lineItems")
-            while True:
-                lines += [_reverse_line(node) for node in connection.get("nodes") or []]
-                after = _next_cursor(connection)
-                if after is None:
-                    break
-                page = self._graphql(
-                    "OneFactReverseFulfillmentOrderLines",
-                    REVERSE_FULFILLMENT_ORDER_LINES_QUERY,
-                    {"id": order["id"], "first": self._page_size, "after": after},
-                )
-                node = page.get("reverseFulfillmentOrder")
-                if not isinstance(node, dict):
-                    raise MappingError(f"Shopify lost reverse fulfillment order {order['id']}")
-                connection = _require(node, "lineItems")
         return lines
+
+    def _reverse_order_lines(self, order_id: str, connection: dict[str, Any]) -> list[_ReverseLine]:
+        """The lines of one reverse fulfillment order: ``connection`` and the pages after it."""
+        lines: list[_ReverseLine] = []
+        while True:
+            lines += [_reverse_line(node) for node in connection.get("nodes") or []]
+            after = _next_cursor(connection)
+            if after is None:
+                return lines
+            page = self._graphql(
+                "OneFactReverseFulfillmentOrderLines",
+                REVERSE_FULFILLMENT_ORDER_LINES_QUERY,
+                {"id": order_id, "first": min(self._page_size, REVERSE_LINES_PAGE_SIZE),
+                 "after": after},
+            )  # fmt: skip
+            node = page.get("reverseFulfillmentOrder")
+            if not isinstance(node, dict):
+                raise MappingError(f"Shopify lost reverse fulfillment order {order_id}")
+            connection = _require(node, "lineItems")
 
     # -- connecting ------------------------------------------------------------------------
 
@@ -839,17 +908,21 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
 
         The payload names an inventory item, not a SKU: the line's ``line_ref`` is the item's GID
         and its ``sku`` is filled from this adapter's cache, else empty; callers resolve it with
-        :meth:`resolve_inventory_item_sku`. ``quantity`` is Shopify's ``available``.
+        :meth:`resolve_inventory_item_sku`. ``quantity`` is Shopify's ``available``. A payload
+        without the item or without a number (``available`` is null for an untracked item; the
+        example Shopify documents for 2026-01 and 2026-04 is ``{}``) claims nothing: no event.
         """
         location = payload.get("location_id")
         if location is not None and _gid("Location", location) != self.location_id:
             return None  # another location's number: not the one we mirror
-        item_id = _gid("InventoryItem", payload.get("inventory_item_id", ""))
+        item = payload.get("inventory_item_id")
         available = payload.get("available")
-        quantity = int(available) if available is not None else None
-        line = EventLine(
-            sku=self._sku_by_item.get(item_id, ""), quantity=quantity or 0, line_ref=item_id
-        )
+        if item is None or available is None:
+            return None
+        item_id = _gid("InventoryItem", item)
+        quantity = int(available)
+        sku = self._sku_by_item.get(item_id, "")
+        line = EventLine(sku=sku, quantity=quantity, line_ref=item_id)
         return InboundEvent(
             event_id=delivery.event_id,
             type=EventType.INVENTORY_CHANGED,
@@ -863,6 +936,7 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
 
     def _graphql(self, operation: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """POST one operation; map transport, HTTP and GraphQL failures to our errors."""
+        self._pace(operation)
         try:
             response = self._client.post(
                 self.endpoint,
@@ -880,7 +954,7 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
             raise StorefrontUnavailable(f"Shopify unreachable: {exc}") from exc
         body = _json_or_none(response)
         if isinstance(body, dict):
-            self._note_cost(body)
+            self._note_cost(operation, body)
         self._raise_for_status(response, body)
         if not isinstance(body, dict):
             raise StorefrontUnavailable(f"Shopify answered {response.status_code} without JSON")
@@ -925,7 +999,9 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
             raise StorefrontUnavailable(f"Shopify failed: {message}")
         raise StorefrontValidationError(f"Shopify refused the request: {message}")
 
-    def _note_cost(self, body: dict[str, Any]) -> None:
+    def _note_cost(self, operation: str, body: dict[str, Any]) -> None:
+        """Keep ``extensions.cost``: the bucket as Shopify saw it, the points spent, and what this
+        operation requests (the estimate for its next call)."""
         cost = (body.get("extensions") or {}).get("cost") or {}
         status = cost.get("throttleStatus") or {}
         try:
@@ -938,6 +1014,26 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
             )
         except (KeyError, TypeError, ValueError):
             return
+        self._status_at = self._clock()
+        self.points_used += self.last_throttle_status.actual_cost or 0.0
+        if self.last_throttle_status.requested_cost is not None:
+            self._requested_costs[operation] = self.last_throttle_status.requested_cost
+
+    def _pace(self, operation: str) -> None:
+        """Wait until the bucket, refilled since the last answer, holds what ``operation``
+        requests (its last requested cost, else the dearest seen), so Shopify never throttles."""
+        status = self.last_throttle_status
+        if status is None or status.restore_rate <= 0:
+            return
+        expected = self._requested_costs.get(
+            operation, max(self._requested_costs.values(), default=0.0)
+        )
+        refilled = (self._clock() - self._status_at) * status.restore_rate
+        available = min(status.maximum_available, status.currently_available + refilled)
+        if expected > available:
+            wait = (expected - available) / status.restore_rate + PACING_MARGIN
+            self._sleep(wait)
+            self.seconds_paced += wait
 
     def _throttle_wait(self) -> float:
         """Seconds until the bucket holds the requested cost: (requested − available) / rate."""
@@ -1008,7 +1104,14 @@ def _refund_event(
 def _return_event(
     adapter: ShopifyAdapter, topic: str, payload: dict[str, Any], delivery: _Delivery
 ) -> InboundEvent:
-    """returns/request and returns/approve: return line items name the order line, not a SKU."""
+    """returns/request and returns/approve: return line items name the order line, not a SKU.
+
+    Shopify documents neither ``created_at`` nor ``customer`` on these topics, so each is taken
+    only when a delivery carries it: the time falls back to the delivery's
+    ``X-Shopify-Triggered-At`` and the customer stays empty (the return service takes the
+    order's). Only the listed ``return_line_items`` become lines; the documented examples list
+    none (only ``total_return_line_items``), and no line is made up for the ones not listed.
+    """
     lines = []
     for return_line in payload.get("return_line_items") or []:
         line_item = (return_line.get("fulfillment_line_item") or {}).get("line_item") or {}

@@ -13,6 +13,7 @@ from tests.replenishment.factories import (
     PurchaseOrderFactory,
     PurchaseOrderLineFactory,
     ReorderPolicyFactory,
+    shelf_counted,
 )
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -80,6 +81,7 @@ def test_staff_see_a_wrong_bin_beside_the_field_and_nothing_changes(live_server,
 def test_manager_drafts_a_purchase_order_from_a_suggestion(live_server, page):
     UserFactory(username="boss", group=MANAGERS)
     sku = SkuFactory(code="CUP-9", title="Green cup")
+    shelf_counted(sku)  # none on the shelf, and the shelf knows it
     ReorderPolicyFactory(sku=sku, safety_stock_days=None, safety_stock_units=6, case_pack=4)
 
     log_in(page, live_server, "boss", "pw-for-tests-only")

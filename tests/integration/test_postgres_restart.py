@@ -234,16 +234,20 @@ def post_movement(http: httpx.Client, token: str, key: str, body: dict) -> Attem
 
 
 def _seed() -> str:
-    """Bins and SKUs at zero, the demo storefront at zero for each SKU; the shelf's token."""
-    from inventory.models import System
+    """Bins and SKUs at zero (counted: none there), the demo storefront at zero for each SKU
+    and live; the shelf's token."""
+    from inventory.models import ShelfEvidence, System
+    from inventory.services import shelf_evidence_record, storefront_mode_set
     from inventory.services.demo import demo_storefront_seed
     from tests.factories import BinFactory, SkuFactory
 
     for n, code in enumerate(BINS):
         BinFactory(code=code, zone="P", walk_order=n)
-    for code in SKUS:
-        SkuFactory(code=code)
+    skus = [SkuFactory(code=code) for code in SKUS]
+    shelf_evidence_record(skus=skus, kind=ShelfEvidence.Kind.ZERO, reference="empty warehouse")
     assert demo_storefront_seed() == len(SKUS)
+    storefront_mode_set(storefront=System.objects.get(name="storefront"), mode="live",
+                        reason="counted empty, in step at zero", actor=None)  # fmt: skip
     return System.objects.get(name="shelf").issue_token()
 
 

@@ -1,3 +1,5 @@
+import pytest
+
 from inventory import selectors
 from inventory.models import AuthorityConflict, Fact, OnHand, Ownership, StockMovement
 from inventory.services import on_hand_adjust
@@ -52,6 +54,7 @@ def test_ledger_mismatches_is_empty_for_a_clean_shelf(stocked_bin):
     assert selectors.ledger_mismatches() == []
 
 
+@pytest.mark.ledger_broken
 def test_ledger_mismatches_finds_a_balance_changed_behind_the_ledger(stocked_bin, sku):
     OnHand.objects.filter(bin=stocked_bin, sku=sku).update(quantity=7)
     ghost = OnHand.objects.create(bin=BinFactory(code="C-09"), sku=sku, quantity=0)

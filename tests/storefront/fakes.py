@@ -7,6 +7,14 @@ OneFact adapters send, from in-memory state, in the response shapes Shopify and 
 recognised by its ``operationName`` (the adapters' ``OneFact…`` names) and answered from its
 variables, with every field the adapters select.
 
+Shopify's rate limit is charged as Shopify charges it: each query's requested cost is computed from
+its document and variables against the vendored Admin API schema (``schemas/``), a query over
+1,000 points is refused with ``MAX_COST_EXCEEDED`` before it runs, and a leaky bucket per shop
+(``maximum_available``, ``restore_rate``: the Standard plan's 2,000 and 100/s by default; ``now``:
+the clock it refills by) answers ``THROTTLED`` when it holds less than the request asks, and
+refunds what a short page did not return. Every answer carries ``extensions.cost``;
+``points_charged``, ``requested_costs`` and ``throttled`` say what was spent and refused.
+
 Usage::
 
     with FakeShopify() as shop:
@@ -55,17 +63,21 @@ payload)`` with ``saleor_*_payload`` helpers shaped by the adapter's ``SUBSCRIPT
 from __future__ import annotations
 
 import base64
+import functools
+import gzip
 import hashlib
 import hmac
 import itertools
 import json
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -73,6 +85,33 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    build_client_schema,
+    get_named_type,
+    get_operation_ast,
+    is_leaf_type,
+    parse,
+)
+
+from tests.storefront.saleor_graphql import (
+    GRAPHQL_PAGINATION_LIMIT,
+    GRAPHQL_QUERY_MAX_COMPLEXITY,
+    PageLimitBreach,
+    page_limit_breaches,
+    query_cost,
+    schema_errors,
+)
 
 from tests.storefront.fake_shopify_bulk import FakeBulkOperations
 
@@ -317,6 +356,243 @@ def _now() -> str:
 
 # -- Shopify ---------------------------------------------------------------------------------
 
+# Shopify's calculated query cost (https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits):
+# charged from the document and its variables before the query runs, against the published schema.
+
+SCHEMAS = Path(__file__).parent / "schemas"
+SHOPIFY_SCHEMA_VERSIONS = ("2026-01", "2026-10")  # vendored in schemas/ (see its README)
+SHOPIFY_MAX_QUERY_COST = 1000
+SHOPIFY_MUTATION_COST = 10
+# The Standard plan: 100 points a second, a bucket of 20 seconds' worth.
+SHOPIFY_STANDARD_BUCKET = 2000.0
+SHOPIFY_STANDARD_RESTORE_RATE = 100.0
+SHOPIFY_RATE_LIMITS_DOC = "https://shopify.dev/api/usage/rate-limits"
+
+
+class ShopifyQueryError(Exception):
+    """A document Shopify would refuse before charging for it (unknown field, unsized list)."""
+
+
+@functools.cache
+def shopify_schema(version: str) -> GraphQLSchema:
+    """The vendored Admin API schema of ``version``."""
+    with gzip.open(SCHEMAS / f"shopify-admin_{version}.json.gz", "rt") as source:
+        schema = build_client_schema(json.load(source)["data"])
+    # Shopify deprecates some fields on an implementation but not on its interface, which
+    # graphql-core's check of the schema itself refuses; the schema is Shopify's as published, so
+    # that check is marked done (empty) and ``validate`` checks the documents only.
+    schema._validation_errors = []
+    return schema
+
+
+def shopify_schema_version(api_version: str) -> str:
+    """The newest vendored schema version not newer than ``api_version`` (else the oldest)."""
+    older = [version for version in SHOPIFY_SCHEMA_VERSIONS if version <= api_version]
+    return older[-1] if older else SHOPIFY_SCHEMA_VERSIONS[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(document: str) -> DocumentNode:
+    return parse(document)
+
+
+def shopify_requested_cost(
+    document: str,
+    variables: JsonDict | None = None,
+    *,
+    version: str = SHOPIFY_SCHEMA_VERSIONS[-1],
+    operation_name: str | None = None,
+) -> int:
+    """The requested cost of one operation by Shopify's documented rules.
+
+    A scalar or enum costs 0, an object 1 (a list of objects too: one object), an interface or
+    union the dearest of its possible selections; a connection costs 2 plus ``first`` (or
+    ``last``) times one node (``nodes`` or ``edges { node }``; ``pageInfo`` and ``cursor`` are
+    free), so nested connections multiply; each mutation field costs 10, whatever it selects.
+    """
+    return _operation_cost(document, variables, version, operation_name, _REQUESTED)
+
+
+def shopify_actual_cost(
+    document: str,
+    variables: JsonDict | None,
+    data: JsonDict,
+    *,
+    version: str = SHOPIFY_SCHEMA_VERSIONS[-1],
+    operation_name: str | None = None,
+) -> int:
+    """The actual cost: the same rules, a connection counting the nodes it returned in ``data``
+    (Shopify charges the requested cost up front and refunds the difference)."""
+    return _operation_cost(document, variables, version, operation_name, data)
+
+
+_REQUESTED: Any = object()  # "no answer yet": price the connections at first/last
+
+
+def _operation_cost(
+    document: str, variables: JsonDict | None, version: str, operation_name: str | None, data: Any
+) -> int:
+    schema = shopify_schema(version)
+    try:
+        tree = _parsed(document)
+    except GraphQLError as exc:
+        raise ShopifyQueryError(exc.message) from exc
+    fragments = {
+        node.name.value: node
+        for node in tree.definitions
+        if isinstance(node, FragmentDefinitionNode)
+    }
+    operation = get_operation_ast(tree, operation_name)
+    if operation is None:
+        raise ShopifyQueryError("No operation to run")
+    cost = _ShopifyCost(schema, fragments, variables or {})
+    if operation.operation is OperationType.MUTATION:
+        fields = cost.fields(operation.selection_set)
+        return SHOPIFY_MUTATION_COST * len([f for f in fields if not f.name.value.startswith("__")])
+    return cost.selection(operation.selection_set, schema.query_type, data)
+
+
+class _ShopifyCost:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: JsonDict,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+
+    def selection(self, selection_set: SelectionSetNode | None, parent: Any, data: Any) -> int:
+        """Fields on ``parent`` itself add up; fragments on a narrower type count the dearest."""
+        if selection_set is None:
+            return 0
+        own = 0
+        narrower: dict[str, int] = {}
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                own += self.field(node, parent, data)
+                continue
+            if isinstance(node, FragmentSpreadNode):
+                fragment = self.fragments.get(node.name.value)
+                if fragment is None:
+                    raise ShopifyQueryError(f"Fragment {node.name.value} was not defined")
+                condition, inner = fragment.type_condition, fragment.selection_set
+            else:
+                assert isinstance(node, InlineFragmentNode)
+                condition, inner = node.type_condition, node.selection_set
+            target = parent if condition is None else self.schema.get_type(condition.name.value)
+            if target is None:
+                raise ShopifyQueryError(f"No such type {condition.name.value}")
+            cost = self.selection(inner, target, data)
+            if target is parent:
+                own += cost
+            else:
+                narrower[target.name] = narrower.get(target.name, 0) + cost
+        return own + max(narrower.values(), default=0)
+
+    def fields(self, selection_set: SelectionSetNode) -> list[FieldNode]:
+        """The fields of a selection, fragments spread."""
+        found: list[FieldNode] = []
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                found.append(node)
+            elif isinstance(node, FragmentSpreadNode):
+                found += self.fields(self.fragments[node.name.value].selection_set)
+            else:
+                found += self.fields(node.selection_set)
+        return found
+
+    def field(self, node: FieldNode, parent: Any, data: Any) -> int:
+        name = node.name.value
+        if name.startswith("__"):
+            return 0
+        definition = getattr(parent, "fields", {}).get(name)
+        if definition is None:
+            raise ShopifyQueryError(f"Field '{name}' doesn't exist on type '{parent.name}'")
+        named = get_named_type(definition.type)
+        if is_leaf_type(named):
+            return 0
+        value = _REQUESTED if data is _REQUESTED else _response_value(node, data)
+        if _is_connection(named):
+            size = self.size(node, parent)
+            if value is _REQUESTED:
+                return 2 + size * self.node_cost(node.selection_set, named, _REQUESTED)
+            return 2 + sum(
+                self.node_cost(node.selection_set, named, returned)
+                for returned in _returned_nodes(node, value)
+            )
+        if isinstance(value, list):
+            value = value[0] if value else None
+        return 1 + self.selection(node.selection_set, named, value)
+
+    def node_cost(self, selection_set: SelectionSetNode | None, connection: Any, data: Any) -> int:
+        """One node of a connection, selected through ``nodes`` or ``edges { node }``."""
+        cost = 0
+        for node in self.fields(selection_set) if selection_set else []:
+            name = node.name.value
+            if name == "nodes" or name == "edges":
+                item_type = get_named_type(connection.fields[name].type)
+                inner = [node] if name == "nodes" else self.fields(node.selection_set)
+                for item in inner:
+                    if item.name.value in ("nodes", "node"):
+                        node_type = item_type if name == "nodes" else _node_type(item_type)
+                        cost += 1 + self.selection(item.selection_set, node_type, data)
+            elif name not in ("pageInfo", "__typename"):
+                cost += self.field(node, connection, data)
+        return cost
+
+    def size(self, node: FieldNode, parent: Any) -> int:
+        for argument in node.arguments or ():
+            if argument.name.value in ("first", "last"):
+                value = argument.value
+                if isinstance(value, VariableNode):
+                    size = self.variables.get(value.name.value)
+                elif isinstance(value, IntValueNode):
+                    size = int(value.value)
+                else:
+                    size = None
+                if size is not None:
+                    if not 0 < int(size) <= 250:
+                        raise ShopifyQueryError(
+                            f"The {argument.name.value} argument must be between 1 and 250."
+                        )
+                    return int(size)
+        raise ShopifyQueryError(
+            f"you must provide one of first or last for {parent.name}.{node.name.value}"
+        )
+
+
+def _is_connection(named: Any) -> bool:
+    fields = getattr(named, "fields", None)
+    return named.name.endswith("Connection") and bool(fields) and "pageInfo" in fields
+
+
+def _node_type(edge_type: Any) -> Any:
+    return get_named_type(edge_type.fields["node"].type)
+
+
+def _response_value(node: FieldNode, data: Any) -> Any:
+    if not isinstance(data, dict):
+        return None
+    return data.get(node.alias.value if node.alias else node.name.value)
+
+
+def _returned_nodes(node: FieldNode, connection: Any) -> list[Any]:
+    """The nodes a connection answered, however the query selected them."""
+    if not isinstance(connection, dict):
+        return []
+    for selected in node.selection_set.selections if node.selection_set else []:
+        if not isinstance(selected, FieldNode):
+            continue
+        key = selected.alias.value if selected.alias else selected.name.value
+        if selected.name.value == "nodes":
+            return list(connection.get(key) or [])
+        if selected.name.value == "edges":
+            return [edge.get("node") for edge in connection.get(key) or []]
+    return []
+
+
 SHOPIFY_REASONS = frozenset(
     {
         "correction",
@@ -451,8 +727,9 @@ class FakeShopify(FakeServer):
         webhook_secret: str = "shopify-webhook-secret",
         api_version: str = "2026-04",
         location_number: int = 1,
-        maximum_available: float = 2000.0,
-        restore_rate: float = 100.0,
+        maximum_available: float = SHOPIFY_STANDARD_BUCKET,
+        restore_rate: float = SHOPIFY_STANDARD_RESTORE_RATE,
+        now: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.access_token = access_token
@@ -470,8 +747,16 @@ class FakeShopify(FakeServer):
         self._before_mutation: list[tuple[str, int]] = []
         self._previous_attempt_failed = 0
         self._ids = itertools.count(1001)
+        # The leaky bucket of this app on this shop: ``now`` is the clock it refills by (a test
+        # passes its own to drive it without sleeping).
         self.maximum_available = maximum_available
         self.restore_rate = restore_rate
+        self.now = now
+        self._available = maximum_available
+        self._refilled_at = now()
+        self.points_charged = 0.0
+        self.requested_costs: list[tuple[str, int]] = []  # (operation, cost) of every request
+        self.throttled = 0  # requests answered THROTTLED by the bucket (not scripted faults)
         self.returns: dict[str, ShopifyReturn] = {}
         self.dispose_mutations = 0
         self.scopes: list[str] = list(SHOPIFY_SCOPES)  # the app installation's access scopes
@@ -655,7 +940,7 @@ class FakeShopify(FakeServer):
                     "errors": [
                         {"message": extra["message"], "extensions": {"code": extra["code"]}}
                     ],
-                    "extensions": self._cost(1),
+                    "extensions": self._cost(1, 1),
                 }
             )
         return _json_reply(
@@ -704,38 +989,128 @@ class FakeShopify(FakeServer):
         handler = handlers.get(str(operation))
         if handler is None:
             return self._errors(f"Unknown operation {operation!r}", "BAD_REQUEST")
-        if str(operation) in SHOPIFY_OPERATION_SCOPES:
-            field_name, scope = SHOPIFY_OPERATION_SCOPES[str(operation)]
-            if not self.has_scope(scope):
-                return self._errors(
-                    f"Access denied for {field_name} field. Required access: `{scope}` access "
-                    "scope.",
-                    "ACCESS_DENIED",
-                )
         first = variables.get("first")
         if first is not None and not 0 < int(first) <= 250:
             return self._errors("The first argument must be between 1 and 250.", "BAD_REQUEST")
+        try:
+            requested = shopify_requested_cost(
+                payload.get("query") or "",
+                variables,
+                version=shopify_schema_version(self.api_version),
+                operation_name=str(operation),
+            )
+        except ShopifyQueryError as exc:
+            return self._errors(str(exc), "BAD_REQUEST")
         with self.lock:
+            self.requested_costs.append((str(operation), requested))
+        if requested > SHOPIFY_MAX_QUERY_COST:
+            return self._max_cost_exceeded(requested)
+        with self.lock:
+            if not self._take_points(requested):
+                return self._throttled(requested)
+            if str(operation) in SHOPIFY_OPERATION_SCOPES:
+                field_name, scope = SHOPIFY_OPERATION_SCOPES[str(operation)]
+                if not self.has_scope(scope):
+                    return self._errors(
+                        f"Access denied for {field_name} field. Required access: `{scope}` "
+                        "access scope.",
+                        "ACCESS_DENIED",
+                        cost=requested,
+                    )
             outcome = handler(variables, payload.get("query") or "")
+            actual = requested
+            if "errors" not in outcome:
+                actual = shopify_actual_cost(
+                    payload.get("query") or "",
+                    variables,
+                    outcome,
+                    version=shopify_schema_version(self.api_version),
+                    operation_name=str(operation),
+                )
+            self._refund(requested - actual)
+            extensions = self._cost(requested, actual)
         if "errors" in outcome:
-            return _json_reply({**outcome, "extensions": self._cost(1)})
-        return _json_reply({"data": outcome, "extensions": self._cost(10)})
+            return _json_reply({**outcome, "extensions": extensions})
+        return _json_reply({"data": outcome, "extensions": extensions})
 
-    def _errors(self, message: str, code: str) -> Reply:
-        return _json_reply({"errors": [{"message": message, "extensions": {"code": code}}]})
-
-    def _cost(self, cost: int) -> JsonDict:
-        return {
-            "cost": {
-                "requestedQueryCost": cost,
-                "actualQueryCost": cost,
-                "throttleStatus": {
-                    "maximumAvailable": self.maximum_available,
-                    "currentlyAvailable": self.maximum_available - cost,
-                    "restoreRate": self.restore_rate,
-                },
+    def _errors(self, message: str, code: str, *, cost: int = 0) -> Reply:
+        return _json_reply(
+            {
+                "errors": [{"message": message, "extensions": {"code": code}}],
+                "extensions": self._cost(cost, cost),
             }
+        )
+
+    def _refill(self) -> None:
+        moment = self.now()
+        restored = (moment - self._refilled_at) * self.restore_rate
+        self._available = min(self.maximum_available, self._available + restored)
+        self._refilled_at = moment
+
+    def _take_points(self, requested: int) -> bool:
+        """Charge the bucket ``requested`` points, or nothing when it holds fewer."""
+        self._refill()
+        if requested > self._available:
+            self.throttled += 1
+            return False
+        self._available -= requested
+        self.points_charged += requested
+        return True
+
+    def _refund(self, points: int) -> None:
+        """Give back what the query requested but did not use (a short page)."""
+        self._available = min(self.maximum_available, self._available + points)
+        self.points_charged -= points
+
+    def bucket_available(self) -> float:
+        """Points the bucket holds now."""
+        with self.lock:
+            self._refill()
+            return self._available
+
+    def _cost(self, requested: int, actual: int | None) -> JsonDict:
+        """``extensions.cost`` as Shopify reports it, the bucket as it is now."""
+        with self.lock:
+            self._refill()
+            return {
+                "cost": {
+                    "requestedQueryCost": requested,
+                    "actualQueryCost": actual,
+                    "throttleStatus": {
+                        "maximumAvailable": self.maximum_available,
+                        "currentlyAvailable": self._available,
+                        "restoreRate": self.restore_rate,
+                    },
+                }
+            }
+
+    def _throttled(self, requested: int) -> Reply:
+        error = {
+            "message": "Throttled",
+            "extensions": {"code": "THROTTLED", "documentation": SHOPIFY_RATE_LIMITS_DOC},
         }
+        return _json_reply({"errors": [error], "extensions": self._cost(requested, None)})
+
+    def _max_cost_exceeded(self, requested: int) -> Reply:
+        """Refused before it runs, charged nothing (Shopify's wording and shape)."""
+        message = (
+            f"Query cost is {requested}, which exceeds the single query max cost limit "
+            f"({SHOPIFY_MAX_QUERY_COST}).\n\nSee {SHOPIFY_RATE_LIMITS_DOC} for more "
+            "information on how the\ncost of a query is calculated.\n\nTo query larger amounts "
+            "of data with fewer limits, bulk operations should be used instead.\nSee "
+            "https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage "
+            "details.\n"
+        )
+        error = {
+            "message": message,
+            "extensions": {
+                "code": "MAX_COST_EXCEEDED",
+                "cost": requested,
+                "maxCost": SHOPIFY_MAX_QUERY_COST,
+                "documentation": SHOPIFY_RATE_LIMITS_DOC,
+            },
+        }
+        return _json_reply({"errors": [error], "extensions": self._cost(requested, None)})
 
     # operations
 
@@ -1025,9 +1400,10 @@ class FakeShopify(FakeServer):
         found = self.returns.get(str(variables.get("id")))
         if found is None:
             return {"return": None}
-        chunk, page_info = _page(found.reverse_orders, 50, None)
-        first = int(variables["first"])
-        nodes = [{"id": o.gid, "lineItems": self._line_page(o, first, None)} for o in chunk]
+        first, after = int(variables["first"]), variables.get("after")
+        chunk, page_info = _page(found.reverse_orders, first, after)
+        lines = int(variables["lines"])
+        nodes = [{"id": o.gid, "lineItems": self._line_page(o, lines, None)} for o in chunk]
         return {
             "return": {
                 "id": found.gid,
@@ -1383,7 +1759,16 @@ class SigningKey:
 
 
 class FakeSaleor(FakeServer):
-    """Saleor's GraphQL API (one warehouse) for the adapter's operations, plus its JWKS."""
+    """Saleor's GraphQL API (one warehouse) for the adapter's operations, plus its JWKS.
+
+    Strict as Saleor is (``tests/storefront/saleor_graphql.py``): every request is validated
+    against the published schema of ``version`` (HTTP 400 when invalid), its complexity is
+    computed from that version's query cost map and refused over ``max_complexity`` (HTTP 400,
+    ``QueryCostError``), and a ``first``/``last`` over ``pagination_limit`` fails the field
+    (HTTP 200, the field null). Answers carry ``extensions.cost``; ``requested_costs`` keeps
+    (operation, cost) of every request answered. Validation messages are graphql-core 3's
+    wording (Saleor runs graphql-core 2, which quotes names with ``"`` rather than ``'``).
+    """
 
     def __init__(
         self,
@@ -1391,9 +1776,19 @@ class FakeSaleor(FakeServer):
         token: str = "saleor-app-token",
         channel: str = "default-channel",
         warehouse_uuid: str = "b17cb19c-98aa-4ec8-8c83-aaa0ef4c3310",
+        version: str = "3.24",
+        max_complexity: int = GRAPHQL_QUERY_MAX_COMPLEXITY,
+        pagination_limit: int = GRAPHQL_PAGINATION_LIMIT,
     ) -> None:
         super().__init__()
         self.token = token
+        # The published schema requests are validated against, and Saleor's two limits
+        # (``GRAPHQL_QUERY_MAX_COMPLEXITY``, ``GRAPHQL_PAGINATION_LIMIT``).
+        self.version = version
+        self.max_complexity = max_complexity
+        self.pagination_limit = pagination_limit
+        self.requested_costs: list[tuple[str | None, int]] = []  # (operation, cost) answered
+        schema_errors(version, "{ __typename }")  # build the schema now, not in a request
         self.channel = channel
         self.warehouse_id = global_id("Warehouse", warehouse_uuid)
         self.products: list[SaleorProduct] = []
@@ -1615,6 +2010,13 @@ class FakeSaleor(FakeServer):
         payload = request.json or {}
         operation = str(payload.get("operationName"))
         variables = payload.get("variables") or {}
+        query = str(payload.get("query") or "")
+        invalid = self._invalid_reply(query)
+        if invalid is not None:
+            return invalid
+        cost = query_cost(self.version, query, variables)
+        if cost > self.max_complexity:
+            return self._over_cost_reply(cost)
         handlers: dict[str, Callable[[JsonDict], JsonDict]] = {
             "OneFactVariantStocks": self._product_variants,
             "OneFactCatalog": self._product_variants,
@@ -1638,17 +2040,55 @@ class FakeSaleor(FakeServer):
             refusal = _saleor_enum_refusal(variables)
             if refusal is not None:
                 return refusal
-        first = variables.get("first")
-        if first is not None and int(first) > 100:
-            return _saleor_error(
-                f"Requesting {first} records on the `productVariants` connection exceeds the "
-                "`first` limit of 100 records.",
-                "GraphQLError",
-                data={"productVariants": None},
-            )
+        breaches = page_limit_breaches(self.version, query, variables, limit=self.pagination_limit)
+        if breaches:
+            return self._page_limit_reply(breaches, cost)
         with self.lock:
             data = handler(variables)
-        return _json_reply({"data": data})
+            self.requested_costs.append((operation, cost))
+        return _json_reply({"data": data, "extensions": self._cost_extension(cost)})
+
+    def _invalid_reply(self, query: str) -> Reply | None:
+        """A document that is not valid against the schema is refused before anything runs:
+        HTTP 400, the errors and no ``data``."""
+        try:
+            errors = schema_errors(self.version, query)
+        except GraphQLError as error:  # a syntax error
+            errors = (error,)
+        if not errors:
+            return None
+        formatted = [_saleor_formatted(error, "GraphQLError") for error in errors]
+        return _json_reply({"errors": formatted}, status=400)
+
+    def _over_cost_reply(self, cost: int) -> Reply:
+        """Saleor's ``QueryCostError``: HTTP 400 before anything runs, the cost beside it."""
+        extension = self._cost_extension(cost)
+        error = {
+            "message": f"The query exceeds the maximum cost of {self.max_complexity}. "
+            f"Actual cost is {cost}",
+            "extensions": {**extension, "exception": {"code": "QueryCostError"}},
+        }
+        return _json_reply({"errors": [error], "extensions": extension}, status=400)
+
+    def _page_limit_reply(self, breaches: list[PageLimitBreach], cost: int) -> Reply:
+        """A connection asked for too many records fails while running: HTTP 200, the field
+        null and an error naming it. The fake is no GraphQL engine: the root field holding the
+        offending connection comes back null (Saleor nulls the nearest nullable field)."""
+        errors = [
+            {
+                "message": breach.message(self.pagination_limit),
+                "path": list(breach.path),
+                "extensions": {"exception": {"code": "GraphQLError"}},
+            }
+            for breach in breaches
+        ]
+        data = {breach.path[0]: None for breach in breaches}
+        return _json_reply(
+            {"errors": errors, "data": data, "extensions": self._cost_extension(cost)}
+        )
+
+    def _cost_extension(self, cost: int) -> JsonDict:
+        return {"cost": {"requestedQueryCost": cost, "maximumAvailable": self.max_complexity}}
 
     def _app(self, variables: JsonDict) -> JsonDict:
         return {
@@ -1876,6 +2316,19 @@ def _saleor_error(
     if data is not None:
         body["data"] = data
     return _json_reply(body, status=status)
+
+
+def _saleor_formatted(error: GraphQLError, code: str) -> JsonDict:
+    """A GraphQL error as Saleor's ``format_error`` writes it (graphql-core 2's shape)."""
+    formatted: JsonDict = {"message": error.message}
+    if error.locations:
+        formatted["locations"] = [
+            {"line": location.line, "column": location.column} for location in error.locations
+        ]
+    if error.path:
+        formatted["path"] = list(error.path)
+    formatted["extensions"] = {"exception": {"code": code}}
+    return formatted
 
 
 def _bulk_error(field_name: str | None, message: str, code: str) -> JsonDict:
