@@ -105,7 +105,12 @@ from inventory.storefront.base import (
     WriteStatus,
     webhook_timestamp,
 )
-from inventory.storefront.shopify_bulk import BulkLevels
+from inventory.storefront.shopify_bulk import (
+    BULK_OPERATION_QUERY,
+    BULK_RUN_MUTATION,
+    VARIANTS_COUNT_QUERY,
+    BulkLevels,
+)
 
 DEFAULT_API_VERSION = "2026-04"
 MIN_API_VERSION = "2026-01"  # first version with changeFromQuantity and @idempotent
@@ -335,6 +340,9 @@ DOCUMENTS = {
     "OneFactAccessScopes": ACCESS_SCOPES_QUERY,
     "OneFactWebhookSubscriptions": WEBHOOK_SUBSCRIPTIONS_QUERY,
     "OneFactWebhookSubscriptionCreate": WEBHOOK_SUBSCRIPTION_CREATE_MUTATION,
+    "OneFactVariantsCount": VARIANTS_COUNT_QUERY,
+    "OneFactBulkLevelsRun": BULK_RUN_MUTATION,
+    "OneFactBulkOperation": BULK_OPERATION_QUERY,
 }
 
 

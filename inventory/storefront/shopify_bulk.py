@@ -12,25 +12,24 @@ at most that many levels), or a read of more SKUs than that (a reconciliation ra
 location's file is read and only the wanted SKUs kept.
 
 How: the bulk query may take no variables, select one top-level field (not ``node``/``nodes``),
-at most five connections nested at most two deep, with no ``first``/``last``: so the location
-is found by ``locations(query: "id:…")`` and its ``inventoryLevels`` are nested under it. In
-the file every object of a connection is one line; a nested one carries ``__parentId``, the id
-of the object it belongs to (so the location selects ``id``). A level line counts only when its
-parent is our location. The operation is polled with ``bulkOperation(id:)`` (waits of 1, 2, 4,
-… up to ``POLL_MAX`` seconds on the reader's clock) until COMPLETED; FAILED, CANCELED and
-EXPIRED are errors the reconciliation reports. The file is copied to a temporary file on disk
-and handed out ``PAGE_LEVELS`` levels at a time: the cursor names the operation and the byte
-offset, so memory stays one page whatever the catalog's size, and a cursor given to another
-adapter downloads the file again and seeks to it.
+at most five connections nested at most two deep, with no ``first``/``last``: so the location is
+found by ``locations(query: "id:…")`` and its ``inventoryLevels`` are nested under it. In the
+file every object of a connection is one line; a nested one carries ``__parentId``, the id of
+the object it belongs to (so the location selects ``id``). A level line counts only when its
+parent is our location. The operation is polled with ``bulkOperation(id:)`` (waits of 1, 2, 4, …
+up to ``POLL_MAX`` seconds, on the adapter's ``sleep`` and ``clock``) until COMPLETED; FAILED,
+CANCELED and EXPIRED are errors the reconciliation reports. The file is copied to a temporary
+file on disk and handed out ``PAGE_LEVELS`` levels at a time: the cursor names the operation and
+the byte offset, so memory stays one page whatever the catalog's size, and a cursor given to
+another adapter downloads the file again and seeks to it.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-import time
 from collections.abc import Sequence
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -74,9 +73,9 @@ query OneFactBulkOperation($id: ID!) {
 }
 """
 
-# The query Shopify runs in bulk (a string inside the mutation's variables: no variables of its
-# own, so the location's number is written into it).
-BULK_LEVELS_QUERY = """
+# The query Shopify runs in bulk: not a request of its own but a string in the mutation's
+# variables, with no variables of its own (the location's number is written into it).
+BULK_LEVELS_DOCUMENT = """
 {
   locations(query: %s) {
     edges {
@@ -103,31 +102,12 @@ FAILED_STATUSES = frozenset({"FAILED", "CANCELED", "CANCELING", "EXPIRED"})
 BUSY_CODES = frozenset({"OPERATION_IN_PROGRESS", "LIMIT_REACHED"})
 
 
-class Clock(Protocol):
-    """Seconds, and a way to wait: the real time, or a simulated one shared with a fake."""
-
-    def now(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    def now(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
 class BulkLevels:
     """One adapter's bulk reads: decides when to read in bulk, runs, polls, pages the file."""
 
-    def __init__(
-        self, adapter: ShopifyAdapter, *, above: int | None = None, clock: Clock | None = None
-    ) -> None:
+    def __init__(self, adapter: ShopifyAdapter, *, above: int | None = None) -> None:
         self.adapter = adapter
         self.above = settings.ONEFACT_SHOPIFY_BULK_ABOVE if above is None else above
-        self.clock = clock if clock is not None else SystemClock()
         self._file: IO[bytes] | None = None
         self._file_operation: str | None = None
 
@@ -159,7 +139,7 @@ class BulkLevels:
         """Start the bulk read of our location and wait until it completes: its id and the
         file's URL (None: nothing found)."""
         number = self.adapter.location_id.rsplit("/", 1)[-1]
-        query = BULK_LEVELS_QUERY % json.dumps(f"id:{number}")
+        query = BULK_LEVELS_DOCUMENT % json.dumps(f"id:{number}")
         data = self.adapter._graphql("OneFactBulkLevelsRun", BULK_RUN_MUTATION, {"query": query})
         payload = data.get("bulkOperationRunQuery")
         if not isinstance(payload, dict):
@@ -176,7 +156,8 @@ class BulkLevels:
         return str(operation), self._wait(str(operation)).get("url")
 
     def _wait(self, operation: str) -> dict[str, Any]:
-        started, pause = self.clock.now(), POLL_FIRST
+        clock, sleep = self.adapter._clock, self.adapter._sleep
+        started, pause = clock(), POLL_FIRST
         while True:
             found = self._status(operation)
             status = found.get("status")
@@ -184,12 +165,12 @@ class BulkLevels:
                 return found
             if status in FAILED_STATUSES:
                 raise _ended(operation, found)
-            if self.clock.now() - started > MAX_WAIT:
+            if clock() - started > MAX_WAIT:
                 raise StorefrontUnavailable(
                     f"Shopify's bulk read {operation} is still {status} after "
                     f"{MAX_WAIT / 3600:g} hours"
                 )
-            self.clock.sleep(pause)
+            sleep(pause)
             pause = min(POLL_MAX, pause * 2)
 
     def _status(self, operation: str) -> dict[str, Any]:

@@ -12,8 +12,8 @@ than five connections, connections nested more than two deep, ``first``/``last``
 nested lines' ``__parentId``). Refusals are ``userErrors`` with code ``INVALID``; more running
 operations than the API version allows (five from 2026-01, one before) answer ``LIMIT_REACHED``.
 
-The operation runs on the fake's ``clock`` (a :class:`SimulatedClock` shared with the adapter, or
-the real time): CREATED, then RUNNING after ``start_delay`` seconds, COMPLETED once
+The operation runs on the shop's clock (``FakeShopify.now``: a :class:`SimulatedClock` shared with
+the adapter, or the real time): CREATED, then RUNNING after ``start_delay`` seconds, COMPLETED once
 ``objects_per_second`` has gone through every object (Shopify publishes no rate: the default,
 1,000 objects a second, is an assumption). ``bulkOperation(id:)`` reports status, counts and, once
 completed, a ``url`` on the fake's own server whose GET answers the JSONL file: one line per
@@ -31,7 +31,6 @@ import itertools
 import json
 import re
 import threading
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -65,14 +64,6 @@ class SimulatedClock:
             self._now += max(0.0, seconds)
 
 
-class RealClock:
-    def now(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
 @dataclass
 class BulkOperation:
     number: int
@@ -95,12 +86,10 @@ class FakeBulkOperations:
         self,
         shop: FakeShopify,
         *,
-        clock: Any = None,
         start_delay: float = 1.0,
         objects_per_second: float = 1000.0,
     ) -> None:
         self.shop = shop
-        self.clock = clock if clock is not None else RealClock()
         self.start_delay = start_delay
         self.objects_per_second = objects_per_second
         self.operations: dict[str, BulkOperation] = {}
@@ -157,7 +146,7 @@ class FakeBulkOperations:
             query=text,
             lines=lines,
             roots=roots,
-            created=self.clock.now(),
+            created=self.shop.now(),
             failure=self._failures.pop(0) if self._failures else None,
         )
         self.operations[operation.gid] = operation
@@ -205,13 +194,13 @@ class FakeBulkOperations:
         return 5 if version == "unstable" or version >= "2026-01" else 1
 
     def _objects_done(self, operation: BulkOperation) -> int:
-        elapsed = self.clock.now() - operation.created - self.start_delay
+        elapsed = self.shop.now() - operation.created - self.start_delay
         return max(0, min(len(operation.lines), int(elapsed * self.objects_per_second)))
 
     def _status(self, operation: BulkOperation) -> str:
         if operation.expired:
             return "EXPIRED"
-        elapsed = self.clock.now() - operation.created
+        elapsed = self.shop.now() - operation.created
         if elapsed < self.start_delay:
             return "CREATED"
         if self._objects_done(operation) < len(operation.lines):

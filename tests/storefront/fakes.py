@@ -104,6 +104,7 @@ from graphql import (
     parse,
 )
 
+from tests.storefront.fake_shopify_bulk import FakeBulkOperations
 from tests.storefront.saleor_graphql import (
     GRAPHQL_PAGINATION_LIMIT,
     GRAPHQL_QUERY_MAX_COMPLEXITY,
@@ -112,8 +113,6 @@ from tests.storefront.saleor_graphql import (
     query_cost,
     schema_errors,
 )
-
-from tests.storefront.fake_shopify_bulk import FakeBulkOperations
 
 JsonDict = dict[str, Any]
 Reply = tuple[int, dict[str, str], bytes]

@@ -3,16 +3,13 @@ the fake's bulk operations (``tests.storefront.fake_shopify_bulk``)."""
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from graphql import build_client_schema, parse, validate
+from graphql import parse, validate
 
-from inventory.benchmarks import shopify_bucket_wait, shopify_requested_cost
 from inventory.models import Discrepancy
 from inventory.services import storefront_reconcile
 from inventory.storefront import shopify_bulk
@@ -23,17 +20,14 @@ from inventory.storefront.base import (
 )
 from inventory.storefront.shopify import ShopifyAdapter
 from inventory.storefront.shopify_bulk import (
-    BULK_LEVELS_QUERY,
-    BULK_OPERATION_QUERY,
+    BULK_LEVELS_DOCUMENT,
     BULK_RUN_MUTATION,
-    VARIANTS_COUNT_QUERY,
     BulkLevels,
     parse_level,
 )
-from tests.storefront.fake_shopify_bulk import RealClock, SimulatedClock, bulk_query_problem
-from tests.storefront.fakes import FakeShopify
+from tests.storefront.fake_shopify_bulk import SimulatedClock, bulk_query_problem
+from tests.storefront.fakes import SHOPIFY_SCHEMA_VERSIONS, FakeShopify, shopify_schema
 
-SCHEMAS = Path(__file__).parent / "schemas"
 LOCATION = "gid://shopify/Location/1"
 CODES = [f"B-{n:03}" for n in range(30)]
 
@@ -45,8 +39,7 @@ def clock() -> SimulatedClock:
 
 @pytest.fixture
 def shop(clock: SimulatedClock) -> Iterator[FakeShopify]:
-    with FakeShopify() as fake:
-        fake.bulk.clock = clock
+    with FakeShopify(now=clock.now) as fake:
         fake.add_product("Bolt", [(code, n) for n, code in enumerate(CODES)])
         fake.add_product("Nut", [("N-1", None)])  # not stocked at the location
         yield fake
@@ -59,8 +52,10 @@ def make_adapter(shop: FakeShopify, clock: SimulatedClock, *, above: int) -> Sho
         location_id=shop.location_id,
         webhook_secret=shop.webhook_secret,
         timeout=2.0,
+        sleep=clock.sleep,
+        clock=clock.now,
     )
-    adapter.bulk_levels = BulkLevels(adapter, above=above, clock=clock)
+    adapter.bulk_levels = BulkLevels(adapter, above=above)
     return adapter
 
 
@@ -104,7 +99,6 @@ def test_bulk_levels_threshold_comes_from_the_setting(
     settings, shop: FakeShopify, clock: SimulatedClock
 ) -> None:
     settings.ONEFACT_SHOPIFY_BULK_ABOVE = 5
-    shop.bulk.clock, shop.bulk.start_delay = RealClock(), 0.0  # the reader's own clock is real
     with make_adapter(shop, clock, above=0) as adapter:
         adapter.bulk_levels = None  # made by the first read, from the setting
         read_all(adapter, CODES[:6])
@@ -193,7 +187,7 @@ def test_bulk_run_while_five_operations_run_is_retried_later(
             adapter._graphql(
                 "OneFactBulkLevelsRun",
                 BULK_RUN_MUTATION,
-                {"query": BULK_LEVELS_QUERY % json.dumps("id:1")},
+                {"query": BULK_LEVELS_DOCUMENT % json.dumps("id:1")},
             )
         with pytest.raises(StorefrontUnavailable, match="already in progress"):
             adapter.bulk_levels.run()
@@ -203,7 +197,7 @@ def test_bulk_run_refused_by_shopify_raises_validation_error(
     shop: FakeShopify, clock: SimulatedClock, monkeypatch
 ) -> None:
     monkeypatch.setattr(
-        shopify_bulk, "BULK_LEVELS_QUERY", "{ locations(first: 5, query: %s) { nodes { id } } }"
+        shopify_bulk, "BULK_LEVELS_DOCUMENT", "{ locations(first: 5, query: %s) { nodes { id } } }"
     )
     with (
         make_adapter(shop, clock, above=10) as adapter,
@@ -298,32 +292,15 @@ def test_fake_refuses_what_shopify_refuses_in_a_bulk_query(query: str, refusal: 
 
 
 def test_onefact_bulk_levels_query_is_a_valid_bulk_query() -> None:
-    assert bulk_query_problem(BULK_LEVELS_QUERY % json.dumps("id:1")) is None
+    assert bulk_query_problem(BULK_LEVELS_DOCUMENT % json.dumps("id:1")) is None
 
 
-@pytest.fixture(scope="module", params=["2026-01", "2026-10"])
-def admin_schema(request):
-    with gzip.open(SCHEMAS / f"shopify-admin_{request.param}.json.gz") as file:
-        schema = build_client_schema(json.load(file)["data"])
-    # The published schema breaks one type-system rule (implementations deprecate fields their
-    # interfaces do not), which says nothing about our documents: validate them, not it.
-    schema._validation_errors = []
-    return request.param, schema
-
-
-@pytest.mark.parametrize(
-    ("name", "document"),
-    [
-        ("VARIANTS_COUNT_QUERY", VARIANTS_COUNT_QUERY),
-        ("BULK_RUN_MUTATION", BULK_RUN_MUTATION),
-        ("BULK_OPERATION_QUERY", BULK_OPERATION_QUERY),
-        ("BULK_LEVELS_QUERY", BULK_LEVELS_QUERY % json.dumps("id:1")),
-    ],
-)
-def test_bulk_documents_validate_against_every_supported_schema(admin_schema, name, document):
-    version, schema = admin_schema
-    errors = validate(schema, parse(document))
-    assert not errors, f"{name} against Shopify Admin {version}: {errors}"
+@pytest.mark.parametrize("version", SHOPIFY_SCHEMA_VERSIONS)
+def test_bulk_levels_document_validates_against_every_supported_schema(version: str) -> None:
+    """The request documents are in ``shopify.DOCUMENTS`` (test_shopify_documents.py); the query
+    Shopify runs in bulk travels as a string, so it is validated here."""
+    errors = validate(shopify_schema(version), parse(BULK_LEVELS_DOCUMENT % json.dumps("id:1")))
+    assert not errors, f"BULK_LEVELS_DOCUMENT against Shopify Admin {version}: {errors}"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -332,14 +309,8 @@ def test_benchmark_reconcile_shopify_reports_bulk_and_paged_figures(postgres, ca
     call_command("benchmark", "--json", "--scale", "0.002", "--only", "reconcile_shopify")
     result = json.loads(capsys.readouterr().out)["reconcile_shopify"]
     assert result["skus"] == result["paged_levels"] == 200
-    assert result["bulk_points"] < result["paged_points"]
-    assert result["paged_requests"] == 1 + 1  # the count, then one page of 250 (753 points)
-    assert result["paged_points"] == 1 + 753
-
-
-def test_shopify_bucket_wait_counts_the_waits_of_a_standard_plan_bucket() -> None:
-    assert shopify_bucket_wait([753, 753]) == 0  # 2,000 points in the bucket
-    assert shopify_bucket_wait([753, 753, 753]) == pytest.approx(2.59)  # 259 short at 100/s
-    pages = [shopify_requested_cost("OneFactLocationLevels", {"first": 250})] * 400
-    assert pages[0] == 753
-    assert shopify_bucket_wait(pages) == pytest.approx((400 * 753 - 2000) / 100)
+    assert result["paged_requests"] == 1 + 1  # the count, then one page of 250
+    # the count 1, the page 753 requested and 603 used: 200 of its 250 levels came back
+    assert result["paged_points"] == 1 + 3 + 200 * 3
+    assert 0 < result["bulk_points"] < result["paged_points"]
+    assert result["throttled"] == 0
