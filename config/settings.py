@@ -201,6 +201,9 @@ ONEFACT_PUSH_MAX_BATCHES = env.int("ONEFACT_PUSH_MAX_BATCHES", default=200)
 ONEFACT_RECONCILE_TOLERANCE = env.int("ONEFACT_RECONCILE_TOLERANCE", default=2)
 ONEFACT_RECONCILE_REPEAT_HOURS = env.int("ONEFACT_RECONCILE_REPEAT_HOURS", default=24)
 ONEFACT_RECONCILE_RANGE_SIZE = env.int("ONEFACT_RECONCILE_RANGE_SIZE", default=5000)
+# Shopify: a read of more levels than this (a catalog of more variants, or a longer SKU list)
+# goes through one bulk operation instead of pages of 250.
+ONEFACT_SHOPIFY_BULK_ABOVE = env.int("ONEFACT_SHOPIFY_BULK_ABOVE", default=2000)
 # The circuit breaker of a live storefront: a run that would set more than this many SKUs to
 # zero (or 5 % of the catalog, if that is more), or lower the storefront's units by more than
 # this percentage, sends nothing and waits for a manager.

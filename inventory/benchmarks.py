@@ -390,6 +390,82 @@ def reconcile_1m(ctx: BenchContext) -> dict:
             "peak_rss_mb": rss}  # fmt: skip
 
 
+def _shopify_fake(levels: dict[str, int], clock):
+    """The Shopify fake (Standard plan: a bucket of 2,000 points refilled at 100 a second, on
+    ``clock``) holding ``levels``, 100 variants a product."""
+    from tests.storefront.fakes import FakeShopify
+
+    shop = FakeShopify(now=clock.now).start()
+    codes = sorted(levels)
+    for start in range(0, len(codes), 100):
+        chunk = codes[start : start + 100]
+        shop.add_product(f"Product {start // 100}", [(code, levels[code]) for code in chunk])
+    by_item = {v.inventory_item_gid: v for v in shop._variants()}
+    shop._variant_by_item = by_item.get  # its linear scan, indexed for 100,000 variants
+    return shop
+
+
+@register("reconcile_shopify", help="100,000 SKUs against the Shopify fake, Standard plan: "
+          "bulk read vs pages (simulated clock)")  # fmt: skip
+def reconcile_shopify(ctx: BenchContext) -> dict:
+    """The real reconciliation against the Shopify fake, read with one bulk operation; then the
+    same levels read page by page. The fake charges each request's cost by Shopify's rules and
+    keeps the bucket on a simulated clock the adapter paces and polls on: its waits are counted,
+    not slept (``*_simulated_s``), beside the wall time."""
+    from inventory.services import reconcile as module
+    from inventory.storefront.shopify import ShopifyAdapter
+    from inventory.storefront.shopify_bulk import BulkLevels
+    from tests.storefront.fake_shopify_bulk import SimulatedClock
+
+    skus = ctx.scaled(100_000)
+    balances = load_shelf(ctx, skus=skus, ledger_rows=skus * 2)
+    levels, gaps = _shelf_levels(balances, 0.01)
+    clock = SimulatedClock()
+    shop = _shopify_fake(levels, clock)
+
+    def adapter(*, above: int) -> ShopifyAdapter:
+        made = ShopifyAdapter(shop_url=shop.shop_url, access_token=shop.access_token,
+                              location_id=shop.location_id, webhook_secret=shop.webhook_secret,
+                              timeout=60.0, sleep=clock.sleep, clock=clock.now)  # fmt: skip
+        made.bulk_levels = BulkLevels(made, above=above)
+        return made
+
+    try:
+        with default_database(ctx):
+            storefront = System.objects.get(name="storefront")
+            bulk = adapter(above=min(2000, skus - 1))
+            module_adapter_for, module.adapter_for = module.adapter_for, lambda system: bulk
+            ctx.progress(f"reconciling {skus:,} SKUs ({gaps} gaps) against the Shopify fake")
+            try:
+                started, simulated = time.perf_counter(), clock.now()
+                report = module.storefront_reconcile(storefront=storefront)
+                bulk_wall, bulk_simulated = time.perf_counter() - started, clock.now() - simulated
+            finally:
+                module.adapter_for = module_adapter_for
+                bulk.close()
+        bulk_requests = len(shop.operations())
+        ctx.progress(f"reading the same {skus:,} levels page by page")
+        with adapter(above=10**9) as paged:
+            started, simulated = time.perf_counter(), clock.now()
+            cursor, read = None, 0
+            while True:
+                page = paged.read_levels(None, cursor)
+                read, cursor = read + len(page.items), page.next_cursor
+                if cursor is None:
+                    break
+            paged_wall, paged_simulated = time.perf_counter() - started, clock.now() - simulated
+        paged_requests = len(shop.operations()) - bulk_requests
+    finally:
+        shop.stop()
+    return {"skus": skus, "gaps": report.gaps, "corrected": report.corrected, "held": report.held,
+            "bulk_requests": bulk_requests, "bulk_points": round(bulk.points_used),
+            "bulk_simulated_s": round(bulk_simulated, 1), "bulk_wall_s": round(bulk_wall, 1),
+            "paged_levels": read, "paged_requests": paged_requests,
+            "paged_points": round(paged.points_used),
+            "paged_simulated_s": round(paged_simulated, 1),
+            "paged_wall_s": round(paged_wall, 1), "throttled": shop.throttled}  # fmt: skip
+
+
 def _page_times(view, path: str, user, runs: int = 15) -> tuple[float, float, int]:
     factory = RequestFactory()
     times = []

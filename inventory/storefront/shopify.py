@@ -105,6 +105,12 @@ from inventory.storefront.base import (
     WriteStatus,
     webhook_timestamp,
 )
+from inventory.storefront.shopify_bulk import (
+    BULK_OPERATION_QUERY,
+    BULK_RUN_MUTATION,
+    VARIANTS_COUNT_QUERY,
+    BulkLevels,
+)
 
 DEFAULT_API_VERSION = "2026-04"
 MIN_API_VERSION = "2026-01"  # first version with changeFromQuantity and @idempotent
@@ -357,6 +363,9 @@ DOCUMENTS = {
     "OneFactAccessScopes": ACCESS_SCOPES_QUERY,
     "OneFactWebhookSubscriptions": WEBHOOK_SUBSCRIPTIONS_QUERY,
     "OneFactWebhookSubscriptionCreate": WEBHOOK_SUBSCRIPTION_CREATE_MUTATION,
+    "OneFactVariantsCount": VARIANTS_COUNT_QUERY,
+    "OneFactBulkLevelsRun": BULK_RUN_MUTATION,
+    "OneFactBulkOperation": BULK_OPERATION_QUERY,
 }
 
 
@@ -392,6 +401,8 @@ class _Item:
 
 class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
     """One Shopify shop, one location. Configuration comes only through the constructor."""
+
+    bulk_levels: BulkLevels | None = None  # made on the first read; settable (tests, benchmark)
 
     capabilities = Capabilities(
         compare_and_set=True, idempotency_keys=True, max_batch=MAX_BATCH, mirrors=Mirrors.ON_HAND
@@ -450,6 +461,12 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
     # -- reads -----------------------------------------------------------------------------
 
     def read_levels(self, skus: Sequence[str] | None, cursor: str | None = None) -> Page[Level]:
+        """Large reads go through one bulk operation (``shopify_bulk``), the others page by page."""
+        if self.bulk_levels is None:
+            self.bulk_levels = BulkLevels(self)
+        bulk = self.bulk_levels.read(skus, cursor)
+        if bulk is not None:
+            return bulk
         if skus is None:
             return self._read_location_levels(cursor)
         return self._read_levels_for_skus(list(dict.fromkeys(skus)), cursor)

@@ -105,6 +105,7 @@ from graphql import (
     parse,
 )
 
+from tests.storefront.fake_shopify_bulk import FakeBulkOperations
 from tests.storefront.saleor_graphql import (
     GRAPHQL_PAGINATION_LIMIT,
     GRAPHQL_QUERY_MAX_COMPLEXITY,
@@ -714,6 +715,8 @@ SHOPIFY_OPERATION_SCOPES = {
     "OneFactReverseFulfillmentOrderLines": ("reverseFulfillmentOrder", "read_returns"),
     "OneFactReturnLineItems": ("return", "read_returns"),
     "OneFactDisposeReturn": ("reverseFulfillmentOrderDispose", "write_returns"),
+    "OneFactVariantsCount": ("productVariantsCount", "read_products"),
+    "OneFactBulkLevelsRun": ("bulkOperationRunQuery", "read_inventory"),
 }
 # WebhookSubscriptionTopic values the fake knows (a part of Shopify's enum: those OneFact reads
 # and a few others) and the scope each needs, as the enum's descriptions say.
@@ -776,6 +779,8 @@ class FakeShopify(FakeServer):
         self.dispose_mutations = 0
         self.scopes: list[str] = list(SHOPIFY_SCOPES)  # the app installation's access scopes
         self.webhook_subscriptions: list[JsonDict] = []  # {id, topic, uri, format}
+        # Bulk query operations (``bulkOperationRunQuery``, their files): fake_shopify_bulk.
+        self.bulk = FakeBulkOperations(self)
 
     @property
     def shop_url(self) -> str:
@@ -950,6 +955,8 @@ class FakeShopify(FakeServer):
     # HTTP
 
     def handle(self, request: RecordedRequest) -> Reply:
+        if request.method == "GET" and (reply := self.bulk.file_reply(request.path)) is not None:
+            return reply
         if request.method != "POST" or request.path != self.graphql_path:
             return _json_reply({"errors": "Not Found"}, status=404)
         if request.headers.get("x-shopify-access-token") != self.access_token:
@@ -1013,6 +1020,7 @@ class FakeShopify(FakeServer):
             "OneFactAccessScopes": self._access_scopes,
             "OneFactWebhookSubscriptions": self._webhook_subscriptions,
             "OneFactWebhookSubscriptionCreate": self._webhook_subscription_create,
+            **self.bulk.handlers(),
         }
         handler = handlers.get(str(operation))
         if handler is None:

@@ -69,6 +69,13 @@ class Clock:
         self.seconds += seconds
 
 
+@pytest.fixture(autouse=True)
+def _paged_reads(settings):
+    """These tests pace and count the paged read; the bulk read of catalogs above
+    ONEFACT_SHOPIFY_BULK_ABOVE has its own tests (test_shopify_bulk.py)."""
+    settings.ONEFACT_SHOPIFY_BULK_ABOVE = 10**6
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -313,7 +320,8 @@ def test_adapter_counts_the_points_it_used(shop: FakeShopify, clock: Clock) -> N
     with make_adapter(shop, clock) as adapter:
         adapter.read_levels(None)
         adapter.read_catalog()
-    assert adapter.points_used == (1 + 2 + 2 * 3) + (2 + 2 * 2)
+    # productVariantsCount (is the catalog large enough to read in bulk?), a page, the catalog
+    assert adapter.points_used == 1 + (1 + 2 + 2 * 3) + (2 + 2 * 2)
     assert adapter.points_used == shop.points_charged
 
 

@@ -38,6 +38,9 @@ LARGEST_VARIABLES = {
     "OneFactAccessScopes": {},
     "OneFactWebhookSubscriptions": {"first": shopify.MAX_PAGE_SIZE},
     "OneFactWebhookSubscriptionCreate": {},
+    "OneFactVariantsCount": {"limit": 10_001},
+    "OneFactBulkLevelsRun": {"query": "{ locations { edges { node { id } } } }"},
+    "OneFactBulkOperation": {"id": "gid://shopify/BulkOperation/1"},
 }
 
 
