@@ -1,25 +1,23 @@
 """The kinds of browser-started jobs ``inventory`` runs (registered in AppConfig.ready)."""
 
 from celery import chord
-from django.conf import settings
 
 from inventory import hooks, selectors
 from inventory.models import Fact, Job, System
 from inventory.services.imports import ImportRejected, bins_import, skus_import
 from inventory.services.inbound import catalog_pull
 from inventory.services.jobs import job_progress
-from inventory.services.reconcile import reconcile_ranges, storefront_reconcile
+from inventory.services.reconcile import reconcile_parts, storefront_reconcile
 
 
 def run_reconcile(job: Job) -> dict | None:
     """Fan the SKU ranges out to the workers; the chord's last step finishes the job."""
     from inventory.tasks import fail_job_task, finish_reconcile_job_task, reconcile_range_task
 
-    ranges = reconcile_ranges(size=settings.ONEFACT_RECONCILE_RANGE_SIZE)
     parts = [
         reconcile_range_task.s(storefront.pk, first, last, job.pk)
         for storefront in selectors.storefronts_for_reconcile()
-        for first, last in ranges
+        for first, last in reconcile_parts(storefront=storefront)
     ]
     job_progress(job=job, total=len(parts), message=f"Comparing {len(parts)} SKU range(s)…")
     if not parts:

@@ -20,7 +20,7 @@ from inventory.services import (
 )
 from inventory.services.jobs import job_fail, job_progress, job_run, job_succeed
 from inventory.services.outbox import push_kick_clear
-from inventory.services.reconcile import ReconcileReport, range_codes, reconcile_ranges
+from inventory.services.reconcile import ReconcileReport, range_codes, reconcile_parts
 from inventory.storefront.base import RateLimited, StorefrontError
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def sweep_inbox_task() -> int:
 
 @shared_task(bind=True, acks_late=True, max_retries=6)
 def reconcile_range_task(
-    self, storefront_id: int, first: str, last: str, job_id: int | None = None
+    self, storefront_id: int, first: str | None, last: str | None, job_id: int | None = None
 ) -> dict:
     storefront = System.objects.get(pk=storefront_id)
     try:
@@ -98,18 +98,18 @@ def reconcile_range_task(
             raise
         raise self.retry(exc=error, countdown=_backoff(self.request.retries)) from error
     if job_id is not None:
-        job_progress(job=Job(pk=job_id), advance=1, message=f"Compared {first} … {last}")
+        compared = f"{first} … {last}" if first is not None else f"all of {storefront.name}"
+        job_progress(job=Job(pk=job_id), advance=1, message=f"Compared {compared}")
     return report.as_dict()
 
 
 @shared_task(acks_late=True)
 def reconcile_storefronts_task() -> dict:
     """Beat: reconcile every storefront, its SKU ranges in parallel on the workers."""
-    ranges = reconcile_ranges(size=settings.ONEFACT_RECONCILE_RANGE_SIZE)
     jobs = [
         reconcile_range_task.s(storefront.pk, first, last)
         for storefront in selectors.storefronts_for_reconcile()
-        for first, last in ranges
+        for first, last in reconcile_parts(storefront=storefront)
     ]
     summary: dict = {"ranges": len(jobs), "orders_at_risk": orders_at_risk_check()}
     if not jobs:
@@ -137,7 +137,7 @@ def reconcile_summary(summary: dict) -> str:
 def reconcile_now(*, storefront: System) -> ReconcileReport:
     """Reconcile one storefront synchronously, range by range (the management command)."""
     total = ReconcileReport(storefront=storefront.name)
-    for first, last in reconcile_ranges(size=settings.ONEFACT_RECONCILE_RANGE_SIZE):
+    for first, last in reconcile_parts(storefront=storefront):
         total.add(
             storefront_reconcile(storefront=storefront, codes=range_codes(first=first, last=last))
         )

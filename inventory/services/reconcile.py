@@ -45,7 +45,7 @@ from inventory.models import (
 )
 from inventory.selectors.adoption import held_batch_for
 from inventory.services.breaker import Breaker, Measure, batch_close, batch_hold
-from inventory.storefront import adapter_for
+from inventory.storefront import adapter_for, capabilities_of
 from inventory.storefront.base import (
     Level,
     LevelWrite,
@@ -834,6 +834,16 @@ def storefront_reconcile(
 storefront_reconcile.alters_data = True
 
 
+def reconcile_parts(*, storefront: System) -> list[tuple[str | None, str | None]]:
+    """The pieces one storefront is reconciled in, each a task: SKU ranges of about
+    ``ONEFACT_RECONCILE_RANGE_SIZE`` codes, or the whole location as one piece (``(None,
+    None)``) for a storefront whose adapter reads it whole (a Shopify bulk export of the
+    location is cheaper than ranges that would each export it)."""
+    if capabilities_of(storefront).whole_reads:
+        return [(None, None)]
+    return reconcile_ranges(size=settings.ONEFACT_RECONCILE_RANGE_SIZE)
+
+
 def reconcile_ranges(*, size: int) -> list[tuple[str, str]]:
     """Split the active catalog into SKU-code ranges of about ``size`` codes (streamed)."""
     ranges, first, last = [], None, None
@@ -849,7 +859,10 @@ def reconcile_ranges(*, size: int) -> list[tuple[str, str]]:
     return ranges
 
 
-def range_codes(*, first: str, last: str) -> list[str]:
+def range_codes(*, first: str | None, last: str | None) -> list[str] | None:
+    """The active SKU codes of a range; None (every SKU) for the whole-location piece."""
+    if first is None and last is None:
+        return None
     return list(
         Sku.objects.filter(active=True, code__gte=first, code__lte=last)
         .order_by("code")

@@ -4,7 +4,7 @@ import logging
 import os
 
 from inventory.models import System
-from inventory.storefront.base import StorefrontAdapter
+from inventory.storefront.base import Capabilities, StorefrontAdapter
 from inventory.storefront.secrets import SecretsKeyMissing, secret_decrypt
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,19 @@ def _secret(system: System, name: str) -> str:
     except SecretsKeyMissing as error:
         logger.warning("storefront %s: its stored %s is unreadable: %s", system.name, name, error)
         return ""
+
+
+def capabilities_of(system: System) -> Capabilities:
+    """What a storefront's adapter can do, without connecting to it."""
+    if system.adapter == "demo":
+        from inventory.storefront.demo import DemoAdapter as adapter
+    elif system.adapter == "shopify":
+        from inventory.storefront.shopify import ShopifyAdapter as adapter
+    elif system.adapter == "saleor":
+        from inventory.storefront.saleor import SaleorAdapter as adapter
+    else:
+        raise ValueError(f"System {system.name} has no storefront adapter ({system.adapter!r}).")
+    return adapter.capabilities
 
 
 def adapter_for(system: System) -> StorefrontAdapter:

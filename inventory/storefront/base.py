@@ -32,6 +32,9 @@ class Capabilities:
     idempotency_keys: bool  # the storefront deduplicates a mutation by a key we send
     max_batch: int  # the most quantities one set_levels call may carry
     mirrors: Mirrors
+    # Reconciled in one read of the whole location rather than in SKU ranges (a bulk export
+    # of everything is cheaper than ranges that each export everything).
+    whole_reads: bool = False
 
 
 @dataclass(frozen=True)

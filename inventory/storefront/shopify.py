@@ -405,7 +405,11 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
     bulk_levels: BulkLevels | None = None  # made on the first read; settable (tests, benchmark)
 
     capabilities = Capabilities(
-        compare_and_set=True, idempotency_keys=True, max_batch=MAX_BATCH, mirrors=Mirrors.ON_HAND
+        compare_and_set=True,
+        idempotency_keys=True,
+        max_batch=MAX_BATCH,
+        mirrors=Mirrors.ON_HAND,
+        whole_reads=True,  # above ONEFACT_SHOPIFY_BULK_ABOVE, one bulk operation per read
     )
     restocked_disposition_adds_stock = True
     # 8 retries over 4 hours, each with the first attempt's X-Shopify-Triggered-At; 15 min spare.

@@ -134,6 +134,22 @@ def test_orders_at_risk_is_its_own_discrepancy(shopify, shelf):
     assert risk.detail == "Open orders want 3 of RISK-1, the shelf holds 2."
 
 
+def test_a_storefront_that_reads_its_location_whole_is_reconciled_in_one_piece(
+    shopify, storefront, settings
+):
+    from inventory.services.reconcile import range_codes, reconcile_parts
+
+    settings.ONEFACT_RECONCILE_RANGE_SIZE = 10
+    for n in range(23):
+        SkuFactory(code=f"Z-{n:03}")
+    # Shopify: one bulk export of the location, not a range per task that each exports it.
+    assert reconcile_parts(storefront=shopify) == [(None, None)]
+    assert range_codes(first=None, last=None) is None
+    assert reconcile_parts(storefront=storefront) == [
+        ("Z-000", "Z-009"), ("Z-010", "Z-019"), ("Z-020", "Z-022")
+    ]  # fmt: skip
+
+
 def test_reconcile_ranges_cover_the_catalog(db):
     for n in range(23):
         SkuFactory(code=f"Z-{n:03}")
