@@ -305,8 +305,11 @@ def transfer_create(request: HttpRequest, payload: TransferIn, idempotency_key: 
         reference=payload.reference,
         note=payload.note,
     )
+    # As for a movement: a concurrent request with the same key that won the race left both
+    # legs, which the write path hands back marked replayed.
     _same_request(list(legs), key=idempotency_key, expected=expected)
-    return Status(201, transfer_out(legs, replayed=False))
+    replayed = legs[0].replayed
+    return Status(200 if replayed else 201, transfer_out(legs, replayed=replayed))
 
 
 # Discrepancies -----------------------------------------------------------------------------
