@@ -143,9 +143,10 @@ api = TokenAPI(
 )
 
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
-# Every status an operation can answer is in its schema with its JSON shape: a request the
-# schema allows is refused only for what the data says (404 no such SKU or bin, 403, 409),
-# never with a 422; a 422 is a request the schema forbids.
+# Every status an operation can answer is in its schema with its JSON shape. A request the
+# schema allows is refused for what the data says (404 no such SKU or bin, 403, 409); a 422
+# is a request the schema forbids, or one of the few the shelf's rules refuse and a schema
+# cannot say (an inactive SKU or bin, a transfer within one bin).
 UNAVAILABLE = {503: ErrorOut}
 READ_ERRORS = {401: ErrorOut, 403: ForbiddenOut, 404: ErrorOut, 422: InvalidOut, **UNAVAILABLE}
 WRITE_ERRORS = {
