@@ -4,6 +4,7 @@ import logging
 import math
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -216,9 +217,11 @@ def inbox_process(*, pk: int) -> InboxEvent | None:
     """Process one stored event exactly once (row lock + status), whatever the retries.
 
     Processing may need to read the storefront (a return whose webhook lists no lines). When the
-    storefront cannot answer now (a retryable ``StorefrontError``), what the event did is rolled
-    back and it stays pending with the error in ``result``: the sweep tries it again. When the
-    storefront refuses the read, the event fails with the reason.
+    storefront refuses the read, the event fails with the reason. When anything else goes wrong
+    (the storefront cannot answer now, a value the database refuses, a bug), what the event did
+    is rolled back and it stays pending with the error, due again after a backoff; after
+    ``ONEFACT_INBOX_MAX_ATTEMPTS`` it is parked as failed for a manager to retry. One event
+    never stops the next: this raises only when the database itself cannot be written.
     """
     with transaction.atomic():
         row = (
@@ -229,23 +232,73 @@ def inbox_process(*, pk: int) -> InboxEvent | None:
         )
         if row is None:
             return None
-        event = event_from_json(row.event_id, row.payload)
         try:
             with transaction.atomic():
+                event = event_from_json(row.event_id, row.payload)
                 status, result = _dispatch(system=row.system, event=event)
-        except StorefrontError as error:
-            result = f"{type(error).__name__}: {error}"
-            if error.retryable:
-                log.warning("Inbox event %s waits for %s: %s", row.pk, row.system, result)
-                row.result = f"waiting to retry: {result}"[:500]
-                row.save(update_fields=["result"])
-                return row
-            status = InboxEvent.Status.FAILED
+        except Exception as error:  # noqa: BLE001 - one event must never stall the inbox
+            if not isinstance(error, StorefrontError) or error.retryable:
+                return _inbox_attempt_failed(row=row, error=error)
+            status, result = InboxEvent.Status.FAILED, f"{type(error).__name__}: {error}"
+            row.last_error = result
         row.status = status
         row.result = result[:500]
         row.processed_at = timezone.now()
-        row.save(update_fields=["status", "result", "processed_at"])
+        row.next_attempt_at = None
+        row.save(
+            update_fields=["status", "result", "processed_at", "next_attempt_at", "last_error"]
+        )
     return row
+
+
+# The wait before the sweep tries a failed event again: doubling from 30 s, capped at an hour
+# (with the default 8 attempts an event is parked about two hours after it first failed).
+INBOX_BACKOFF_FIRST_SECONDS = 30
+INBOX_BACKOFF_MAX_SECONDS = 3600
+
+
+def inbox_backoff(attempts: int) -> timedelta:
+    """How long after its ``attempts``-th failure an event waits for the next try."""
+    return timedelta(
+        seconds=min(INBOX_BACKOFF_MAX_SECONDS, INBOX_BACKOFF_FIRST_SECONDS * 2 ** (attempts - 1))
+    )
+
+
+def _inbox_attempt_failed(*, row: InboxEvent, error: Exception) -> InboxEvent:
+    """Count the attempt; wait for the next one, or park the event once they are used up."""
+    reason = f"{type(error).__name__}: {error}"
+    now = timezone.now()
+    row.attempts += 1
+    row.last_error = reason[:5000]
+    if row.attempts >= settings.ONEFACT_INBOX_MAX_ATTEMPTS:
+        log.error("Inbox event %s parked after %s attempts: %s", row.pk, row.attempts, reason)
+        row.status = InboxEvent.Status.FAILED
+        row.result = f"parked after {row.attempts} attempts: {reason}"[:500]
+        row.processed_at, row.next_attempt_at = now, None
+    else:
+        log.warning("Inbox event %s (attempt %s) waits: %s", row.pk, row.attempts, reason)
+        row.result = f"waiting to retry: {reason}"[:500]
+        row.next_attempt_at = now + inbox_backoff(row.attempts)
+    row.save(
+        update_fields=["status", "result", "processed_at", "attempts", "next_attempt_at",
+                       "last_error"]
+    )  # fmt: skip
+    return row
+
+
+def inbox_retry(*, pk: int) -> InboxEvent | None:
+    """A manager's Retry of a parked (failed) event: pending again with fresh attempts, then
+    processed now. None when the event is not parked (already retried, or never failed)."""
+    reset = InboxEvent.objects.filter(pk=pk, status=InboxEvent.Status.FAILED).update(
+        status=InboxEvent.Status.PENDING,
+        attempts=0,
+        next_attempt_at=None,
+        processed_at=None,
+        result="retried by a manager",
+    )
+    if not reset:
+        return None
+    return inbox_process(pk=pk)
 
 
 def _dispatch(*, system: System, event: InboundEvent) -> tuple[str, str]:
