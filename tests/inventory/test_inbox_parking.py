@@ -1,6 +1,7 @@
 """An inbox event that fails in the worker is retried with backoff a bounded number of times,
 then parked as failed for a manager to see and retry; the sweep never stops on one event."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -80,6 +81,22 @@ def test_sweep_processes_the_events_around_a_poison_one_and_parks_it_after_its_a
     _make_due(poison)
     assert sweep_inbox_task() == 0  # parked: only a manager's Retry brings it back
     assert not Commitment.objects.filter(order_ref="D-2").exists()
+
+
+def test_sweep_parks_an_order_ref_postgresql_refuses_and_processes_the_rest(
+    postgres, storefront, stocked_bin, settings
+):
+    """The report's second poison: ``value too long`` (SQLite does not enforce lengths)."""
+    settings.ONEFACT_INBOX_MAX_ATTEMPTS = 1
+    first = _stored(storefront, _placed("D-1"))
+    poison = _stored(storefront, replace(_placed("O" * 10_000), event_id="D-2:placed"))
+    last = _stored(storefront, _placed("D-3"))
+    assert sweep_inbox_task() == 3
+    statuses = InboxEvent.objects.in_bulk([first.pk, poison.pk, last.pk])
+    assert statuses[first.pk].status == statuses[last.pk].status == InboxEvent.Status.PROCESSED
+    assert statuses[poison.pk].status == InboxEvent.Status.FAILED
+    assert "DataError" in statuses[poison.pk].last_error
+    assert Commitment.objects.count() == 2
 
 
 def test_sweep_goes_on_to_later_events_while_a_poison_one_waits(
