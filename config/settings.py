@@ -233,6 +233,9 @@ ONEFACT_SECRETS_KEY = env("ONEFACT_SECRETS_KEY", default="")
 # more than the skew ahead of our clock is refused too.
 ONEFACT_WEBHOOK_MAX_AGE_SECONDS = env.int("ONEFACT_WEBHOOK_MAX_AGE_SECONDS", default=None)
 ONEFACT_WEBHOOK_CLOCK_SKEW_SECONDS = env.int("ONEFACT_WEBHOOK_CLOCK_SKEW_SECONDS", default=60)
+# Inbox: an event whose processing raises is tried again with backoff (30 s doubling, capped
+# at an hour) this many times in all, then parked as failed for a manager to retry.
+ONEFACT_INBOX_MAX_ATTEMPTS = env.int("ONEFACT_INBOX_MAX_ATTEMPTS", default=8)
 
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "inventory.tasks.sweep_outbox_task", "schedule": 30.0},

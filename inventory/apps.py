@@ -6,6 +6,6 @@ class InventoryConfig(AppConfig):
     verbose_name = "Inventory (shelf and ownership)"
 
     def ready(self) -> None:
-        from inventory import jobs
+        from inventory import checks, jobs  # noqa: F401 - checks registers itself
 
         jobs.register()

@@ -75,6 +75,9 @@ def service_env(database_url: str) -> dict[str, str]:
         DATABASE_URL=database_url,
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY=env.get("DJANGO_SECRET_KEY") or "loadtest-" + uuid.uuid4().hex * 2,
+        # DEBUG is off, so the demo storefront has no built-in webhook secret: give it one.
+        STOREFRONT_STOREFRONT_WEBHOOK_SECRET=env.get("STOREFRONT_STOREFRONT_WEBHOOK_SECRET")
+        or "loadtest-" + uuid.uuid4().hex,
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SECURE_SSL_REDIRECT="0",
         DJANGO_STATIC_MANIFEST="0",

@@ -757,6 +757,11 @@ class InboxEvent(models.Model):
     result = models.CharField(max_length=500, blank=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Processing that raised: how often, when the sweep may try again, and the last error. Past
+    # ONEFACT_INBOX_MAX_ATTEMPTS the event is parked as failed for a manager to retry.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-id"]

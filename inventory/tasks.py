@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from celery import group, shared_task
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from inventory import selectors
@@ -70,15 +71,25 @@ def process_inbox_task(pks: list[int]) -> list[str]:
 
 @shared_task(acks_late=True)
 def sweep_inbox_task() -> int:
-    """Beat: process stored events whose task never ran."""
-    stale = timezone.now() - timedelta(seconds=30)
+    """Beat: process stored events whose task never ran, or whose retry is due.
+
+    Never raises on one event: an error is logged and the sweep goes on to the next.
+    """
+    now = timezone.now()
     pks = list(
-        InboxEvent.objects.filter(status=InboxEvent.Status.PENDING, received_at__lt=stale)
+        InboxEvent.objects.filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+            status=InboxEvent.Status.PENDING,
+            received_at__lt=now - timedelta(seconds=30),
+        )
         .order_by("id")
         .values_list("pk", flat=True)[:1000]
     )
     for pk in pks:
-        inbox_process(pk=pk)
+        try:
+            inbox_process(pk=pk)
+        except Exception:  # noqa: BLE001 - the next event must not wait on this one
+            log.exception("Inbox event %s could not be processed; the sweep goes on", pk)
     return len(pks)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inventory import adoption_views, connect_views, views
+from inventory import adoption_views, connect_views, inbox_views, views
 
 app_name = "inventory"
 
@@ -72,4 +72,7 @@ urlpatterns = [
         adoption_views.batch_cancel,
         name="batch-cancel",
     ),
+    # Storefront events parked after their attempts, for a manager to retry.
+    path("inbox/failed/", inbox_views.inbox_failed, name="inbox-failed"),
+    path("inbox/<int:pk>/retry/", inbox_views.inbox_retry, name="inbox-retry"),
 ]

@@ -24,12 +24,24 @@ from inventory.roles import HOME_TEMPLATES, role_for
 from inventory.services.imports import shelf_may_edit_catalog
 from inventory.storefront import adapter_for
 from inventory.storefront.base import (
+    EventFieldInvalid,
     StorefrontError,
+    WebhookSecretMissing,
     WebhookSignatureInvalid,
     WebhookTimestampInvalid,
 )
 
 PAGE_SIZE = 50
+# What reading a signed body the adapter cannot make sense of raises: wrong shapes, a number
+# such as 1e400, nesting deeper than the stack. Answered 400, never 500.
+UNREADABLE_PAYLOAD = (
+    ValueError,
+    LookupError,
+    TypeError,
+    AttributeError,
+    ArithmeticError,
+    RecursionError,
+)
 
 
 @require_GET
@@ -128,7 +140,7 @@ def storefront_webhook(request, system: str):
             system=storefront, adapter=adapter, body=request.body, headers=request.headers
         )
         events = adapter.parse_events(request.body, request.headers)
-    except WebhookTimestampInvalid as error:
+    except (WebhookTimestampInvalid, WebhookSecretMissing) as error:
         refusal = {"detail": f"delivery refused: {error}", "code": error.code}
         return JsonResponse(refusal, status=401)
     except WebhookSignatureInvalid as error:
@@ -138,9 +150,13 @@ def storefront_webhook(request, system: str):
     except StorefrontError as error:
         status = 503 if error.retryable else 400
         return JsonResponse({"detail": str(error)}, status=status)
-    except (ValueError, KeyError, TypeError) as error:
-        return JsonResponse({"detail": f"unreadable payload: {error}"}, status=400)
-    stored = services.inbox_record(system=storefront, events=events)
+    except UNREADABLE_PAYLOAD as error:
+        return JsonResponse({"detail": f"unreadable payload: {str(error)[:200]}"}, status=400)
+    try:
+        stored = services.inbox_record(system=storefront, events=events)
+    except EventFieldInvalid as error:
+        refusal = {"detail": f"event refused: {error}", "code": error.code, "field": error.field}
+        return JsonResponse(refusal, status=400)
     return JsonResponse({"received": len(events), "new": len(stored)})
 
 

@@ -20,9 +20,12 @@ from django.db.models import (
     Sum,
 )
 from django.db.models.functions import TruncDate
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.utils import timezone
 
 from inventory.models import AuthorityConflict, Bin, Discrepancy, OnHand, Sku, SyncLog
+from inventory.selectors.inbox import inbox_failed_count
 
 SORTS = {
     "age": ("created_at", "id"),
@@ -170,7 +173,7 @@ def inventory_figures() -> list[Figure]:
     totals = open_rows.aggregate(n=Count("id"), sum_units=Sum("units"), sum_value=Sum("value"))
     p50, p95 = sync_lag_figures(since=now - timedelta(hours=24))
     conflicts = AuthorityConflict.objects.filter(created_at__gte=now - timedelta(days=7)).count()
-    return [
+    figures = [
         Figure(
             "open_gaps",
             "open gaps",
@@ -185,6 +188,17 @@ def inventory_figures() -> list[Figure]:
         ),
         Figure("conflicts_7d", "authority conflicts, last 7 days", str(conflicts)),
     ]
+    if parked := inbox_failed_count():  # shown only when a storefront event is parked
+        figures.append(
+            Figure(
+                "inbox_failed",
+                f"storefront event{pluralize(parked)} could not be processed",
+                str(parked),
+                "each with its error and a Retry",
+                url=reverse("inventory:inbox-failed"),
+            )
+        )
+    return figures
 
 
 def _days(n: int) -> list[date]:

@@ -12,6 +12,7 @@ from inventory.services.inbound import (
     catalog_pull,
     inbox_process,
     inbox_record,
+    inbox_retry,
     webhook_verify,
 )
 from inventory.services.jobs import job_start
@@ -34,6 +35,7 @@ __all__ = [
     "discrepancy_resolve",
     "inbox_process",
     "inbox_record",
+    "inbox_retry",
     "job_start",
     "on_hand_adjust",
     "on_hand_transfer",

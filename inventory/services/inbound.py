@@ -1,7 +1,11 @@
 """Inbound events: stored once in the inbox, then processed once, in a Celery task."""
 
 import logging
+import math
+import re
 from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -9,23 +13,28 @@ from django.utils import timezone
 
 from inventory import hooks, selectors
 from inventory.exceptions import NotOwner
-from inventory.models import Discrepancy, Fact, InboxEvent, Sku, SyncState, System
+from inventory.models import Commitment, Discrepancy, Fact, InboxEvent, Sku, SyncState, System
 from inventory.services import orders
 from inventory.services.outbox import outbox_record
 from inventory.services.ownership import authority_enforce
 from inventory.storefront.base import (
     CatalogItem,
+    EventFieldInvalid,
     EventType,
     InboundEvent,
     Mirrors,
     StorefrontAdapter,
     StorefrontError,
+    WebhookSecretMissing,
     WebhookTimestampInvalid,
     webhook_check_age,
 )
 from inventory.storefront.events import event_from_json, event_to_json
 
 log = logging.getLogger(__name__)
+
+# Storefronts whose missing webhook secret this process has logged (once each, not per delivery).
+_secret_missing_logged: set[str] = set()
 
 
 def webhook_verify(
@@ -36,10 +45,23 @@ def webhook_verify(
     The signature is checked first, on the raw body; then the time the storefront stamped on
     the delivery must be within the age limit (``ONEFACT_WEBHOOK_MAX_AGE_SECONDS``, else the
     storefront's own redelivery window) and not ahead of our clock by more than the skew.
-    Raises ``WebhookSignatureInvalid`` (``WebhookTimestampInvalid`` for the time); reads and
-    writes nothing. Replays within the window are caught by the inbox's unique event id.
+    Raises ``WebhookSignatureInvalid`` (``WebhookTimestampInvalid`` for the time,
+    ``WebhookSecretMissing`` when no secret is configured, logged once per storefront); reads
+    and writes nothing. Replays within the window are caught by the inbox's unique event id.
     """
-    adapter.verify_webhook(body, headers)
+    try:
+        adapter.verify_webhook(body, headers)
+    except WebhookSecretMissing as missing:
+        if system.name not in _secret_missing_logged:
+            from inventory.storefront import secret_env_name
+
+            _secret_missing_logged.add(system.name)
+            log.error(
+                "Storefront %s has no webhook secret: every delivery is refused (%s). Set %s "
+                "or enter it on the connect page.",
+                system, missing, secret_env_name(system, "WEBHOOK_SECRET"),
+            )  # fmt: skip
+        raise
     max_age = settings.ONEFACT_WEBHOOK_MAX_AGE_SECONDS
     try:
         webhook_check_age(
@@ -53,14 +75,97 @@ def webhook_verify(
         raise
 
 
+# What an event's fields land in: a longer value, or a number out of range, would fail in the
+# worker (``value too long``, ``integer out of range``) after it was stored. Return references,
+# customer names and line reasons land in ``returns``' columns (100, 100 and 255 characters).
+INTEGER_MIN, INTEGER_MAX = -(2**31), 2**31 - 1  # PostgreSQL ``integer``
+EVENT_TEXT_LIMITS = {
+    "event_id": InboxEvent._meta.get_field("event_id").max_length,
+    "order_ref": Commitment._meta.get_field("order_ref").max_length,
+    "return_ref": 100,
+    "customer_name": 100,
+}
+LINE_TEXT_LIMITS = {
+    "sku": Sku._meta.get_field("code").max_length,
+    "line_ref": Commitment._meta.get_field("line_ref").max_length,
+    "reason": 255,
+}
+CATALOG_TEXT_LIMITS = {"sku": Sku._meta.get_field("code").max_length, "title": None}
+# NUL (which PostgreSQL text and jsonb cannot hold) and every other control character but tab,
+# line feed and carriage return.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def inbound_event_check(*, event: InboundEvent) -> None:
+    """Refuse an event any of whose values its column cannot hold, before anything is stored.
+
+    Text: within its column's length, no control character; quantities: whole numbers within
+    PostgreSQL's ``integer`` (a line's never negative); the raw payload kept for audit: no NUL
+    and no non-finite number (``1e400``), which ``jsonb`` refuses. Raises ``EventFieldInvalid``
+    naming the first offending field.
+    """
+    for name, limit in EVENT_TEXT_LIMITS.items():
+        _check_text(getattr(event, name), field=name, limit=limit)
+    if event.quantity is not None:
+        _check_integer(event.quantity, field="quantity", minimum=INTEGER_MIN)
+    for i, line in enumerate(event.lines):
+        for name, limit in LINE_TEXT_LIMITS.items():
+            _check_text(getattr(line, name), field=f"lines[{i}].{name}", limit=limit)
+        _check_integer(line.quantity, field=f"lines[{i}].quantity", minimum=0)
+    for i, item in enumerate(event.catalog):
+        for name, limit in CATALOG_TEXT_LIMITS.items():
+            _check_text(getattr(item, name), field=f"catalog[{i}].{name}", limit=limit)
+    _check_payload(event.payload)
+
+
+def _check_text(value: Any, *, field: str, limit: int | None) -> None:
+    if not isinstance(value, str):
+        raise EventFieldInvalid(f"expected text, got {type(value).__name__}", field=field)
+    if limit is not None and len(value) > limit:
+        raise EventFieldInvalid(f"{len(value)} characters, at most {limit}", field=field)
+    if found := CONTROL_CHARACTERS.search(value):
+        raise EventFieldInvalid(
+            f"contains the control character U+{ord(found.group()):04X}", field=field
+        )
+
+
+def _check_integer(value: Any, *, field: str, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise EventFieldInvalid(f"expected a whole number, got {type(value).__name__}", field=field)
+    if not minimum <= value <= INTEGER_MAX:
+        raise EventFieldInvalid(
+            f"{str(value)[:20]} is outside {minimum}…{INTEGER_MAX}", field=field
+        )
+
+
+def _check_payload(payload: Any) -> None:
+    """Walk the raw JSON without recursion (a deep document must not exhaust the stack)."""
+    stack = [payload]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str) and "\x00" in value:
+            raise EventFieldInvalid("contains the NUL character", field="payload")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise EventFieldInvalid(f"holds the number {value}", field="payload")
+
+
 @transaction.atomic
 def inbox_record(*, system: System, events: list[InboundEvent]) -> list[InboxEvent]:
     """Store events not seen before (unique system + event id) and schedule their processing.
 
-    Returns the newly stored rows; a replayed event id is skipped and changes nothing.
+    Returns the newly stored rows; a replayed event id is skipped and changes nothing. An
+    event a column could not hold refuses the whole delivery (``EventFieldInvalid``) before
+    anything is stored.
     """
     if not events:
         return []
+    for event in events:
+        inbound_event_check(event=event)
     ids = [e.event_id for e in events]
     seen = set(
         InboxEvent.objects.filter(system=system, event_id__in=ids).values_list(
@@ -112,9 +217,11 @@ def inbox_process(*, pk: int) -> InboxEvent | None:
     """Process one stored event exactly once (row lock + status), whatever the retries.
 
     Processing may need to read the storefront (a return whose webhook lists no lines). When the
-    storefront cannot answer now (a retryable ``StorefrontError``), what the event did is rolled
-    back and it stays pending with the error in ``result``: the sweep tries it again. When the
-    storefront refuses the read, the event fails with the reason.
+    storefront refuses the read, the event fails with the reason. When anything else goes wrong
+    (the storefront cannot answer now, a value the database refuses, a bug), what the event did
+    is rolled back and it stays pending with the error, due again after a backoff; after
+    ``ONEFACT_INBOX_MAX_ATTEMPTS`` it is parked as failed for a manager to retry. One event
+    never stops the next: this raises only when the database itself cannot be written.
     """
     with transaction.atomic():
         row = (
@@ -125,23 +232,73 @@ def inbox_process(*, pk: int) -> InboxEvent | None:
         )
         if row is None:
             return None
-        event = event_from_json(row.event_id, row.payload)
         try:
             with transaction.atomic():
+                event = event_from_json(row.event_id, row.payload)
                 status, result = _dispatch(system=row.system, event=event)
-        except StorefrontError as error:
-            result = f"{type(error).__name__}: {error}"
-            if error.retryable:
-                log.warning("Inbox event %s waits for %s: %s", row.pk, row.system, result)
-                row.result = f"waiting to retry: {result}"[:500]
-                row.save(update_fields=["result"])
-                return row
-            status = InboxEvent.Status.FAILED
+        except Exception as error:  # noqa: BLE001 - one event must never stall the inbox
+            if not isinstance(error, StorefrontError) or error.retryable:
+                return _inbox_attempt_failed(row=row, error=error)
+            status, result = InboxEvent.Status.FAILED, f"{type(error).__name__}: {error}"
+            row.last_error = result
         row.status = status
         row.result = result[:500]
         row.processed_at = timezone.now()
-        row.save(update_fields=["status", "result", "processed_at"])
+        row.next_attempt_at = None
+        row.save(
+            update_fields=["status", "result", "processed_at", "next_attempt_at", "last_error"]
+        )
     return row
+
+
+# The wait before the sweep tries a failed event again: doubling from 30 s, capped at an hour
+# (with the default 8 attempts an event is parked about two hours after it first failed).
+INBOX_BACKOFF_FIRST_SECONDS = 30
+INBOX_BACKOFF_MAX_SECONDS = 3600
+
+
+def inbox_backoff(attempts: int) -> timedelta:
+    """How long after its ``attempts``-th failure an event waits for the next try."""
+    return timedelta(
+        seconds=min(INBOX_BACKOFF_MAX_SECONDS, INBOX_BACKOFF_FIRST_SECONDS * 2 ** (attempts - 1))
+    )
+
+
+def _inbox_attempt_failed(*, row: InboxEvent, error: Exception) -> InboxEvent:
+    """Count the attempt; wait for the next one, or park the event once they are used up."""
+    reason = f"{type(error).__name__}: {error}"
+    now = timezone.now()
+    row.attempts += 1
+    row.last_error = reason[:5000]
+    if row.attempts >= settings.ONEFACT_INBOX_MAX_ATTEMPTS:
+        log.error("Inbox event %s parked after %s attempts: %s", row.pk, row.attempts, reason)
+        row.status = InboxEvent.Status.FAILED
+        row.result = f"parked after {row.attempts} attempts: {reason}"[:500]
+        row.processed_at, row.next_attempt_at = now, None
+    else:
+        log.warning("Inbox event %s (attempt %s) waits: %s", row.pk, row.attempts, reason)
+        row.result = f"waiting to retry: {reason}"[:500]
+        row.next_attempt_at = now + inbox_backoff(row.attempts)
+    row.save(
+        update_fields=["status", "result", "processed_at", "attempts", "next_attempt_at",
+                       "last_error"]
+    )  # fmt: skip
+    return row
+
+
+def inbox_retry(*, pk: int) -> InboxEvent | None:
+    """A manager's Retry of a parked (failed) event: pending again with fresh attempts, then
+    processed now. None when the event is not parked (already retried, or never failed)."""
+    reset = InboxEvent.objects.filter(pk=pk, status=InboxEvent.Status.FAILED).update(
+        status=InboxEvent.Status.PENDING,
+        attempts=0,
+        next_attempt_at=None,
+        processed_at=None,
+        result="retried by a manager",
+    )
+    if not reset:
+        return None
+    return inbox_process(pk=pk)
 
 
 def _dispatch(*, system: System, event: InboundEvent) -> tuple[str, str]:

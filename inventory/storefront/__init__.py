@@ -3,6 +3,8 @@
 import logging
 import os
 
+from django.conf import settings
+
 from inventory.models import System
 from inventory.storefront.base import Capabilities, StorefrontAdapter
 from inventory.storefront.secrets import SecretsKeyMissing, secret_decrypt
@@ -18,26 +20,34 @@ def secret_env_name(system: System, name: str) -> str:
     return f"STOREFRONT_{system.name.upper().replace('-', '_')}_{name}"
 
 
+# The demo storefront's webhook secret when none is configured: only with DEBUG (the embedded
+# default); outside it a demo storefront without a secret refuses every delivery.
+DEMO_DEBUG_WEBHOOK_SECRET = "demo-secret"
+
+
 def secret_source(system: System, name: str) -> str:
     """Where the adapter takes the secret from: "env", "stored" or "" (none)."""
-    if os.environ.get(secret_env_name(system, name)):
+    if os.environ.get(secret_env_name(system, name), "").strip():
         return "env"
     return "stored" if getattr(system, STORED_SECRETS[name]) else ""
 
 
 def _secret(system: System, name: str) -> str:
-    """The environment's value wins; else the one stored encrypted; else ""."""
-    if value := os.environ.get(secret_env_name(system, name), ""):
+    """The environment's value wins; else the one stored encrypted; else "".
+
+    A value that is empty or only whitespace is no secret: it counts as unset.
+    """
+    if (value := os.environ.get(secret_env_name(system, name), "")).strip():
         return value
     try:
-        return secret_decrypt(getattr(system, STORED_SECRETS[name]))
+        stored = secret_decrypt(getattr(system, STORED_SECRETS[name]))
     except SecretsKeyMissing as error:
         logger.warning("storefront %s: its stored %s is unreadable: %s", system.name, name, error)
         return ""
+    return stored if stored.strip() else ""
 
 
-def capabilities_of(system: System) -> Capabilities:
-    """What a storefront's adapter can do, without connecting to it."""
+def _adapter_class(system: System) -> type[StorefrontAdapter]:
     if system.adapter == "demo":
         from inventory.storefront.demo import DemoAdapter as adapter
     elif system.adapter == "shopify":
@@ -46,7 +56,24 @@ def capabilities_of(system: System) -> Capabilities:
         from inventory.storefront.saleor import SaleorAdapter as adapter
     else:
         raise ValueError(f"System {system.name} has no storefront adapter ({system.adapter!r}).")
-    return adapter.capabilities
+    return adapter
+
+
+def capabilities_of(system: System) -> Capabilities:
+    """What a storefront's adapter can do, without connecting to it."""
+    return _adapter_class(system).capabilities
+
+
+def webhook_secret_lacking(system: System) -> bool:
+    """Whether the storefront signs its deliveries with a shared secret that OneFact lacks
+    (so every delivery is refused). The demo's built-in secret counts only with DEBUG."""
+    try:
+        required = _adapter_class(system).webhook_secret_required
+    except ValueError:
+        return False
+    if not required or (system.adapter == "demo" and settings.DEBUG):
+        return False
+    return not _secret(system, "WEBHOOK_SECRET")
 
 
 def adapter_for(system: System) -> StorefrontAdapter:
@@ -55,7 +82,8 @@ def adapter_for(system: System) -> StorefrontAdapter:
     if system.adapter == "demo":
         from inventory.storefront.demo import DemoAdapter
 
-        return DemoAdapter(webhook_secret=_secret(system, "WEBHOOK_SECRET") or "demo-secret")
+        fallback = DEMO_DEBUG_WEBHOOK_SECRET if settings.DEBUG else ""
+        return DemoAdapter(webhook_secret=_secret(system, "WEBHOOK_SECRET") or fallback)
     if system.adapter == "shopify":
         from inventory.storefront.shopify import ShopifyAdapter
 

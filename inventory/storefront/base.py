@@ -211,6 +211,13 @@ class WebhookSignatureInvalid(StorefrontError):
     """The inbound webhook is unsigned, badly signed, or too old: answered 401."""
 
 
+class WebhookSecretMissing(WebhookSignatureInvalid):
+    """No webhook secret is configured for the storefront (unset, empty or only whitespace):
+    no delivery can be verified, so every one is refused (answered 401)."""
+
+    code = "webhook_secret_missing"
+
+
 class WebhookTimestampInvalid(WebhookSignatureInvalid):
     """The delivery's timestamp is missing, unreadable, too old or too far in the future.
 
@@ -220,6 +227,18 @@ class WebhookTimestampInvalid(WebhookSignatureInvalid):
     def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class EventFieldInvalid(StorefrontError):
+    """A signed delivery carries a value its column cannot hold (too long, out of range, a
+    control character): the whole delivery is refused (answered 400) and nothing is stored.
+    ``field`` names it, e.g. ``lines[0].quantity``."""
+
+    code = "field_invalid"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
 
 
 class WebhookRegistrationNotSupported(StorefrontError):
@@ -234,6 +253,9 @@ class StorefrontAdapter(abc.ABC):
     """One storefront. Subclasses set ``capabilities`` and implement every method."""
 
     capabilities: Capabilities
+    # Deliveries are signed with a shared secret that OneFact must be given (Shopify, the demo);
+    # False when the storefront signs with a key published by the storefront (Saleor's JWKS).
+    webhook_secret_required: bool = False
 
     @abc.abstractmethod
     def read_levels(self, skus: Sequence[str] | None, cursor: str | None = None) -> Page[Level]:
@@ -314,6 +336,12 @@ class StorefrontAdapter(abc.ABC):
             f"{type(self).__name__} does not take return dispositions; the outcome of return "
             f"{return_ref} stays recorded in OneFact only"
         )
+
+
+def webhook_secret_usable(secret: str | bytes) -> bool:
+    """Whether ``secret`` can key a signature: an empty or whitespace-only one never does (an
+    HMAC under an empty key is one anybody can compute)."""
+    return bool(secret) and bool(secret.strip())
 
 
 def webhook_timestamp(value: Any, *, source: str) -> datetime:

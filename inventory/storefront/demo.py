@@ -40,9 +40,11 @@ from inventory.storefront.base import (
     ReturnDisposition,
     StorefrontAdapter,
     StorefrontValidationError,
+    WebhookSecretMissing,
     WebhookSignatureInvalid,
     WriteResult,
     WriteStatus,
+    webhook_secret_usable,
     webhook_timestamp,
 )
 
@@ -57,6 +59,7 @@ class DemoAdapter(StorefrontAdapter):
     capabilities = Capabilities(
         compare_and_set=True, idempotency_keys=False, max_batch=500, mirrors=Mirrors.AVAILABLE
     )
+    webhook_secret_required = True
 
     def __init__(self, *, webhook_secret: str) -> None:
         self._webhook_secret = webhook_secret
@@ -109,11 +112,11 @@ class DemoAdapter(StorefrontAdapter):
         return results
 
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
+        if not webhook_secret_usable(self._webhook_secret):
+            raise WebhookSecretMissing("no webhook secret is configured for the demo storefront")
         received = _header(headers, SIGNATURE_HEADER)
         if not received:
             raise WebhookSignatureInvalid(f"missing {SIGNATURE_HEADER}")
-        if not self._webhook_secret:
-            raise WebhookSignatureInvalid("no webhook secret is configured for the demo storefront")
         expected = demo_sign(body, self._webhook_secret)
         if not hmac.compare_digest(expected.encode(), received.strip().encode()):
             raise WebhookSignatureInvalid(f"{SIGNATURE_HEADER} does not match the body")

@@ -100,9 +100,11 @@ from inventory.storefront.base import (
     StorefrontUnavailable,
     StorefrontValidationError,
     WebhookRegistration,
+    WebhookSecretMissing,
     WebhookSignatureInvalid,
     WriteResult,
     WriteStatus,
+    webhook_secret_usable,
     webhook_timestamp,
 )
 from inventory.storefront.shopify_bulk import (
@@ -411,6 +413,7 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
         mirrors=Mirrors.ON_HAND,
         whole_reads=True,  # above ONEFACT_SHOPIFY_BULK_ABOVE, one bulk operation per read
     )
+    webhook_secret_required = True
     restocked_disposition_adds_stock = True
     # 8 retries over 4 hours, each with the first attempt's X-Shopify-Triggered-At; 15 min spare.
     webhook_max_age = 4 * 3600 + 15 * 60
@@ -938,6 +941,8 @@ class ShopifyAdapter(HttpClientLifecycle, StorefrontAdapter):
     # -- webhooks --------------------------------------------------------------------------
 
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
+        if not webhook_secret_usable(self._webhook_secret):
+            raise WebhookSecretMissing("no webhook secret is configured for this Shopify store")
         received = header_value(headers, "X-Shopify-Hmac-Sha256")
         if not received:
             raise WebhookSignatureInvalid("missing X-Shopify-Hmac-Sha256")

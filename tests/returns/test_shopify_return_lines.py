@@ -156,6 +156,8 @@ def test_return_open_from_event_waits_for_an_unavailable_shopify_and_records_no_
     assert not ReturnAuthorisation.objects.exists()
 
     InboxEvent.objects.update(received_at=timezone.now() - timedelta(minutes=2))
+    assert sweep_inbox_task() == 0  # its retry waits out the backoff
+    InboxEvent.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
     assert sweep_inbox_task() == 1
 
     row = InboxEvent.objects.get()

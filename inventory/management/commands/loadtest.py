@@ -77,7 +77,7 @@ class Command(BaseCommand):
 
 
 def _demo_secret(env) -> str:
-    return env.get("STOREFRONT_STOREFRONT_WEBHOOK_SECRET") or "demo-secret"
+    return env["STOREFRONT_STOREFRONT_WEBHOOK_SECRET"]  # service_env always sets one
 
 
 def _settle(timeout: float = 120) -> bool:

@@ -1,0 +1,35 @@
+"""System checks that ``manage.py check --deploy`` runs: what would leave production open."""
+
+from django.core import checks
+from django.db import DatabaseError
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def storefront_webhook_secrets(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Name each active storefront whose deliveries cannot be verified: no webhook secret in
+    the environment nor stored. Its webhook refuses every delivery (401) until one is set.
+
+    Reads the storefronts from the database; when it cannot be reached (a check run on a build
+    machine) there is nothing to say yet.
+    """
+    from inventory.models import System
+    from inventory.storefront import secret_env_name, webhook_secret_lacking
+
+    try:
+        storefronts = list(
+            System.objects.filter(kind=System.Kind.STOREFRONT, active=True).order_by("name")
+        )
+    except DatabaseError:
+        return []
+    return [
+        checks.Warning(
+            f"Storefront {system.name!r} has no webhook secret: every delivery it sends is "
+            "refused with 401 webhook_secret_missing.",
+            hint=f"Set {secret_env_name(system, 'WEBHOOK_SECRET')} (the secret the storefront "
+            "signs its webhooks with) or enter it on the storefront's connect page.",
+            obj=system,
+            id="inventory.W001",
+        )
+        for system in storefronts
+        if webhook_secret_lacking(system)
+    ]
