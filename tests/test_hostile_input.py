@@ -170,22 +170,19 @@ def _drive_every_url(client, users):
 
 
 def test_every_url_answers_hostile_input_without_5xx_or_ledger_change(client, users, stocked_bin):
+    """On SQLite a huge number overflows; on PostgreSQL (CI) a NUL in any text it is asked to
+    compare fails the query as well: the suite runs this on both."""
     _drive_every_url(client, users)
 
 
-def test_every_url_answers_hostile_input_without_5xx_on_postgres(
-    postgres, client, users, stocked_bin
-):
-    """PostgreSQL refuses a NUL in any text it is asked to compare: the case SQLite hides."""
-    _drive_every_url(client, users)
-
-
-@pytest.mark.parametrize("route", ROUTES)
-def test_every_url_refuses_a_nul_in_the_query_with_400(client, admin_user, route):
+def test_every_url_refuses_a_nul_in_the_query_with_400(client, admin_user):
     client.force_login(admin_user)
-    path = _path(route, [REAL[kind][0] for kind in _converters(route)])
-    assert client.get(path, {"q": "a\x00b", "page": "1"}).status_code == 400
-    assert client.post(path + "?page=%00", {}).status_code == 400
+    answered = {}
+    for route in ROUTES:
+        path = _path(route, [REAL[kind][0] for kind in _converters(route)])
+        get = client.get(path, {"q": "a\x00b", "page": "1"}).status_code
+        answered[route] = (get, client.post(path + "?page=%00", {}).status_code)
+    assert {route: s for route, s in answered.items() if s != (400, 400)} == {}
 
 
 def test_middleware_refuses_a_nul_in_the_path_with_the_400_page(client, staff_user):
