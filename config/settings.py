@@ -123,6 +123,16 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Mail, e.g. smtp+tls://user:password@host:587 or consolemail://. Password reset is
+# offered only when mail can go out: without DJANGO_EMAIL_URL its pages answer 404 and the
+# login page says to ask an admin. A reset is limited per client address and per account.
+EMAIL_URL = env("DJANGO_EMAIL_URL", default="")
+if EMAIL_URL:
+    globals().update(env.email_url_config(EMAIL_URL))
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="onefact@localhost")
+ONEFACT_PASSWORD_RESET = bool(EMAIL_URL)
+ONEFACT_PASSWORD_RESET_LIMIT = env.int("ONEFACT_PASSWORD_RESET_LIMIT", default=5)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True

@@ -14,9 +14,18 @@ from functools import wraps
 from typing import Annotated
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    JsonResponse,
+    UnreadablePostError,
+)
 from ninja import Header, NinjaAPI, Status, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.pagination import paginate
@@ -55,7 +64,8 @@ class SystemToken(HttpBearer):
 
 
 def _api_view(view):
-    """Mark one of ninja's views as not needing a session login, and answer 405 in JSON.
+    """Mark one of ninja's views as not needing a session login, refuse a repeated query
+    parameter, and answer 405 in JSON.
 
     ``LoginRequiredMiddleware`` would redirect a token client to the login page; the token
     is this API's authentication. Ninja offers no hook for it (vitalik/django-ninja#1461),
@@ -64,6 +74,17 @@ def _api_view(view):
 
     @wraps(view)
     def api_view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if repeated := sorted(k for k, values in request.GET.lists() if len(values) > 1):
+            # Every query parameter is one value; ninja would silently take the last.
+            return JsonResponse(
+                {
+                    "detail": f"{repeated[0]}: give this query parameter once.",
+                    "code": "invalid",
+                    "field": repeated[0],
+                    "errors": [{"field": repeated[0], "message": "Give it once."}],
+                },
+                status=422,
+            )
         response = view(request, *args, **kwargs)
         if isinstance(response, HttpResponseNotAllowed):
             allowed = response["Allow"]
@@ -122,23 +143,39 @@ api = TokenAPI(
 )
 
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
-READ_ERRORS = {401: ErrorOut, 403: ForbiddenOut, 404: ErrorOut}
+# Every status an operation can answer is in its schema with its JSON shape. A request the
+# schema allows is refused for what the data says (404 no such SKU or bin, 403, 409); a 422
+# is a request the schema forbids, or one of the few the shelf's rules refuse and a schema
+# cannot say (an inactive SKU or bin, a transfer within one bin).
+UNAVAILABLE = {503: ErrorOut}
+READ_ERRORS = {401: ErrorOut, 403: ForbiddenOut, 404: ErrorOut, 422: InvalidOut, **UNAVAILABLE}
 WRITE_ERRORS = {
     400: ErrorOut,
     401: ErrorOut,
     403: ForbiddenOut,
+    404: InvalidOut,
     409: InsufficientStockOut | ErrorOut,
+    413: ErrorOut,
     422: InvalidOut,
+    **UNAVAILABLE,
 }
 
 
 class InvalidField(Exception):
-    """One field of a request names something that does not exist or may not be used."""
+    """One field of a request names something that may not be used."""
+
+    status = 422
 
     def __init__(self, *, field: str, message: str, code: str = "invalid") -> None:
         self.field = field
         self.code = code
         super().__init__(message)
+
+
+class UnknownField(InvalidField):
+    """One field of a request names a SKU or bin that does not exist: 404, as for a read."""
+
+    status = 404
 
 
 class IdempotencyConflict(Exception):
@@ -215,7 +252,7 @@ def _lookup(model: type[Sku] | type[Bin], *, code: str, field: str):
     found = model.objects.filter(code=code).first()
     if found is None:
         label = "SKU" if model is Sku else "bin"
-        raise InvalidField(
+        raise UnknownField(
             field=field, message=f"No {label} {code!r}.", code=f"unknown_{label.lower()}"
         )
     return found
@@ -305,14 +342,21 @@ def transfer_create(request: HttpRequest, payload: TransferIn, idempotency_key: 
         reference=payload.reference,
         note=payload.note,
     )
+    # As for a movement: a concurrent request with the same key that won the race left both
+    # legs, which the write path hands back marked replayed.
     _same_request(list(legs), key=idempotency_key, expected=expected)
-    return Status(201, transfer_out(legs, replayed=False))
+    replayed = legs[0].replayed
+    return Status(200 if replayed else 201, transfer_out(legs, replayed=replayed))
 
 
 # Discrepancies -----------------------------------------------------------------------------
 
 
-@api.get("/discrepancies", response=list[DiscrepancyOut], url_name="discrepancy-list")
+@api.get(
+    "/discrepancies",
+    response={200: list[DiscrepancyOut], 401: ErrorOut, 422: InvalidOut, **UNAVAILABLE},
+    url_name="discrepancy-list",
+)
 @paginate(DiscrepancyPages)
 def discrepancy_list(
     request: HttpRequest,
@@ -334,11 +378,13 @@ def _error(request: HttpRequest, status: int, code: str, detail: str, **extra) -
     return api.create_response(request, {"detail": detail, "code": code, **extra}, status=status)
 
 
-def _invalid(request: HttpRequest, code: str, errors: list[dict]) -> HttpResponse:
+def _invalid(
+    request: HttpRequest, code: str, errors: list[dict], *, status: int = 422
+) -> HttpResponse:
     detail = "; ".join(
         f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors
     )
-    return _error(request, 422, code, detail, field=errors[0]["field"], errors=errors)
+    return _error(request, status, code, detail, field=errors[0]["field"], errors=errors)
 
 
 @api.exception_handler(AuthenticationError)
@@ -363,6 +409,25 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     )
 
 
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE and would answer its
+    # HTML 400; an API client gets JSON saying what to do instead.
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return _error(
+        request,
+        413,
+        "body_too_large",
+        f"The request body is over the limit of {limit} bytes; a movement or a transfer "
+        "is a few hundred.",
+    )
+
+
+@api.exception_handler(UnreadablePostError)
+def _unreadable(request: HttpRequest, exc: UnreadablePostError) -> HttpResponse:
+    return _error(request, 400, "bad_request", "The request body could not be read.")
+
+
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return _error(request, 404, "not_found", str(exc) or "Not found.")
@@ -382,7 +447,8 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
 
 @api.exception_handler(InvalidField)
 def _invalid_field(request: HttpRequest, exc: InvalidField) -> HttpResponse:
-    return _invalid(request, exc.code, [{"field": exc.field, "message": str(exc)}])
+    errors = [{"field": exc.field, "message": str(exc)}]
+    return _invalid(request, exc.code, errors, status=exc.status)
 
 
 @api.exception_handler(InventoryError)

@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar, Literal
 
 from ninja import Field, Schema
 from ninja.pagination import PageNumberPagination
-from pydantic import AfterValidator, field_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
 from inventory.models import Discrepancy, StockMovement
@@ -31,10 +31,20 @@ def _no_nul(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
-# Strict: 1.5, "3", true and 1.0 are refused rather than coerced into a count of units.
-Units = Annotated[int, Field(strict=True, ge=-MAX_UNITS, le=MAX_UNITS)]
-PositiveUnits = Annotated[int, Field(strict=True, gt=0, le=MAX_UNITS)]
+# The pattern only documents the rule in the schema; _no_nul enforces it with a clear message.
+Text = Annotated[str, AfterValidator(_no_nul), Field(json_schema_extra={"pattern": "^[^\\x00]*$"})]
+
+
+def _whole(value):
+    # JSON has one kind of number: 2.0 is the whole number 2, as the schema's "integer" says.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Strict: 1.5, "3" and true are refused rather than coerced into a count of units.
+Units = Annotated[int, Field(strict=True, ge=-MAX_UNITS, le=MAX_UNITS), BeforeValidator(_whole)]
+PositiveUnits = Annotated[int, Field(strict=True, gt=0, le=MAX_UNITS), BeforeValidator(_whole)]
 
 # The kinds a client may post one leg of; a transfer is two legs, posted to /transfers.
 MovementKind = Literal["receive", "ship", "count_adjust", "damage", "return_restock"]
@@ -102,11 +112,32 @@ class BinStockOut(Schema):
 # Movements ---------------------------------------------------------------------------------
 
 
+def _sign_follows_kind(schema: dict) -> None:
+    """The schema says what ``_quantity_fits_kind`` checks, so a request it allows is not
+    refused: never zero; positive for the kinds that add, negative for those that take."""
+    schema["properties"]["quantity"]["not"] = {"const": 0}
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"kind": {"enum": sorted(kinds)}}, "required": ["kind"]},
+            "then": {"properties": {"quantity": bound}},
+        }
+        for kinds, bound in (
+            (_ADDS, {"minimum": 1, "maximum": MAX_UNITS}),
+            (_TAKES, {"minimum": -MAX_UNITS, "maximum": -1}),
+        )
+    ]
+
+
 class MovementIn(Schema):
+    model_config = ConfigDict(json_schema_extra=_sign_follows_kind)
+
     sku: Text
     bin: Text
     kind: MovementKind
-    quantity: Units = Field(description="Signed: positive adds units to the bin.")
+    quantity: Units = Field(
+        description="Signed, never zero: positive adds units to the bin. A receive or a "
+        "return_restock is positive, a ship or a damage negative, a count_adjust either."
+    )
     reference: Text = Field("", max_length=100)
     note: Text = Field("", max_length=255)
 

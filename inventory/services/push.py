@@ -551,6 +551,9 @@ def storefront_push(
             log.error("Push to %s failed and will not be retried: %s", storefront, error)
             break
     report.points = round(getattr(adapter, "points_used", 0))
+    if report.adapter_calls:
+        log.info("Push to %s: %d SKUs in %d calls, %d points.", storefront, report.skus,
+                 report.adapter_calls, report.points)  # fmt: skip
     return report
 
 

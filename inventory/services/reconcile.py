@@ -20,6 +20,7 @@ newest one when it was read), or a push acknowledged after the page was read
 (``SyncState.pushed_at`` later).
 """
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ from inventory.storefront.base import (
     StorefrontAdapter,
     WriteStatus,
 )
+
+log = logging.getLogger(__name__)
 
 # Gaps are recorded, counted and corrected this many at a time.
 CHUNK = 1000
@@ -828,6 +831,8 @@ def storefront_reconcile(
         _settle(storefront=storefront, adapter=adapter, owner=owner, rows=loader.rows,
                 few=codes is not None, report=report, preview=preview)  # fmt: skip
     report.points = round(getattr(adapter, "points_used", 0))
+    log.info("Reconciled %s: %d pages, %d SKUs compared, %d gaps, %d points.", storefront,
+             report.pages, report.skus_compared, report.gaps, report.points)  # fmt: skip
     return report
 
 

@@ -232,7 +232,12 @@ def on_hand_transfer(
     actor: AbstractBaseUser | None = None,
     note: str = "",
 ) -> tuple[StockMovement, StockMovement]:
-    """Move units between two bins: two ledger legs in one transaction, or nothing."""
+    """Move units between two bins: two ledger legs in one transaction, or nothing.
+
+    Replaying the same (source system, event id) returns the first transfer's legs, both
+    marked ``replayed``, and changes nothing; an event id that already names a movement
+    other than this transfer's two legs is refused, and nothing is written.
+    """
     if from_bin.pk == to_bin.pk:
         raise InvalidMovement("A transfer moves units between two different bins.")
     if not isinstance(quantity, int) or quantity <= 0:
@@ -251,4 +256,10 @@ def on_hand_transfer(
     # Lock the two balance rows in bin pk order, so two opposite transfers never deadlock.
     first, second = (out_leg, in_leg) if from_bin.pk < to_bin.pk else (in_leg, out_leg)
     moves = {m["leg"]: on_hand_adjust(**m) for m in (first, second)}
+    if moves[0].replayed != moves[1].replayed:
+        raise InvalidMovement(
+            f"Event id {source_event_id!r} of {source_system.name} already names one "
+            "movement that is not a leg of this transfer; a transfer needs an event id of "
+            "its own."
+        )
     return moves[0], moves[1]

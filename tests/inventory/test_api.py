@@ -325,10 +325,10 @@ def test_movement_create_insufficient_stock_is_409(client, stocked_bin, token):
     ("field", "value", "code"),
     [("sku", "NOPE", "unknown_sku"), ("bin", "Z-99", "unknown_bin")],
 )
-def test_movement_create_unknown_sku_or_bin_is_422(client, stocked_bin, token, field, value, code):
+def test_movement_create_unknown_sku_or_bin_is_404(client, stocked_bin, token, field, value, code):
     with _nothing_written():
         response = _post(client, "/api/movements", {**SHIP_2, field: value}, token=token)
-    assert response.status_code == 422
+    assert response.status_code == 404
     body = response.json()
     assert (body["code"], body["field"]) == (code, field)
     assert value in body["detail"]
@@ -338,7 +338,7 @@ def test_movement_create_unknown_sku_or_bin_is_422(client, stocked_bin, token, f
 
 
 @pytest.mark.parametrize(
-    "quantity", [0, 1.5, -1.5, -2.0, "abc", "-2", True, None, [], 10**9, -(10**9), -1_000_001]
+    "quantity", [0, 1.5, -1.5, 0.0, "abc", "-2", True, None, [], 10**9, -(10**9), -1_000_001]
 )
 def test_movement_create_rejects_a_quantity_that_is_not_a_whole_number_of_units(
     client, stocked_bin, token, quantity
@@ -490,9 +490,6 @@ def test_transfer_create_key_of_a_movement_is_409_not_a_half_transfer(
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"to_bin": "Z-99"}, "to_bin"),
-        ({"from_bin": "Z-99"}, "from_bin"),
-        ({"sku": "NOPE"}, "sku"),
         ({"quantity": 0}, "quantity"),
         ({"quantity": -4}, "quantity"),
         ({"quantity": 2.5}, "quantity"),
@@ -506,6 +503,19 @@ def test_transfer_create_invalid_request_is_422(
     with _nothing_written():
         response = _post(client, "/api/transfers", {**MOVE_4, **change}, token=token)
     assert response.status_code == 422
+    assert response.json()["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"to_bin": "Z-99"}, "to_bin"), ({"from_bin": "Z-99"}, "from_bin"), ({"sku": "NOPE"}, "sku")],
+)
+def test_transfer_create_unknown_sku_or_bin_is_404(
+    client, stocked_bin, other_bin, token, change, field
+):
+    with _nothing_written():
+        response = _post(client, "/api/transfers", {**MOVE_4, **change}, token=token)
+    assert response.status_code == 404
     assert response.json()["field"] == field
 
 
