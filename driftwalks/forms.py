@@ -10,6 +10,7 @@ from django.utils import timezone
 from driftwalks import conf, selectors
 from driftwalks.models import CountTask
 from driftwalks.services import CountLine
+from inventory.cleaning import CleanForm, whole_number
 from inventory.forms import ImportForm
 from inventory.models import Bin, Sku
 
@@ -42,15 +43,10 @@ class FoundLine:
 
 
 def _whole(raw: str) -> int | None:
-    raw = raw.strip()
-    # "²".isdigit() is true but int("²") fails, and int() refuses more than 4,300 digits.
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
-        return None
-    value = int(raw)
-    return value if value <= conf.MAX_COUNT else None
+    return whole_number(raw, lo=0, hi=conf.MAX_COUNT)
 
 
-class CountSheetForm(forms.Form):
+class CountSheetForm(CleanForm):
     """One bin's blind count: a number per SKU on the sheet, plus SKUs found there.
 
     Bound to a POST, the fields are the tasks the counter saw (``task`` inputs); found
@@ -115,7 +111,7 @@ class CountSheetForm(forms.Form):
         return task_lines + found
 
 
-class FoundSkuForm(forms.Form):
+class FoundSkuForm(CleanForm):
     """A scanned SKU code, to add as a "found here" line of the sheet."""
 
     code = forms.CharField(max_length=64, strip=True)
@@ -134,7 +130,7 @@ class FoundSkuForm(forms.Form):
         return sku
 
 
-class BinCodeForm(forms.Form):
+class BinCodeForm(CleanForm):
     code = forms.CharField(max_length=20, strip=True)
 
     def clean_code(self) -> Bin:
@@ -148,7 +144,7 @@ class BinCodeForm(forms.Form):
         return bin
 
 
-class FindCountForm(forms.Form):
+class FindCountForm(CleanForm):
     """A find-it task's SKU found in a bin: the scanned bin and what was counted there."""
 
     key = forms.CharField(max_length=64, widget=forms.HiddenInput)
@@ -176,7 +172,7 @@ class FindCountForm(forms.Form):
         return BinCodeForm.clean_code_of(self.cleaned_data["bin"])
 
 
-class ManualTaskForm(forms.Form):
+class ManualTaskForm(CleanForm):
     """A manager asks for a count: "count bin A-14" (optionally one SKU)."""
 
     bin = forms.CharField(
@@ -220,7 +216,7 @@ class ManualTaskForm(forms.Form):
         return due_on
 
 
-class AssignForm(forms.Form):
+class AssignForm(CleanForm):
     tasks = forms.TypedMultipleChoiceField(coerce=int, choices=[], required=True)
     assignee = forms.ModelChoiceField(
         queryset=selectors.counters(), required=False, empty_label="Back to the pool"
@@ -236,7 +232,7 @@ class AssignForm(forms.Form):
         self.fields["tasks"].error_messages["required"] = "Tick at least one task."
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(CleanForm):
     decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
     reason = forms.CharField(
         max_length=1000,
@@ -245,7 +241,7 @@ class DecisionForm(forms.Form):
     )
 
 
-class CancelForm(forms.Form):
+class CancelForm(CleanForm):
     reason = forms.CharField(
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 2}),

@@ -36,6 +36,7 @@ from driftwalks.forms import (
 from driftwalks.models import Count, CountTask
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
+from inventory.cleaning import page_number, query_int, whole_numbers
 from inventory.models import Bin, System
 
 COUNT = "driftwalks.count_bins"
@@ -59,7 +60,7 @@ class HtmxHttpRequest(HttpRequest):
 def walk_mine(request: HtmxHttpRequest) -> HttpResponse:
     """My walk: the bins to count in walk order, the next one first."""
     page = Paginator(selectors.walk_bins_for_user(user=request.user), PAGE_SIZE).get_page(
-        request.GET.get("page")
+        page_number(request.GET)
     )
     context = {
         "page": page,
@@ -126,7 +127,7 @@ def _counted_message(bin: Bin, counts: list[Count]) -> str:
 def count_submit(request: HtmxHttpRequest, code: str) -> HttpResponse:
     """Submit the sheet; then the next bin of the walk (or the walk, when it is done)."""
     bin = get_object_or_404(Bin, code=code)
-    seen = {int(v) for v in request.POST.getlist("task") if v.isdigit()}
+    seen = whole_numbers(request.POST.getlist("task"))
     tasks = list(
         CountTask.objects.filter(pk__in=seen, bin=bin).select_related("sku").order_by("sku__code")
     )
@@ -250,7 +251,7 @@ def _task_list_context(request, **forms) -> dict:
     filters = _task_filters(request)
     rows = selectors.tasks_for_managers(**filters)
     return {
-        "page": Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page")),
+        "page": Paginator(rows, PAGE_SIZE).get_page(page_number(request.GET)),
         "filters": filters,
         "statuses": CountTask.Status.choices,
         "zones": selectors.zones(),
@@ -385,7 +386,7 @@ def opening_stock_take(request: HtmxHttpRequest, storefront: str) -> HttpRespons
 @require_GET
 @permission_required(APPROVE, raise_exception=True)
 def approval_list(request: HtmxHttpRequest) -> HttpResponse:
-    page = Paginator(selectors.approvals_queue(), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.approvals_queue(), PAGE_SIZE).get_page(page_number(request.GET))
     return render(request, "driftwalks/approval_list.html", {"page": page})
 
 
@@ -410,7 +411,7 @@ def approval_decide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 return redirect("driftwalks:approval-list")
             return render(request, "driftwalks/approval_list.html#decided", {"task": task})
     if not request.htmx:
-        page = Paginator(selectors.approvals_queue(), PAGE_SIZE).get_page(request.GET.get("page"))
+        page = Paginator(selectors.approvals_queue(), PAGE_SIZE).get_page(page_number(request.GET))
         context = {"page": page, "error_pk": pk, "error_form": form}
         return render(request, "driftwalks/approval_list.html", context)
     row = selectors.approvals_queue().filter(pk=pk).first()
@@ -424,10 +425,7 @@ def approval_decide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @permission_required(ACCURACY, raise_exception=True)
 def accuracy(request: HtmxHttpRequest) -> HttpResponse:
-    try:
-        days = min(max(int(request.GET.get("days", 90)), 7), 365)
-    except ValueError:
-        days = 90
+    days = query_int(request.GET, "days", default=90, lo=7, hi=365)
     since = timezone.now() - timedelta(days=days)
     weeks = selectors.accuracy_by_week(since=since)
     per_day = selectors.corrected_units_per_day(since=since)

@@ -9,6 +9,7 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from inventory import selectors, services
+from inventory.cleaning import page_number
 from inventory.exceptions import InvalidMovement
 from inventory.forms import GoLiveForm, ReasonForm
 from inventory.models import CorrectionBatch, System
@@ -55,8 +56,10 @@ def _readiness(request, storefront: System, go_live_form: GoLiveForm | None = No
         "readiness": selectors.readiness_for(storefront=storefront),
         "preview": preview,
         "largest": lines[:LARGEST],
-        "changes": Paginator(lines, PAGE_SIZE).get_page(request.GET.get("changes")),
-        "uncounted": Paginator(uncounted, PAGE_SIZE).get_page(request.GET.get("uncounted")),
+        "changes": Paginator(lines, PAGE_SIZE).get_page(page_number(request.GET, "changes")),
+        "uncounted": Paginator(uncounted, PAGE_SIZE).get_page(
+            page_number(request.GET, "uncounted")
+        ),
         "at_risk": orders_at_risk_list(),
         "held": selectors.held_batch_for(storefront=storefront),
         "mode_changes": [
@@ -133,7 +136,7 @@ def storefront_go_live(request, name: str):
 
 
 def _batch_page(request, batch: CorrectionBatch, form=None, action: str = "", status=200):
-    lines = Paginator(batch_lines(batch=batch), PAGE_SIZE).get_page(request.GET.get("page"))
+    lines = Paginator(batch_lines(batch=batch), PAGE_SIZE).get_page(page_number(request.GET))
     context = {
         "batch": batch,
         "storefront": batch.storefront,

@@ -2,11 +2,12 @@
 
 from django import forms
 
+from inventory.cleaning import CleanForm
 from inventory.models import DemoLevel
 from inventory.services.demo import MAX_QUANTITY
 
 
-class _DemoSkuForm(forms.Form):
+class _DemoSkuForm(CleanForm):
     sku = forms.CharField(max_length=64, widget=forms.HiddenInput)
 
     def clean_sku(self) -> str:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
+from inventory.cleaning import page_number
 from inventory.demo_forms import DemoDriftForm, DemoOrderForm
 from inventory.models import DemoOrder
 from inventory.selectors import demo_levels_with_shelf, demo_orders_recent
@@ -50,7 +51,7 @@ def _page_context(request) -> dict:
         levels = levels.filter(Q(sku_code__icontains=q) | Q(title__icontains=q))
     if gaps:
         levels = levels.filter(Q(gap__isnull=True) | ~Q(gap=0))
-    page = Paginator(levels, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(levels, PAGE_SIZE).get_page(page_number(request.GET))
     return {"page": page, "q": q, "gaps": gaps, "orders": demo_orders_recent(),
             "form_key": uuid.uuid4().hex}  # fmt: skip
 

@@ -1,11 +1,12 @@
 from django import forms
 
+from inventory.cleaning import CleanForm
 from inventory.services.imports import REJECT, SKIP
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
 
-class ImportForm(forms.Form):
+class ImportForm(CleanForm):
     """A CSV file, read as UTF-8 text into ``cleaned_data["text"]``, and what to do with a bad
     row. Subclasses say which columns in the file field's help text."""
 
@@ -42,7 +43,7 @@ class SkuImportForm(ImportForm):
     )
 
 
-class DashboardFilterForm(forms.Form):
+class DashboardFilterForm(CleanForm):
     """The dashboard's filters; anything unreadable falls back to the default."""
 
     status = forms.ChoiceField(
@@ -89,7 +90,7 @@ class DashboardFilterForm(forms.Form):
         }
 
 
-class DiscrepancyDecisionForm(forms.Form):
+class DiscrepancyDecisionForm(CleanForm):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=2000,
@@ -103,7 +104,7 @@ class DiscrepancyDecisionForm(forms.Form):
         return reason
 
 
-class StorefrontConnectForm(forms.Form):
+class StorefrontConnectForm(CleanForm):
     """A new storefront; the rules are the service's (``storefront_config_check``)."""
 
     name = forms.SlugField(
@@ -140,7 +141,7 @@ class StorefrontConnectForm(forms.Form):
     )
 
 
-class StorefrontSecretsForm(forms.Form):
+class StorefrontSecretsForm(CleanForm):
     """Replace a storefront's stored token or webhook secret (blank: keep the stored one)."""
 
     token = forms.CharField(
@@ -160,7 +161,7 @@ class StorefrontSecretsForm(forms.Form):
 # --- The adoption path: going live on a preview, releasing or cancelling a held batch ------
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(CleanForm):
     """A manager's decision on a storefront's corrections; the reason is kept with it."""
 
     reason = forms.CharField(

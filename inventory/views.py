@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from inventory import charts, selectors, services
+from inventory.cleaning import page_number
 from inventory.forms import (
     BinImportForm,
     DashboardFilterForm,
@@ -71,7 +72,7 @@ def sku_list(request):
     skus = selectors.skus_with_stock().order_by("code")
     if query:
         skus = skus.filter(Q(code__icontains=query) | Q(title__icontains=query))
-    page = Paginator(skus, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(skus, PAGE_SIZE).get_page(page_number(request.GET))
     template = "inventory/sku_list.html"
     if request.htmx:
         template += "#sku-table"
@@ -83,7 +84,7 @@ def sku_list(request):
 def sku_detail(request, code: str):
     sku = get_object_or_404(Sku, code=code)
     ledger = Paginator(selectors.ledger_for_sku(sku=sku), PAGE_SIZE).get_page(
-        request.GET.get("page")
+        page_number(request.GET)
     )
     template = "inventory/sku_detail.html"
     if request.htmx:
@@ -171,7 +172,7 @@ def discrepancy_list(request):
     if filters["status"] not in ("open", "resolved", ""):
         filters["status"] = "open"
     rows = selectors.discrepancies_for_list(**filters)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(rows, PAGE_SIZE).get_page(page_number(request.GET))
     template = "inventory/discrepancy_list.html"
     if request.htmx:
         template += "#discrepancy-table"
@@ -248,7 +249,7 @@ def dashboard(request):
     rows = selectors.dashboard_rows(**form.filters())
     if request.GET.get("format") == "csv":
         return discrepancies_csv(rows)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(rows, PAGE_SIZE).get_page(page_number(request.GET))
     notes = selectors.discrepancy_notes(ids=[d.pk for d in page])
     lines = [(d, selectors.discrepancy_sentence(d, notes.get(d.pk))) for d in page]
     template = "inventory/dashboard.html"

@@ -4,6 +4,7 @@ import re
 
 from django import forms
 
+from inventory.cleaning import CleanForm, page_number
 from inventory.models import Bin, Sku
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, Supplier
 from replenishment.selectors import SORTS
@@ -19,7 +20,7 @@ def _clean_key(value: str) -> str:
     return value
 
 
-class ReceiveForm(forms.Form):
+class ReceiveForm(CleanForm):
     """Scan the SKU, enter the count, scan the bin. ``sku`` cleans to the PO's line."""
 
     sku = forms.CharField(max_length=64, label="Scan the SKU")
@@ -66,7 +67,7 @@ class ReceiveForm(forms.Form):
         return _clean_key(self.cleaned_data["key"])
 
 
-class SuggestionFilterForm(forms.Form):
+class SuggestionFilterForm(CleanForm):
     supplier = forms.ModelChoiceField(
         queryset=Supplier.objects.order_by("name"),
         required=False,
@@ -91,10 +92,13 @@ class SuggestionFilterForm(forms.Form):
         required=False,
         widget=forms.Select(attrs={"aria-label": "Show"}),
     )
-    page = forms.IntegerField(min_value=1, required=False)
 
     def filters(self) -> dict:
-        """The cleaned filters, or the defaults for anything malformed (a list never 400s)."""
+        (
+            """The cleaned filters, or the defaults for anything malformed (a list never 400s);
+        the page number is read apart, so a page past any end keeps the filters."""
+            ""
+        )
         data = self.cleaned_data if self.is_valid() else {}
         supplier = data.get("supplier")
         sort = data.get("sort") or "urgency"
@@ -104,11 +108,11 @@ class SuggestionFilterForm(forms.Form):
             "sort": sort if sort in SORTS else "urgency",
             "needed_only": show == "needed",
             "uncounted_only": show == "uncounted",
-            "page": data.get("page") or 1,
+            "page": page_number(self.data),
         }
 
 
-class DraftForm(forms.Form):
+class DraftForm(CleanForm):
     """The selected suggestions (SKU ids) and the submission's key."""
 
     sku = forms.TypedMultipleChoiceField(coerce=int, choices=[], required=True)
@@ -130,5 +134,5 @@ class DraftForm(forms.Form):
         return _clean_key(self.cleaned_data["key"])
 
 
-class LineSetForm(forms.Form):
+class LineSetForm(CleanForm):
     ordered = forms.IntegerField(min_value=0, max_value=MAX_UNITS, label="Order")

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
+from inventory.cleaning import page_number
 from replenishment import selectors, services
 from replenishment.exceptions import ReceiptRefused, ReplenishmentError
 from replenishment.forms import DraftForm, LineSetForm, ReceiveForm, SuggestionFilterForm
@@ -201,7 +202,7 @@ def purchase_order_list(request: HtmxHttpRequest) -> HttpResponse:
     if status not in ["", "open", *PurchaseOrder.Status.values]:
         status = ""
     orders = selectors.purchase_orders_for_list(status=status)
-    page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(orders, PAGE_SIZE).get_page(page_number(request.GET))
     template = "replenishment/purchase_order_list.html"
     if request.htmx:
         template += "#po-table"
@@ -281,7 +282,7 @@ def receive_start(request: HttpRequest) -> HttpResponse:
             else f"No purchase order {code}: scan the delivery note again."
         )
     page = Paginator(selectors.purchase_orders_to_receive(), PAGE_SIZE).get_page(
-        request.GET.get("page")
+        page_number(request.GET)
     )
     context = {"page": page, "code": code, "error": error}
     return render(

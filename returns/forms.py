@@ -5,6 +5,7 @@ import uuid
 
 from django import forms
 
+from inventory.cleaning import CleanForm
 from returns.models import ReceiptUnit
 from returns.services import MAX_QUANTITY
 
@@ -18,11 +19,11 @@ class KeyField(forms.CharField):
         super().__init__(max_length=64, widget=forms.HiddenInput, **kwargs)
 
 
-class FindForm(forms.Form):
+class FindForm(CleanForm):
     q = forms.CharField(max_length=100, required=False, strip=True)
 
 
-class ScanForm(forms.Form):
+class ScanForm(CleanForm):
     code = forms.CharField(max_length=100, strip=True)
     quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY, required=False)
     scan_key = KeyField()
@@ -31,7 +32,7 @@ class ScanForm(forms.Form):
         return self.cleaned_data.get("quantity") or 1
 
 
-class GradeForm(forms.Form):
+class GradeForm(CleanForm):
     grade = forms.ChoiceField(
         choices=[
             (ReceiptUnit.Grade.SELLABLE, "Sellable"),
@@ -43,24 +44,24 @@ class GradeForm(forms.Form):
     bin = forms.CharField(max_length=20, required=False, strip=True)
 
 
-class MissingForm(forms.Form):
+class MissingForm(CleanForm):
     line = forms.IntegerField(min_value=1)
     quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     scan_key = KeyField()
 
 
-class ConfirmForm(forms.Form):
+class ConfirmForm(CleanForm):
     confirm_key = KeyField()
     last_box = forms.BooleanField(required=False)
 
 
-class PhoneReturnForm(forms.Form):
+class PhoneReturnForm(CleanForm):
     order_ref = forms.CharField(label="Order", max_length=100, strip=True)
     customer_name = forms.CharField(label="Customer", max_length=100, required=False)
     creation_key = KeyField()
 
 
-class PhoneReturnLineForm(forms.Form):
+class PhoneReturnLineForm(CleanForm):
     sku = forms.CharField(label="SKU", max_length=64, required=False, strip=True)
     quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY, required=False)
     reason = forms.CharField(max_length=255, required=False, strip=True)
@@ -79,24 +80,24 @@ PhoneReturnLineFormSet = forms.formset_factory(
 )
 
 
-class WriteOffForm(forms.Form):
+class WriteOffForm(CleanForm):
     reason = forms.CharField(
         max_length=2000, strip=True, error_messages={"required": "Say why it is written off."}
     )
 
 
-class RestockForm(forms.Form):
+class RestockForm(CleanForm):
     bin = forms.CharField(
         max_length=20, strip=True, error_messages={"required": "Name the bin it goes into."}
     )
     note = forms.CharField(max_length=200, required=False, strip=True)
 
 
-class ResolveForm(forms.Form):
+class ResolveForm(CleanForm):
     note = forms.CharField(
         max_length=2000, strip=True, error_messages={"required": "Say what was decided."}
     )
 
 
-class CloseForm(forms.Form):
+class CloseForm(CleanForm):
     confirm_key = KeyField()

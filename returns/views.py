@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from inventory.cleaning import page_number, whole_number
 from inventory.models import Discrepancy
 from returns import selectors, services
 from returns.exceptions import ReturnsError
@@ -74,7 +75,7 @@ def receive_find(request: HtmxHttpRequest) -> HttpResponse:
         return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
     if code and not matches:
         form.add_error("q", f"No return or order {code}. Check the label, or ask a manager.")
-    awaiting = Paginator(selectors.returns_awaiting(), PAGE_SIZE).get_page(request.GET.get("page"))
+    awaiting = Paginator(selectors.returns_awaiting(), PAGE_SIZE).get_page(page_number(request.GET))
     context = {"form": form, "code": code, "matches": matches, "page": awaiting}
     return render(request, "returns/receive_find.html", context)
 
@@ -178,8 +179,7 @@ def unit_grade(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @permission_required(RECEIVE, raise_exception=True)
 def unit_remove(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     unit = ReceiptUnit.objects.select_related("receipt").filter(pk=pk).first()
-    posted = request.POST.get("rma", "")
-    rma_id = unit.receipt.rma_id if unit else int(posted) if posted.isdigit() else 0
+    rma_id = unit.receipt.rma_id if unit else whole_number(request.POST.get("rma")) or 0
     rma, notice, error = _return_or_404(rma_id), "", ""
     if unit is not None:
         try:
@@ -257,7 +257,7 @@ def _section_rows(section: str):
 def _section_response(
     request: HtmxHttpRequest, section: str, *, status: int = 200, **extra
 ) -> HttpResponse:
-    page = Paginator(_section_rows(section), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(_section_rows(section), PAGE_SIZE).get_page(page_number(request.GET))
     context = {
         "section": section,
         "title": SECTIONS[section],
