@@ -132,6 +132,10 @@ if EMAIL_URL:
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="onefact@localhost")
 ONEFACT_PASSWORD_RESET = bool(EMAIL_URL)
 ONEFACT_PASSWORD_RESET_LIMIT = env.int("ONEFACT_PASSWORD_RESET_LIMIT", default=5)
+# The cache holds the password-reset rate limits. The default is each process's own memory,
+# so with several web workers each counts alone: production sets a shared one, e.g.
+# DJANGO_CACHE_URL=redis://redis:6379/1 (a database of its own, not Celery's broker).
+CACHES = {"default": env.cache_url("DJANGO_CACHE_URL", default="locmemcache://")}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")

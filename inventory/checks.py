@@ -33,3 +33,22 @@ def storefront_webhook_secrets(app_configs, **kwargs) -> list[checks.CheckMessag
         for system in storefronts
         if webhook_secret_lacking(system)
     ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def password_reset_rate_limit(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Password reset is rate-limited through Django's cache: a cache in each process's own
+    memory counts per process, so N web workers allow N times the limit."""
+    from django.conf import settings
+
+    backend = settings.CACHES["default"]["BACKEND"]
+    if not settings.ONEFACT_PASSWORD_RESET or not backend.endswith("LocMemCache"):
+        return []
+    return [
+        checks.Warning(
+            "Password reset is rate-limited in each process's own memory: every web worker "
+            "counts alone.",
+            hint="Set DJANGO_CACHE_URL to a shared cache, e.g. redis://redis:6379/1.",
+            id="inventory.W002",
+        )
+    ]

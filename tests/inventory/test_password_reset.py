@@ -140,3 +140,17 @@ def test_settings_offer_password_reset_only_with_an_email_url(email_url, offered
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == [offered, backend]
+
+
+def test_check_deploy_warns_when_reset_limits_are_counted_per_process(settings):
+    from inventory.checks import password_reset_rate_limit
+
+    settings.ONEFACT_PASSWORD_RESET = True
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert [m.id for m in password_reset_rate_limit(None)] == ["inventory.W002"]
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:6379/1"}}  # fmt: skip
+    assert password_reset_rate_limit(None) == []
+    settings.ONEFACT_PASSWORD_RESET = False
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert password_reset_rate_limit(None) == []
