@@ -1,7 +1,5 @@
 """What only a real PostgreSQL can show: row locks under concurrency and the ledger trigger."""
 
-import threading
-
 import pytest
 from django.db import DatabaseError, connection, transaction
 
@@ -10,31 +8,10 @@ from inventory.models import Bin, OnHand, Sku, StockMovement, System
 from inventory.selectors import ledger_mismatches
 from inventory.services import on_hand_adjust, on_hand_transfer
 from tests.factories import BinFactory, SkuFactory
+from tests.threads import in_threads
 
 Kind = StockMovement.Kind
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _in_threads(n, work):
-    """Run ``work(i)`` in n threads released together; return their results."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as error:  # noqa: BLE001 - the test inspects each outcome
-            results[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_twenty_concurrent_ships_of_ten_units_exactly_ten_succeed(postgres):
@@ -50,7 +27,7 @@ def test_twenty_concurrent_ships_of_ten_units_exactly_ten_succeed(postgres):
             source_event_id=f"order-{i}",
         )  # fmt: skip
 
-    results = _in_threads(20, ship)
+    results = in_threads(20, ship)
     assert sum(isinstance(r, StockMovement) for r in results) == 10
     assert sum(isinstance(r, InsufficientStock) for r in results) == 10
     assert OnHand.objects.get(bin=bin, sku=sku).quantity == 0
@@ -74,7 +51,7 @@ def test_concurrent_replays_of_one_event_apply_once(postgres):
             source_event_id="the-same-order",
         )  # fmt: skip
 
-    results = _in_threads(8, replay)
+    results = in_threads(8, replay)
     assert all(isinstance(r, StockMovement) for r in results), results
     assert len({r.pk for r in results}) == 1
     assert OnHand.objects.get(bin=bin, sku=sku).quantity == 7
@@ -95,7 +72,7 @@ def test_opposite_concurrent_transfers_do_not_deadlock(postgres):
             source_system=System.objects.get(name="shelf"), source_event_id=f"t-{i}",
         )  # fmt: skip
 
-    results = _in_threads(16, move)
+    results = in_threads(16, move)
     assert all(isinstance(r, tuple) for r in results), results
     assert OnHand.objects.get(bin=a, sku=sku).quantity == 50
     assert ledger_mismatches() == []
@@ -130,7 +107,7 @@ def test_fifty_concurrent_decrements_of_five_units_exactly_five_succeed(postgres
             source_event_id=f"take-{attempt}-{i}",
         )  # fmt: skip
 
-    results = _in_threads(50, take)
+    results = in_threads(50, take)
     assert sum(isinstance(r, StockMovement) for r in results) == 5
     assert sum(isinstance(r, InsufficientStock) for r in results) == 45
     assert OnHand.objects.get(bin=bin, sku=sku).quantity == 0

@@ -2,10 +2,8 @@
 writes the two legs and answers 201, every other one answers 200 ``replayed`` with them."""
 
 import json
-import threading
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from inventory.exceptions import InvalidMovement
@@ -13,6 +11,7 @@ from inventory.models import Bin, OnHand, Sku, StockMovement
 from inventory.selectors import ledger_mismatches
 from inventory.services import on_hand_adjust, on_hand_transfer
 from tests.factories import BinFactory, SkuFactory
+from tests.threads import in_threads
 
 Kind = StockMovement.Kind
 MOVE_3 = {"sku": "SKU-1", "from_bin": "A-14", "to_bin": "B-02", "quantity": 3}
@@ -25,28 +24,6 @@ def _post(token: str, body: dict, key: str):
         content_type="application/json",
         headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
     )
-
-
-def _in_threads(n, work):
-    """Run ``work(i)`` in n threads released together; return their results."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as error:  # noqa: BLE001 - the test inspects each outcome
-            results[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 @pytest.fixture
@@ -68,7 +45,7 @@ def _balances() -> dict[str, int]:
 
 @pytest.mark.django_db(transaction=True)
 def test_transfer_create_concurrent_replays_answer_one_201_and_the_rest_200(postgres, stocked):
-    responses = _in_threads(20, lambda i: _post(stocked, MOVE_3, key="move-once"))
+    responses = in_threads(20, lambda i: _post(stocked, MOVE_3, key="move-once"))
 
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 19 + [201], [(r.status_code, r.json()) for r in responses]
