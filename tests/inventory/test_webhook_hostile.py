@@ -155,6 +155,8 @@ def test_check_deploy_names_each_storefront_without_a_webhook_secret(
 ):
     monkeypatch.delenv(DEMO_SECRET_ENV)
     monkeypatch.delenv("STOREFRONT_SHOPIFY_1_WEBHOOK_SECRET")
+    # Set by the browser tests' Playwright fixtures when they run first: not a deployment's.
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)
     System.objects.create(name="saleor-9", kind=System.Kind.STOREFRONT, adapter="saleor")
     messages = storefront_webhook_secrets(None)
     assert [m.obj.name for m in messages] == ["shopify-1", "storefront"]  # Saleor signs with JWKS
