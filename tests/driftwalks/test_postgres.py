@@ -13,29 +13,9 @@ from inventory.selectors import ledger_mismatches
 from inventory.services import discrepancy_record
 from tests.driftwalks.factories import move, open_task
 from tests.factories import BinFactory, SkuFactory, UserFactory
+from tests.threads import in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _in_threads(n, work):
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as error:  # noqa: BLE001 - the test inspects each outcome
-            results[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 @pytest.fixture
@@ -62,7 +42,7 @@ def test_two_counters_submitting_one_task_at_once_apply_one_correction(counted_t
             idempotency_key=f"sheet-{i}",
         )
 
-    results = _in_threads(2, submit)
+    results = in_threads(2, submit)
     assert sum(isinstance(r, list) for r in results) == 1, results
     assert sum(isinstance(r, CountRefused) for r in results) == 1, results
     assert StockMovement.objects.filter(kind="count_adjust").count() == 1
@@ -89,7 +69,7 @@ def test_one_sheet_submitted_twice_at_once_is_recorded_once(counted_task):
             idempotency_key="the-same-sheet",
         )
 
-    results = _in_threads(4, submit)
+    results = in_threads(4, submit)
     assert all(isinstance(r, list) for r in results), results
     assert len({r[0].pk for r in results}) == 1
     assert StockMovement.objects.filter(kind="count_adjust").count() == 1
@@ -111,7 +91,7 @@ def test_two_triggers_for_one_bin_at_once_open_one_task(postgres):
             trigger="reconciliation",
         )
 
-    results = _in_threads(6, trigger)
+    results = in_threads(6, trigger)
     assert all(isinstance(r, Discrepancy) for r in results), results
     task = CountTask.objects.get()
     assert TaskTrigger.objects.filter(task=task).count() == 6
@@ -173,7 +153,7 @@ def test_two_stock_takes_at_once_open_one_find_task_per_sku_and_one_per_bin(post
     for sku in skus[:10]:
         move(bin, sku, 2)
 
-    results = _in_threads(
+    results = in_threads(
         2,
         lambda i: opening_stock_take_open(
             storefront=System.objects.get(pk=storefront.pk), actor=None

@@ -1,9 +1,6 @@
 """What only PostgreSQL shows: double submissions racing each other at the dock."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from inventory.models import Bin, StockMovement
 from inventory.selectors import ledger_mismatches, on_hand_total
@@ -17,29 +14,9 @@ from tests.replenishment.factories import (
     SupplierFactory,
     shelf_counted,
 )
+from tests.threads import in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _in_threads(n, work):
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as error:  # noqa: BLE001 - the test inspects each outcome
-            results[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_one_receipt_submitted_six_times_at_once_is_booked_once(postgres):
@@ -52,7 +29,7 @@ def test_one_receipt_submitted_six_times_at_once_is_booked_once(postgres):
             units=4, key="same-key-0001",
         )  # fmt: skip
 
-    results = _in_threads(6, submit)
+    results = in_threads(6, submit)
 
     assert all(not isinstance(r, Exception) for r in results), results
     assert len({r.receipt.pk for r in results}) == 1
@@ -72,7 +49,7 @@ def test_different_receipts_of_one_line_at_once_all_count(postgres):
             units=2, key=f"key-{i:08}",
         )  # fmt: skip
 
-    results = _in_threads(6, submit)
+    results = in_threads(6, submit)
 
     assert all(not isinstance(r, Exception) for r in results), results
     assert PurchaseOrderLine.objects.get(pk=line.pk).received == 12
@@ -95,7 +72,7 @@ def test_one_draft_submitted_four_times_at_once_makes_one_set_of_orders(postgres
     def submit(i):
         return purchase_order_draft(sku_ids=[s.pk for s in skus], request_key="draft-race-1")
 
-    results = _in_threads(4, submit)
+    results = in_threads(4, submit)
 
     assert all(not isinstance(r, Exception) for r in results), results
     assert PurchaseOrder.objects.count() == 1
