@@ -180,7 +180,7 @@ def shopify(db, fake_shopify, monkeypatch, admin_user):
         sync_mode=System.SyncMode.LIVE,
         adapter="shopify",
         config={"shop_url": fake_shopify.shop_url, "location_id": fake_shopify.location_id,
-                "timeout": 2},
+                "timeout": 5},  # seconds: generous on a loaded machine
     )  # fmt: skip
     monkeypatch.setenv("STOREFRONT_SHOPIFY_1_TOKEN", fake_shopify.access_token)
     monkeypatch.setenv("STOREFRONT_SHOPIFY_1_WEBHOOK_SECRET", fake_shopify.webhook_secret)

@@ -47,6 +47,10 @@ from inventory.storefront.base import (
     webhook_secret_usable,
     webhook_timestamp,
 )
+from inventory.storefront.http import (
+    header_value,
+    json_object_body,
+)
 
 SIGNATURE_HEADER = "X-Demo-Hmac-Sha256"
 SENT_AT_FIELD = "sent_at"  # in the signed body: when the demo issued the delivery
@@ -114,7 +118,7 @@ class DemoAdapter(StorefrontAdapter):
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
         if not webhook_secret_usable(self._webhook_secret):
             raise WebhookSecretMissing("no webhook secret is configured for the demo storefront")
-        received = _header(headers, SIGNATURE_HEADER)
+        received = header_value(headers, SIGNATURE_HEADER)
         if not received:
             raise WebhookSignatureInvalid(f"missing {SIGNATURE_HEADER}")
         expected = demo_sign(body, self._webhook_secret)
@@ -122,7 +126,7 @@ class DemoAdapter(StorefrontAdapter):
             raise WebhookSignatureInvalid(f"{SIGNATURE_HEADER} does not match the body")
 
     def webhook_sent_at(self, body: bytes, headers: Mapping[str, str]) -> datetime:
-        value = _body_object(body).get(SENT_AT_FIELD)
+        value = json_object_body(body).get(SENT_AT_FIELD)
         return webhook_timestamp(value, source=f'"{SENT_AT_FIELD}" in the signed body')
 
     def parse_events(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
@@ -208,17 +212,6 @@ def _apply(row: DemoLevel | None, write: LevelWrite) -> WriteResult:
     return WriteResult(write.sku, WriteStatus.APPLIED)
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive header lookup on any mapping (``_`` accepted for ``-``)."""
-    if (value := headers.get(name)) is not None:
-        return value
-    wanted = name.lower()
-    for key, candidate in headers.items():
-        if key.lower().replace("_", "-") == wanted:
-            return candidate
-    return None
-
-
 def demo_sign(body: bytes, secret: str) -> str:
     """base64(HMAC-SHA256(secret, body)), as the demo puts in ``X-Demo-Hmac-Sha256``."""
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
@@ -244,19 +237,9 @@ def demo_webhook_body(event: InboundEvent, *, sent_at: datetime | None = None) -
     return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
 
 
-def _body_object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise StorefrontValidationError(f"webhook body is not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise StorefrontValidationError("webhook body is not a JSON object")
-    return data
-
-
 def demo_events_from_body(body: bytes) -> list[InboundEvent]:
     """Our events from one demo delivery; an unknown type is an ignored topic (none)."""
-    data = _body_object(body)
+    data = json_object_body(body)
     try:
         kind = EventType(data.get("type"))
     except ValueError:

@@ -1,58 +1,20 @@
 """Saleor adapter: the Saleor GraphQL API (3.x), one warehouse.
 
-Writes. Saleor has no compare-and-set and no idempotency key, so ``set_levels`` reads the batch's
-variants (``productVariants(filter: {sku: …})``, their ``stocks``), reports rows whose stock in our
-warehouse differs from ``expected`` as STALE (with the actual value, nothing written) and writes the
-rest with ``stockBulkUpdate(errorPolicy: REJECT_FAILED_ROWS)``. ``StockBulkUpdateInput`` has no SKU
-selector, only ``variantId``/``variantExternalReference`` and ``warehouseId``, so the read also maps
-SKU → variant id. ``stockBulkUpdate`` only updates existing stocks (a variant with no stock record
-in the warehouse comes back ``NOT_FOUND``), answers one ``results`` entry per input row in input
-order, and ``Stock.quantity`` is the on-hand count (allocations are ``quantityAllocated``).
-A change made by someone else between our read and our write cannot be detected: Saleor offers no
-way to make the write conditional.
-
-Webhooks. Saleor signs each delivery with a JWS (RS256) whose payload is detached:
-``Saleor-Signature: <protected>..<signature>``. Saleor produces it with PyJWT's
-``is_payload_detached=True``, which marks the protected header ``"b64": false`` (RFC 7797), so
-the signing input is ``<protected> + "." + <raw body bytes>``; a header without ``b64: false`` is
-verified over ``<protected> + "." + base64url(body)``. The key comes from the instance's JWKS
-(``{api origin}/.well-known/jwks.json``) chosen by ``kid``; the JWKS is cached and fetched again
-once when a ``kid`` is unknown. The event type comes from ``Saleor-Event`` (Saleor sends the
-lower-case ``WebhookEventAsyncType`` value, e.g. ``order_created``). Saleor sends no delivery-id
-header, so the event id is built from the event type, the object id and ``issuedAt`` (the payload
-is generated once and re-sent unchanged on retries). ``issuedAt`` is inside the signed body and
-our subscription always selects it, so a delivery without it is refused, and so is one older than
-``webhook_max_age``: Saleor tries a delivery five times, 10·2ⁿ s apart, about five minutes in all
-(https://docs.saleor.io/developer/extending/webhooks/asynchronous-events), and its worker queue may
-add a few minutes more. Payloads are defined by
-``SUBSCRIPTION_QUERY`` below, which the app registers with ``webhookCreate(input: {query: …})``;
-the body is the ``event`` object it selects.
-
-Limits. Every document is in ``DOCUMENTS`` and validated against the published schema of each
-version in ``SUPPORTED_VERSIONS`` (a configured ``version`` outside them is refused). Saleor refuses
-``first``/``last`` above ``GRAPHQL_PAGINATION_LIMIT`` (100, hence ``MAX_PAGE_SIZE``) and a query
-whose complexity (its ``query_cost_map``) is over ``GRAPHQL_QUERY_MAX_COMPLEXITY`` (50,000 by
-default); the tests hold every document under both at the page sizes used here.
-"""
+How writes, webhooks and limits work, and why: docs/storefront-adapters.md."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import jwt
-from jwt.exceptions import InvalidKeyError, PyJWKError
+from jwt.exceptions import PyJWKError
 
 from inventory.storefront.base import (
     AccessReport,
@@ -77,6 +39,31 @@ from inventory.storefront.base import (
     WriteResult,
     WriteStatus,
     webhook_timestamp,
+)
+from inventory.storefront.http import (
+    error_text,
+    header_value,
+    json_object_body,
+    json_or_none,
+    next_cursor,
+    parse_time,
+    require,
+    retry_after_seconds,
+)
+from inventory.storefront.saleor_documents import (
+    APP_QUERY,
+    CATALOG_QUERY,
+    STOCK_BULK_UPDATE_MUTATION,
+    SUBSCRIPTION_QUERY,
+    VARIANT_STOCKS_QUERY,
+    WEBHOOK_CREATE_MUTATION,
+)
+from inventory.storefront.saleor_webhooks import (
+    delivery_event_id,
+    jws_signing_input,
+    order_event,
+    split_detached_jws,
+    verify_signature,
 )
 
 MAX_BATCH = 100  # Saleor's limit on `first`, so one page reads the whole batch back
@@ -104,101 +91,6 @@ AUTH_ERROR_CODES = frozenset(
     }
 )
 
-SUBSCRIPTION_QUERY = """
-subscription OneFactEvents {
-  event {
-    __typename
-    issuedAt
-    ... on OrderCreated { order { ...OneFactOrder } }
-    ... on OrderCancelled { order { ...OneFactOrder } }
-    ... on OrderFulfilled { order { ...OneFactOrder } }
-    ... on ProductVariantStockUpdated {
-      warehouse { id }
-      productVariant { id sku stocks { warehouse { id } quantity quantityAllocated } }
-    }
-    ... on ProductVariantUpdated { productVariant { ...OneFactVariant } }
-    ... on ProductUpdated {
-      product {
-        id
-        name
-        channelListings { channel { slug } isPublished isAvailableForPurchase }
-        variants { id sku name }
-      }
-    }
-  }
-}
-
-fragment OneFactOrder on Order {
-  id
-  number
-  created
-  updatedAt
-  userEmail
-  user { firstName lastName }
-  billingAddress { firstName lastName }
-  lines { id productSku quantity variant { id sku } }
-}
-
-fragment OneFactVariant on ProductVariant {
-  id
-  sku
-  name
-  product {
-    id
-    name
-    channelListings { channel { slug } isPublished isAvailableForPurchase }
-  }
-}
-"""
-
-VARIANT_STOCKS_QUERY = """
-query OneFactVariantStocks($first: Int!, $after: String, $filter: ProductVariantFilterInput) {
-  productVariants(first: $first, after: $after, filter: $filter) {
-    edges {
-      node {
-        id
-        sku
-        stocks { warehouse { id } quantity quantityAllocated }
-      }
-    }
-    pageInfo { hasNextPage endCursor }
-  }
-}
-"""
-
-CATALOG_QUERY = """
-query OneFactCatalog($first: Int!, $after: String) {
-  productVariants(first: $first, after: $after) {
-    edges {
-      node {
-        id
-        sku
-        name
-        product {
-          id
-          name
-          channelListings { channel { slug } isPublished isAvailableForPurchase }
-        }
-      }
-    }
-    pageInfo { hasNextPage endCursor }
-  }
-}
-"""
-
-STOCK_BULK_UPDATE_MUTATION = """
-mutation OneFactStockBulkUpdate($stocks: [StockBulkUpdateInput!]!, $errorPolicy: ErrorPolicyEnum) {
-  stockBulkUpdate(stocks: $stocks, errorPolicy: $errorPolicy) {
-    count
-    results {
-      errors { field code message }
-      stock { id quantity warehouse { id } productVariant { id sku } }
-    }
-    errors { field code message }
-  }
-}
-"""
-
 # The app permissions the adapter needs, and what OneFact could not do without each.
 REQUIRED_PERMISSIONS = {
     "MANAGE_PRODUCTS": "OneFact could not read stock or the catalog, nor correct stock",
@@ -207,39 +99,6 @@ REQUIRED_PERMISSIONS = {
 }
 WEBHOOK_NAME = "OneFact"
 
-# The app the token belongs to (``app`` without an id), its permissions and its webhooks (an
-# app may read its own webhooks).
-APP_QUERY = """
-query OneFactApp {
-  app {
-    id
-    name
-    permissions { code }
-    webhooks { id targetUrl isActive asyncEvents { eventType } }
-  }
-}
-"""
-
-WEBHOOK_CREATE_MUTATION = """
-mutation OneFactWebhookCreate($input: WebhookCreateInput!) {
-  webhookCreate(input: $input) {
-    webhook { id targetUrl asyncEvents { eventType } }
-    errors { field code message }
-  }
-}
-"""
-
-# Every document the adapter sends, by operation name (``SUBSCRIPTION_QUERY`` is sent as the
-# webhook's ``query``; Saleor runs it for each event). The tests validate each one against every
-# supported version's schema and hold it under Saleor's limits at the page sizes used here.
-DOCUMENTS = {
-    "OneFactEvents": SUBSCRIPTION_QUERY,
-    "OneFactVariantStocks": VARIANT_STOCKS_QUERY,
-    "OneFactCatalog": CATALOG_QUERY,
-    "OneFactStockBulkUpdate": STOCK_BULK_UPDATE_MUTATION,
-    "OneFactApp": APP_QUERY,
-    "OneFactWebhookCreate": WEBHOOK_CREATE_MUTATION,
-}
 
 _EVENT_TYPES: dict[str, EventType] = {
     "ORDER_CREATED": EventType.ORDER_PLACED,
@@ -334,13 +193,13 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
         data = self._graphql(
             "OneFactCatalog", CATALOG_QUERY, {"first": self._page_size, "after": cursor}
         )
-        connection = _require(data, "productVariants")
+        connection = require(data, "productVariants", vendor="Saleor")
         items = [
             self._catalog_item(node)
             for node in _nodes(connection)
             if node.get("sku")  # a variant without SKU cannot be mirrored
         ]
-        return Page(items=items, next_cursor=_next_cursor(connection))
+        return Page(items=items, next_cursor=next_cursor(connection))
 
     def _variants_page(
         self, skus: Sequence[str] | None, after: str | None, first: int
@@ -349,7 +208,7 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
         if skus is not None:
             variables["filter"] = {"sku": list(dict.fromkeys(skus))}
         data = self._graphql("OneFactVariantStocks", VARIANT_STOCKS_QUERY, variables)
-        connection = _require(data, "productVariants")
+        connection = require(data, "productVariants", vendor="Saleor")
         variants = [
             _Variant(
                 variant_id=node["id"],
@@ -359,7 +218,7 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
             for node in _nodes(connection)
             if node.get("sku")
         ]
-        return variants, _next_cursor(connection)
+        return variants, next_cursor(connection)
 
     def _current(self, skus: Sequence[str]) -> dict[str, _Variant]:
         """Variant and current stock for every SKU of a batch (all pages)."""
@@ -428,7 +287,7 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
             STOCK_BULK_UPDATE_MUTATION,
             {"stocks": stocks, "errorPolicy": "REJECT_FAILED_ROWS"},
         )
-        payload = _require(data, "stockBulkUpdate")
+        payload = require(data, "stockBulkUpdate", vendor="Saleor")
         if payload.get("errors"):
             raise StorefrontValidationError(
                 f"Saleor refused the stock update: {_messages(payload['errors'])}"
@@ -477,7 +336,7 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
             }
         }
         data = self._graphql("OneFactWebhookCreate", WEBHOOK_CREATE_MUTATION, variables)
-        payload = _require(data, "webhookCreate")
+        payload = require(data, "webhookCreate", vendor="Saleor")
         if payload.get("errors"):
             raise StorefrontValidationError(
                 f"Saleor refused the webhook: {_messages(payload['errors'])}"
@@ -499,19 +358,21 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
         signature = header_value(headers, "Saleor-Signature")
         if not signature:
             raise WebhookSignatureInvalid("missing Saleor-Signature")
-        protected_segment, header, signature_bytes = _split_detached_jws(signature.strip())
+        protected_segment, header, signature_bytes = split_detached_jws(signature.strip())
         if header.get("alg") != SIGNING_ALGORITHM:
             raise WebhookSignatureInvalid(f"unexpected JWS algorithm {header.get('alg')!r}")
-        signing_input = _signing_input(protected_segment, header, body)
+        signing_input = jws_signing_input(protected_segment, header, body)
         kid = header.get("kid")
         key, fresh = self._signing_key(kid)
-        if key is not None and _verify(key, signing_input, signature_bytes):
+        if key is not None and verify_signature(key, signing_input, signature_bytes):
             return
         if not fresh:
             # Saleor may have rotated its key: a new kid, or (older Saleor) a new key under the
             # same kid. Fetch the set again, once, and try the key it now publishes.
             refetched = self._refetched_key(kid)
-            if refetched is not None and _verify(refetched, signing_input, signature_bytes):
+            if refetched is not None and verify_signature(
+                refetched, signing_input, signature_bytes
+            ):
                 return
             key = key or refetched
         if key is None:
@@ -519,24 +380,24 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
         raise WebhookSignatureInvalid("Saleor-Signature does not match the body")
 
     def webhook_sent_at(self, body: bytes, headers: Mapping[str, str]) -> datetime:
-        issued_at = _body_object(body).get("issuedAt")
+        issued_at = json_object_body(body).get("issuedAt")
         return webhook_timestamp(issued_at, source='"issuedAt" in the signed payload')
 
     def parse_events(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
-        payload = _body_object(body)
+        payload = json_object_body(body)
         event_name = (header_value(headers, "Saleor-Event") or "").strip().upper()
         if not event_name:
             event_name = _TYPENAMES.get(str(payload.get("__typename")), "")
         event_type = _EVENT_TYPES.get(event_name)
         if event_type is None:
             return []
-        occurred_at = _parse_time(payload.get("issuedAt"))
+        occurred_at = parse_time(payload.get("issuedAt"))
         if event_type is EventType.INVENTORY_CHANGED:
             event = self._stock_event(event_name, payload, occurred_at)
         elif event_type is EventType.CATALOG_CHANGED:
             event = self._catalog_event(event_name, payload, occurred_at)
         else:
-            event = _order_event(event_name, event_type, payload, occurred_at)
+            event = order_event(event_name, event_type, payload, occurred_at)
         return [event] if event is not None else []
 
     def _stock_event(
@@ -548,7 +409,7 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
             return None  # another warehouse's stock: not the number we mirror
         quantity = _warehouse_quantity(variant.get("stocks"), self.warehouse_id)
         return InboundEvent(
-            event_id=_event_id(event_name, f"{variant.get('id')}@{warehouse}", payload),
+            event_id=delivery_event_id(event_name, f"{variant.get('id')}@{warehouse}", payload),
             type=EventType.INVENTORY_CHANGED,
             occurred_at=occurred_at,
             lines=[
@@ -585,7 +446,7 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
         if object_id is None:
             return None
         return InboundEvent(
-            event_id=_event_id(event_name, str(object_id), payload),
+            event_id=delivery_event_id(event_name, str(object_id), payload),
             type=EventType.CATALOG_CHANGED,
             occurred_at=occurred_at,
             catalog=catalog,
@@ -662,7 +523,7 @@ class SaleorAdapter(HttpClientLifecycle, StorefrontAdapter):
             raise StorefrontUnavailable(f"Saleor did not answer in time: {exc}") from exc
         except httpx.TransportError as exc:
             raise StorefrontUnavailable(f"Saleor unreachable: {exc}") from exc
-        body = _json_or_none(response)
+        body = json_or_none(response)
         _raise_for_status(response, body)
         if not isinstance(body, dict):
             raise StorefrontUnavailable(f"Saleor answered {response.status_code} without JSON")
@@ -704,18 +565,6 @@ def catalog_title(product_name: str | None, variant_name: str | None) -> str:
     return f"{product} - {variant}"
 
 
-def header_value(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive header lookup on any mapping (also accepts ``_`` for ``-``)."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    wanted = name.lower()
-    for key, candidate in headers.items():
-        if key.lower().replace("_", "-") == wanted:
-            return candidate
-    return None
-
-
 def _compare(write: LevelWrite, variant: _Variant | None, *, duplicate: bool) -> WriteResult | None:
     """The result a row gets without being written, or None when it should be written."""
     if duplicate:
@@ -752,91 +601,11 @@ def _row_result(write: LevelWrite, outcome: Mapping[str, Any]) -> WriteResult:
     return WriteResult(sku=write.sku, status=WriteStatus.REJECTED, message=message)
 
 
-def _order_event(
-    event_name: str, event_type: EventType, payload: dict[str, Any], occurred_at: datetime | None
-) -> InboundEvent | None:
-    order = payload.get("order") or {}
-    if not order.get("id"):
-        return None
-    lines = [
-        EventLine(
-            sku=line.get("productSku") or (line.get("variant") or {}).get("sku") or "",
-            quantity=int(line.get("quantity") or 0),
-            line_ref=str(line.get("id") or ""),
-        )
-        for line in order.get("lines") or []
-    ]
-    return InboundEvent(
-        event_id=_event_id(event_name, order["id"], payload),
-        type=event_type,
-        occurred_at=occurred_at or _parse_time(order.get("updatedAt")),
-        order_ref=str(order["id"]),
-        customer_name=_person_name(order.get("user")) or _person_name(order.get("billingAddress")),
-        lines=lines,
-        payload=payload,
-    )
-
-
-def _body_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise StorefrontValidationError(f"webhook body is not JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise StorefrontValidationError("webhook body is not a JSON object")
-    return payload
-
-
-def _event_id(event_name: str, object_id: str, payload: Mapping[str, Any]) -> str:
-    """``<event>:<object id>:<issuedAt>``; a body hash stands in when issuedAt is missing."""
-    issued_at = payload.get("issuedAt")
-    if not issued_at:
-        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-        return f"{event_name}:{object_id}:{digest}"
-    return f"{event_name}:{object_id}:{issued_at}"
-
-
-def _verify(key: jwt.PyJWK, signing_input: bytes, signature: bytes) -> bool:
-    try:
-        return bool(key.Algorithm.verify(signing_input, key.key, signature))
-    except (InvalidKeyError, ValueError, TypeError):
-        return False
-
-
-def _split_detached_jws(value: str) -> tuple[bytes, dict[str, Any], bytes]:
-    """``<protected>..<signature>`` → (protected segment, decoded header, signature bytes)."""
-    parts = value.split(".")
-    if len(parts) != 3 or parts[1] != "":
-        raise WebhookSignatureInvalid("Saleor-Signature is not a detached JWS")
-    try:
-        header = json.loads(_b64url_decode(parts[0]))
-        signature = _b64url_decode(parts[2])
-    except (ValueError, binascii.Error) as exc:
-        raise WebhookSignatureInvalid(f"Saleor-Signature is malformed: {exc}") from exc
-    if not isinstance(header, dict):
-        raise WebhookSignatureInvalid("JWS protected header is not an object")
-    return parts[0].encode("ascii"), header, signature
-
-
-def _signing_input(protected_segment: bytes, header: Mapping[str, Any], body: bytes) -> bytes:
-    """RFC 7515 §5.1 signing input, with RFC 7797's unencoded payload when ``b64`` is false."""
-    critical = header.get("crit") or []
-    if not isinstance(critical, list) or any(name != "b64" for name in critical):
-        raise WebhookSignatureInvalid(f"unsupported critical JWS header parameters {critical!r}")
-    if header.get("b64", True) is False:
-        return protected_segment + b"." + body
-    return protected_segment + b"." + base64.urlsafe_b64encode(body).rstrip(b"=")
-
-
-def _b64url_decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
 def _raise_for_status(response: httpx.Response, body: Any) -> None:
     status = response.status_code
     if status < 400:
         return
-    detail = _error_text(body) or response.text[:200]
+    detail = error_text(body) or response.text[:200]
     if status == 429:
         wait = retry_after_seconds(response.headers.get("Retry-After"))
         raise RateLimited(f"Saleor rate limit (429): {detail}", retry_after=wait)
@@ -859,39 +628,10 @@ def _raise_for_errors(body: Mapping[str, Any]) -> None:
             code = ((error.get("extensions") or {}).get("exception") or {}).get("code")
             if code:
                 codes.add(str(code))
-    message = _error_text(body)
+    message = error_text(body)
     if codes & AUTH_ERROR_CODES:
         raise AuthenticationFailed(f"Saleor denied access: {message}")
     raise StorefrontValidationError(f"Saleor refused the request: {message}")
-
-
-def retry_after_seconds(value: str | None, default: float = 1.0) -> float:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date), at least 1."""
-    if not value:
-        return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return default
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return max(1.0, seconds)
-
-
-def _error_text(body: Any) -> str:
-    if not isinstance(body, dict):
-        return ""
-    errors = body.get("errors")
-    if isinstance(errors, list):
-        return "; ".join(
-            str(error.get("message", error)) if isinstance(error, dict) else str(error)
-            for error in errors
-        )
-    return str(errors) if errors else ""
 
 
 def _messages(errors: Sequence[Mapping[str, Any]]) -> str:
@@ -902,27 +642,8 @@ def _messages(errors: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _require(container: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = container.get(key)
-    if not isinstance(value, dict):
-        raise StorefrontValidationError(f"Saleor answered without {key}")
-    return value
-
-
 def _nodes(connection: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [edge["node"] for edge in connection.get("edges") or [] if edge.get("node")]
-
-
-def _next_cursor(connection: Mapping[str, Any]) -> str | None:
-    page_info = connection.get("pageInfo") or {}
-    return page_info.get("endCursor") if page_info.get("hasNextPage") else None
 
 
 def _warehouse_quantity(stocks: Any, warehouse_id: str) -> int | None:
@@ -930,20 +651,3 @@ def _warehouse_quantity(stocks: Any, warehouse_id: str) -> int | None:
         if (stock.get("warehouse") or {}).get("id") == warehouse_id:
             return int(stock.get("quantity") or 0)
     return None
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _person_name(person: Any) -> str:
-    if not isinstance(person, dict):
-        return ""
-    parts = [person.get("firstName") or "", person.get("lastName") or ""]
-    return " ".join(part.strip() for part in parts if part and part.strip())

@@ -44,7 +44,7 @@ def test_worker_retries_5xx_timeouts_and_throttling_until_success(
     shopify.fake.throttle_next(1)
     _receive(mug, shelf, 3, "r-1")
     wait_for(lambda: shopify.fake.on_hand("MUG-1") == 3, timeout=60, what="retried push")
-    shopify.fake.delay_next(1, seconds=3.0)  # the adapter's 2 s timeout fires; the write landed
+    shopify.fake.delay_next(1, seconds=6.0)  # the adapter's 5 s timeout fires; the write landed
     _receive(mug, shelf, 2, "r-2")
     wait_for(lambda: SyncState.objects.filter(pushed_value=5).exists(), timeout=60,
              what="push after a timeout")  # fmt: skip

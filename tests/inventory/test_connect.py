@@ -18,7 +18,7 @@ from inventory.services.connect import (
 )
 from inventory.storefront import adapter_for
 from inventory.storefront.secrets import secret_decrypt
-from inventory.storefront.shopify import webhook_topics
+from inventory.storefront.shopify_webhooks import webhook_topics
 
 KEY = Fernet.generate_key().decode()
 

@@ -26,7 +26,8 @@ from inventory.storefront.base import (
     WebhookSecretMissing,
 )
 from inventory.storefront.demo import SIGNATURE_HEADER, demo_sign, demo_webhook_body
-from inventory.storefront.shopify import ShopifyAdapter, webhook_signature
+from inventory.storefront.shopify import ShopifyAdapter
+from inventory.storefront.shopify_webhooks import webhook_signature
 from tests.storefront.fakes import (
     FakeSaleor,
     saleor_order_payload,

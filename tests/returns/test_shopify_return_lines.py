@@ -18,7 +18,7 @@ from inventory.models import InboxEvent
 from inventory.services import inbox_process
 from inventory.storefront import adapter_for
 from inventory.storefront.base import EventType, InboundEvent
-from inventory.storefront.shopify import RETURN_LINE_ITEMS_PAGE_SIZE
+from inventory.storefront.shopify_documents import RETURN_LINE_ITEMS_PAGE_SIZE
 from inventory.tasks import sweep_inbox_task
 from returns.models import ReturnAuthorisation
 from returns.services import return_open_from_event

@@ -10,10 +10,11 @@ import httpx
 import pytest
 from graphql import build_client_schema, parse, validate
 
-from inventory.storefront import saleor, shopify
+from inventory.storefront import saleor, shopify_documents
 from inventory.storefront.base import AuthenticationFailed, StorefrontValidationError
 from inventory.storefront.saleor import SaleorAdapter, webhook_events
-from inventory.storefront.shopify import ShopifyAdapter, webhook_topics
+from inventory.storefront.shopify import ShopifyAdapter
+from inventory.storefront.shopify_webhooks import webhook_topics
 from tests.storefront.fakes import SALEOR_ASYNC_EVENTS, SHOPIFY_WEBHOOK_TOPICS
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -44,9 +45,9 @@ def _saleor(fake) -> SaleorAdapter:
 @pytest.mark.parametrize(
     ("schema_file", "operation"),
     [
-        ("shopify-connect-2026-10.json", shopify.ACCESS_SCOPES_QUERY),
-        ("shopify-connect-2026-10.json", shopify.WEBHOOK_SUBSCRIPTIONS_QUERY),
-        ("shopify-connect-2026-10.json", shopify.WEBHOOK_SUBSCRIPTION_CREATE_MUTATION),
+        ("shopify-connect-2026-10.json", shopify_documents.ACCESS_SCOPES_QUERY),
+        ("shopify-connect-2026-10.json", shopify_documents.WEBHOOK_SUBSCRIPTIONS_QUERY),
+        ("shopify-connect-2026-10.json", shopify_documents.WEBHOOK_SUBSCRIPTION_CREATE_MUTATION),
         ("saleor-connect-HEAD.json", saleor.APP_QUERY),
         ("saleor-connect-HEAD.json", saleor.WEBHOOK_CREATE_MUTATION),
         ("saleor-connect-HEAD.json", saleor.SUBSCRIPTION_QUERY),
@@ -94,7 +95,7 @@ def test_shopify_register_webhooks_keeps_the_subscriptions_already_there(fake_sh
     adapter = _shopify(fake_shopify)
     adapter._graphql(
         "OneFactWebhookSubscriptionCreate",
-        shopify.WEBHOOK_SUBSCRIPTION_CREATE_MUTATION,
+        shopify_documents.WEBHOOK_SUBSCRIPTION_CREATE_MUTATION,
         {"topic": "ORDERS_CREATE", "webhookSubscription": {"uri": URL, "format": "JSON"}},
     )
 
@@ -109,7 +110,7 @@ def test_fake_shopify_refuses_a_second_subscription_of_one_topic_to_one_address(
     adapter = _shopify(fake_shopify)
     variables = {"topic": "ORDERS_CREATE", "webhookSubscription": {"uri": URL}}
     name = "OneFactWebhookSubscriptionCreate"
-    mutation = shopify.WEBHOOK_SUBSCRIPTION_CREATE_MUTATION
+    mutation = shopify_documents.WEBHOOK_SUBSCRIPTION_CREATE_MUTATION
 
     adapter._graphql(name, mutation, variables)
     again = adapter._graphql(name, mutation, variables)["webhookSubscriptionCreate"]
@@ -125,7 +126,7 @@ def test_fake_shopify_refuses_an_unknown_topic_at_the_top_level(fake_shopify):
     with pytest.raises(StorefrontValidationError, match="WebhookSubscriptionTopic! was provided"):
         adapter._graphql(
             "OneFactWebhookSubscriptionCreate",
-            shopify.WEBHOOK_SUBSCRIPTION_CREATE_MUTATION,
+            shopify_documents.WEBHOOK_SUBSCRIPTION_CREATE_MUTATION,
             {"topic": "ORDERS_EXPLODED", "webhookSubscription": {"uri": URL}},
         )
     assert fake_shopify.webhook_subscriptions == []

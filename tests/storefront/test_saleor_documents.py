@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from inventory.storefront import saleor
+from inventory.storefront import saleor, saleor_documents
 from inventory.storefront.base import LevelWrite, WriteStatus
 from inventory.storefront.saleor import (
-    DOCUMENTS,
     MAX_BATCH,
     MAX_PAGE_SIZE,
     SUPPORTED_VERSIONS,
@@ -59,18 +58,19 @@ LARGEST_VARIABLES = {
         }
     },
 }
+DOCUMENTS = saleor_documents.DOCUMENTS
 CASES = [(version, name) for version in SUPPORTED_VERSIONS for name in DOCUMENTS]
 
 
 def test_saleor_documents_cover_every_query_in_the_adapter() -> None:
-    source = Path(saleor.__file__).read_text()
+    source = "".join(Path(module.__file__).read_text() for module in (saleor, saleor_documents))
     declared = set(re.findall(r"^(?:query|mutation|subscription) (OneFact\w+)", source, re.M))
     defined = {
         re.search(r"(?:query|mutation|subscription) (OneFact\w+)", document).group(1)
-        for document in DOCUMENTS.values()
+        for document in saleor_documents.DOCUMENTS.values()
     }
-    assert declared == defined == set(DOCUMENTS)
-    assert set(DOCUMENTS) == set(LARGEST_VARIABLES)
+    assert declared == defined == set(saleor_documents.DOCUMENTS)
+    assert set(saleor_documents.DOCUMENTS) == set(LARGEST_VARIABLES)
 
 
 def test_saleor_supported_versions_each_have_a_vendored_schema() -> None:
@@ -79,7 +79,7 @@ def test_saleor_supported_versions_each_have_a_vendored_schema() -> None:
 
 @pytest.mark.parametrize(("version", "name"), CASES)
 def test_saleor_document_validates_against_the_published_schema(version: str, name: str) -> None:
-    errors = schema_errors(version, DOCUMENTS[name])
+    errors = schema_errors(version, saleor_documents.DOCUMENTS[name])
     assert not errors, f"{name} is not valid against Saleor {version}: " + "; ".join(
         error.message for error in errors
     )
@@ -87,7 +87,7 @@ def test_saleor_document_validates_against_the_published_schema(version: str, na
 
 @pytest.mark.parametrize(("version", "name"), CASES)
 def test_saleor_document_is_within_the_complexity_limit(version: str, name: str) -> None:
-    cost = query_cost(version, DOCUMENTS[name], LARGEST_VARIABLES[name])
+    cost = query_cost(version, saleor_documents.DOCUMENTS[name], LARGEST_VARIABLES[name])
     assert cost <= GRAPHQL_QUERY_MAX_COMPLEXITY, (
         f"{name} costs {cost} on Saleor {version}, over {GRAPHQL_QUERY_MAX_COMPLEXITY}"
     )
@@ -95,7 +95,9 @@ def test_saleor_document_is_within_the_complexity_limit(version: str, name: str)
 
 @pytest.mark.parametrize(("version", "name"), CASES)
 def test_saleor_document_is_within_the_pagination_limit(version: str, name: str) -> None:
-    breaches = page_limit_breaches(version, DOCUMENTS[name], LARGEST_VARIABLES[name])
+    breaches = page_limit_breaches(
+        version, saleor_documents.DOCUMENTS[name], LARGEST_VARIABLES[name]
+    )
     assert not breaches, f"{name} on Saleor {version}: " + "; ".join(
         breach.message() for breach in breaches
     )
@@ -113,7 +115,8 @@ def test_saleor_page_sizes_obey_the_pagination_limit() -> None:
 @pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
 def test_saleor_adapter_sends_only_its_documents_and_the_fake_accepts_each(version: str) -> None:
     """Every operation, driven through the adapter against a fake as strict as Saleor: each
-    request is one of ``DOCUMENTS``, valid and within both limits (the fake answers no error)."""
+    request is one of ``saleor_documents.DOCUMENTS``, valid and within both limits (the fake
+    answers no error)."""
     with FakeSaleor(version=version) as fake:
         fake.add_product("Mug", [(f"MUG-{n}", n) for n in range(150)])
         with SaleorAdapter(
@@ -142,10 +145,10 @@ def test_saleor_adapter_sends_only_its_documents_and_the_fake_accepts_each(versi
 
         sent = {request.json["query"] for request in fake.operations()}
         answered = {operation for operation, _cost in fake.requested_costs}
-        assert sent <= set(DOCUMENTS.values())
-        assert answered == set(DOCUMENTS) - {"OneFactEvents"}
+        assert sent <= set(saleor_documents.DOCUMENTS.values())
+        assert answered == set(saleor_documents.DOCUMENTS) - {"OneFactEvents"}
         assert len(fake.requested_costs) == len(fake.operations())
-        assert fake.webhooks[0]["subscriptionQuery"] == DOCUMENTS["OneFactEvents"]
+        assert fake.webhooks[0]["subscriptionQuery"] == saleor_documents.DOCUMENTS["OneFactEvents"]
         assert (
             max(cost for _operation, cost in fake.requested_costs) <= GRAPHQL_QUERY_MAX_COMPLEXITY
         )

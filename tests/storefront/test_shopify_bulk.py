@@ -51,7 +51,7 @@ def make_adapter(shop: FakeShopify, clock: SimulatedClock, *, above: int) -> Sho
         access_token=shop.access_token,
         location_id=shop.location_id,
         webhook_secret=shop.webhook_secret,
-        timeout=2.0,
+        timeout=5.0,
         sleep=clock.sleep,
         clock=clock.now,
     )
@@ -297,8 +297,8 @@ def test_onefact_bulk_levels_query_is_a_valid_bulk_query() -> None:
 
 @pytest.mark.parametrize("version", SHOPIFY_SCHEMA_VERSIONS)
 def test_bulk_levels_document_validates_against_every_supported_schema(version: str) -> None:
-    """The request documents are in ``shopify.DOCUMENTS`` (test_shopify_documents.py); the query
-    Shopify runs in bulk travels as a string, so it is validated here."""
+    """The request documents are in ``shopify_documents.DOCUMENTS`` (test_shopify_documents.py);
+    the query Shopify runs in bulk travels as a string, so it is validated here."""
     errors = validate(shopify_schema(version), parse(BULK_LEVELS_DOCUMENT % json.dumps("id:1")))
     assert not errors, f"BULK_LEVELS_DOCUMENT against Shopify Admin {version}: {errors}"
 

@@ -14,7 +14,7 @@ import pytest
 
 from inventory.models import StockMovement
 from inventory.services import on_hand_adjust, storefront_push, storefront_reconcile
-from inventory.storefront import shopify
+from inventory.storefront import shopify, shopify_documents, shopify_returns
 from inventory.storefront.base import (
     LevelWrite,
     RateLimited,
@@ -144,12 +144,12 @@ def test_requested_cost_of_an_interface_is_its_dearest_selection() -> None:
 
 
 def test_requested_cost_reads_page_sizes_from_variables() -> None:
-    assert shopify_requested_cost(shopify.LOCATION_LEVELS_QUERY, {"first": 250}) == 753
-    assert shopify_requested_cost(shopify.LOCATION_LEVELS_QUERY, {"first": 10}) == 33
+    assert shopify_requested_cost(shopify_documents.LOCATION_LEVELS_QUERY, {"first": 250}) == 753
+    assert shopify_requested_cost(shopify_documents.LOCATION_LEVELS_QUERY, {"first": 10}) == 33
 
 
 def test_requested_cost_of_a_mutation_is_ten_per_mutation_field() -> None:
-    assert shopify_requested_cost(shopify.SET_ON_HAND_MUTATION) == 10
+    assert shopify_requested_cost(shopify_documents.SET_ON_HAND_MUTATION) == 10
     document = """mutation {
       a: webhookSubscriptionDelete(id: "1") { deletedWebhookSubscriptionId }
       b: webhookSubscriptionDelete(id: "2") { deletedWebhookSubscriptionId }
@@ -161,7 +161,7 @@ def test_requested_cost_refuses_an_unsized_or_oversized_connection_and_an_unknow
     with pytest.raises(ShopifyQueryError, match="first or last"):
         shopify_requested_cost("{ products { nodes { id } } }")
     with pytest.raises(ShopifyQueryError, match="between 1 and 250"):
-        shopify_requested_cost(shopify.RETURN_LINES_QUERY, {"first": 5, "lines": 251})
+        shopify_requested_cost(shopify_documents.RETURN_LINES_QUERY, {"first": 5, "lines": 251})
     with pytest.raises(ShopifyQueryError, match="'colour' doesn't exist on type 'Shop'"):
         shopify_requested_cost("{ shop { colour } }")
 
@@ -193,7 +193,7 @@ def test_fake_refuses_a_query_over_the_limit_before_running_it(shop: FakeShopify
 def test_adapter_reports_max_cost_exceeded_as_a_refusal(
     shop: FakeShopify, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(shopify, "RETURN_LINES_QUERY", OLD_RETURN_LINES_QUERY)
+    monkeypatch.setattr(shopify_returns, "RETURN_LINES_QUERY", OLD_RETURN_LINES_QUERY)
     shop.add_return(9001, 7001, [(11, "MUG-1", 1)])
     with make_adapter(shop, clock) as adapter, pytest.raises(StorefrontValidationError) as caught:
         adapter._return_lines("9001")
@@ -222,7 +222,7 @@ def test_every_request_of_a_return_outcome_stays_under_the_limit(
 
 
 def test_fake_bucket_is_the_standard_plans_by_default(shop: FakeShopify) -> None:
-    body = post(shop, "OneFactAccessScopes", shopify.ACCESS_SCOPES_QUERY)
+    body = post(shop, "OneFactAccessScopes", shopify_documents.ACCESS_SCOPES_QUERY)
 
     assert body["extensions"]["cost"] == {
         "requestedQueryCost": 2,
@@ -239,11 +239,13 @@ def test_fake_bucket_is_the_standard_plans_by_default(shop: FakeShopify) -> None
 def test_fake_bucket_throttles_when_empty_and_refills_at_its_restore_rate(clock: Clock) -> None:
     with FakeShopify(maximum_available=10, restore_rate=2, now=clock.now) as shop:
         for _ in range(5):
-            assert "data" in post(shop, "OneFactAccessScopes", shopify.ACCESS_SCOPES_QUERY)
+            assert "data" in post(
+                shop, "OneFactAccessScopes", shopify_documents.ACCESS_SCOPES_QUERY
+            )
 
-        throttled = post(shop, "OneFactAccessScopes", shopify.ACCESS_SCOPES_QUERY)
+        throttled = post(shop, "OneFactAccessScopes", shopify_documents.ACCESS_SCOPES_QUERY)
         clock.sleep(1.0)
-        refilled = post(shop, "OneFactAccessScopes", shopify.ACCESS_SCOPES_QUERY)
+        refilled = post(shop, "OneFactAccessScopes", shopify_documents.ACCESS_SCOPES_QUERY)
 
     assert "data" not in throttled
     assert throttled["errors"][0]["extensions"]["code"] == "THROTTLED"
@@ -259,7 +261,7 @@ def test_fake_bucket_throttles_when_empty_and_refills_at_its_restore_rate(clock:
 def test_fake_bucket_refunds_what_a_short_page_did_not_return(shop: FakeShopify) -> None:
     shop.add_product("Mug", [("MUG-1", 5), ("MUG-2", 3)])
     body = post(
-        shop, "OneFactLocationLevels", shopify.LOCATION_LEVELS_QUERY,
+        shop, "OneFactLocationLevels", shopify_documents.LOCATION_LEVELS_QUERY,
         {"locationId": shop.location_id, "first": 250},
     )  # fmt: skip
 
@@ -269,7 +271,7 @@ def test_fake_bucket_refunds_what_a_short_page_did_not_return(shop: FakeShopify)
 
 
 def test_fake_bucket_never_holds_more_than_its_size(shop: FakeShopify, clock: Clock) -> None:
-    post(shop, "OneFactAccessScopes", shopify.ACCESS_SCOPES_QUERY)
+    post(shop, "OneFactAccessScopes", shopify_documents.ACCESS_SCOPES_QUERY)
     clock.sleep(3600)
     assert shop.bucket_available() == SHOPIFY_STANDARD_BUCKET
 

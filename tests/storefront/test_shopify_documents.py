@@ -13,7 +13,8 @@ import importlib.util
 import pytest
 from graphql import parse, validate
 
-from inventory.storefront import shopify
+from inventory.storefront import shopify, shopify_documents
+from inventory.storefront.shopify_documents import DOCUMENTS
 from tests.storefront.fakes import (
     SHOPIFY_MAX_QUERY_COST,
     SHOPIFY_SCHEMA_VERSIONS,
@@ -29,11 +30,11 @@ LARGEST_VARIABLES = {
     "OneFactCatalog": {"first": shopify.MAX_PAGE_SIZE},
     "OneFactInventoryItem": {},
     "OneFactReturnLines": {
-        "first": shopify.RETURN_ORDERS_PAGE_SIZE,
-        "lines": shopify.RETURN_LINES_PAGE_SIZE,
+        "first": shopify_documents.RETURN_ORDERS_PAGE_SIZE,
+        "lines": shopify_documents.RETURN_LINES_PAGE_SIZE,
     },
-    "OneFactReverseFulfillmentOrderLines": {"first": shopify.REVERSE_LINES_PAGE_SIZE},
-    "OneFactReturnLineItems": {"first": shopify.RETURN_LINE_ITEMS_PAGE_SIZE},
+    "OneFactReverseFulfillmentOrderLines": {"first": shopify_documents.REVERSE_LINES_PAGE_SIZE},
+    "OneFactReturnLineItems": {"first": shopify_documents.RETURN_LINE_ITEMS_PAGE_SIZE},
     "OneFactDisposeReturn": {},
     "OneFactAccessScopes": {},
     "OneFactWebhookSubscriptions": {"first": shopify.MAX_PAGE_SIZE},
@@ -58,21 +59,21 @@ def _module_documents() -> dict[str, str]:
 
 
 def test_documents_hold_every_document_the_adapter_modules_define() -> None:
-    registered = set(shopify.DOCUMENTS.values())
+    registered = set(DOCUMENTS.values())
     forgotten = sorted(name for name, text in _module_documents().items() if text not in registered)
-    assert not forgotten, f"not in shopify.DOCUMENTS (so never validated): {forgotten}"
+    assert not forgotten, f"not in shopify_documents.DOCUMENTS (so never validated): {forgotten}"
 
 
 def test_documents_are_named_by_their_operation() -> None:
-    for name, document in shopify.DOCUMENTS.items():
+    for name, document in DOCUMENTS.items():
         operations = [d.name.value for d in parse(document).definitions if hasattr(d, "operation")]
         assert operations == [name], f"{name}: the document defines {operations}"
 
 
 @pytest.mark.parametrize("version", SHOPIFY_SCHEMA_VERSIONS)
-@pytest.mark.parametrize("name", sorted(shopify.DOCUMENTS))
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
 def test_document_validates_against_supported_schema(name: str, version: str) -> None:
-    errors = validate(shopify_schema(version), parse(shopify.DOCUMENTS[name]))
+    errors = validate(shopify_schema(version), parse(DOCUMENTS[name]))
     assert not errors, f"{name} is invalid against Shopify Admin API {version}: " + "; ".join(
         error.message for error in errors
     )
@@ -89,14 +90,14 @@ def test_vendored_versions_are_the_oldest_and_newest_supported() -> None:
 
 
 def test_largest_variables_cover_every_document() -> None:
-    assert set(LARGEST_VARIABLES) == set(shopify.DOCUMENTS)
+    assert set(LARGEST_VARIABLES) == set(DOCUMENTS)
 
 
 @pytest.mark.parametrize("version", SHOPIFY_SCHEMA_VERSIONS)
-@pytest.mark.parametrize("name", sorted(shopify.DOCUMENTS))
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
 def test_document_requests_at_most_shopifys_query_cost_limit(name: str, version: str) -> None:
     cost = shopify_requested_cost(
-        shopify.DOCUMENTS[name], LARGEST_VARIABLES[name], version=version, operation_name=name
+        DOCUMENTS[name], LARGEST_VARIABLES[name], version=version, operation_name=name
     )
     assert cost <= SHOPIFY_MAX_QUERY_COST == shopify.MAX_QUERY_COST, (
         f"{name} requests {cost} points on Shopify {version}, over {SHOPIFY_MAX_QUERY_COST}"

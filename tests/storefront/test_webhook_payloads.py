@@ -34,12 +34,8 @@ from inventory.models import Fact, InboxEvent, Ownership, System
 from inventory.services import inbox_process, ownership_change
 from inventory.storefront.base import CatalogItem, EventLine, EventType
 from inventory.storefront.saleor import SUBSCRIPTION_QUERY, SaleorAdapter, webhook_events
-from inventory.storefront.shopify import (
-    _TOPIC_PARSERS,
-    MIN_API_VERSION,
-    ShopifyAdapter,
-    webhook_topics,
-)
+from inventory.storefront.shopify import MIN_API_VERSION, ShopifyAdapter
+from inventory.storefront.shopify_webhooks import TOPIC_PARSERS, webhook_topics
 from returns.models import ReturnAuthorisation
 from tests.factories import SkuFactory
 from tests.storefront.fakes import (
@@ -106,7 +102,7 @@ def test_shopify_payloads_cover_every_registered_topic_at_every_supported_versio
         (path.parent.parent.name, f"{path.parent.name}/{path.stem}")
         for path in (PAYLOADS / "shopify").glob("*/*/*.json")
     }
-    topics = list(_TOPIC_PARSERS)
+    topics = list(TOPIC_PARSERS)
 
     assert webhook_topics() == [topic.upper().replace("/", "_") for topic in topics]
     assert all(version >= MIN_API_VERSION for version in SHOPIFY_VERSIONS)

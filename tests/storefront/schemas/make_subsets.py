@@ -35,15 +35,15 @@ HERE = Path(__file__).parent
 
 def _operations() -> dict[str, tuple[str, list[str]]]:
     """Subset file → (published schema file, the operations it must validate)."""
-    from inventory.storefront import saleor, shopify  # after django.setup()
+    from inventory.storefront import saleor, shopify_documents  # after django.setup()
 
     return {
         "shopify-connect-2026-10.json": (
             "shopify-admin_2026-10.json.gz",
             [
-                shopify.ACCESS_SCOPES_QUERY,
-                shopify.WEBHOOK_SUBSCRIPTIONS_QUERY,
-                shopify.WEBHOOK_SUBSCRIPTION_CREATE_MUTATION,
+                shopify_documents.ACCESS_SCOPES_QUERY,
+                shopify_documents.WEBHOOK_SUBSCRIPTIONS_QUERY,
+                shopify_documents.WEBHOOK_SUBSCRIPTION_CREATE_MUTATION,
             ],
         ),
         "saleor-connect-HEAD.json": (
