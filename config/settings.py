@@ -224,6 +224,10 @@ ONEFACT_SHOPIFY_BULK_ABOVE = env.int("ONEFACT_SHOPIFY_BULK_ABOVE", default=2000)
 # this percentage, sends nothing and waits for a manager.
 ONEFACT_BREAKER_ZERO_SKUS = env.int("ONEFACT_BREAKER_ZERO_SKUS", default=20)
 ONEFACT_BREAKER_DROP_PERCENT = env.float("ONEFACT_BREAKER_DROP_PERCENT", default=20.0)
+# Count approvals: whoever counted or recounted a task never decides it. On, a manager who
+# counted it may decide it anyway when nobody else active may approve counts (a warehouse with
+# one manager), after ticking a second confirmation; the task records it.
+ONEFACT_COUNT_SOLE_MANAGER = env.bool("ONEFACT_COUNT_SOLE_MANAGER", default=False)
 
 # Storefront secrets entered on the connect page (token, webhook secret) are stored encrypted
 # with this Fernet key (make one: python -c "from cryptography.fernet import Fernet;

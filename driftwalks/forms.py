@@ -239,6 +239,9 @@ class DecisionForm(CleanForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Give the reason for your decision."},
     )
+    # The second confirmation of a manager deciding a task they counted, as the only manager
+    # (ONEFACT_COUNT_SOLE_MANAGER); the service refuses such a decision without it.
+    alone = forms.BooleanField(required=False)
 
 
 class CancelForm(CleanForm):

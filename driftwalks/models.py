@@ -98,6 +98,11 @@ class CountTask(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     decision_reason = models.TextField(blank=True)
+    decided_by_counter = models.BooleanField(
+        default=False,
+        help_text="The manager who decided it had counted it too: allowed only as the site's "
+        "only manager (ONEFACT_COUNT_SOLE_MANAGER), with a second confirmation.",
+    )
     found_for = models.ForeignKey(
         "self",
         null=True,
@@ -152,6 +157,10 @@ class CountTask(models.Model):
                 condition=~Q(status="cancelled")
                 | (~Q(decision_reason="") & Q(decided_by__isnull=False)),
                 name="driftwalks_counttask_cancelled_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by_counter=False) | Q(decided_by__isnull=False),
+                name="driftwalks_counttask_decided_by_counter_has_decider",
             ),
         ]
         indexes = [

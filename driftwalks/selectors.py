@@ -231,6 +231,25 @@ def task_detail(*, pk: int) -> CountTask:
     )
 
 
+def other_deciders_exist(*, user: AbstractBaseUser) -> bool:
+    """Whether anyone active but ``user`` may approve counts (a manager, an admin): one query.
+
+    ``ONEFACT_COUNT_SOLE_MANAGER`` lets a manager decide a task they counted only when this is
+    false, so whether that other person counted the task too does not matter here.
+    """
+    return (
+        get_user_model()
+        .objects.with_perm(
+            "driftwalks.approve_counts",
+            is_active=True,
+            include_superusers=True,
+            backend="django.contrib.auth.backends.ModelBackend",
+        )
+        .exclude(pk=user.pk)
+        .exists()
+    )
+
+
 def approvals_queue() -> QuerySet[CountTask]:
     """Tasks waiting for a manager, oldest first, with both counts and today's balance."""
     latest = CountRow.objects.filter(task=OuterRef("pk")).order_by("-round")

@@ -12,10 +12,13 @@ both moments are the same. When a manager approves later, units shipped or recei
 between the count and the approval are therefore kept, not undone as if they were drift.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, Value
@@ -912,9 +915,54 @@ def _is_opening(task: CountTask, known: set[int]) -> bool:
 count_submit.alters_data = True
 
 
+COUNTED_IT = "You counted this task; another manager decides it."
+SOLE_CONFIRMATION = "I counted this myself and decide it as the only manager"
+
+
+@dataclass(frozen=True)
+class DecisionRight:
+    """Whether a user may decide a task waiting for a manager, and if not why.
+
+    ``alone``: allowed only because the user, who counted it, is the site's only manager
+    (``ONEFACT_COUNT_SOLE_MANAGER``); the decision then needs ``confirm`` ticked.
+    """
+
+    allowed: bool
+    refusal: str = ""
+    alone: bool = False
+    confirm: str = ""
+
+
+def count_task_decision_right(
+    *, counted_by: set[int], actor: AbstractBaseUser, others: Callable[[], bool] | None = None
+) -> DecisionRight:
+    """The rule of who decides a count (``count_task_decide`` applies it; pages show it).
+
+    Whoever counted or recounted the task does not decide it. With
+    ``ONEFACT_COUNT_SOLE_MANAGER`` on, they may when nobody else active may approve counts:
+    a one-manager warehouse (a second manager or an admin would decide instead). ``others``
+    answers that (one query, asked only when it matters); by default
+    ``selectors.other_deciders_exist``.
+    """
+    if actor.pk not in counted_by:
+        return DecisionRight(allowed=True)
+    if not settings.ONEFACT_COUNT_SOLE_MANAGER:
+        return DecisionRight(allowed=False, refusal=COUNTED_IT)
+    if others is None:
+        others = partial(selectors.other_deciders_exist, user=actor)
+    if others():
+        return DecisionRight(allowed=False, refusal=COUNTED_IT)
+    return DecisionRight(allowed=True, alone=True, confirm=SOLE_CONFIRMATION)
+
+
 @transaction.atomic
 def count_task_decide(
-    *, task: CountTask, approve: bool, reason: str, actor: AbstractBaseUser
+    *,
+    task: CountTask,
+    approve: bool,
+    reason: str,
+    actor: AbstractBaseUser,
+    alone_confirmed: bool = False,
 ) -> CountTask:
     """A manager approves or rejects the correction of a task waiting for a decision.
 
@@ -923,7 +971,9 @@ def count_task_decide(
     that count, and it is the shelf's evidence for the SKU. Reject: nothing changes on the
     shelf (and the SKU is not known by it); the task is cancelled with the reason.
     Either way the discrepancies are resolved (the count-variance one by the decision). A
-    manager who counted the task cannot decide it; deciding twice is refused.
+    manager who counted the task cannot decide it (``count_task_decision_right``), unless
+    they are the only manager and the setting allows it: then only with ``alone_confirmed``,
+    and the task and the notes record it. Deciding twice is refused.
     """
     reason = reason.strip()
     if not reason:
@@ -939,16 +989,20 @@ def count_task_decide(
             f"({task.get_status_display().lower()})."
         )
     counts = list(task.counts.order_by("round"))
-    if any(c.counted_by_id == actor.pk for c in counts):
-        raise CountRefused("You counted this task; another manager decides it.")
+    right = count_task_decision_right(counted_by={c.counted_by_id for c in counts}, actor=actor)
+    if not right.allowed:
+        raise CountRefused(right.refusal)
+    if right.alone and not alone_confirmed:
+        raise CountRefused(f"You counted this task: tick “{SOLE_CONFIRMATION}” to decide it.")
     latest = counts[-1]
     now = timezone.now()
     verb = "approved" if approve else "rejected"
+    alone = " (who counted it, as the only manager)" if right.alone else ""
     if approve:
         _lock_balances(bin=task.bin, sku_ids=[task.sku_id])
         if latest.variance:
             latest.movement = _correct(task=task, count=latest, delta=latest.variance,
-                                       actor=actor, note=f"approved: {reason}")  # fmt: skip
+                                       actor=actor, note=f"approved{alone}: {reason}")  # fmt: skip
         latest.outcome = Outcome.APPLIED if latest.variance else Outcome.CONFIRMED
         task.status = Status.CLOSED
         task.closing_count = latest
@@ -960,10 +1014,11 @@ def count_task_decide(
     latest.save(update_fields=["outcome", "movement"])
     task.decided_by = actor
     task.decision_reason = reason
+    task.decided_by_counter = right.alone
     task.closed_at = now
     task.save(update_fields=["status", "closing_count", "closed_by", "decided_by",
-                             "decision_reason", "closed_at"])  # fmt: skip
-    note = f"Count {verb} by {actor.get_username()}: {reason}"
+                             "decision_reason", "decided_by_counter", "closed_at"])  # fmt: skip
+    note = f"Count {verb} by {actor.get_username()}{alone}: {reason}"
     if task.approval_discrepancy is not None:
         discrepancy_resolve(discrepancy=task.approval_discrepancy,
                             resolution=Discrepancy.Resolution.DECISION, actor=actor, note=note,

@@ -7,6 +7,7 @@ any of its htmx fragments: the count is blind.
 """
 
 from datetime import timedelta
+from functools import cache, partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -322,6 +323,8 @@ def task_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         task = selectors.task_detail(pk=pk)
     except CountTask.DoesNotExist as missing:
         raise Http404("No such count task.") from missing
+    if task.status == CountTask.Status.APPROVAL_REQUIRED and request.user.has_perm(APPROVE):
+        _with_rights([task], request.user)
     return render(request, "driftwalks/task_detail.html", {"task": task, "form": CancelForm()})
 
 
@@ -383,10 +386,26 @@ def opening_stock_take(request: HtmxHttpRequest, storefront: str) -> HttpRespons
     return render(request, "driftwalks/opening_stock_take.html", context)
 
 
+def _with_rights(tasks, user):
+    """Each task with ``right``: may ``user`` decide it, and if not why (shown before typing).
+
+    Whether anyone else may approve counts is asked at most once for the page, and only when
+    the sole-manager setting makes it matter.
+    """
+    others = cache(partial(selectors.other_deciders_exist, user=user))
+    for task in tasks:
+        counted_by = {c.counted_by_id for c in task.counts.all()}
+        task.right = services.count_task_decision_right(
+            counted_by=counted_by, actor=user, others=others
+        )
+    return tasks
+
+
 @require_GET
 @permission_required(APPROVE, raise_exception=True)
 def approval_list(request: HtmxHttpRequest) -> HttpResponse:
     page = Paginator(selectors.approvals_queue(), PAGE_SIZE).get_page(page_number(request.GET))
+    _with_rights(page, request.user)
     return render(request, "driftwalks/approval_list.html", {"page": page})
 
 
@@ -402,6 +421,7 @@ def approval_decide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 approve=form.cleaned_data["decision"] == "approve",
                 reason=form.cleaned_data["reason"],
                 actor=request.user,
+                alone_confirmed=form.cleaned_data["alone"],
             )
         except CountRefused as error:
             form.add_error(None, str(error))
@@ -412,12 +432,14 @@ def approval_decide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             return render(request, "driftwalks/approval_list.html#decided", {"task": task})
     if not request.htmx:
         page = Paginator(selectors.approvals_queue(), PAGE_SIZE).get_page(page_number(request.GET))
+        _with_rights(page, request.user)
         context = {"page": page, "error_pk": pk, "error_form": form}
         return render(request, "driftwalks/approval_list.html", context)
     row = selectors.approvals_queue().filter(pk=pk).first()
     if row is None:  # decided meanwhile by someone else
         task.refresh_from_db()
         return render(request, "driftwalks/approval_list.html#decided", {"task": task})
+    _with_rights([row], request.user)
     context = {"task": row, "form": form}
     return render(request, "driftwalks/approval_list.html#approval-row", context)
 

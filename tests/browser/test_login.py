@@ -8,7 +8,12 @@ from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-HOME_TITLES = {"staff": "Warehouse", "manager": "Manager overview", "admin": "Administration"}
+HOME_TITLES = {
+    "staff": "Warehouse",
+    "manager": "Manager overview",
+    "manager2": "Manager overview",
+    "admin": "Administration",
+}
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from inventory.models import Bin, OnHand, Sku, StockMovement
+from inventory.roles import MANAGERS
 from inventory.selectors import ledger_mismatches
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,8 +35,11 @@ def test_seed_demo_is_idempotent_and_consistent(db):
     assert counts[1] == 560
     assert OnHand.objects.filter(quantity__gt=0).values("sku").distinct().count() > 400
     assert ledger_mismatches() == []
-    users = get_user_model().objects.filter(username__in=["staff", "manager", "admin"])
-    assert sorted(u.username for u in users) == ["admin", "manager", "staff"]
+    names = ["staff", "manager", "manager2", "admin"]
+    users = get_user_model().objects.filter(username__in=names)
+    assert sorted(u.username for u in users) == sorted(names)
+    # Two managers: a count one of them recounted has another manager to decide it.
+    assert users.filter(groups__name=MANAGERS).count() == 2
     assert users.get(username="admin").is_staff
     assert not users.get(username="staff").is_staff
 

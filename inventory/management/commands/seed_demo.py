@@ -1,4 +1,4 @@
-"""Demo data for the embedded default: bins, ~560 SKUs with stock, one user per role.
+"""Demo data for the embedded default: bins, ~560 SKUs with stock, the demo users.
 
 Idempotent: bins, SKUs and users are created once; every seed movement has a fixed
 event id, so running it again replays nothing.
@@ -31,10 +31,14 @@ ZONES = ["A", "B", "C", "D"]
 BINS_PER_ZONE = 20
 SKU_COUNT = 560
 
+# The demo users, one list for the seed, its printout, the README and the login page.
+# Two managers: whoever counted or recounted a task never decides it, so a count one manager
+# recounted is approved by the other.
 DEMO_USERS = [
     # username, password, group, is_staff (Django admin)
     ("staff", "onefact-staff", STAFF, False),
     ("manager", "onefact-manager", MANAGERS, False),
+    ("manager2", "onefact-manager2", MANAGERS, False),
     ("admin", "onefact-admin", ADMINS, True),
 ]
 
@@ -54,7 +58,7 @@ def _sku_title(n: int) -> str:
 
 
 class Command(BaseCommand):
-    help = "Load demo bins, SKUs, stock and one user per role (safe to run again)."
+    help = "Load demo bins, SKUs, stock and the demo users (safe to run again)."
 
     def handle(self, *args, **options):
         with transaction.atomic():
