@@ -431,25 +431,9 @@ def _units() -> models.Case:
     )
 
 
-def _with_unit_costs(discrepancies) -> None:
-    """Note each new discrepancy's unit cost as its SKU has it now (one query)."""
-    missing = {d.sku_id for d in discrepancies if d.sku_id and d.unit_cost is None}
-    if not missing:
-        return
-    costs = dict(Sku.objects.filter(pk__in=missing).values_list("pk", "unit_cost"))
-    for d in discrepancies:
-        if d.sku_id and d.unit_cost is None:
-            d.unit_cost = costs.get(d.sku_id)
-
-
 class DiscrepancyQuerySet(models.QuerySet):
     def open(self):
         return self.filter(status=Discrepancy.Status.OPEN)
-
-    def bulk_create(self, objs, *args, **kwargs):
-        objs = list(objs)
-        _with_unit_costs(objs)
-        return super().bulk_create(objs, *args, **kwargs)
 
     def delete(self):
         raise DiscrepancyUndeletable("Discrepancies are resolved, never deleted.")
@@ -578,11 +562,6 @@ class Discrepancy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.sku or ''} {self.bin or ''}".strip()
-
-    def save(self, *args, **kwargs):
-        if self._state.adding:
-            _with_unit_costs([self])
-        super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         raise DiscrepancyUndeletable("Discrepancies are resolved, never deleted.")

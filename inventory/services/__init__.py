@@ -6,7 +6,11 @@ from inventory.services.corrections import (
     correction_batch_release,
     storefront_go_live,
 )
-from inventory.services.discrepancies import discrepancy_record, discrepancy_resolve
+from inventory.services.discrepancies import (
+    discrepancies_create,
+    discrepancy_record,
+    discrepancy_resolve,
+)
 from inventory.services.inbound import (
     catalog_apply,
     catalog_pull,
@@ -31,6 +35,7 @@ __all__ = [
     "authority_enforce",
     "catalog_apply",
     "catalog_pull",
+    "discrepancies_create",
     "discrepancy_record",
     "discrepancy_resolve",
     "inbox_process",

@@ -17,6 +17,7 @@ from inventory.exceptions import InvalidMovement
 from inventory.models import CorrectionBatch, Discrepancy, Fact, OutboxEntry, System
 from inventory.services.adoption import storefront_mode_set
 from inventory.services.breaker import batch_close
+from inventory.services.discrepancies import discrepancies_create
 from inventory.services.outbox import push_schedule
 from inventory.services.push import (
     PushReport,
@@ -64,7 +65,7 @@ def _gaps_for(storefront: System, owner: System | None, rows: list[_Row]) -> Non
         .values_list("sku_id", flat=True)
     )
     owner_name = owner.name if owner else "nobody"
-    Discrepancy.objects.bulk_create(
+    discrepancies_create(
         [
             Discrepancy(
                 kind=Discrepancy.Kind.STOREFRONT_GAP,

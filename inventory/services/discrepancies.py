@@ -1,5 +1,7 @@
 """Recording and resolving discrepancies: the one model every app surfaces gaps in."""
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -7,6 +9,23 @@ from django.utils import timezone
 from inventory import hooks, selectors
 from inventory.exceptions import InvalidMovement
 from inventory.models import Bin, Discrepancy, Sku, System
+
+
+def discrepancies_create(discrepancies: Iterable[Discrepancy]) -> list[Discrepancy]:
+    """Write new discrepancies, each valued at its SKU's unit cost as it is now (one query).
+
+    Every discrepancy is written through here (or, for a reconciliation's many gaps, by the one
+    statement that takes the same cost from the SKU's row), so a later cost edit never changes
+    the value of a gap already found.
+    """
+    rows = list(discrepancies)
+    missing = {d.sku_id for d in rows if d.sku_id and d.unit_cost is None}
+    if missing:
+        costs = dict(Sku.objects.filter(pk__in=missing).values_list("pk", "unit_cost"))
+        for d in rows:
+            if d.sku_id and d.unit_cost is None:
+                d.unit_cost = costs.get(d.sku_id)
+    return Discrepancy.objects.bulk_create(rows)
 
 
 @transaction.atomic
@@ -31,7 +50,7 @@ def discrepancy_record(
     correction or a manager's decision resolves it.
     """
     owner = selectors.owner_of(fact=fact)
-    discrepancy = Discrepancy.objects.create(
+    [discrepancy] = discrepancies_create([Discrepancy(
         kind=kind,
         fact=fact,
         sku=sku,
@@ -44,7 +63,7 @@ def discrepancy_record(
         reference=reference[:200],
         detail=detail[:500],
         count_requested_at=timezone.now() if request_count and sku is not None else None,
-    )
+    )])  # fmt: skip
     if discrepancy.count_requested_at:
         bins = [bin] if bin else [row.bin for row in selectors.on_hand_for_sku(sku=sku)]
         hooks.request_count(

@@ -15,6 +15,7 @@ from inventory import hooks, selectors
 from inventory.exceptions import NotOwner
 from inventory.models import Commitment, Discrepancy, Fact, InboxEvent, Sku, SyncState, System
 from inventory.services import orders
+from inventory.services.discrepancies import discrepancies_create
 from inventory.services.outbox import outbox_record
 from inventory.services.ownership import authority_enforce
 from inventory.storefront.base import (
@@ -353,7 +354,7 @@ def _non_owner_on_hand(*, system: System, event: InboundEvent) -> None:
         return
     owner = selectors.owner_of(fact=Fact.ON_HAND)
     shelf_value = _storefront_value(system=system, sku=sku)
-    Discrepancy.objects.create(
+    discrepancies_create([Discrepancy(
         kind=Discrepancy.Kind.NON_OWNER_WRITE,
         fact=Fact.ON_HAND,
         sku=sku,
@@ -367,7 +368,7 @@ def _non_owner_on_hand(*, system: System, event: InboundEvent) -> None:
             f"{system.name} says {event.quantity}, shelf says {shelf_value}; "
             f"{owner.name if owner else 'nobody'} owns on-hand and wins."
         ),
-    )
+    )])  # fmt: skip
     # What the storefront holds now is known: compare against it when correcting.
     SyncState.objects.update_or_create(
         storefront=system, sku=sku, defaults={"pushed_value": event.quantity}
@@ -394,7 +395,7 @@ def _refused_restock_claims(*, system: System, event: InboundEvent) -> None:
     except NotOwner:
         owner = selectors.owner_of(fact=Fact.RESTOCK)
         skus = {s.code: s for s in Sku.objects.filter(code__in=[c.sku for c in claims])}
-        Discrepancy.objects.bulk_create(
+        discrepancies_create(
             [
                 Discrepancy(
                     kind=Discrepancy.Kind.NON_OWNER_WRITE,

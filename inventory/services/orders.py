@@ -35,6 +35,7 @@ from inventory.models import (
     System,
     TruthMoment,
 )
+from inventory.services.discrepancies import discrepancies_create
 from inventory.services.outbox import outbox_record
 from inventory.services.stock import on_hand_adjust
 from inventory.storefront.base import EventLine, EventType, InboundEvent
@@ -108,7 +109,7 @@ def _ship_line(
 
 def _short_fulfilment(*, system: System, sku: Sku, quantity: int, held: int, order_ref: str):
     owner = selectors.owner_of(fact=Fact.ON_HAND)
-    discrepancy = Discrepancy.objects.create(
+    [discrepancy] = discrepancies_create([Discrepancy(
         kind=Discrepancy.Kind.SHORT_FULFILMENT,
         fact=Fact.ON_HAND,
         sku=sku,
@@ -120,7 +121,7 @@ def _short_fulfilment(*, system: System, sku: Sku, quantity: int, held: int, ord
         reference=order_ref,
         detail=f"{system.name} shipped {quantity}, the shelf holds {held}.",
         count_requested_at=timezone.now(),
-    )
+    )])  # fmt: skip
     bins = [row.bin for row in selectors.on_hand_for_sku(sku=sku)]
     hooks.request_count(
         hooks.CountRequest(
@@ -296,7 +297,7 @@ def _order_risk_check(
         else "no bin has held it: find it"
     )
     owner = selectors.owner_of(fact=Fact.ON_HAND)
-    discrepancy = Discrepancy.objects.create(
+    [discrepancy] = discrepancies_create([Discrepancy(
         kind=Discrepancy.Kind.ORDERS_AT_RISK,
         fact=fact,
         sku=sku,
@@ -312,7 +313,7 @@ def _order_risk_check(
             f"{short} short: {ask} or contact the customer"
         )[:500],
         count_requested_at=timezone.now(),
-    )
+    )])  # fmt: skip
     hooks.request_count(
         hooks.CountRequest(
             sku=sku,

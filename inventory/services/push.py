@@ -30,6 +30,7 @@ from inventory.models import (
 )
 from inventory.selectors.adoption import held_batch_for, storefronts_for_push
 from inventory.services.breaker import Breaker, batch_hold
+from inventory.services.discrepancies import discrepancies_create
 from inventory.storefront import adapter_for
 from inventory.storefront.base import (
     LevelWrite,
@@ -292,7 +293,7 @@ def _record_failed(
         .filter(sku_id__in=[r.sku_id for r, _ in failed])
         .values_list("sku_id", flat=True)
     )
-    Discrepancy.objects.bulk_create(
+    discrepancies_create(
         [
             Discrepancy(
                 kind=Discrepancy.Kind.PUSH_FAILED,
@@ -327,7 +328,7 @@ def _first_receipt_withdraw(
         unique_fields=["storefront", "sku"],
         update_fields=["pushed_version", "pushed_value"],
     )  # fmt: skip
-    found = Discrepancy.objects.bulk_create(
+    found = discrepancies_create(
         [
             Discrepancy(
                 kind=Discrepancy.Kind.NOT_YET_COUNTED,
@@ -357,7 +358,7 @@ def _first_receipt_withdraw(
 def _record_stale(
     storefront: System, owner: System | None, stale: list[tuple[_Row, WriteResult]]
 ) -> None:
-    Discrepancy.objects.bulk_create(
+    discrepancies_create(
         [
             Discrepancy(
                 kind=Discrepancy.Kind.STALE_PUSH,

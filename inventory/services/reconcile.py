@@ -46,6 +46,7 @@ from inventory.models import (
 )
 from inventory.selectors.adoption import held_batch_for
 from inventory.services.breaker import Breaker, Measure, batch_close, batch_hold
+from inventory.services.discrepancies import discrepancies_create
 from inventory.storefront import adapter_for, capabilities_of
 from inventory.storefront.base import (
     Level,
@@ -466,7 +467,7 @@ def _record_uncounted(
                 d.detail = _uncounted_detail(storefront, code, theirs, ours, live)
                 changed.append(d)
         Discrepancy.objects.bulk_update(changed, ["owner_value", "consumer_value", "detail"])
-        new = Discrepancy.objects.bulk_create(
+        new = discrepancies_create(
             [
                 Discrepancy(
                     kind=Discrepancy.Kind.NOT_YET_COUNTED,
@@ -563,9 +564,9 @@ def _insert_gaps(
 ) -> list[int]:
     """One discrepancy per gap, written from the compare's table in one statement.
 
-    The rows ``Discrepancy.objects.bulk_create`` would write, without a model instance per
+    The rows ``discrepancies_create`` would write, without a model instance per
     gap (a thousand of them cost more than the statement): the gap's columns come from the
-    compare's table, the unit cost is the SKU's as it is now (as that queryset notes it),
+    compare's table, the unit cost is the SKU's as it is now (as that service notes it),
     every other column is the same for all and takes its value from one model instance.
     Returns the ids of the discrepancies that ask for a count. Before go-live (an observed
     storefront) a gap is labelled so, and asks for no count: the opening stock-take does.
@@ -892,7 +893,7 @@ def orders_at_risk_check() -> int:
     )
     open_risk = Discrepancy.objects.open().filter(kind=Discrepancy.Kind.ORDERS_AT_RISK)
     known = set(open_risk.values_list("sku_id", flat=True))
-    new = Discrepancy.objects.bulk_create(
+    new = discrepancies_create(
         [
             Discrepancy(
                 kind=Discrepancy.Kind.ORDERS_AT_RISK,

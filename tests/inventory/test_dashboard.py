@@ -16,17 +16,19 @@ from inventory.selectors import (
     inventory_figures,
     sync_lag_figures,
 )
+from inventory.services import discrepancies_create
 from tests.factories import BinFactory, SkuFactory
 
 
 def _gap(sku, bin, shelf, storefront, owner_value, consumer_value, **kw):
-    return Discrepancy.objects.create(
+    [gap] = discrepancies_create([Discrepancy(
         kind=kw.pop("kind", "storefront_gap"), fact=kw.pop("fact", "on_hand"), sku=sku, bin=bin,
         owner=shelf, consumer=storefront, owner_value=owner_value, consumer_value=consumer_value,
         winner=shelf, detail=kw.pop("detail", f"storefront says {consumer_value}, shelf says "
                                               f"{owner_value}; the shelf owns on-hand and wins"),
         **kw,
-    )  # fmt: skip
+    )])  # fmt: skip
+    return gap
 
 
 @pytest.fixture
@@ -84,8 +86,11 @@ def test_a_discrepancy_is_valued_at_the_cost_its_sku_had_when_found(shelf, store
     from decimal import Decimal
 
     mug, cap = SkuFactory(code="MUG", unit_cost="2.50"), SkuFactory(code="CAP", unit_cost="4.00")
-    one = _gap(mug, None, shelf, storefront, 2, 5)
-    many = Discrepancy.objects.bulk_create([
+    [one] = discrepancies_create([Discrepancy(
+        kind="storefront_gap", fact="on_hand", sku=mug, owner=shelf, consumer=storefront,
+        owner_value=2, consumer_value=5, winner=shelf, detail="storefront says 5, shelf says 2",
+    )])  # fmt: skip
+    many = discrepancies_create([
         Discrepancy(kind="storefront_gap", fact="on_hand", sku=cap, consumer_value=-2),
         Discrepancy(kind="ledger_mismatch", fact="on_hand"),  # no SKU: no cost, no value
     ])  # fmt: skip
