@@ -17,8 +17,10 @@ from driftwalks.services import count_task_open, count_tasks_assign
 from inventory.models import StockMovement, System
 from inventory.roles import STAFF
 from inventory.services import on_hand_adjust
+from replenishment.models import Receipt
 from tests.browser.conftest import CHROMIUM_ARGS, PHONE, log_in
 from tests.factories import BinFactory, SkuFactory, UserFactory
+from tests.replenishment.factories import PurchaseOrderFactory, PurchaseOrderLineFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -154,3 +156,34 @@ def test_without_a_camera_no_button_shows(live_server, page, walker):
     page.fill("#bin-code", "K-07")
     page.keyboard.press("Enter")
     page.wait_for_url("**/walks/bins/K-07/count/")
+
+
+def test_a_camera_scan_on_po_receiving_moves_on_to_the_count_like_a_scanner(
+    live_server, camera_phone, tmp_path
+):
+    """The receiving form takes a scanner's Enter to move to the next field: so does the
+    camera's scan, and nothing is received until the last field."""
+    UserFactory(username="dock", group=STAFF)
+    BinFactory(code="A-14")
+    po = PurchaseOrderFactory(number="PO-00007", status="sent")
+    PurchaseOrderLineFactory(po=po, sku=SkuFactory(code="MUG-1", title="Blue mug"), ordered=12)
+    page = camera_phone(label_video(tmp_path / "sku-label.y4m", "MUG-1"))
+    log_in(page, live_server, "dock", "pw-for-tests-only")
+    page.goto(f"{live_server.url}/replenishment/receive/PO-00007/")
+    page.wait_for_selector("html[data-scan-camera=on]")
+    assert page.locator("#id_units + [data-testid=scan-camera]").count() == 0  # not a scan field
+
+    page.locator("#id_sku + [data-testid=scan-camera]").click()
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_units'")
+    assert page.input_value("#id_sku") == "MUG-1"
+    assert not page.get_by_test_id("scan-camera-dialog").is_visible()
+    assert not Receipt.objects.exists()
+
+    page.keyboard.type("7")
+    page.keyboard.press("Enter")
+    page.keyboard.type("A-14")
+    page.keyboard.press("Enter")
+    page.get_by_test_id("receipt-done").wait_for()
+    assert Receipt.objects.get().units == 7
+    # htmx swapped in a fresh form: its scan fields have their camera buttons again.
+    page.locator("#id_sku + [data-testid=scan-camera]").wait_for()
