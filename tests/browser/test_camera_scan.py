@@ -71,12 +71,10 @@ def camera_phone(browser, chromium_path):
     given, else Chromium's own moving test pattern (no barcode in it)."""
     opened = []
 
-    def open_phone(video: Path | None = None):
-        args = [
-            *CHROMIUM_ARGS,
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-        ]
+    def open_phone(video: Path | None = None, *, allowed: bool = True):
+        args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream"]
+        if allowed:  # the permission prompt says yes; without it, headless Chromium says no
+            args.append("--use-fake-ui-for-media-stream")
         if video:
             args.append(f"--use-file-for-fake-video-capture={video}")
         camera_browser = browser.browser_type.launch(
@@ -100,8 +98,11 @@ def test_the_camera_scans_a_bin_label_into_its_count_sheet(
     page = camera_phone(label_video(tmp_path / "bin-label.y4m", "K-07"))
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    wasm_requests = []
-    page.on("request", lambda r: wasm_requests.append(r.url) if ".wasm" in r.url else None)
+    wasm = []  # the reader's .wasm: from our static files, as application/wasm
+    page.on(
+        "response",
+        lambda r: wasm.append((r.url, r.headers.get("content-type"))) if ".wasm" in r.url else None,
+    )
     log_in(page, live_server, "walker", "pw-for-tests-only")
     page.goto(f"{live_server.url}/walks/")
     page.wait_for_selector("html[data-scan-camera=on]")
@@ -122,7 +123,9 @@ def test_the_camera_scans_a_bin_label_into_its_count_sheet(
     page.wait_for_url("**/walks/bins/K-07/count/")
     assert page.get_by_test_id("count-bin").inner_text().startswith("Bin K-07")
     assert "MUG-7" in page.locator("#count-form").inner_text()
-    assert wasm_requests and all(u.startswith(live_server.url + "/static/") for u in wasm_requests)
+    assert wasm == [
+        (f"{live_server.url}/static/vendor/zxing-wasm/reader/zxing_reader.wasm", "application/wasm")
+    ]
     assert not errors
 
     # The count sheet's own scan field has a camera button too.
@@ -187,3 +190,18 @@ def test_a_camera_scan_on_po_receiving_moves_on_to_the_count_like_a_scanner(
     assert Receipt.objects.get().units == 7
     # htmx swapped in a fresh form: its scan fields have their camera buttons again.
     page.locator("#id_sku + [data-testid=scan-camera]").wait_for()
+
+
+def test_a_refused_camera_says_so_plainly(live_server, camera_phone, walker):
+    page = camera_phone(allowed=False)
+    log_in(page, live_server, "walker", "pw-for-tests-only")
+    page.goto(f"{live_server.url}/walks/")
+    page.wait_for_selector("html[data-scan-camera=on]")
+    page.locator("#bin-code + [data-testid=scan-camera]").click()
+    status = page.get_by_test_id("scan-camera-dialog").get_by_role("status")
+    page.wait_for_function(
+        "() => document.querySelector('.scan-camera-status').textContent.includes('blocked')"
+    )
+    assert status.inner_text().startswith("Camera access is blocked.")
+    page.get_by_test_id("scan-camera-close").click()
+    assert page.url == f"{live_server.url}/walks/"
