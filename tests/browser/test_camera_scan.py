@@ -22,7 +22,7 @@ from tests.browser.conftest import CHROMIUM_ARGS, PHONE, log_in
 from tests.factories import BinFactory, SkuFactory, UserFactory
 from tests.replenishment.factories import PurchaseOrderFactory, PurchaseOrderLineFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 WIDTH, HEIGHT = 640, 480
