@@ -153,7 +153,8 @@ class FindCountForm(CleanForm):
         strip=True,
         label="Bin where you found it",
         widget=forms.TextInput(attrs={"placeholder": "Scan the bin", "autocomplete": "off",
-                                      "enterkeyhint": "next", "autofocus": True}),
+                                      "enterkeyhint": "next", "autofocus": True,
+                                      "data-scan": True}),
         error_messages={"required": "Scan the bin where you found it."},
     )  # fmt: skip
     counted = forms.IntegerField(
