@@ -371,12 +371,14 @@ def receipt_create(request: HtmxHttpRequest, number: str) -> HttpResponse:
     if not request.htmx:
         (messages.warning if warn else messages.success)(request, text)
         return redirect("replenishment:receive", number=po.number)
-    response = _receive_response(request, po, done=text, done_level="warning" if warn else "ok")
+    response = _receive_response(
+        request, po, done=text, done_level="warning" if warn else "success"
+    )
     return trigger_client_event(response, "onHandChanged")
 
 
 def _receive_response(
-    request, po, *, form=None, done="", done_level="ok", status=200
+    request, po, *, form=None, done="", done_level="success", status=200
 ) -> HttpResponse:
     po = selectors.purchase_order_with_lines(number=po.number)
     context = _receive_context(po, form, done=done, done_level=done_level)
