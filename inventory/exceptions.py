@@ -31,3 +31,7 @@ class NotOwner(InventoryError):
         self.owner = owner
         owner_text = f"{owner} owns it" if owner else "it has no owner (a gap)"
         super().__init__(f"{system} may not write {fact}: {owner_text}. Refused and recorded.")
+
+
+class BinCodeInvalid(InventoryError):
+    """A new bin's code that could not be printed on a label (or read back from one)."""

@@ -23,6 +23,23 @@ class Fact(models.TextChoices):
     IN_TRANSIT = "in_transit", "In-transit (purchase orders)"
 
 
+FACT_NAMES = {
+    Fact.ON_HAND: "on-hand",
+    Fact.CATALOG: "catalog",
+    Fact.ORDER: "orders",
+    Fact.REFUND: "refund",
+    Fact.RESTOCK: "restock",
+    Fact.PRICE: "price",
+    Fact.IN_TRANSIT: "in-transit",
+}
+
+
+def fact_name(fact: str) -> str:
+    """A fact in a person's words ("on-hand", not ``on_hand``): the one place facts are
+    named on a page or in a sentence (templates: ``{{ d.fact|fact_name }}``)."""
+    return FACT_NAMES.get(fact, str(fact).replace("_", "-"))
+
+
 class TruthMoment(models.TextChoices):
     SHIP = "ship", "Ship: an order commits stock, shipping decrements on-hand"
     ORDER = "order", "Order: placing an order decrements on-hand at once"

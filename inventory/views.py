@@ -93,7 +93,9 @@ def sku_detail(request, code: str):
         "sku": sku,
         "sync_states": selectors.sync_states_for_sku(sku=sku),
         "sync_log": selectors.sync_log_for_sku(sku=sku),
-        "discrepancies": selectors.discrepancies_for_list(sku_code=sku.code)[:20],
+        "discrepancies": selectors.discrepancy_lines(
+            selectors.discrepancies_for_list(sku_code=sku.code)[:20]
+        ),
         "orders_at_risk": selectors.orders_at_risk_open(sku=sku),
         "balances": selectors.on_hand_for_sku(sku=sku),
         "availability": selectors.availability_for_sku(sku=sku),
@@ -176,7 +178,12 @@ def discrepancy_list(request):
     template = "inventory/discrepancy_list.html"
     if request.htmx:
         template += "#discrepancy-table"
-    context = {"page": page, "filters": filters, "kinds": Discrepancy.Kind.choices}
+    context = {
+        "page": page,
+        "lines": selectors.discrepancy_lines(page),
+        "filters": filters,
+        "kinds": Discrepancy.Kind.choices,
+    }
     return render(request, template, context)
 
 
@@ -336,5 +343,6 @@ def discrepancy_detail(request, pk: int):
             return redirect("inventory:discrepancy-detail", pk=pk)
     notes = selectors.discrepancy_notes(ids=[pk]).get(pk, [])
     context = {"d": discrepancy, "notes": notes, "form": form,
-               "sentence": selectors.discrepancy_sentence(discrepancy, notes)}  # fmt: skip
+               "sentence": selectors.discrepancy_sentence(discrepancy, notes),
+               "between": selectors.discrepancy_between(discrepancy)}  # fmt: skip
     return render(request, "inventory/discrepancy_detail.html", context)

@@ -1,11 +1,13 @@
 """Forms of replenishment: receiving at the dock, the suggestions' filters, drafting."""
 
 import re
+from dataclasses import dataclass
 
 from django import forms
 
 from inventory.cleaning import CleanForm, page_number
 from inventory.models import Bin, Sku
+from inventory.services.imports import BIN_CODE
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, Supplier
 from replenishment.selectors import SORTS
 
@@ -20,17 +22,35 @@ def _clean_key(value: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class Question:
+    """Something to confirm before anything moves: the checkbox ``name`` carries ``value``
+    (the units, or the new bin's code), so a changed count or bin asks again."""
+
+    name: str
+    value: str
+    text: str
+
+
 class ReceiveForm(CleanForm):
-    """Scan the SKU, enter the count, scan the bin. ``sku`` cleans to the PO's line."""
+    """Scan the SKU, enter the count, scan the bin. ``sku`` cleans to the PO's line; ``bin``
+    to a Bin, or to the code of a bin that does not exist yet.
+
+    Valid is not yet bookable: more than the line still has due, or a new bin, is asked
+    first (``questions``); the ticked checkbox carries the units or the code it confirms.
+    """
 
     sku = forms.CharField(max_length=64, label="Scan the SKU")
     units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, label="Units counted")
     bin = forms.CharField(max_length=20, label="Scan the bin")
     key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    confirm_units = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    create_bin = forms.CharField(max_length=20, required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, po: PurchaseOrder, **kwargs):
         super().__init__(*args, **kwargs)
         self.po = po
+        self.questions: list[Question] = []
 
     def clean_sku(self) -> PurchaseOrderLine:
         code = self.cleaned_data["sku"].strip()
@@ -52,11 +72,16 @@ class ReceiveForm(CleanForm):
             )
         return line
 
-    def clean_bin(self) -> Bin:
+    def clean_bin(self) -> Bin | str:
         code = self.cleaned_data["bin"].strip()
         bin = Bin.objects.filter(code__iexact=code).first()
         if bin is None:
-            raise forms.ValidationError(f"No bin {code}: scan the bin's label again.")
+            if not BIN_CODE.fullmatch(code):
+                raise forms.ValidationError(
+                    f"No bin {code}, and it cannot be one (letters, digits, '-', '.' or '_'): "
+                    "scan the bin's label again."
+                )
+            return code  # a new location: asked in clean()
         if not bin.active:
             raise forms.ValidationError(
                 f"Bin {bin.code} is inactive; put the units in another bin."
@@ -65,6 +90,22 @@ class ReceiveForm(CleanForm):
 
     def clean_key(self) -> str:
         return _clean_key(self.cleaned_data["key"])
+
+    def clean(self) -> dict:
+        data = super().clean()
+        line, units, bin = data.get("sku"), data.get("units"), data.get("bin")
+        if line and units and units > line.outstanding and data.get("confirm_units") != units:
+            over = units - line.outstanding
+            self.questions.append(Question("confirm_units", str(units), (
+                f"{units} is more than the {line.outstanding} of {line.sku.code} still due on "
+                f"{self.po.number} (ordered {line.ordered}, {line.received} in). Receive all "
+                f"{units}? The {over} extra are recorded for a manager."
+            )))  # fmt: skip
+        if isinstance(bin, str) and (data.get("create_bin") or "").lower() != bin.lower():
+            self.questions.append(Question("create_bin", bin, (
+                f"There is no bin {bin} yet. Create bin {bin} and put the units there?"
+            )))  # fmt: skip
+        return data
 
 
 class SuggestionFilterForm(CleanForm):

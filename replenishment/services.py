@@ -18,8 +18,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from inventory.exceptions import BinCodeInvalid
 from inventory.models import Bin, Discrepancy, Fact, StockMovement, System
-from inventory.services import discrepancy_record, on_hand_adjust
+from inventory.services import bin_create, discrepancy_record, on_hand_adjust
 from replenishment import selectors
 from replenishment.exceptions import ReceiptRefused, ReplenishmentError
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, Receipt
@@ -254,7 +255,7 @@ class ReceiptOutcome:
 def purchase_order_line_receive(
     *,
     line: PurchaseOrderLine,
-    bin: Bin,
+    bin: Bin | str,
     units: int,
     key: str,
     actor: AbstractBaseUser | None = None,
@@ -267,6 +268,9 @@ def purchase_order_line_receive(
     closed short, is booked (the units are on the shelf) and recorded as a discrepancy.
     Refused, changing nothing: a draft or cancelled order, an inactive bin, a SKU the
     catalog no longer has.
+
+    ``bin`` given as a code is a new location the person confirmed: it is created in the
+    same transaction as the receipt.
     """
     if not key or len(key) > 64:
         raise ReceiptRefused("This form has expired; reload the page and scan again.")
@@ -291,6 +295,11 @@ def purchase_order_line_receive(
     was_closed = po.status == Status.RECEIVED
     if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
         raise ReceiptRefused("Enter how many units you counted (at least 1).", field="units")
+    if isinstance(bin, str):
+        try:
+            bin = bin_create(code=bin)
+        except BinCodeInvalid as error:
+            raise ReceiptRefused(str(error), field="bin") from error
     if not bin.active:
         raise ReceiptRefused(
             f"Bin {bin.code} is inactive; put the units in another bin.", field="bin"

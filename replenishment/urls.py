@@ -28,4 +28,5 @@ urlpatterns = [
     path("receive/", views.receive_start, name="receive-start"),
     path("receive/<str:number>/", views.receive, name="receive"),
     path("receive/<str:number>/receipts/", views.receipt_create, name="receipt-create"),
+    path("receive/<str:number>/bins/", views.receive_bins, name="receive-bins"),
 ]

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
+from inventory import selectors as inventory_selectors
 from inventory.cleaning import page_number
 from replenishment import selectors, services
 from replenishment.exceptions import ReceiptRefused, ReplenishmentError
@@ -292,12 +293,37 @@ def receive_start(request: HttpRequest) -> HttpResponse:
 
 def _receive_context(po: PurchaseOrder, form: ReceiveForm | None = None, **extra) -> dict:
     fresh = ReceiveForm(po=po, initial={"key": _new_key()})
+    line = getattr(form, "cleaned_data", {}).get("sku")
     return {
         "po": po,
         "form": form or fresh,
         "receipts": selectors.receipts_for_po(po=po, limit=10),
+        **_bins_context(line),
         **extra,
     }
+
+
+def _bins_context(line: PurchaseOrderLine | None) -> dict:
+    """Where the scanned SKU lives now, shown beside the bin field."""
+    if not isinstance(line, PurchaseOrderLine):
+        return {"bins_sku": None, "bins": []}
+    bins = inventory_selectors.bins_holding_sku(sku_ids=[line.sku_id])[line.sku_id]
+    return {"bins_sku": line.sku, "bins": bins}
+
+
+@require_GET
+@permission_required(RECEIVE, raise_exception=True)
+def receive_bins(request: HttpRequest, number: str) -> HttpResponse:
+    """The bins of the SKU just scanned on this order (the fragment beside the bin field)."""
+    code = request.GET.get("sku", "").strip()[:64]
+    line = (
+        PurchaseOrderLine.objects.select_related("sku")
+        .filter(po__number=number, sku__code__iexact=code)
+        .first()
+        if code
+        else None
+    )
+    return render(request, "replenishment/receive.html#sku-bins", _bins_context(line))
 
 
 @require_GET
@@ -316,6 +342,9 @@ def receipt_create(request: HtmxHttpRequest, number: str) -> HttpResponse:
     po = get_object_or_404(PurchaseOrder, number=number)
     form = ReceiveForm(request.POST, po=po)
     outcome = None
+    if form.is_valid() and form.questions:
+        # Over what is due, or a new bin: ask first; nothing moves until it is confirmed.
+        return _receive_response(request, po, form=form)
     if form.is_valid():
         try:
             outcome = services.purchase_order_line_receive(
@@ -336,18 +365,23 @@ def receipt_create(request: HtmxHttpRequest, number: str) -> HttpResponse:
         else f"Received {r.units} × {r.line.sku.code} into {r.bin.code}: "
         f"{r.line.received} of {r.line.ordered} now in."
     )
-    if outcome.mismatch and not outcome.replayed:
+    warn = bool(outcome.mismatch) and not outcome.replayed
+    if warn:
         text += f" Recorded for a manager: {outcome.mismatch.detail}"
     if not request.htmx:
-        messages.success(request, text)
+        (messages.warning if warn else messages.success)(request, text)
         return redirect("replenishment:receive", number=po.number)
-    response = _receive_response(request, po, done=text)
+    response = _receive_response(
+        request, po, done=text, done_level="warning" if warn else "success"
+    )
     return trigger_client_event(response, "onHandChanged")
 
 
-def _receive_response(request, po, *, form=None, done="", status=200) -> HttpResponse:
+def _receive_response(
+    request, po, *, form=None, done="", done_level="success", status=200
+) -> HttpResponse:
     po = selectors.purchase_order_with_lines(number=po.number)
-    context = _receive_context(po, form, done=done)
+    context = _receive_context(po, form, done=done, done_level=done_level)
     if request.htmx:
         # htmx swaps only 2xx answers: the errors travel in a 200 beside their fields.
         return render(request, "replenishment/receive.html#receive-panel", context)

@@ -19,6 +19,14 @@ class GradeRefused(ReturnsError):
     """A grade that would break a rule (sellable without a bin, a wrong item restocked, …)."""
 
 
+class BinUnknown(GradeRefused):
+    """No bin has this code yet; a person may confirm creating it (``code``)."""
+
+    def __init__(self, message: str, *, code: str, field: str = "") -> None:
+        super().__init__(message, field=field)
+        self.code = code
+
+
 class ReceiptNotOpen(ReturnsError):
     """The box was confirmed already: its units can no longer change."""
 

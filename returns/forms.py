@@ -42,6 +42,12 @@ class GradeForm(CleanForm):
         error_messages={"required": "Choose sellable (with a bin), damaged or wrong item."},
     )
     bin = forms.CharField(max_length=20, required=False, strip=True)
+    # Ticked to confirm a new bin: carries the code it confirms (another code asks again).
+    create_bin = forms.CharField(max_length=20, required=False, strip=True)
+
+    def creates(self) -> bool:
+        data = self.cleaned_data
+        return bool(data["bin"]) and data["create_bin"].lower() == data["bin"].lower()
 
 
 class MissingForm(CleanForm):

@@ -33,9 +33,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inventory import selectors as shelf_selectors
-from inventory.exceptions import InvalidMovement
+from inventory.exceptions import BinCodeInvalid, InvalidMovement
 from inventory.models import Bin, Discrepancy, Fact, InboxEvent, Sku, StockMovement, System
 from inventory.services import (
+    bin_create,
     discrepancy_record,
     discrepancy_resolve,
     on_hand_adjust,
@@ -51,6 +52,7 @@ from inventory.storefront.base import (
 )
 from returns import conf
 from returns.exceptions import (
+    BinUnknown,
     ConfirmationRefused,
     GradeRefused,
     ReceiptNotOpen,
@@ -387,6 +389,7 @@ class ScanResult:
     unit: ReceiptUnit | None
     message: str
     replayed: bool = False
+    warning: bool = False  # worth a second look: units kept aside as wrong items
 
 
 def _derived_key(*parts: object) -> str:
@@ -426,13 +429,24 @@ def _check_quantity(quantity: int, field: str) -> None:
         raise ReturnsError(f"A quantity is from 1 to {MAX_QUANTITY}.", field=field)
 
 
-def _bin_for_code(code: str, *, field: str = "bin") -> Bin:
+def _bin_for_code(code: str, *, field: str = "bin", create: bool = False) -> Bin:
+    """The bin of this code. One nobody knows is created only when a person confirmed it
+    (``create``); otherwise BinUnknown asks."""
     code = (code or "").strip()
     if not code:
         raise GradeRefused("Scan or type the bin it goes into.", field=field)
     found = Bin.objects.filter(code__iexact=code).first()
+    if found is None and create:
+        try:
+            found = bin_create(code=code)
+        except BinCodeInvalid as error:
+            raise GradeRefused(str(error), field=field) from error
     if found is None:
-        raise GradeRefused(f"There is no bin {code}.", field=field)
+        raise BinUnknown(
+            f"There is no bin {code}.",
+            code=code,
+            field=field,
+        )
     if not found.active:
         raise GradeRefused(f"Bin {found.code} is inactive; choose another bin.", field=field)
     return found
@@ -479,7 +493,9 @@ def receipt_unit_scan(
             note="not on this return", scan_key=scan_key, **common,
         )  # fmt: skip
         return ScanResult(
-            unit, f"{sku.code} is not on return {rma.number}: kept aside as a wrong item."
+            unit,
+            f"{sku.code} is not on return {rma.number}: kept aside as a wrong item.",
+            warning=True,
         )
     free = max(0, _free(receipt=receipt, line=line))
     expected_part = min(free, quantity)
@@ -500,7 +516,7 @@ def receipt_unit_scan(
             f"{line.sku_code}: only {line.expected} expected on {rma.number}; {extra} extra "
             "unit(s) kept aside as wrong items."
         )
-        return ScanResult(unit or extra_unit, message)
+        return ScanResult(unit or extra_unit, message, warning=True)
     return ScanResult(unit, f"{line.sku_code}: now grade it — sellable into a bin, or damaged.")
 
 
@@ -531,14 +547,20 @@ def _grade_waiting_into(
 
 @transaction.atomic
 def receipt_unit_grade(
-    *, unit: ReceiptUnit, grade: str, actor: AbstractBaseUser | None, bin_code: str = ""
+    *,
+    unit: ReceiptUnit,
+    grade: str,
+    actor: AbstractBaseUser | None,
+    bin_code: str = "",
+    create_bin: bool = False,
 ) -> ReceiptUnit:
-    """Grade (or grade again) a unit of an open box: sellable into a bin, damaged, wrong item."""
+    """Grade (or grade again) a unit of an open box: sellable into a bin, damaged, wrong item.
+    A bin code nobody knows is created only with ``create_bin`` (the person confirmed it)."""
     _locked_return(unit.receipt.rma_id)
     unit = ReceiptUnit.objects.select_related("receipt__rma", "line", "sku").get(pk=unit.pk)
     if grade not in (Grade.SELLABLE, Grade.DAMAGED, Grade.WRONG_ITEM):
         raise GradeRefused("Choose sellable (with a bin), damaged or wrong item.", field="grade")
-    found_bin = _bin_for_code(bin_code) if grade == Grade.SELLABLE else None
+    found_bin = _bin_for_code(bin_code, create=create_bin) if grade == Grade.SELLABLE else None
     return _grade(unit=unit, grade=grade, bin=found_bin, field="grade")
 
 

@@ -17,10 +17,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from inventory import selectors as shelf_selectors
 from inventory.cleaning import page_number, whole_number
 from inventory.models import Discrepancy
 from returns import selectors, services
-from returns.exceptions import ReturnsError
+from returns.exceptions import BinUnknown, ReturnsError
 from returns.forms import (
     CloseForm,
     ConfirmForm,
@@ -80,13 +81,23 @@ def receive_find(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "returns/receive_find.html", context)
 
 
+def _units_with_bins(receipt) -> list[ReceiptUnit]:
+    """The open box's units, each with the bins its SKU is in now (shown beside its bin
+    field; one query for them all)."""
+    units = list(selectors.units_for_receipt(receipt=receipt))
+    bins = shelf_selectors.bins_holding_sku(sku_ids=sorted({u.sku_id for u in units if u.sku_id}))
+    for unit in units:
+        unit.bins_here = bins.get(unit.sku_id, [])
+    return units
+
+
 def _receipt_context(rma: ReturnAuthorisation, **extra) -> dict:
     receipt = selectors.open_receipt_for_return(rma=rma)
     return {
         "rma": rma,
         "receipt": receipt,
         "lines": selectors.lines_for_receiving(rma=rma, receipt=receipt),
-        "units": selectors.units_for_receipt(receipt=receipt),
+        "units": _units_with_bins(receipt),
         "boxes": selectors.receipts_for_return(rma=rma)[:20],
         "scan_key": new_key(),
         "missing_key": new_key(),
@@ -100,24 +111,31 @@ def _receipt_response(
     rma: ReturnAuthorisation,
     *,
     notice: str = "",
+    warning: bool = False,
     error: str = "",
     form_name: str = "",
     form=None,
     unit: int | None = None,
+    ask_bin: str = "",
 ) -> HttpResponse:
     """htmx: the receiving panel again (with the notice, or the error beside its field).
-    A plain post: back to the page on success; the page with the error (400) otherwise."""
+    A plain post: back to the page on success; the page with the error (400) otherwise.
+    ``ask_bin``: the unit's bin does not exist yet; the panel asks to create it (200)."""
     failed = bool(error) or (form is not None and bool(form.errors))
-    extra = {"error": error, "error_unit": unit if failed else None}
-    if form_name and failed:
+    extra = {"error": error, "error_unit": unit if failed or ask_bin else None, "ask_bin": ask_bin}
+    if form_name and (failed or ask_bin):
         extra[form_name] = form
+    level = "warning" if warning else "success"
     if request.htmx:
-        context = _receipt_context(rma, notice="" if failed else notice, **extra)
+        context = _receipt_context(
+            rma, notice="" if failed else notice, notice_level=level, **extra
+        )
         return render(request, f"{RECEIPT_TEMPLATE}#receipt-panel", context)
-    if failed:
-        return render(request, RECEIPT_TEMPLATE, _receipt_context(rma, **extra), status=400)
+    if failed or ask_bin:
+        status = 400 if failed else 200
+        return render(request, RECEIPT_TEMPLATE, _receipt_context(rma, **extra), status=status)
     if notice:
-        messages.success(request, notice)
+        messages.add_message(request, messages.WARNING if warning else messages.SUCCESS, notice)
     return redirect("returns:receipt", pk=rma.pk)
 
 
@@ -140,39 +158,46 @@ def receipt_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required(RECEIVE, raise_exception=True)
 def unit_scan(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    rma, form, notice = _return_or_404(pk), ScanForm(request.POST), ""
+    rma, form, notice, warning = _return_or_404(pk), ScanForm(request.POST), "", False
     if form.is_valid():
         data = form.cleaned_data
         try:
-            notice = services.receipt_unit_scan(
+            scanned = services.receipt_unit_scan(
                 rma=rma, code=data["code"], scan_key=data["scan_key"],
                 quantity=data["quantity"], actor=request.user,
-            ).message  # fmt: skip
+            )  # fmt: skip
+            notice, warning = scanned.message, scanned.warning
         except ReturnsError as error:
             form.add_error(_field(form, error, "code"), str(error))
-    return _receipt_response(request, rma, notice=notice, form_name="scan_form", form=form)
+    return _receipt_response(
+        request, rma, notice=notice, warning=warning, form_name="scan_form", form=form
+    )
 
 
 @require_POST
 @permission_required(RECEIVE, raise_exception=True)
 def unit_grade(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     unit = get_object_or_404(ReceiptUnit.objects.select_related("receipt"), pk=pk)
-    form, notice = GradeForm(request.POST), ""
+    form, notice, ask_bin = GradeForm(request.POST), "", ""
     if form.is_valid():
         data = form.cleaned_data
         try:
             graded = services.receipt_unit_grade(
-                unit=unit, grade=data["grade"], bin_code=data["bin"], actor=request.user
-            )
+                unit=unit, grade=data["grade"], bin_code=data["bin"],
+                create_bin=form.creates(), actor=request.user,
+            )  # fmt: skip
             notice = f"{graded.sku_code}: {graded.get_grade_display().lower()}" + (
                 f" into {graded.bin.code}." if graded.bin else "."
             )
+        except BinUnknown as unknown:
+            ask_bin = unknown.code  # nothing changed: ask before creating a location
         except ReturnsError as error:
             form.add_error(_field(form, error, "grade"), str(error))
     rma = _return_or_404(unit.receipt.rma_id)
     return _receipt_response(
-        request, rma, notice=notice, form_name="grade_form", form=form, unit=unit.pk
-    )
+        request, rma, notice=notice, form_name="grade_form", form=form, unit=unit.pk,
+        ask_bin=ask_bin,
+    )  # fmt: skip
 
 
 @require_POST

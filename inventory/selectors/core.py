@@ -60,6 +60,22 @@ def on_hand_for_sku(*, sku: Sku) -> QuerySet[OnHand]:
     )
 
 
+def bins_holding_sku(*, sku_ids: list[int]) -> dict[int, list[OnHand]]:
+    """Where each of these SKUs lives now: its bins holding units, with their quantities, in
+    walk order (one query). Shown beside a put-away's bin field."""
+    found: dict[int, list[OnHand]] = {pk: [] for pk in sku_ids}
+    if not sku_ids:
+        return found
+    rows = (
+        OnHand.objects.filter(sku_id__in=sku_ids, quantity__gt=0)
+        .select_related("bin")
+        .order_by("bin__walk_order", "bin__code")
+    )
+    for row in rows:
+        found[row.sku_id].append(row)
+    return found
+
+
 def on_hand_for_bin(*, bin: Bin) -> QuerySet[OnHand]:
     return OnHand.objects.filter(bin=bin, quantity__gt=0).select_related("sku").order_by("sku")
 
@@ -366,6 +382,80 @@ def demo_orders_recent(*, limit: int = 20) -> QuerySet[DemoOrder]:
         event_id=Concat(OuterRef("number"), Value(":return-opened")),
     )
     return DemoOrder.objects.annotate(return_opened=Exists(returned)).order_by("-id")[:limit]
+
+
+# A job's result keys in words: what each figure counts.
+JOB_RESULT_LABELS = {
+    "storefront": "Storefront",
+    "pages": "Pages read",
+    "ranges": "SKU ranges compared",
+    "skus_compared": "SKUs compared",
+    "skipped_in_flight": "Skipped: a push was in flight",
+    "unknown_skus": "SKUs the shelf does not know",
+    "gaps": "Gaps found (storefront ≠ shelf)",
+    "discrepancies_written": "Discrepancies recorded",
+    "corrected": "Storefront copies corrected",
+    "settled": "Earlier discrepancies settled",
+    "counts_requested": "Counts asked for",
+    "orders_at_risk": "SKUs with orders at risk",
+    "not_yet_counted": "SKUs not yet counted",
+    "held": "Corrections held for review",
+    "points": "Storefront rate-limit points spent",
+    "changed": "Catalog entries changed",
+    "changes": "Changes going live would send",
+    "created": "Created",
+    "updated": "Updated",
+    "unchanged": "Unchanged",
+    "skus": "SKUs to count",
+    "bin_tasks": "Count tasks opened in bins",
+    "find_tasks": "Find-it tasks opened",
+    "already_open": "Count tasks already open",
+    "note": "Note",
+}
+# Keys whose value is a list of rows (an import's report): what those rows are.
+JOB_RESULT_ROW_LABELS = {
+    "corrected": "Rows where the shelf was corrected",
+    "confirmed": "Rows that matched the record",
+    "recount": "Rows sent for a blind recount",
+    "approval": "Rows waiting for a manager's decision",
+    "skipped": "Rows skipped",
+    "rejected": "Rows rejected",
+}
+
+
+@dataclass(frozen=True)
+class ResultFigure:
+    key: str
+    label: str
+    value: object  # a number (a figure), a text, or a list of lines (rows skipped, …)
+
+    @property
+    def is_number(self) -> bool:
+        return isinstance(self.value, int | float) and not isinstance(self.value, bool)
+
+    @property
+    def lines(self) -> list[str]:
+        if not isinstance(self.value, list):
+            return []
+        return [
+            f"row {item['row']}: {item.get('reason', '')}"
+            if isinstance(item, dict) and "row" in item
+            else str(item)
+            for item in self.value
+        ]
+
+
+def job_result_figures(result) -> list[ResultFigure]:
+    """A finished job's result as labelled figures, in words (an unknown key is spelled
+    out: ``foo_bar`` → "Foo bar")."""
+    if not isinstance(result, dict):
+        return []
+
+    def label(key: str, value) -> str:
+        words = JOB_RESULT_ROW_LABELS if isinstance(value, list) else JOB_RESULT_LABELS
+        return words.get(key) or key.replace("_", " ").capitalize()
+
+    return [ResultFigure(key, label(key, value), value) for key, value in result.items()]
 
 
 def jobs_visible_to(*, user) -> QuerySet[Job]:

@@ -24,7 +24,15 @@ from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 
-from inventory.models import AuthorityConflict, Bin, Discrepancy, OnHand, Sku, SyncLog
+from inventory.models import (
+    AuthorityConflict,
+    Bin,
+    Discrepancy,
+    OnHand,
+    Sku,
+    SyncLog,
+    fact_name,
+)
 from inventory.selectors.inbox import inbox_failed_count
 
 SORTS = {
@@ -258,6 +266,52 @@ def discrepancy_notes(*, ids: list[int]) -> dict[int, list[tuple[str, str]]]:
     return notes
 
 
+# Who a discrepancy is between when no second system said anything: each side in words
+# (owner_value, consumer_value, and the reference, e.g. the purchase order).
+BETWEEN = {
+    Discrepancy.Kind.RECEIPT_MISMATCH: "Purchase order {ref} expected {owner}, the shelf received "
+    "{other}",
+    Discrepancy.Kind.COUNT_VARIANCE: "The shelf's record held {owner}, the count found {other}",
+    Discrepancy.Kind.LEDGER_MISMATCH: "The ledger adds up to {owner}, the bin's balance says "
+    "{other}",
+    Discrepancy.Kind.ORDERS_AT_RISK: "The shelf holds {owner}, open orders want {other}",
+    Discrepancy.Kind.RETURN_MISMATCH: "Return {ref}: the shelf counted {owner}, {other} expected",
+    Discrepancy.Kind.GHOST_ROW: "The shelf holds {owner}; nothing supports it",
+}
+
+
+def discrepancy_between(discrepancy: Discrepancy) -> str:
+    """Who disagreed, in words: both systems with what each said, or, with no second system
+    (a purchase order, a count, the ledger), the two sides the discrepancy is between."""
+    d = discrepancy
+
+    def said(value) -> str:
+        return "—" if value is None else str(value)
+
+    owner = d.owner.name if d.owner else "no owner"
+    if d.consumer:
+        return (
+            f"{owner} (owns {fact_name(d.fact)}) says {said(d.owner_value)}, "
+            f"{d.consumer.name} says {said(d.consumer_value)}"
+        )
+    if words := BETWEEN.get(d.kind):
+        return words.format(
+            ref=d.reference or "—", owner=said(d.owner_value), other=said(d.consumer_value)
+        )
+    return f"{owner} (owns {fact_name(d.fact)}) says {said(d.owner_value)}; no other system"
+
+
+def discrepancy_lines(rows) -> list[Discrepancy]:
+    """These discrepancies, each with its whole ``sentence`` (the count-task part included)
+    and who it is ``between``: one query per app that adds notes."""
+    rows = list(rows)
+    notes = discrepancy_notes(ids=[d.pk for d in rows])
+    for d in rows:
+        d.sentence = discrepancy_sentence(d, notes.get(d.pk))
+        d.between = discrepancy_between(d)
+    return rows
+
+
 def discrepancy_sentence(
     discrepancy: Discrepancy, notes: list[tuple[str, str]] | None = None
 ) -> str:
@@ -319,6 +373,8 @@ __all__ = [
     "SORTS",
     "dashboard_charts",
     "dashboard_figures",
+    "discrepancy_between",
+    "discrepancy_lines",
     "discrepancy_notes",
     "discrepancy_sentence",
     "Chart",

@@ -24,7 +24,7 @@ from inventory.services.outbox import outbox_record, push_schedule
 from inventory.services.ownership import authority_enforce, ownership_change
 from inventory.services.push import outbox_prune, storefront_push
 from inventory.services.reconcile import orders_at_risk_check, storefront_reconcile
-from inventory.services.stock import on_hand_adjust, on_hand_transfer
+from inventory.services.stock import bin_create, on_hand_adjust, on_hand_transfer
 
 __all__ = [
     "correction_batch_cancel",
@@ -33,6 +33,7 @@ __all__ = [
     "storefront_go_live",
     "storefront_mode_set",
     "authority_enforce",
+    "bin_create",
     "catalog_apply",
     "catalog_pull",
     "discrepancies_create",

@@ -10,7 +10,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 
-from inventory.exceptions import InsufficientStock, InvalidMovement
+from inventory.exceptions import BinCodeInvalid, InsufficientStock, InvalidMovement
 from inventory.models import (
     Bin,
     OnHand,
@@ -20,6 +20,7 @@ from inventory.models import (
     System,
 )
 from inventory.services.adoption import first_receipt_note
+from inventory.services.imports import BIN_CODE
 from inventory.services.outbox import outbox_record, push_schedule
 
 Kind = StockMovement.Kind
@@ -263,3 +264,26 @@ def on_hand_transfer(
             "its own."
         )
     return moves[0], moves[1]
+
+
+@transaction.atomic
+def bin_create(*, code: str) -> Bin:
+    """A new location, created only after a person confirmed it (a put-away into a bin code
+    nobody knew). Its zone is the code's part before the first "-" (A-14 → A); a manager
+    moves it in the walk later. A code that exists already (in any case) is returned as is.
+    """
+    code = (code or "").strip()
+    if not BIN_CODE.fullmatch(code):
+        raise BinCodeInvalid(
+            f"{code!r} cannot be a bin: use 1–20 letters, digits, '-', '.' or '_'."
+        )
+    if found := Bin.objects.filter(code__iexact=code).first():
+        return found
+    try:
+        with transaction.atomic():
+            return Bin.objects.create(code=code, zone=code.split("-")[0][:20] or code)
+    except IntegrityError:  # the twin request created it first
+        return Bin.objects.get(code=code)
+
+
+bin_create.alters_data = True

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from inventory.models import Discrepancy, Sku, StockMovement, System
+from inventory.models import Bin, Discrepancy, OnHand, Sku, StockMovement, System
 from inventory.selectors import on_hand_total
 from inventory.services import on_hand_adjust
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, Receipt
@@ -289,7 +289,7 @@ def _receive(client, po, htmx=False, **data):
     [
         ({"sku": "NOPE-9"}, "sku", "No SKU NOPE-9 in the catalog"),
         ({"sku": "OTHER-1"}, "sku", "OTHER-1 is not on PO-00042"),
-        ({"bin": "Q-99"}, "bin", "No bin Q-99"),
+        ({"bin": "Q 99"}, "bin", "No bin Q 99, and it cannot be one"),
         ({"bin": "OLD-1"}, "bin", "Bin OLD-1 is inactive"),
         ({"units": "0"}, "units", "greater than or equal to 1"),
         ({"units": "many"}, "units", "Enter a whole number"),
@@ -355,3 +355,60 @@ def test_ghost_rows_button_records_and_lists_them(client, manager_user):
     assert response.redirect_chain[-1][0] == "/discrepancies/?status=open&kind=ghost_row"
     assert "1 ghost rows found: 1 new discrepancies" in response.content.decode()
     assert Discrepancy.objects.filter(kind="ghost_row", sku=sku).count() == 1
+
+
+def test_receiving_more_than_is_due_asks_first_and_books_only_the_confirmed_count(
+    client, staff_user, open_po, bin, sku
+):
+    client.force_login(staff_user)
+    for htmx in (False, True):
+        asked = _receive(client, open_po, htmx=htmx, units="13")
+        assert asked.status_code == 200
+        body = asked.content.decode()
+        assert "13 is more than the 10 of SKU-1 still due on PO-00042" in body
+        assert 'name="confirm_units" value="13"' in body
+    assert not Receipt.objects.exists() and not Discrepancy.objects.exists()
+    # The confirmation carries the count: another count is asked about again.
+    assert (
+        "14 is more than"
+        in _receive(client, open_po, units="14", confirm_units="13").content.decode()
+    )
+    assert not Receipt.objects.exists()
+
+    done = _receive(client, open_po, htmx=True, units="13", confirm_units="13")
+    assert "Received 13 × SKU-1 into A-14: 13 of 10 now in." in done.content.decode()
+    assert 'data-level="warning"' in done.content.decode()
+    assert on_hand_total(sku=sku) == 13
+    assert Discrepancy.objects.get().kind == "receipt_mismatch"
+
+
+def test_a_bin_nobody_knows_is_created_only_when_confirmed(client, staff_user, open_po, sku):
+    client.force_login(staff_user)
+    asked = _receive(client, open_po, htmx=True, bin="Z-99")
+    assert "There is no bin Z-99 yet. Create bin Z-99" in asked.content.decode()
+    assert not Bin.objects.filter(code="Z-99").exists() and not Receipt.objects.exists()
+    assert (
+        "There is no bin Z-98"
+        in _receive(client, open_po, bin="Z-98", create_bin="Z-99").content.decode()
+    )
+
+    _receive(client, open_po, htmx=True, bin="Z-99", create_bin="z-99")
+    created = Bin.objects.get(code="Z-99")
+    assert (created.zone, created.active) == ("Z", True)
+    assert OnHand.objects.get(bin=created, sku=sku).quantity == 4
+
+
+def test_the_receive_page_shows_where_the_scanned_sku_lives(client, staff_user, open_po, sku):
+    client.force_login(staff_user)
+    shelf = System.objects.get(name="shelf")
+    for code, walk, units in (("B-02", 2, 5), ("B-01", 1, 2)):
+        on_hand_adjust(bin=BinFactory(code=code, walk_order=walk), sku=sku, delta=units,
+                       kind="receive", source_system=shelf, source_event_id=code)  # fmt: skip
+    body = client.get(f"/replenishment/receive/{open_po.number}/bins/?sku=sku-1").content.decode()
+    assert "SKU-1 is in: <strong>B-01</strong> (2), <strong>B-02</strong> (5)" in body
+    assert (
+        "is in"
+        not in client.get(
+            f"/replenishment/receive/{open_po.number}/bins/?sku=NOPE"
+        ).content.decode()
+    )

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from inventory.models import Discrepancy, StockMovement
+from inventory.models import Bin, Discrepancy, StockMovement
 from returns import services
 from returns.models import QuarantineItem, ReceiptUnit, ReturnAuthorisation, ReturnReceipt
 from tests.factories import SkuFactory
@@ -134,6 +134,41 @@ def test_receiving_a_box_over_htmx(staff, stocked_bin, sku, rma):
     )
     assert on_hand(stocked_bin, sku) == 11
     assert QuarantineItem.objects.get().quantity == 1
+
+
+def test_grading_into_a_bin_nobody_knows_asks_first_then_creates_it(staff, stocked_bin, sku, rma):
+    post_scan(staff, rma, "SKU-1", **HTMX)
+    unit = ReceiptUnit.objects.get()
+    url = reverse("returns:unit-grade", args=[unit.pk])
+    asked = staff.post(url, {"grade": "sellable", "bin": "Z-99"}, **HTMX).content.decode()
+    assert "There is no bin Z-99 yet." in asked and 'name="create_bin" value="Z-99"' in asked
+    assert "SKU-1 is in: <strong>A-14</strong> (10)" in asked  # where it lives now
+    unit.refresh_from_db()
+    assert unit.grade == "" and not Bin.objects.filter(code="Z-99").exists()
+    # A confirmation of another code asks again.
+    staff.post(url, {"grade": "sellable", "bin": "Z-98", "create_bin": "Z-99"}, **HTMX)
+    assert not Bin.objects.filter(code__in=["Z-98", "Z-99"]).exists()
+
+    done = staff.post(url, {"grade": "sellable", "bin": "Z-99", "create_bin": "z-99"}, **HTMX)
+    assert "SKU-1: sellable into Z-99." in done.content.decode()
+    unit.refresh_from_db()
+    assert unit.bin.code == "Z-99" and unit.bin.zone == "Z"
+
+
+def test_units_beyond_what_is_expected_are_a_warning(staff, stocked_bin, sku, rma):
+    data = {"code": "SKU-1", "scan_key": key(), "quantity": "3"}
+    page = staff.post(reverse("returns:unit-scan", args=[rma.pk]), data, **HTMX).content.decode()
+    assert 'data-level="warning"' in page and "1 extra unit(s) kept aside" in page
+    plain = post_scan(staff, rma, "SKU-1", follow=True).content.decode()
+    assert '<li class="warning" data-level="warning"' in plain
+
+
+def test_a_finished_return_says_so(staff, stocked_bin, sku, rma):
+    for _ in range(2):
+        grade(scan(rma, "SKU-1").unit, "sellable", "A-14")
+    confirm(rma)
+    page = staff.get(f"/returns/{rma.pk}/").content.decode()
+    assert "Return complete" in page and "opens with the first scan" not in page
 
 
 def test_a_double_submitted_confirmation_changes_nothing(staff, stocked_bin, sku, rma):
