@@ -201,3 +201,12 @@ def test_bin_and_sku_pages_link_to_their_labels(client, staff_user, walk):
     pdf = client.get(link.replace("&amp;", "&"))
     assert decoded(pdf.content) == ["cold room 3"]
     assert reverse("inventory:labels-print") + "?sku=MUG-1" in sku_page.text
+
+
+def test_label_format_check_names_an_unknown_setting(settings):
+    from inventory.checks import label_format_known
+
+    assert label_format_known(None) == []
+    settings.ONEFACT_LABEL_FORMAT = "A5"
+    [error] = label_format_known(None)
+    assert error.id == "inventory.E001" and "a4-3x8" in error.hint
