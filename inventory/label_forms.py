@@ -3,7 +3,7 @@
 from django import forms
 
 from inventory.cleaning import CleanForm
-from inventory.labels import LABELS_MAX, code_is_printable, default_format, format_choices
+from inventory.labels import FORMATS, LABELS_MAX, code_refusal, default_format, format_choices
 from inventory.selectors.labels import bin_for_code, bins_for_labels, sku_for_code, walk_position
 
 TOO_MANY = "That is {count:,} labels; one print is at most {most:,}."
@@ -21,8 +21,10 @@ class LabelFormatForm(CleanForm):
         return self.cleaned_data["format"] or default_format().key
 
 
-def _unprintable(code: str) -> str:
-    return f"{code!r} has characters a Code 128 label cannot carry."
+def refusal_of(codes, label_format: str) -> str:
+    """Why one of ``codes`` cannot be a barcode on that format's labels, or ""."""
+    fmt = FORMATS[label_format]
+    return next((why for code in dict.fromkeys(codes) if (why := code_refusal(code, fmt))), "")
 
 
 class BinLabelForm(LabelFormatForm):
@@ -102,8 +104,10 @@ class BinLabelForm(LabelFormatForm):
         field = {"all": "scope", "range": "start"}.get(field, field)
         if len(bins) > LABELS_MAX:
             self.add_error(field, f"That is more than {LABELS_MAX:,} bins; print a smaller part.")
-        elif bad := next((b.code for b in bins if not code_is_printable(b.code)), None):
-            self.add_error(field, _unprintable(bad))
+        elif "format" in self.cleaned_data and (
+            why := refusal_of((b.code for b in bins), self.cleaned_data["format"])
+        ):
+            self.add_error(field, why)
 
 
 class SkuLabelForm(LabelFormatForm):
@@ -117,9 +121,14 @@ class SkuLabelForm(LabelFormatForm):
         code = self.cleaned_data["sku"]
         if (sku := sku_for_code(code=code)) is None:
             raise forms.ValidationError(f"No SKU {code}.")
-        if not code_is_printable(sku.code):
-            raise forms.ValidationError(_unprintable(sku.code))
         return sku
+
+    def clean(self):
+        data = super().clean()
+        sku, label_format = data.get("sku"), data.get("format")
+        if sku and label_format and (why := refusal_of([sku.code], label_format)):
+            self.add_error("sku", why)
+        return data
 
     def clean_copies(self):
         copies = self.cleaned_data["copies"]

@@ -5,7 +5,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from inventory.label_forms import TOO_MANY, BinLabelForm, LabelFormatForm, SkuLabelForm
+from inventory.label_forms import (
+    TOO_MANY,
+    BinLabelForm,
+    LabelFormatForm,
+    SkuLabelForm,
+    refusal_of,
+)
 from inventory.labels import FORMATS, LABELS_MAX, Label, labels_pdf, labels_repeated
 
 PAGE = "inventory/labels_print.html"
@@ -78,6 +84,8 @@ def units_labels(
             form.add_error(None, "There is nothing to label yet.")
         elif total > LABELS_MAX:
             form.add_error(None, TOO_MANY.format(count=total, most=LABELS_MAX))
+        elif why := refusal_of((code for code, _, _ in rows), form.cleaned_data["format"]):
+            form.add_error("format", why)
         else:
             label_format = FORMATS[form.cleaned_data["format"]]
             pdf = labels_pdf(labels=labels_repeated(rows), label_format=label_format, title=title)

@@ -28,6 +28,7 @@ from reportlab.pdfgen.canvas import Canvas
 LABELS_MAX = 5000
 QUIET_MODULES = 10  # Code 128's quiet zone, in modules, on each side of the bars
 MODULE_MAX = 0.5 * mm  # short codes don't get bars wider than this
+MODULE_MIN = 0.125 * mm  # 5 mil: finer bars than this most hand scanners cannot resolve
 CODE_FONT = "Helvetica-Bold"
 CAPTION_FONT = "Helvetica"
 
@@ -96,10 +97,11 @@ class Label:
 
 
 class LabelCodeInvalid(ValueError):
-    def __init__(self, code: str):
+    def __init__(self, code: str, message: str = ""):
         self.code = code
         super().__init__(
-            f"{code!r} cannot be printed as Code 128: only letters, digits, spaces and "
+            message
+            or f"{code!r} cannot be printed as Code 128: only letters, digits, spaces and "
             "ASCII punctuation can."
         )
 
@@ -122,11 +124,23 @@ def code_is_printable(code: str) -> bool:
     return bool(code) and code == code.strip() and all(32 <= ord(c) <= 126 for c in code)
 
 
+def code_refusal(code: str, label_format: LabelFormat) -> str:
+    """Why ``code`` cannot be a barcode on this format's labels, or "" when it can."""
+    if not code_is_printable(code):
+        return str(LabelCodeInvalid(code))
+    if _module(code, label_format) < MODULE_MIN:
+        return (
+            f"{code} is too long for a {label_format.key} label: its bars would be finer than "
+            "a scanner reads. Pick a wider label format."
+        )
+    return ""
+
+
 def labels_pdf(*, labels: Sequence[Label], label_format: LabelFormat, title: str = "") -> bytes:
     """The labels in order, filling each page row by row; one page per label on a roll."""
-    for label in labels:
-        if not code_is_printable(label.code):
-            raise LabelCodeInvalid(label.code)
+    for code in {label.code for label in labels}:
+        if refusal := code_refusal(code, label_format):
+            raise LabelCodeInvalid(code, refusal)
     buffer = io.BytesIO()
     canvas = Canvas(
         buffer, pagesize=(label_format.page_width, label_format.page_height), pageCompression=1
@@ -141,20 +155,28 @@ def labels_pdf(*, labels: Sequence[Label], label_format: LabelFormat, title: str
     return buffer.getvalue()
 
 
+def _pad(fmt: LabelFormat) -> float:
+    return min(fmt.label_width, fmt.label_height) * 0.08
+
+
+def _module(code: str, fmt: LabelFormat) -> float:
+    """The bar module that fits the code and its quiet zones across the label (points)."""
+    modules = Code128(code, barWidth=1, lquiet=0, rquiet=0, quiet=0).width
+    return min(MODULE_MAX, (fmt.label_width - 2 * _pad(fmt)) / (modules + 2 * QUIET_MODULES))
+
+
 def _draw_label(canvas: Canvas, label: Label, fmt: LabelFormat, x: float, y: float) -> None:
     width, height = fmt.label_width, fmt.label_height
-    pad = min(width, height) * 0.08
+    pad = _pad(fmt)
     code_size = _fit_font(label.code, CODE_FONT, width - 2 * pad, min(14.0, height * 0.17))
     caption = _latin1(label.caption)
     caption_size = min(7.0, height * 0.11) if caption else 0.0
     # Bars fill what the text leaves, with ten modules of quiet zone either side.
     bars_bottom = y + pad + code_size * 1.15
     bars_top = y + height - pad - (caption_size * 1.25 if caption else 0)
-    modules = Code128(label.code, barWidth=1, lquiet=0, rquiet=0, quiet=0).width
-    module = min(MODULE_MAX, (width - 2 * pad) / (modules + 2 * QUIET_MODULES))
     bars = Code128(
         label.code,
-        barWidth=module,
+        barWidth=_module(label.code, fmt),
         barHeight=bars_top - bars_bottom,
         quiet=0,
         lquiet=0,

@@ -210,3 +210,18 @@ def test_label_format_check_names_an_unknown_setting(settings):
     settings.ONEFACT_LABEL_FORMAT = "A5"
     [error] = label_format_known(None)
     assert error.id == "inventory.E001" and "a4-3x8" in error.hint
+
+
+def test_sku_labels_refuse_a_code_too_long_for_the_label_but_not_a_wider_one(
+    client, staff_user, db
+):
+    code = "SKU-LONG-CODE-LONG-CODE-ABCDEF"  # 30 characters
+    SkuFactory(code=code)
+    client.force_login(staff_user)
+
+    narrow = _get(client, "sku-labels", sku=code, copies=1, format="2x1in")
+    wide = _get(client, "sku-labels", sku=code, copies=1, format="a4-3x8")
+
+    assert narrow.status_code == 400
+    assert "too long for a 2x1in label" in narrow.context["sku_form"].errors["sku"][0]
+    assert decoded(wide.content) == [code]

@@ -69,3 +69,9 @@ def test_purchase_order_page_links_to_its_labels(client, manager_user, po):
     client.force_login(manager_user)
     page = client.get(reverse("replenishment:purchase-order-detail", args=[po.number]))
     assert _url(po) in page.text
+
+
+def test_receive_page_links_staff_to_the_labels(client, staff_user, po):
+    client.force_login(staff_user)
+    page = client.get(reverse("replenishment:receive", args=[po.number]))
+    assert _url(po) in page.text
