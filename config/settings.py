@@ -207,6 +207,10 @@ CELERY_TIMEZONE = TIME_ZONE
 # ownership table's truth moment for on-hand; the table is what the code reads.
 ONEFACT_TRUTH_MOMENT = env("ONEFACT_TRUTH_MOMENT", default="ship")
 
+# Printed labels: the default format (a4-3x8, letter-3x8, 62x29mm, 2x1in); a print may pick
+# another. inventory.labels.FORMATS lists them.
+ONEFACT_LABEL_FORMAT = env("ONEFACT_LABEL_FORMAT", default="a4-3x8")
+
 # Storefront sync. Pushes are coalesced: commits within this window share one drain.
 ONEFACT_PUSH_COALESCE_SECONDS = env.float("ONEFACT_PUSH_COALESCE_SECONDS", default=0.2)
 ONEFACT_PUSH_KICK_TTL = env.int("ONEFACT_PUSH_KICK_TTL", default=10)

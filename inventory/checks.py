@@ -52,3 +52,21 @@ def password_reset_rate_limit(app_configs, **kwargs) -> list[checks.CheckMessage
             id="inventory.W002",
         )
     ]
+
+
+@checks.register()
+def label_format_known(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """``ONEFACT_LABEL_FORMAT`` names one of the label formats, or printing would fail."""
+    from django.conf import settings
+
+    from inventory.labels import FORMATS
+
+    if settings.ONEFACT_LABEL_FORMAT in FORMATS:
+        return []
+    return [
+        checks.Error(
+            f"ONEFACT_LABEL_FORMAT={settings.ONEFACT_LABEL_FORMAT!r} is not a label format.",
+            hint=f"Use one of: {', '.join(FORMATS)}.",
+            id="inventory.E001",
+        )
+    ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inventory import adoption_views, connect_views, inbox_views, views
+from inventory import adoption_views, connect_views, inbox_views, label_views, views
 
 app_name = "inventory"
 
@@ -75,4 +75,8 @@ urlpatterns = [
     # Storefront events parked after their attempts, for a manager to retry.
     path("inbox/failed/", inbox_views.inbox_failed, name="inbox-failed"),
     path("inbox/<int:pk>/retry/", inbox_views.inbox_retry, name="inbox-retry"),
+    # Printed labels (Code 128 PDFs): the form, bins in walk order, one SKU.
+    path("labels/", label_views.labels_print, name="labels-print"),
+    path("labels/bins/", label_views.bin_labels, name="bin-labels"),
+    path("labels/skus/", label_views.sku_labels, name="sku-labels"),
 ]

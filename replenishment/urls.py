@@ -1,6 +1,6 @@
 from django.urls import path
 
-from replenishment import views
+from replenishment import label_views, views
 
 app_name = "replenishment"
 
@@ -29,4 +29,10 @@ urlpatterns = [
     path("receive/<str:number>/", views.receive, name="receive"),
     path("receive/<str:number>/receipts/", views.receipt_create, name="receipt-create"),
     path("receive/<str:number>/bins/", views.receive_bins, name="receive-bins"),
+    # Labels for a purchase order's units received (a PDF, one label per unit).
+    path(
+        "purchase-orders/<str:number>/labels",
+        label_views.purchase_order_labels,
+        name="purchase-order-labels",
+    ),
 ]

@@ -243,3 +243,18 @@ def receipts_for_return(*, rma: ReturnAuthorisation) -> QuerySet[ReturnReceipt]:
         )
         .order_by("-sequence")
     )
+
+
+def sellable_units_for_labels(*, rma: ReturnAuthorisation) -> list[tuple[str, str, int]]:
+    """``(SKU code, title, units)`` a return's confirmed boxes graded sellable: one label each."""
+    rows = (
+        ReceiptUnit.objects.filter(
+            receipt__rma=rma,
+            receipt__status=ReturnReceipt.Status.CONFIRMED,
+            grade=ReceiptUnit.Grade.SELLABLE,
+        )
+        .values("sku_code", "sku__title")
+        .annotate(units=Sum("quantity"))
+        .order_by("sku_code")
+    )
+    return [(r["sku_code"], r["sku__title"] or "", r["units"]) for r in rows]

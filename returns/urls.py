@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from returns import views
+from returns import label_views, views
 
 app_name = "returns"
 
@@ -25,4 +25,6 @@ urlpatterns = [
     path("quarantine/<int:pk>/write-off/", views.quarantine_write_off, name="quarantine-write-off"),
     path("quarantine/<int:pk>/restock/", views.quarantine_restock, name="quarantine-restock"),
     path("mismatches/<int:pk>/resolve/", views.mismatch_resolve, name="mismatch-resolve"),
+    # Labels for a return's units confirmed sellable (a PDF, one label per unit).
+    path("<int:pk>/labels/", label_views.return_labels, name="return-labels"),
 ]

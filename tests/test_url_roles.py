@@ -19,6 +19,8 @@ STAFF = {
     "driftwalks:count-sheet", "driftwalks:count-submit", "driftwalks:count-found-line",
     "driftwalks:find-task", "driftwalks:find-count", "driftwalks:find-finish",
     "replenishment:receive-start", "replenishment:receive", "replenishment:receipt-create",
+    "inventory:labels-print", "inventory:bin-labels", "inventory:sku-labels",
+    "replenishment:purchase-order-labels", "returns:return-labels",
 }  # fmt: skip
 ADMIN = {"inventory:bin-import", "inventory:sku-import", "inventory:storefront-webhooks-register",
          "inventory:storefront-secrets"}  # fmt: skip
