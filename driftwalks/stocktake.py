@@ -22,7 +22,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from driftwalks.models import CountTask, TaskTrigger
-from driftwalks.services import TRIGGER_RULES, _place_unplaced
+from driftwalks.services import TRIGGER_RULES
+from driftwalks.services.opening import _place_unplaced
 from inventory.models import Discrepancy, OnHand, ShelfEvidence, System
 
 CAUSE = CountTask.Cause.OPENING

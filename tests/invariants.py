@@ -26,7 +26,7 @@ INVARIANTS: list[tuple[str, list[str]]] = [
             "tests/inventory/test_inbound.py::test_replayed_order_events_change_nothing",
             "tests/inventory/test_transfer_replay.py::"
             "test_transfer_create_replay_answers_200_with_the_first_legs",
-            "tests/driftwalks/test_services.py::"
+            "tests/driftwalks/test_counting.py::"
             "test_count_submit_replayed_with_the_same_key_changes_nothing",
         ],
     ),
@@ -45,9 +45,9 @@ INVARIANTS: list[tuple[str, list[str]]] = [
         "A returned unit adds to on-hand only after staff confirm it arrived, in sellable "
         "condition, into a named bin.",
         [
-            "tests/returns/test_services.py::test_scan_and_grade_without_confirmation_add_nothing",
-            "tests/returns/test_services.py::test_damaged_and_missing_grades_add_nothing_on_hand",
-            "tests/returns/test_services.py::"
+            "tests/returns/test_receiving.py::test_scan_and_grade_without_confirmation_add_nothing",
+            "tests/returns/test_receiving.py::test_damaged_and_missing_grades_add_nothing_on_hand",
+            "tests/returns/test_receiving.py::"
             "test_receipt_confirm_restocks_one_sellable_unit_into_its_named_bin",
         ],
     ),

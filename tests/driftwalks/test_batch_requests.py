@@ -9,9 +9,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from driftwalks import services
 from driftwalks.models import CountTask, TaskTrigger, UnplacedRequest
-from driftwalks.services import count_request_receive, count_requests_receive
+from driftwalks.services import count_request_receive, count_requests_receive, opening
 from inventory import hooks
 from inventory.models import Bin, Discrepancy, Fact, Sku
 from inventory.services import discrepancy_record
@@ -193,7 +192,7 @@ def test_batch_meeting_tasks_opened_meanwhile_takes_its_requests_one_by_one(post
         one_by_one.append(threading.current_thread().name)
         return count_request_receive(request)
 
-    monkeypatch.setattr(services, "count_request_receive", single)
+    monkeypatch.setattr(opening, "count_request_receive", single)
     results: dict = {}
 
     def run(name: str) -> None:

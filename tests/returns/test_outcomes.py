@@ -12,6 +12,7 @@ from inventory.services import on_hand_adjust, storefront_push
 from inventory.storefront import adapter_for
 from inventory.storefront.base import Disposition, ReturnDisposition
 from returns import services
+from returns.exceptions import ReturnsError
 from returns.models import ReturnOutcome
 from returns.tasks import send_return_outcomes_task
 from tests.factories import BinFactory, SkuFactory
@@ -144,7 +145,7 @@ def test_a_phone_return_with_no_storefront_keeps_its_outcome_with_the_reason(sto
     confirm(rma)
     outcome = ReturnOutcome.objects.get()
     assert outcome.status == "failed" and "No storefront to tell" in outcome.last_error
-    with pytest.raises(services.ReturnsError, match="no storefront"):
+    with pytest.raises(ReturnsError, match="no storefront"):
         services.return_outcomes_retry(rma=rma)
 
 

@@ -1,19 +1,14 @@
-"""Returns intake services: the restock invariant, grading rules, boxes, quarantine, late."""
-
-from datetime import timedelta
+"""Returns intake services: the invariant."""
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from inventory.models import Discrepancy, StockMovement
 from inventory.selectors import availability_for_sku, ledger_mismatches
 from returns import services
 from returns.exceptions import ConfirmationRefused, GradeRefused, ReturnsError, UnknownCode
 from returns.models import (
-    QuarantineItem,
     ReceiptUnit,
-    ReturnAuthorisation,
     ReturnLine,
     ReturnOutcome,
     ReturnReceipt,
@@ -35,9 +30,6 @@ def mismatches() -> list[str]:
         .order_by("id")
         .values_list("detail", flat=True)
     )
-
-
-# --- the invariant ---------------------------------------------------------------------------
 
 
 def test_return_created_adds_nothing_on_hand(stocked_bin, sku, rma):
@@ -309,141 +301,3 @@ def test_outcomes_are_recorded_per_line_and_disposition(stocked_bin, rma):
     rows = set(ReturnOutcome.objects.values_list("line__line_ref", "disposition", "quantity"))
     assert rows == {("1", "restocked", 1), ("1", "processing_required", 1)}
     assert set(ReturnOutcome.objects.values_list("status", flat=True)) == {"pending"}
-
-
-# --- quarantine and mismatches ---------------------------------------------------------------
-
-
-@pytest.fixture
-def quarantined(stocked_bin, rma):
-    grade(scan(rma, "SKU-1").unit, "damaged")
-    confirm(rma)
-    return QuarantineItem.objects.get()
-
-
-def test_quarantine_write_off_needs_a_reason_and_resolves_the_damage(
-    quarantined, manager_user, stocked_bin, sku
-):
-    with pytest.raises(ReturnsError, match="why"):
-        services.quarantine_write_off(item=quarantined, reason="  ", actor=manager_user)
-    done = services.quarantine_write_off(item=quarantined, reason="torn", actor=manager_user)
-    again = services.quarantine_write_off(item=quarantined, reason="again", actor=manager_user)
-    assert done.status == again.status == "written_off"
-    assert again.reason == "torn"
-    assert held() == 0
-    assert on_hand(stocked_bin, sku) == 10
-    damage = Discrepancy.objects.get()
-    assert (damage.status, damage.resolution, damage.resolved_by) == (
-        "resolved",
-        "decision",
-        manager_user,
-    )
-    assert "torn" in damage.resolution_note
-
-
-def test_quarantine_restock_is_one_return_restock_movement(
-    quarantined, manager_user, stocked_bin, sku
-):
-    services.quarantine_restock(item=quarantined, bin_code="A-14", actor=manager_user)
-    services.quarantine_restock(item=quarantined, bin_code="A-14", actor=manager_user)
-    assert on_hand(stocked_bin, sku) == 11
-    move = StockMovement.objects.get(kind=RESTOCK)
-    assert move.source_event_id == f"return-quarantine:{quarantined.pk}"
-    quarantined.refresh_from_db()
-    assert (quarantined.status, quarantined.bin, quarantined.movement) == (
-        "restocked",
-        stocked_bin,
-        move,
-    )
-    assert Discrepancy.objects.get().status == "resolved"
-
-
-def test_quarantine_restock_needs_a_bin(quarantined, manager_user):
-    with pytest.raises(ReturnsError) as refused:
-        services.quarantine_restock(item=quarantined, bin_code="", actor=manager_user)
-    assert refused.value.field == "bin"
-    assert restocks() == 0
-
-
-def test_mismatch_resolve_needs_a_note_and_leaves_quarantine_to_its_page(
-    quarantined, manager_user, rma
-):
-    damage = Discrepancy.objects.get()
-    with pytest.raises(ReturnsError, match="quarantine"):
-        services.return_mismatch_resolve(discrepancy=damage, note="ok", actor=manager_user)
-    services.receipt_missing_mark(line=rma.lines.get(), quantity=1, scan_key=key(), actor=None)
-    confirm(rma)
-    missing = Discrepancy.objects.filter(detail__contains="missing").get()
-    with pytest.raises(ReturnsError, match="decided"):
-        services.return_mismatch_resolve(discrepancy=missing, note=" ", actor=manager_user)
-    done = services.return_mismatch_resolve(
-        discrepancy=missing, note="customer kept it", actor=manager_user
-    )
-    assert (done.status, done.resolution_note) == ("resolved", "customer kept it")
-
-
-# --- late returns ------------------------------------------------------------------------------
-
-
-def test_returns_flag_late_flags_each_overdue_return_once(rma, monkeypatch):
-    monkeypatch.setenv("ONEFACT_RETURNS_LATE_DAYS", "3")
-    ReturnAuthorisation.objects.filter(pk=rma.pk).update(
-        created_at=timezone.now() - timedelta(days=4)
-    )
-    assert services.returns_flag_late() == 1
-    assert services.returns_flag_late() == 0
-    rma.refresh_from_db()
-    assert rma.late_flagged_at is not None
-    (detail,) = mismatches()
-    assert "2 of 2 unit(s) not arrived 3 days after" in detail
-
-
-def test_returns_flag_late_leaves_recent_and_complete_returns_alone(rma, monkeypatch):
-    monkeypatch.setenv("ONEFACT_RETURNS_LATE_DAYS", "3")
-    assert services.returns_flag_late() == 0
-    ReturnAuthorisation.objects.filter(pk=rma.pk).update(
-        created_at=timezone.now() - timedelta(days=10),
-        status="complete",
-        completed_at=timezone.now(),
-    )
-    assert services.returns_flag_late() == 0
-    assert not Discrepancy.objects.exists()
-
-
-# --- phone returns -------------------------------------------------------------------------------
-
-
-def test_return_create_by_hand_records_the_lines_once(sku, manager_user, storefront):
-    creation_key = key()
-    made = services.return_create_by_hand(
-        order_ref="D-1001", customer_name="Grace", lines=[("sku-1", 2, "broken")],
-        creation_key=creation_key, actor=manager_user,
-    )  # fmt: skip
-    again = services.return_create_by_hand(
-        order_ref="D-1001", customer_name="Grace", lines=[("SKU-1", 2, "broken")],
-        creation_key=creation_key, actor=manager_user,
-    )  # fmt: skip
-    assert made.pk == again.pk and made.number == f"PH-{made.pk}"
-    assert (made.origin, made.storefront, made.created_by) == ("phone", storefront, manager_user)
-    assert list(made.lines.values_list("sku_code", "expected", "reason")) == [
-        ("SKU-1", 2, "broken")
-    ]
-    assert restocks() == 0
-
-
-@pytest.mark.parametrize(
-    ("order_ref", "lines", "message"),
-    [
-        ("", [("SKU-1", 1, "")], "Name the order"),
-        ("D-1", [], "at least one line"),
-        ("D-1", [("NOPE", 1, "")], "Not in the catalog: NOPE"),
-        ("D-1", [("SKU-1", 0, "")], "from 1 to"),
-    ],
-)
-def test_return_create_by_hand_refuses_bad_input(sku, manager_user, order_ref, lines, message):
-    with pytest.raises(ReturnsError, match=message):
-        services.return_create_by_hand(
-            order_ref=order_ref, customer_name="", lines=lines, creation_key=key(),
-            actor=manager_user,
-        )  # fmt: skip
-    assert not ReturnAuthorisation.objects.exists()

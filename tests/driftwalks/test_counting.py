@@ -1,32 +1,23 @@
-"""Drift-walk services against the real database: opening, counting, recounts, decisions."""
-
-from datetime import timedelta
+"""Drift-walk services against the real database: counting."""
 
 import pytest
-from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from driftwalks import conf
 from driftwalks.exceptions import CountRefused
-from driftwalks.models import Count, CountTask, TaskTrigger, UnplacedRequest
+from driftwalks.models import Count, CountTask
 from driftwalks.services import (
     CountLine,
     count_submit,
-    count_task_cancel,
     count_task_decide,
-    count_task_open_manual,
     count_tasks_assign,
-    count_tasks_escalate,
-    walk_start,
 )
 from inventory.models import Fact, OnHand, StockMovement
-from inventory.services import discrepancy_record, shelf_evidence_record
+from inventory.services import discrepancy_record
 from tests.driftwalks.factories import count, move, open_task
-from tests.factories import BinFactory, SkuFactory, UserFactory
+from tests.factories import BinFactory, SkuFactory
 
 Kind = StockMovement.Kind
 Status = CountTask.Status
-pytestmark = pytest.mark.django_db
 
 
 def _balance(bin, sku) -> int:
@@ -48,115 +39,6 @@ def _gap(sku, bin=None, detail="storefront says 4, shelf says 10", kind="storefr
         request_count=True,
         trigger="reconciliation",
     )
-
-
-# --- opening -------------------------------------------------------------------------------
-
-
-def test_count_request_opens_a_high_priority_task_due_today_with_its_discrepancy(stocked_bin, sku):
-    gap = _gap(sku)
-    task = CountTask.objects.get()
-    assert (task.bin, task.sku, task.status) == (stocked_bin, sku, Status.OPEN)
-    assert (task.priority, task.due_on) == (CountTask.Priority.HIGH, timezone.localdate())
-    assert task.cause == "reconciliation" and task.reason == gap.detail
-    assert list(task.triggers.values_list("discrepancy", flat=True)) == [gap.pk]
-
-
-def test_two_triggers_for_one_bin_open_one_task(stocked_bin, sku):
-    first = _gap(sku)
-    second = _gap(sku, bin=stocked_bin, kind="ledger_mismatch", detail="ledger adds up to 9")
-    task = CountTask.objects.get()
-    assert sorted(t.discrepancy_id for t in task.triggers.all()) == [first.pk, second.pk]
-    # Replaying the same discrepancy's request attaches nothing new.
-    from inventory import hooks
-
-    hooks.request_count(
-        hooks.CountRequest(
-            sku=sku, bins=[stocked_bin], reason="again", discrepancy=first, trigger="reconciliation"
-        )
-    )
-    assert CountTask.objects.count() == 1 and TaskTrigger.objects.count() == 2
-
-
-def test_later_trigger_only_makes_a_task_more_urgent(stocked_bin, sku):
-    later = timezone.localdate() + timedelta(days=5)
-    task = open_task(stocked_bin, sku, priority=CountTask.Priority.LOW, due_on=later)
-    _gap(sku)  # reconciliation: high, due today
-    task.refresh_from_db()
-    assert (task.priority, task.due_on) == (CountTask.Priority.HIGH, timezone.localdate())
-    open_task(stocked_bin, sku, priority=CountTask.Priority.LOW, due_on=later)
-    task.refresh_from_db()
-    assert (task.priority, task.due_on) == (CountTask.Priority.HIGH, timezone.localdate())
-
-
-def test_count_request_without_bins_counts_the_bins_that_ever_held_the_sku(stocked_bin, sku):
-    move(stocked_bin, sku, -10, Kind.SHIP)  # the bin is empty now; its row remains
-    other = BinFactory(code="B-02")
-    move(other, sku, 3)
-    move(other, sku, -3, Kind.SHIP)
-    from inventory import hooks
-
-    hooks.request_count(
-        hooks.CountRequest(sku=sku, bins=[], reason="short pick", trigger="short_fulfilment")
-    )
-    assert sorted(CountTask.objects.values_list("bin__code", flat=True)) == ["A-14", "B-02"]
-
-
-def test_count_request_for_a_sku_no_bin_ever_held_opens_a_find_task(stocked_bin, manager_user):
-    ghost = SkuFactory(code="GHOST-1")
-    gap = _gap(ghost)
-    task = CountTask.objects.get()
-    assert (task.bin, task.sku, task.status) == (None, ghost, Status.OPEN)
-    assert list(task.triggers.values_list("discrepancy", flat=True)) == [gap.pk]
-    assert not UnplacedRequest.objects.exists()
-    gap.refresh_from_db()
-    assert gap.status == "open" and gap.count_requested_at is not None
-
-
-def test_count_task_open_manual_opens_every_sku_the_bin_holds(stocked_bin, sku, manager_user):
-    other = SkuFactory(code="SKU-2")
-    move(stocked_bin, other, 4)
-    tasks = count_task_open_manual(
-        bin=stocked_bin,
-        sku=None,
-        priority=1,
-        due_on=timezone.localdate(),
-        actor=manager_user,
-        note="audit",
-    )
-    assert [t.sku.code for t in tasks] == ["SKU-1", "SKU-2"]
-    assert tasks[0].reason == "Asked for by manager-t: audit"
-    empty = BinFactory(code="Z-99")
-    with pytest.raises(CountRefused, match="holds nothing on record"):
-        count_task_open_manual(
-            bin=empty, sku=None, priority=1, due_on=timezone.localdate(), actor=manager_user
-        )
-
-
-def test_database_allows_one_unfinished_task_per_bin_and_sku(stocked_bin, sku):
-    open_task(stocked_bin, sku)
-    with pytest.raises(IntegrityError), transaction.atomic():
-        CountTask.objects.create(
-            bin=stocked_bin, sku=sku, cause="manual", reason="twice", due_on=timezone.localdate()
-        )
-
-
-def test_database_refuses_closing_a_task_without_a_count_or_a_reasoned_decision(
-    stocked_bin, sku, manager_user
-):
-    task = open_task(stocked_bin, sku)
-    now = timezone.now()
-    with pytest.raises(IntegrityError), transaction.atomic():
-        CountTask.objects.filter(pk=task.pk).update(status="closed", closed_at=now)
-    with pytest.raises(IntegrityError), transaction.atomic():
-        CountTask.objects.filter(pk=task.pk).update(
-            status="cancelled", closed_at=now, decided_by=manager_user
-        )
-    with pytest.raises(IntegrityError), transaction.atomic():
-        CountTask.objects.filter(pk=task.pk).update(status="cancelled", decision_reason="why")
-
-
-# --- counting ------------------------------------------------------------------------------
 
 
 def test_count_within_tolerance_applies_a_count_adjust_and_resolves_the_discrepancy(
@@ -429,99 +311,3 @@ def test_a_gap_of_a_sku_in_two_bins_resolves_when_both_are_counted(sku, staff_us
 def test_tolerance_is_configurable(stocked_bin, sku, staff_user, monkeypatch):
     monkeypatch.setattr(conf, "TOLERANCE_UNITS", 0)
     assert count(open_task(stocked_bin, sku), 9, staff_user).outcome == "recount"
-
-
-# --- walks, assignment, escalation ---------------------------------------------------------
-
-
-def test_walk_start_pulls_the_oldest_due_tasks_and_never_a_recount_of_ones_own_count(
-    sku, staff_user, other_staff
-):
-    today = timezone.localdate()
-    tasks = [open_task(BinFactory(), sku, due_on=today + timedelta(days=d)) for d in (3, 1, 2)]
-    counted = SkuFactory()
-    shelf_evidence_record(skus=[counted], kind="count")  # known: the count rules apply
-    mine = open_task(BinFactory(), counted, due_on=today)  # the most urgent
-    count(mine, 5, staff_user)  # 5 where the record has none: a recount by someone else
-    assert walk_start(user=staff_user, size=2) == 2
-    assert set(CountTask.objects.filter(assignee=staff_user).values_list("pk", flat=True)) == {
-        tasks[1].pk,
-        tasks[2].pk,
-    }
-    assert walk_start(user=staff_user, size=2) == 0  # the walk is full
-    assert walk_start(user=other_staff, size=10) == 2  # task 0 and the recount of mine
-    assert CountTask.objects.get(pk=mine.pk).assignee == other_staff
-
-
-def test_count_tasks_assign_refuses_a_recount_to_the_first_counter(
-    stocked_bin, sku, staff_user, other_staff, manager_user
-):
-    task = open_task(stocked_bin, sku)
-    count(task, 1, staff_user)
-    with pytest.raises(CountRefused, match="needs someone else"):
-        count_tasks_assign(task_ids=[task.pk], assignee=staff_user, actor=manager_user)
-    assert count_tasks_assign(task_ids=[task.pk], assignee=other_staff, actor=manager_user) == 1
-    with pytest.raises(CountRefused, match="may not count"):
-        count_tasks_assign(
-            task_ids=[task.pk], assignee=UserFactory(username="nobody"), actor=manager_user
-        )
-
-
-def test_count_tasks_escalate_marks_overdue_tasks_once_and_raises_priority(stocked_bin, sku):
-    yesterday = timezone.localdate() - timedelta(days=1)
-    task = open_task(stocked_bin, sku, priority=CountTask.Priority.LOW, due_on=yesterday)
-    fresh = open_task(BinFactory(), sku)
-    assert count_tasks_escalate() == 1
-    task.refresh_from_db()
-    assert task.escalated_at is not None and task.priority == CountTask.Priority.NORMAL
-    assert count_tasks_escalate() == 0  # each task once
-    task.refresh_from_db()
-    assert task.priority == CountTask.Priority.NORMAL
-    assert CountTask.objects.get(pk=fresh.pk).escalated_at is None
-
-
-def test_count_request_naming_no_sku_counts_everything_in_the_bins(stocked_bin, sku):
-    from inventory import hooks
-
-    move(stocked_bin, SkuFactory(code="SKU-2"), 3)
-    hooks.request_count(
-        hooks.CountRequest(sku=None, bins=[stocked_bin], reason="ghost row", trigger="ghost_row")
-    )
-    assert sorted(CountTask.objects.values_list("sku__code", "cause")) == [
-        ("SKU-1", "ghost_row"),
-        ("SKU-2", "ghost_row"),
-    ]
-    hooks.request_count(hooks.CountRequest(sku=None, bins=[BinFactory()], reason="empty bin"))
-    assert UnplacedRequest.objects.get().sku is None
-
-
-def test_count_task_cancel_is_a_reasoned_decision(stocked_bin, sku, manager_user, staff_user):
-    gap = _gap(sku)
-    task = CountTask.objects.get()
-    with pytest.raises(CountRefused, match="needs a reason"):
-        count_task_cancel(task=task, reason=" ", actor=manager_user)
-    count_task_cancel(task=task, reason="Bin A-14 was emptied for repair", actor=manager_user)
-    task.refresh_from_db()
-    assert (task.status, task.decided_by, task.closing_count) == (
-        Status.CANCELLED,
-        manager_user,
-        None,
-    )
-    gap.refresh_from_db()
-    assert (gap.status, gap.resolution) == ("resolved", "decision")
-    assert "emptied for repair" in gap.resolution_note
-    assert _balance(stocked_bin, sku) == 10
-    with pytest.raises(CountRefused, match="cannot be closed without a count"):
-        count_task_cancel(task=task, reason="again", actor=manager_user)
-    with pytest.raises(CountRefused, match="already counted"):
-        count(task, 10, staff_user)
-
-
-def test_a_correction_reaches_the_outbox_for_the_storefront(stocked_bin, sku, staff_user):
-    from inventory.models import OutboxEntry
-
-    before = OutboxEntry.objects.filter(sku=sku).count()
-    count(open_task(stocked_bin, sku), 9, staff_user)
-    assert OutboxEntry.objects.filter(sku=sku).count() == before + 1  # the push is owed
-    count(open_task(stocked_bin, sku), 9, staff_user)  # confirms the record: nothing owed
-    assert OutboxEntry.objects.filter(sku=sku).count() == before + 1
