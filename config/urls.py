@@ -39,6 +39,8 @@ accounts = [
     ),
 ]
 
+handler403 = "inventory.denied_views.permission_denied"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),

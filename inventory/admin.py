@@ -2,6 +2,7 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import render
 
 from inventory import services
@@ -134,12 +135,31 @@ class OwnershipForm(forms.ModelForm):
         cleaned = super().clean()
         if self.instance.fact == "on_hand" and not cleaned.get("truth_moment"):
             self.add_error("truth_moment", "On-hand needs a truth moment: ship or order.")
+        if "owner" in cleaned and "consumers" in cleaned:
+            # The rule lives in the service (every write path runs it); here it only puts
+            # each message at its field before anything is saved.
+            try:
+                services.ownership_validate(
+                    fact=self.instance.fact,
+                    owner=cleaned["owner"],
+                    consumers=cleaned["consumers"],
+                )
+            except ValidationError as error:
+                self.add_error(None, error)
         return cleaned
 
 
-class OwnershipChangeInline(admin.TabularInline):
+class OwnershipChangeSentence:
+    """The change as its sentence (``OwnershipChange.sentence``), on every admin screen."""
+
+    @admin.display(description="change")
+    def change_sentence(self, change: OwnershipChange) -> str:
+        return change.sentence()
+
+
+class OwnershipChangeInline(OwnershipChangeSentence, admin.TabularInline):
     model = OwnershipChange
-    fields = ["changed_at", "changed_by", "before", "after", "reason"]
+    fields = ["change_sentence"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -147,6 +167,9 @@ class OwnershipChangeInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("ownership", "changed_by")
 
 
 @admin.register(Ownership)
@@ -180,9 +203,14 @@ class OwnershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(OwnershipChange)
-class OwnershipChangeAdmin(ReadOnlyAdmin):
-    list_display = ["changed_at", "ownership", "changed_by", "reason"]
+class OwnershipChangeAdmin(OwnershipChangeSentence, ReadOnlyAdmin):
+    """Each row shows its own change (before → after), never today's owner."""
+
+    list_display = ["changed_at", "change_sentence"]
+    list_filter = ["ownership__fact"]
     list_select_related = ["ownership", "changed_by"]
+    fields = ["changed_at", "change_sentence"]
+    readonly_fields = fields
 
 
 @admin.register(AuthorityConflict)

@@ -26,6 +26,25 @@ OWNERSHIP = {
     "in_transit": ("replenishment", ["shelf"]),
 }
 
+# Why each default is the default: the reason of the seeded audit row, in words.
+DEFAULT_REASONS = {
+    "on_hand": "OneFact's default: the shelf owns on-hand, because units are counted where "
+    "they sit; the storefront and replenishment mirror it.",
+    "catalog": "OneFact's default: the storefront owns the catalog (SKUs, titles, active "
+    "flag), where it is edited; the shelf and replenishment mirror it.",
+    "order": "OneFact's default: orders are placed in the storefront, so it owns them; the "
+    "shelf mirrors them as commitments.",
+    "refund": "OneFact's default: the storefront owns refunds, since it pays them; returns "
+    "intake only reads them.",
+    "restock": "OneFact's default: the shelf decides whether a returned unit is sellable "
+    "again, since that is where it is inspected; the storefront mirrors it.",
+    "price": "OneFact's default: the pricing engine owns prices; the storefront shows them.",
+    "in_transit": "OneFact's default: replenishment owns purchase orders in transit, since "
+    "it places them; the shelf mirrors them until they are received.",
+}
+# The reason the seeded rows had before (migration 0015 rewrites it into the words above).
+OLD_SEED_REASON = "Defaults from DESIGN.md (initial migration)."
+
 
 def seed_ownership(apps, schema_editor=None):
     using = schema_editor.connection.alias if schema_editor is not None else "default"
@@ -56,7 +75,7 @@ def seed_ownership(apps, schema_editor=None):
                     "consumers": sorted(consumers),
                     "truth_moment": truth_moment,
                 },
-                reason="Defaults from DESIGN.md (initial migration).",
+                reason=DEFAULT_REASONS[fact],
             )
 
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Abs, Coalesce
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 
 class Fact(models.TextChoices):
@@ -175,7 +175,54 @@ class OwnershipChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.ownership.fact} changed by {self.changed_by} at {self.changed_at:%Y-%m-%d}"
+        return f"{self.ownership.fact}, {self.actor_label}, {self.when_label}"
+
+    @property
+    def actor_label(self) -> str:
+        """Who made the change, in words: "by admin", or "by the system" (a migration)."""
+        return f"by {self.changed_by.get_username()}" if self.changed_by_id else "by the system"
+
+    @property
+    def when_label(self) -> str:
+        """When, in local time: "7 Dec 14:52" (the year too when it is not this year's)."""
+        if self.changed_at is None:
+            return "not saved yet"
+        local = timezone.localtime(self.changed_at)
+        this_year = local.year == timezone.localtime().year
+        return dateformat.format(local, "j M H:i" if this_year else "j M Y H:i")
+
+    def sentence(self) -> str:
+        """The change as one sentence, the same on every screen that lists it.
+
+        "Price: owner pricing → storefront; consumers unchanged; by admin, 7 Dec 14:52: why".
+        Reads only this row (``ownership`` and ``changed_by`` are to be select_related).
+        """
+        before, after = self.before or {}, self.after or {}
+        seeded = not before
+        parts = []
+        b_owner, a_owner = before.get("owner"), after.get("owner")
+        if seeded:
+            parts.append(f"owner {a_owner or 'none'}")
+        elif b_owner == a_owner:
+            parts.append(f"owner unchanged ({a_owner or 'none'})")
+        else:
+            parts.append(f"owner {b_owner or 'none'} → {a_owner or 'none'}")
+        b_cons, a_cons = set(before.get("consumers", [])), set(after.get("consumers", []))
+        if seeded:
+            parts.append(f"consumers {', '.join(sorted(a_cons))}" if a_cons else "no consumers")
+        elif b_cons == a_cons:
+            parts.append("consumers unchanged")
+        else:
+            moved = [f"{name} added" for name in sorted(a_cons - b_cons)]
+            moved += [f"{name} removed" for name in sorted(b_cons - a_cons)]
+            parts.append(f"consumers: {', '.join(moved)}")
+        b_moment, a_moment = before.get("truth_moment", ""), after.get("truth_moment", "")
+        if seeded and a_moment:
+            parts.append(f"truth moment {a_moment}")
+        elif not seeded and b_moment != a_moment:
+            parts.append(f"truth moment {b_moment or 'none'} → {a_moment or 'none'}")
+        fact = self.ownership.get_fact_display().split(" (")[0]
+        return f"{fact}: {'; '.join(parts)}; {self.actor_label}, {self.when_label}: {self.reason}"
 
 
 class SyncModeChange(models.Model):

@@ -21,7 +21,11 @@ from inventory.services.inbound import (
 )
 from inventory.services.jobs import job_start
 from inventory.services.outbox import outbox_record, push_schedule
-from inventory.services.ownership import authority_enforce, ownership_change
+from inventory.services.ownership import (
+    authority_enforce,
+    ownership_change,
+    ownership_validate,
+)
 from inventory.services.push import outbox_prune, storefront_push
 from inventory.services.reconcile import orders_at_risk_check, storefront_reconcile
 from inventory.services.stock import bin_create, on_hand_adjust, on_hand_transfer
@@ -49,6 +53,7 @@ __all__ = [
     "outbox_prune",
     "outbox_record",
     "ownership_change",
+    "ownership_validate",
     "push_schedule",
     "storefront_push",
     "storefront_reconcile",

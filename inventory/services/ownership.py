@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from inventory.exceptions import InvalidMovement, NotOwner
@@ -25,6 +26,27 @@ def _ownership_snapshot(ownership: Ownership) -> dict[str, Any]:
     }
 
 
+def ownership_validate(*, fact: str, owner: System | None, consumers: Iterable[System]) -> None:
+    """The rule of the ownership table: every fact has one owner, and it is not a consumer.
+
+    Raises ``ValidationError`` keyed by field (``owner``, ``consumers``), so the admin form
+    shows each message at its field; ``ownership_change`` calls it on every write.
+    """
+    label = Fact(fact).label.split(" (")[0] if fact in Fact.values else fact
+    errors: dict[str, str] = {}
+    if owner is None:
+        errors["owner"] = (
+            f"{label} needs an owner: pick the one system whose word is the truth for it."
+        )
+    elif any(c.pk == owner.pk for c in consumers):
+        errors["consumers"] = (
+            f"{owner.name} owns {label.lower()}, so it cannot also consume it: "
+            f"untick {owner.name} in the consumers."
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def ownership_change(
     *,
@@ -35,10 +57,16 @@ def ownership_change(
     reason: str,
     actor: AbstractBaseUser | None,
 ) -> OwnershipChange:
-    """Change who owns a fact (and who consumes it); the change is audited with its reason."""
+    """Change who owns a fact (and who consumes it); the change is audited with its reason.
+
+    Refused (``ValidationError``, nothing saved) when it would leave the fact without an
+    owner or list the owner among its consumers: see ``ownership_validate``.
+    """
     reason = (reason or "").strip()
     if not reason:
         raise InvalidMovement("Every change to the ownership table needs a reason.")
+    consumers = list(consumers)
+    ownership_validate(fact=ownership.fact, owner=owner, consumers=consumers)
     locked = Ownership.objects.select_for_update().get(pk=ownership.pk)
     if locked.fact != Fact.ON_HAND:
         truth_moment = ""
