@@ -59,18 +59,21 @@ def label_indexes(n: int, most: int = MAX_X_LABELS) -> list[int]:
 
 
 def _path(points: list[tuple[float, float] | None]) -> str:
-    """A line broken at every missing point; a lone point is a dot (round caps)."""
+    """A line broken at every missing point (a new ``M``), never joined across a gap."""
     parts, pen_down = [], False
     for point in points:
         if point is None:
             pen_down = False
             continue
-        x, y = point
-        parts.append(f"{'L' if pen_down else 'M'}{x:.2f} {y:.2f}")
-        if not pen_down:
-            parts.append("h0")
+        parts.append(f"{'L' if pen_down else 'M'}{point[0]:.2f} {point[1]:.2f}")
         pen_down = True
     return " ".join(parts)
+
+
+def _dots(points: list[tuple[float, float] | None]) -> str:
+    """A dot on every point with data (zero-length segments with round caps), so a day
+    alone between gaps shows too."""
+    return " ".join(f"M{p[0]:.2f} {p[1]:.2f}h0" for p in points if p is not None)
 
 
 def render(chart) -> SafeString:
@@ -107,11 +110,13 @@ def render(chart) -> SafeString:
                 )
                 base[i] += v
         else:
-            d = _path([None if v is None else (x(i), y(v)) for i, v in enumerate(values)])
-            if d:
-                shapes.append(f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="2.5" '
-                              'stroke-linecap="round" stroke-linejoin="round" '
-                              'vector-effect="non-scaling-stroke"/>')  # fmt: skip
+            points = [None if v is None else (x(i), y(v)) for i, v in enumerate(values)]
+            if any(points):
+                for css, d, width in (("line", _path(points), 2.5), ("dots", _dots(points), 7)):
+                    shapes.append(f'<path class="chart-{css}" d="{d}" fill="none" '
+                                  f'stroke="{colour}" stroke-width="{width}" '
+                                  'stroke-linecap="round" stroke-linejoin="round" '
+                                  'vector-effect="non-scaling-stroke"/>')  # fmt: skip
     for i, day in enumerate(days):  # one hover target per day, saying what it holds
         said = [(label, values[i]) for label, values in series.items()]
         if all(v is None for _, v in said):

@@ -83,8 +83,10 @@ def _boxes(page, selector: str) -> list[dict]:
 
 
 def _overlap(a: dict, b: dict) -> bool:
-    return a["left"] < b["right"] and b["left"] < a["right"] and (
-        a["top"] < b["bottom"] and b["top"] < a["bottom"]
+    return (
+        a["left"] < b["right"]
+        and b["left"] < a["right"]
+        and (a["top"] < b["bottom"] and b["top"] < a["bottom"])
     )
 
 
@@ -127,7 +129,9 @@ def test_a_day_without_data_is_a_gap_not_a_zero(shop, open_page, viewport):
     assert missing.count() == 12  # only today and three days ago had a live push
     plot = chart.locator(".chart-plot").bounding_box()
     # Every drawn vertex sits on a day with data, none on the zero line.
-    for d in chart.locator("path").evaluate_all("ps => ps.map(p => p.getAttribute('d'))"):
+    for d in chart.locator("path.chart-line").evaluate_all(
+        "ps => ps.map(p => p.getAttribute('d'))"
+    ):
         points = [(float(x), float(y)) for x, y in re.findall(r"[ML]([\d.]+) ([\d.]+)", d)]
         assert len(points) == 2 and d.count("M") == 2, d  # two runs, a gap between
         assert all(y < 100 for _, y in points), d
@@ -193,7 +197,7 @@ def test_the_seeded_dashboard_fits_both_screens_for_the_readme(live_server, brow
     shelf, storefront = System.objects.get(name="shelf"), System.objects.get(name="storefront")
     held = StockMovement.objects.filter(source_event_id__startswith="seed:").order_by("id")[:6]
     for n, movement in enumerate(held):
-        on_hand_adjust(bin=movement.on_hand.bin, sku=movement.on_hand.sku, delta=1,
+        on_hand_adjust(bin=movement.bin, sku=movement.sku, delta=1,
                        kind=StockMovement.Kind.RECEIVE, source_system=shelf,
                        source_event_id=f"readme-{n}")  # fmt: skip
         storefront_push(storefront=storefront)

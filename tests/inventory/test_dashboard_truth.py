@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from driftwalks import dashboard as driftwalks_dashboard
 from inventory.charts import duration_display, label_indexes, nice_top, render
-from inventory.models import Discrepancy, StockMovement, SyncLog
+from inventory.models import DemoLevel, Discrepancy, StockMovement, SyncLog
 from inventory.selectors import (
     Chart,
     dashboard_breakdowns,
@@ -72,14 +72,14 @@ def test_the_sync_lag_chart_draws_live_pushes_and_leaves_days_without_one_as_gap
     assert chart.note == "Not counted as lag: 1 first push of a SKU"
 
 
-def test_a_skus_first_push_is_kept_apart_from_later_live_pushes(shopify, shelf, bin):
+def test_a_skus_first_push_is_kept_apart_from_later_live_pushes(storefront, shelf, bin):
     mug = SkuFactory(code="MUG-1")
-    shopify.fake.add_product("Mug", [("MUG-1", 0)])
+    DemoLevel.objects.create(sku_code="MUG-1", quantity=0)  # the demo storefront, in-process
     move = dict(bin=bin, sku=mug, kind=StockMovement.Kind.RECEIVE, source_system=shelf)
     on_hand_adjust(delta=4, source_event_id="r-1", **move)
-    storefront_push(storefront=shopify)
+    storefront_push(storefront=storefront)
     on_hand_adjust(delta=2, source_event_id="r-2", **move)
-    storefront_push(storefront=shopify)
+    storefront_push(storefront=storefront)
     kinds = list(SyncLog.objects.filter(sku=mug).order_by("id").values_list("kind", flat=True))
     assert kinds == [SyncLog.Kind.FIRST, SyncLog.Kind.LIVE]
 
@@ -115,9 +115,11 @@ def _chart(values, kind="line"):
 
 def test_a_line_breaks_at_missing_days_instead_of_dropping_to_zero():
     html = str(render(_chart([100, 120, None, None, 90, None, 110])))
-    d = html.split(' d="')[1].split('"')[0]
-    assert d.count("M") == 3  # three runs: days 1-2, day 5, day 7
-    assert " 100.00" not in d  # nothing drawn on the zero line
+    line = html.split('class="chart-line" d="')[1].split('"')[0]
+    assert line.count("M") == 3  # three runs: days 1-2, day 5, day 7
+    assert " 100.00" not in line  # nothing drawn on the zero line
+    dots = html.split('class="chart-dots" d="')[1].split('"')[0]
+    assert dots.count("h0") == 4  # a dot for each day with data, the lone ones too
     assert html.count('data-missing="true"') == 3
 
 
