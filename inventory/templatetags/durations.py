@@ -1,4 +1,4 @@
-"""``{{ lag_ms|duration }}``: a duration in ms read as people read it (``charts.duration_display``)."""
+"""``{{ lag_ms|duration }}``: a duration in ms as people read it (``charts.duration_display``)."""
 
 from django import template
 

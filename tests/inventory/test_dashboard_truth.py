@@ -131,3 +131,21 @@ def test_axis_labels_are_thinned_and_say_durations_plainly():
     assert ">200 ms</span>" in html and ">100 ms</span>" in html
     assert "Nothing recorded" not in html
     assert "Nothing recorded" in str(render(_chart([None, None])))
+
+
+def test_the_migration_marks_each_skus_oldest_push_as_its_first(storefront, db):
+    import importlib
+    import pkgutil
+
+    from django.apps import apps
+
+    import inventory.migrations
+
+    (name,) = [m.name for m in pkgutil.iter_modules(inventory.migrations.__path__)
+               if m.name.endswith("_synclog_kind")]  # whatever number it is given  # fmt: skip
+    migration = importlib.import_module(f"inventory.migrations.{name}")
+    mug, cap = SkuFactory(), SkuFactory()
+    rows = [_log(storefront, sku, 10) for sku in (mug, mug, cap)]
+    migration.first_pushes_marked(apps, None)
+    kinds = [SyncLog.objects.get(pk=r.pk).kind for r in rows]
+    assert kinds == [SyncLog.Kind.FIRST, SyncLog.Kind.LIVE, SyncLog.Kind.FIRST]
