@@ -169,7 +169,7 @@ def test_the_dashboard_fits_the_screen_without_a_sideways_scroll(shop, open_page
 def test_the_managers_header_keeps_one_line(shop, open_page, viewport):
     page = open_page(viewport)
     header = page.locator("header.top").bounding_box()
-    assert header["height"] <= 64, header
+    assert header["height"] <= 72, header  # one row (the 44 px tap target and padding)
     tops = page.eval_on_selector_all(
         "header.top .brand, header.top nav > a, header.top nav button",
         "els => els.filter(e => e.offsetParent).map(e => { const r = e.getBoundingClientRect();"
