@@ -1,9 +1,9 @@
 """What drift walks add to the managers' dashboard (registered in DriftwalksConfig.ready):
 inventory record accuracy, the oldest open count task, accuracy over time, and for each
 discrepancy the count task that answers it ("count task 381 for bin A-14 is open, due
-today")."""
+today"); and the accuracy page's charts, drawn by the same ``inventory.charts``."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
@@ -20,7 +20,7 @@ def figures() -> list[Figure]:
     row = CountRow.objects.filter(
         round=1, created_at__gte=since, task__bin__isnull=False
     ).aggregate(lines=Count("id"), within=Count("id", filter=Q(within_tolerance=True)))
-    accuracy = f"{100 * row['within'] / row['lines']:.1f} %" if row["lines"] else "—"
+    accuracy = f"{100 * row['within'] / row['lines']:.1f} %" if row["lines"] else "0 counted"
     oldest = (
         CountTask.objects.filter(status__in=CountTask.ACTIVE)
         .select_related("bin")
@@ -28,7 +28,7 @@ def figures() -> list[Figure]:
         .first()
     )
     if oldest is None:
-        oldest_value, oldest_note, url = "none", "no count task is open", ""
+        oldest_value, oldest_note, url = "0 open", "no count task is open", ""
     else:
         age = (timezone.now() - oldest.created_at).days
         oldest_value = f"{age} day{'s' if age != 1 else ''}"
@@ -56,11 +56,32 @@ def charts() -> list[Chart]:
         .annotate(lines=Count("id"), within=Count("id", filter=Q(within_tolerance=True)))
     )
     by_day = {r["day"]: r for r in rows}
-    accuracy = [
-        round(100 * by_day[d]["within"] / by_day[d]["lines"], 1) if d in by_day else 0 for d in days
+    accuracy = [  # a day without a count is a gap, not 0 %
+        round(100 * by_day[d]["within"] / by_day[d]["lines"], 1) if d in by_day else None
+        for d in days
     ]
     return [Chart("accuracy", "Inventory record accuracy per day", "%", days,
-                  {"accuracy": accuracy})]  # fmt: skip
+                  {"accuracy": accuracy}, top=100)]  # fmt: skip
+
+
+def accuracy_week_chart(*, weeks: list, since: date) -> Chart:
+    """The accuracy page's weeks (``selectors.accuracy_by_week``) over every week since
+    ``since``: a week without a count is a gap."""
+    monday = since - timedelta(days=since.weekday())
+    span = [monday + timedelta(weeks=i)
+            for i in range((timezone.localdate() - monday).days // 7 + 1)]  # fmt: skip
+    percent = {w.label: w.percent for w in weeks}
+    values = [percent.get(f"{d:%Y-%m-%d}") for d in span]
+    return Chart("accuracy_weeks", "Record accuracy per week", "%", span,
+                 {"accuracy": values}, kind="stacked", top=100)  # fmt: skip
+
+
+def corrected_units_chart(*, per_day: list[tuple[date, int]], since: date) -> Chart:
+    """Units the counts corrected per day since ``since`` (a day without one corrected 0)."""
+    span = [since + timedelta(days=i) for i in range((timezone.localdate() - since).days + 1)]
+    units = dict(per_day)
+    return Chart("corrected_units", "Units corrected per day", "units", span,
+                 {"units corrected": [units.get(d, 0) for d in span]}, kind="stacked")  # fmt: skip
 
 
 def notes(ids: list[int]) -> dict[int, list[tuple[str, str]]]:

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from driftwalks import charts, conf, imports, selectors, services
+from driftwalks import conf, dashboard, imports, selectors, services
 from driftwalks.exceptions import CountRefused
 from driftwalks.forms import (
     AssignForm,
@@ -35,6 +35,7 @@ from driftwalks.forms import (
     ManualTaskForm,
 )
 from driftwalks.models import Count, CountTask
+from inventory import charts
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
 from inventory.cleaning import page_number, query_int, whole_numbers
@@ -457,9 +458,11 @@ def accuracy(request: HtmxHttpRequest) -> HttpResponse:
         "zones": selectors.accuracy_by_zone(since=since),
         "weeks": weeks,
         "corrections": selectors.corrections_by_day(since=since),
-        "accuracy_chart": charts.bar_chart(
-            [(w.label[5:], w.percent) for w in weeks], max_value=100, unit="%"
+        "accuracy_chart": charts.render(
+            dashboard.accuracy_week_chart(weeks=weeks, since=timezone.localdate(since))
         ),
-        "units_chart": charts.bar_chart([(f"{d:%m-%d}", units) for d, units in per_day]),
+        "units_chart": charts.render(
+            dashboard.corrected_units_chart(per_day=per_day, since=timezone.localdate(since))
+        ),
     }
     return render(request, "driftwalks/accuracy.html", context)

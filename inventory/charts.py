@@ -1,78 +1,166 @@
-"""Small server-side SVG charts (no JavaScript, no CDN): lines and stacked bars per day."""
+"""The project's one chart mechanism: server-rendered SVG (no JavaScript, no CDN).
 
-from django.utils.html import escape
+A chart is a ``selectors.Chart`` (a value per day or week, per series) drawn as a plot
+stretched to its box, with its axis labels as HTML beside it: the labels keep their real
+font size (12 px) however narrow the screen, and the x labels are thinned on the server to a
+number that never overlaps, even on a phone. A day with no data is a gap (a break in the
+line, no bar), never drawn as a zero. Durations read in seconds, milliseconds only under one.
+"""
+
+import math
+
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 PALETTE = ["#1f5fbf", "#b3261e", "#1b7f3b", "#a66300", "#6a3fb5", "#00838f", "#5b6475"]
-WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 220, 44, 28, 12
+# A label ("07 Dec") is about 42 px at 12 px; the narrowest plot (a phone, or a third of a
+# desktop) is about 250 px wide, so four labels keep over 60 px apart.
+MAX_X_LABELS = 4
+# The smallest axis top per unit, so an empty or flat chart still reads in whole numbers.
+MIN_TOP = {"ms": 100, "units": 2, "%": 1}
 
 
-def _scale(values: list[float]) -> float:
-    top = max([v for v in values if v is not None] or [0])
+def duration_display(ms: float | None) -> str:
+    """A lag or a duration: "87 ms" under a second, then seconds, minutes, hours."""
+    if ms is None:
+        return "—"
+    if ms < 1000:
+        return f"{round(ms)} ms"
+    for unit, size, upto in (("s", 1000, 120), ("min", 60_000, 120), ("h", 3_600_000, None)):
+        amount = ms / size
+        if upto is None or amount < upto:
+            text = f"{amount:.1f}" if amount < 10 else f"{amount:.0f}"
+            return f"{text.removesuffix('.0')} {unit}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def value_display(value: float | None, unit: str) -> str:
+    if value is None:
+        return "no data"
+    if unit == "ms":
+        return duration_display(value)
+    if unit == "%":
+        return f"{value:g} %"
+    return f"{value:g} {unit}".strip()
+
+
+def nice_top(top: float) -> float:
+    """The axis top: the smallest of 1, 2, 2.5, 5 or 10 × a power of ten at or above ``top``."""
     if top <= 0:
         return 1.0
-    step = 10 ** (len(str(int(top))) - 1)
-    return (int(top / step) + 1) * step
+    power = 10 ** math.floor(math.log10(top))
+    return next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= top)
+
+
+def label_indexes(n: int, most: int = MAX_X_LABELS) -> list[int]:
+    """Which of ``n`` slots get an x label: evenly spaced, the newest always, at most ``most``."""
+    step = max(1, math.ceil(n / most))
+    return sorted(range(n - 1, -1, -step))
+
+
+def _path(points: list[tuple[float, float] | None]) -> str:
+    """A line broken at every missing point (a new ``M``), never joined across a gap."""
+    parts, pen_down = [], False
+    for point in points:
+        if point is None:
+            pen_down = False
+            continue
+        parts.append(f"{'L' if pen_down else 'M'}{point[0]:.2f} {point[1]:.2f}")
+        pen_down = True
+    return " ".join(parts)
+
+
+def _dots(points: list[tuple[float, float] | None]) -> str:
+    """A dot on every point with data (zero-length segments with round caps), so a day
+    alone between gaps shows too."""
+    return " ".join(f"M{p[0]:.2f} {p[1]:.2f}h0" for p in points if p is not None)
 
 
 def render(chart) -> SafeString:
-    """An accessible SVG for a selectors.Chart (``kind`` "line" or "stacked")."""
+    """An accessible chart for a ``selectors.Chart`` (``kind`` "line" or "stacked")."""
     days, series = chart.days, chart.series
     n = max(len(days), 1)
-    plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
     if chart.kind == "stacked":
-        totals = [sum(values[i] for values in series.values()) for i in range(len(days))]
+        totals = [
+            sum(v for values in series.values() if (v := values[i]) is not None)
+            for i in range(len(days))
+        ]
     else:
-        totals = [v for values in series.values() for v in values]
-    top = _scale(totals)
-    x = lambda i: LEFT + (i + 0.5) * plot_w / n  # noqa: E731
-    y = lambda v: TOP + plot_h - (v / top) * plot_h  # noqa: E731
-    parts = [
-        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
-        f'aria-label="{escape(chart.title)}" data-chart="{escape(chart.key)}" '
-        'xmlns="http://www.w3.org/2000/svg" font-size="11" font-family="system-ui,sans-serif">',
-        f"<title>{escape(chart.title)}</title>",
-    ]
-    for frac in (0, 0.5, 1):
-        gy = y(top * frac)
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - 8}" y1="{gy:.1f}" y2="{gy:.1f}" '
-                     'stroke="#d8dce4"/>')  # fmt: skip
-        parts.append(f'<text x="{LEFT - 4}" y="{gy + 4:.1f}" text-anchor="end" fill="#5b6475">'
-                     f"{top * frac:g}</text>")  # fmt: skip
-    for i, day in enumerate(days):
-        if i % max(1, n // 7) == 0 or i == n - 1:
-            parts.append(f'<text x="{x(i):.1f}" y="{HEIGHT - 8}" text-anchor="middle" '
-                         f'fill="#5b6475">{day:%d %b}</text>')  # fmt: skip
-    bar_w = max(2.0, plot_w / n * 0.7)
+        totals = [v for values in series.values() for v in values if v is not None]
+    top = chart.top or max(nice_top(max(totals, default=0)), MIN_TOP.get(chart.unit, 1))
+    x = lambda i: (i + 0.5) * 100 / n  # noqa: E731  (percent of the plot's width)
+    y = lambda v: 100 - min(v / top, 1) * 100  # noqa: E731
+
+    shapes = [f'<line x1="0" x2="100" y1="{y(top * f):.2f}" y2="{y(top * f):.2f}" '
+              'stroke="#d8dce4" vector-effect="non-scaling-stroke"/>'
+              for f in (0, 0.5, 1)]  # fmt: skip
     base = [0.0] * len(days)
-    for s, (label, values) in enumerate(series.items()):
+    for s, values in enumerate(series.values()):
         colour = PALETTE[s % len(PALETTE)]
         if chart.kind == "stacked":
+            width = 70 / n
             for i, v in enumerate(values):
                 if not v:
                     continue
                 y0, y1 = y(base[i]), y(base[i] + v)
-                parts.append(
-                    f'<rect x="{x(i) - bar_w / 2:.1f}" y="{y1:.1f}" width="{bar_w:.1f}" '
-                    f'height="{y0 - y1:.1f}" fill="{colour}"><title>{escape(label)} '
-                    f"{days[i]:%d %b}: {v:g} {escape(chart.unit)}</title></rect>"
+                left = x(i) - width / 2
+                shapes.append(
+                    f'<rect x="{left:.2f}" y="{y1:.2f}" width="{width:.2f}" '
+                    f'height="{y0 - y1:.2f}" fill="{colour}"/>'
                 )
                 base[i] += v
         else:
-            points = " ".join(f"{x(i):.1f},{y(v or 0):.1f}" for i, v in enumerate(values))
-            parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" '
-                         'stroke-width="2"/>')  # fmt: skip
-            for i, v in enumerate(values):
-                parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v or 0):.1f}" r="2.5" '
-                             f'fill="{colour}"><title>{escape(label)} {days[i]:%d %b}: '
-                             f"{v:g} {escape(chart.unit)}</title></circle>")  # fmt: skip
-    parts.append("</svg>")
-    legend = "".join(
-        f'<span style="margin-right:1rem"><span style="display:inline-block;width:.8rem;'
-        f'height:.8rem;background:{PALETTE[s % len(PALETTE)]};margin-right:.3rem"></span>'
-        f"{escape(label)}</span>"
-        for s, label in enumerate(series)
+            points = [None if v is None else (x(i), y(v)) for i, v in enumerate(values)]
+            if any(points):
+                for css, d, width in (("line", _path(points), 2.5), ("dots", _dots(points), 7)):
+                    shapes.append(f'<path class="chart-{css}" d="{d}" fill="none" '
+                                  f'stroke="{colour}" stroke-width="{width}" '
+                                  'stroke-linecap="round" stroke-linejoin="round" '
+                                  'vector-effect="non-scaling-stroke"/>')  # fmt: skip
+    for i, day in enumerate(days):  # one hover target per day, saying what it holds
+        said = [(label, values[i]) for label, values in series.items()]
+        if all(v is None for _, v in said):
+            text, missing = "no data", ' data-missing="true"'
+        else:
+            text = " · ".join(f"{label} {value_display(v, chart.unit)}" for label, v in said)
+            missing = ""
+        shapes.append(f'<rect class="chart-day" x="{i * 100 / n:.2f}" y="0" '
+                      f'width="{100 / n:.2f}" height="100" fill="transparent" '
+                      f'data-day="{day:%Y-%m-%d}"{missing}>'
+                      f"<title>{day:%d %b}: {escape(text)}</title></rect>")  # fmt: skip
+
+    y_labels = format_html_join(
+        "",
+        '<span class="chart-tick y" style="top:{}%">{}</span>',
+        ((f"{y(top * f):.2f}", value_display(top * f, chart.unit)) for f in (0, 0.5, 1)),
     )
-    empty = "" if any(any(v for v in vals) for vals in series.values()) else (
-        '<p class="muted">Nothing recorded in this period yet.</p>')  # fmt: skip
-    return mark_safe("".join(parts) + f'<div class="muted">{legend}</div>' + empty)  # noqa: S308
+    x_labels = format_html_join(
+        "",
+        '<span class="chart-tick x" style="left:{}%">{}</span>',
+        ((f"{x(i):.2f}", f"{days[i]:%d %b}") for i in label_indexes(len(days))),
+    )
+    svg = mark_safe(  # noqa: S308  (every text in it is escaped above)
+        '<svg class="chart-plot" viewBox="0 0 100 100" preserveAspectRatio="none" '
+        'aria-hidden="true" xmlns="http://www.w3.org/2000/svg">' + "".join(shapes) + "</svg>"
+    )
+    legend = format_html_join(
+        "",
+        '<span class="chart-key"><span class="chart-swatch" style="background:{}"></span>{}</span>',
+        ((PALETTE[s % len(PALETTE)], label) for s, label in enumerate(series)),
+    )
+    empty = not any(v for values in series.values() for v in values if v is not None)
+    notes = "".join(
+        [format_html('<p class="muted chart-note">{}</p>', chart.note) if chart.note else "",
+         '<p class="muted">Nothing recorded in this period yet.</p>' if empty else ""]
+    )  # fmt: skip
+    return format_html(
+        '<figure class="chart" data-chart="{}"><div class="chart-box" role="img" aria-label="{}">'
+        '{}{}{}</div><figcaption class="chart-legend">{}</figcaption>{}</figure>',
+        chart.key,
+        chart.title,
+        y_labels,
+        svg,
+        x_labels,
+        legend,
+        mark_safe(notes),  # noqa: S308
+    )

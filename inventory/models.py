@@ -684,7 +684,17 @@ class SyncState(models.Model):
 
 
 class SyncLog(models.Model):
-    """One acknowledged push of one SKU: the sync history and the lag figures."""
+    """One acknowledged push of one SKU: the sync history and the lag figures.
+
+    Only ``live`` pushes measure the sync lag (a change on the shelf → the storefront has
+    it). A SKU's first write to a storefront carries changes made before it was connected,
+    and a released batch waited for a manager: their ``lag_ms`` is kept, never counted as lag.
+    """
+
+    class Kind(models.TextChoices):
+        LIVE = "live", "Live push"
+        FIRST = "first", "First push of the SKU"
+        BATCH = "batch", "Released batch (go-live, held corrections)"
 
     storefront = models.ForeignKey(System, on_delete=models.CASCADE, related_name="+")
     sku = models.ForeignKey(Sku, on_delete=models.CASCADE, related_name="sync_log")
@@ -692,6 +702,7 @@ class SyncLog(models.Model):
     version = models.BigIntegerField()
     result = models.CharField(max_length=20)
     lag_ms = models.IntegerField(null=True)
+    kind = models.CharField(max_length=5, choices=Kind.choices, default=Kind.LIVE)
     pushed_at = models.DateTimeField(
         default=timezone.now, db_index=True, help_text="Rows of one adapter call share it."
     )

@@ -175,6 +175,13 @@ def returns_overview(*, now: datetime | None = None) -> dict:
         waiting=Count("id", filter=Q(status=ReturnOutcome.Status.PENDING)),
         failed=Count("id", filter=Q(status=ReturnOutcome.Status.FAILED)),
     )
+    damage = ReceiptUnit.objects.filter(
+        receipt__status=ReturnReceipt.Status.CONFIRMED,
+        grade__in=[Grade.SELLABLE, Grade.DAMAGED],
+    ).aggregate(
+        arrived=Coalesce(Sum("quantity"), 0),
+        damaged=Coalesce(Sum("quantity", filter=Q(grade=Grade.DAMAGED)), 0),
+    )
     return {
         "awaiting": open_returns["awaiting"],
         "late": open_returns["late"],
@@ -183,6 +190,12 @@ def returns_overview(*, now: datetime | None = None) -> dict:
         "quarantine": quarantine_total(),
         "outcomes_waiting": outcomes["waiting"],
         "outcomes_failed": outcomes["failed"],
+        "units_arrived": damage["arrived"],
+        "units_damaged": damage["damaged"],
+        # over every confirmed box; None (not 0 %) before any unit has arrived
+        "damage_rate": (
+            round(100 * damage["damaged"] / damage["arrived"], 1) if damage["arrived"] else None
+        ),
     }
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from inventory import selectors
 from inventory.exceptions import InvalidMovement
-from inventory.models import CorrectionBatch, Discrepancy, Fact, OutboxEntry, System
+from inventory.models import CorrectionBatch, Discrepancy, Fact, OutboxEntry, SyncLog, System
 from inventory.services.adoption import storefront_mode_set
 from inventory.services.breaker import batch_close
 from inventory.services.discrepancies import discrepancies_create
@@ -112,7 +112,7 @@ def correction_batch_release(
         rows = _batch_rows(storefront, adapter, locked.writes)
         _gaps_for(storefront, owner, rows)
         failure = (
-            _deliver(storefront, adapter, owner, rows, report, reason="correction")
+            _deliver(storefront, adapter, owner, rows, report, "correction", SyncLog.Kind.BATCH)
             if rows
             else None
         )

@@ -85,6 +85,9 @@ class _Row:
     # Known only by a first receipt, never told: sent comparing with 0, which checks at the
     # storefront the receipt's assumption that it holds none.
     assumed: bool = False
+    # The storefront was never told this SKU's value: its first write carries changes made
+    # before the storefront was connected, so its wait is not a sync lag.
+    first: bool = False
 
 
 def _lock(storefront: System) -> None:
@@ -143,6 +146,7 @@ def _rows(storefront: System, adapter: StorefrontAdapter, pending: list[dict]) -
                 expected=0 if assumed else expected,
                 first_at=p["first_at"],
                 assumed=assumed,
+                first=expected is None,
             )
         )
     return rows
@@ -179,7 +183,11 @@ def _send(
     return results
 
 
-def _record_applied(storefront: System, rows: list[_Row], report: PushReport) -> None:
+def _record_applied(
+    storefront: System, rows: list[_Row], report: PushReport, kind: str = SyncLog.Kind.LIVE
+) -> None:
+    """``kind``: ``batch`` for a released batch; a live drain's rows are ``first`` for a SKU
+    the storefront is told for the first time (``SyncLog.Kind``)."""
     if not rows:
         return
     now = timezone.now()
@@ -218,6 +226,7 @@ def _record_applied(storefront: System, rows: list[_Row], report: PushReport) ->
                 version=r.version,
                 result="applied",
                 lag_ms=lags[r.sku_id],
+                kind=SyncLog.Kind.FIRST if kind == SyncLog.Kind.LIVE and r.first else kind,
                 pushed_at=now,
             )
             for r in rows
@@ -420,6 +429,7 @@ def _deliver(
     rows: list[_Row],
     report: PushReport,
     reason: str = "movement",
+    kind: str = SyncLog.Kind.LIVE,
 ) -> StorefrontError | None:
     """Send the rows (compare-and-set) and record what the storefront answered; a stale
     compare is recorded and the shelf's number sent again. A storefront error is returned
@@ -438,7 +448,7 @@ def _deliver(
             _record_stale(storefront, owner, stale)
             report.stale += len(stale)
             retry = [
-                _Row(r.sku_id, r.code, r.version, r.value, res.actual, r.first_at)
+                _Row(r.sku_id, r.code, r.version, r.value, res.actual, r.first_at, first=r.first)
                 for r, res in stale
             ]
             again, still_stale, failed_again = _sort(
@@ -448,7 +458,7 @@ def _deliver(
             failed += failed_again  # a storefront changing again is left to the next drain
     except StorefrontError as error:
         return error
-    _record_applied(storefront, applied, report)
+    _record_applied(storefront, applied, report, kind)
     _record_failed(storefront, owner, failed)
     report.failed += len(failed)
     report.skus += len(rows)

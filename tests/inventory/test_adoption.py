@@ -22,6 +22,7 @@ from inventory.models import (
     ShelfEvidence,
     Sku,
     StockMovement,
+    SyncLog,
     SyncModeChange,
     System,
 )
@@ -368,6 +369,8 @@ def test_breaker_holds_a_reconciliation_that_would_cut_the_storefront(
 
     correction_batch_release(batch=batch, actor=manager_user, note="checked: storefront bug")
     assert writes == [[(c, STOCK[c]) for c in CODES[:20]]]  # exactly the batch, once
+    released = SyncLog.objects.order_by("-id")[:20].values_list("kind", flat=True)
+    assert set(released) == {SyncLog.Kind.BATCH}  # its wait for a manager is not a sync lag
     assert _demo_units() == 647
     with pytest.raises(InvalidMovement, match="sent already"):
         correction_batch_release(batch=batch, actor=manager_user, note="again")

@@ -58,17 +58,19 @@ def test_inventory_figures_against_a_hand_built_set(data, shelf, storefront):
     assert figures["open_gaps"].value == "3"
     assert figures["open_gaps"].note == "8 units, 20.00 at cost"
     assert figures["sync_lag"].value == "30 ms"
-    assert figures["sync_lag"].note == "95th percentile 1000 ms"
+    assert figures["sync_lag"].note == "95th percentile 1 s"
     assert figures["conflicts_7d"].value == "1"
 
 
 def test_sync_lag_percentiles(storefront, db):
     sku = SkuFactory()
-    assert sync_lag_figures(since=timezone.now() - timedelta(1)) == (None, None)
+    lag = sync_lag_figures(since=timezone.now() - timedelta(1))
+    assert (lag.p50, lag.p95, lag.live) == (None, None, 0)
     for lag in range(1, 101):
         SyncLog.objects.create(storefront=storefront, sku=sku, value=1, version=lag,
                                result="applied", lag_ms=lag)  # fmt: skip
-    assert sync_lag_figures(since=timezone.now() - timedelta(1)) == (50, 95)
+    lag = sync_lag_figures(since=timezone.now() - timedelta(1))
+    assert (lag.p50, lag.p95, lag.live) == (50, 95, 100)
 
 
 def test_breakdowns_by_fact_pair_age_sku_and_bin(data):

@@ -19,7 +19,7 @@ from inventory.roles import ADMINS
 from inventory.services import ownership_change
 from inventory.views import authority_audit
 
-migration = importlib.import_module("inventory.migrations.0015_ownership_seed_reasons_in_words")
+migration = importlib.import_module("inventory.migrations.0016_ownership_seed_reasons_in_words")
 
 CHANGE_URL = "/admin/inventory/ownership/{}/change/"
 
