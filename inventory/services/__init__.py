@@ -18,11 +18,13 @@ from inventory.services.inbound import (
 from inventory.services.jobs import job_start
 from inventory.services.outbox import outbox_record, push_schedule
 from inventory.services.ownership import authority_enforce, ownership_change
+from inventory.services.preferences import user_preference_set
 from inventory.services.push import outbox_prune, storefront_push
 from inventory.services.reconcile import orders_at_risk_check, storefront_reconcile
 from inventory.services.stock import on_hand_adjust, on_hand_transfer
 
 __all__ = [
+    "user_preference_set",
     "correction_batch_cancel",
     "correction_batch_release",
     "shelf_evidence_record",
