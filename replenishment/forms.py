@@ -3,6 +3,7 @@
 import re
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from inventory.cleaning import CleanForm, page_number
 from inventory.models import Bin, Sku
@@ -16,16 +17,16 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
 def _clean_key(value: str) -> str:
     if not KEY_PATTERN.match(value or ""):
-        raise forms.ValidationError("This form has expired; reload the page and try again.")
+        raise forms.ValidationError(_("This form has expired; reload the page and try again."))
     return value
 
 
 class ReceiveForm(CleanForm):
     """Scan the SKU, enter the count, scan the bin. ``sku`` cleans to the PO's line."""
 
-    sku = forms.CharField(max_length=64, label="Scan the SKU")
-    units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, label="Units counted")
-    bin = forms.CharField(max_length=20, label="Scan the bin")
+    sku = forms.CharField(max_length=64, label=_("Scan the SKU"))
+    units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, label=_("Units counted"))
+    bin = forms.CharField(max_length=20, label=_("Scan the bin"))
     key = forms.CharField(max_length=64, widget=forms.HiddenInput)
 
     def __init__(self, *args, po: PurchaseOrder, **kwargs):
@@ -42,13 +43,16 @@ class ReceiveForm(CleanForm):
         if line is None:
             if Sku.objects.filter(code__iexact=code).exists():
                 raise forms.ValidationError(
-                    f"{code} is not on {self.po.number}: check the label and the delivery note."
+                    _("%(code)s is not on %(po)s: check the label and the delivery note.")
+                    % {"code": code, "po": self.po.number}
                 )
-            raise forms.ValidationError(f"No SKU {code} in the catalog: scan the label again.")
+            raise forms.ValidationError(
+                _("No SKU %(code)s in the catalog: scan the label again.") % {"code": code}
+            )
         if not line.sku.active:
             raise forms.ValidationError(
-                f"{line.sku.code} is no longer in the catalog; set the units aside and tell a "
-                "manager."
+                _("%(code)s is no longer in the catalog; set the units aside and tell a manager.")
+                % {"code": line.sku.code}
             )
         return line
 
@@ -56,10 +60,12 @@ class ReceiveForm(CleanForm):
         code = self.cleaned_data["bin"].strip()
         bin = Bin.objects.filter(code__iexact=code).first()
         if bin is None:
-            raise forms.ValidationError(f"No bin {code}: scan the bin's label again.")
+            raise forms.ValidationError(
+                _("No bin %(code)s: scan the bin's label again.") % {"code": code}
+            )
         if not bin.active:
             raise forms.ValidationError(
-                f"Bin {bin.code} is inactive; put the units in another bin."
+                _("Bin %(code)s is inactive; put the units in another bin.") % {"code": bin.code}
             )
         return bin
 
