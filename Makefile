@@ -26,7 +26,7 @@ catalogues: $(VENV)/.installed-run
 
 # Re-extract the messages into the catalogue (needs GNU gettext), then translate the new ones.
 messages: $(VENV)/.installed-run
-	$(RUN_ENV) $(BIN)/python manage.py makemessages --locale es --no-location --no-obsolete \
+	$(RUN_ENV) $(BIN)/python manage.py makemessages --locale es --no-location --no-wrap --no-obsolete \
 		--ignore '.venv/*' --ignore 'node_modules/*' --ignore 'tests/*' --ignore 'staticfiles/*'
 
 run: catalogues

@@ -307,12 +307,12 @@ class StockMovement(models.Model):
     """One append-only ledger row: a signed change to one bin's balance of one SKU."""
 
     class Kind(models.TextChoices):
-        RECEIVE = "receive", "Receive"
-        SHIP = "ship", "Ship"
-        RETURN_RESTOCK = "return_restock", "Return restock"
-        COUNT_ADJUST = "count_adjust", "Count adjust"
-        TRANSFER = "transfer", "Transfer"
-        DAMAGE = "damage", "Damage"
+        RECEIVE = "receive", _("Receive")
+        SHIP = "ship", _("Ship")
+        RETURN_RESTOCK = "return_restock", _("Return restock")
+        COUNT_ADJUST = "count_adjust", _("Count adjust")
+        TRANSFER = "transfer", _("Transfer")
+        DAMAGE = "damage", _("Damage")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     bin = models.ForeignKey(Bin, on_delete=models.PROTECT, related_name="movements")
