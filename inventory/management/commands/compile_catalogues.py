@@ -4,6 +4,7 @@
 their sources (the ``.mo`` files are not committed). The output depends only on the ``.po``
 file, and a ``.mo`` is rewritten only when it would change."""
 
+import os
 from pathlib import Path
 
 import polib
@@ -22,5 +23,9 @@ class Command(BaseCommand):
                 compiled = bytes(catalogue.to_binary())
                 if mo_path.exists() and mo_path.read_bytes() == compiled:
                     continue
-                mo_path.write_bytes(compiled)
+                # Written aside and renamed: a process reading the catalogue meanwhile (a
+                # parallel test run) sees the old file or the new one, never half of one.
+                partial = mo_path.with_name(f".{mo_path.name}.{os.getpid()}")
+                partial.write_bytes(compiled)
+                os.replace(partial, mo_path)
                 self.stdout.write(f"compiled {po_path.relative_to(settings.BASE_DIR)}")
