@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The embedded default: SQLite file, Celery tasks in-process, the demo storefront.
 RUN_ENV := DJANGO_DEBUG=1
 
-.PHONY: run test lint format migrate seed worker beat clean
+.PHONY: run test lint format migrate seed worker beat clean messages catalogues
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,17 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed-run
 
-run: $(VENV)/.installed-run
+# The Spanish catalogue (config/locale/es/LC_MESSAGES/django.po) is compiled before serving
+# and before testing, so a .mo is never stale; .mo files are not committed.
+catalogues: $(VENV)/.installed-run
+	$(RUN_ENV) $(BIN)/python manage.py compile_catalogues
+
+# Re-extract the messages into the catalogue (needs GNU gettext), then translate the new ones.
+messages: $(VENV)/.installed-run
+	$(RUN_ENV) $(BIN)/python manage.py makemessages --locale es --no-location --no-wrap --no-obsolete \
+		--ignore '.venv/*' --ignore 'node_modules/*' --ignore 'tests/*' --ignore 'staticfiles/*'
+
+run: catalogues
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
 	$(RUN_ENV) $(BIN)/python manage.py seed_demo
 	@echo "OneFact on http://127.0.0.1:8000 — log in with one of the demo users above."
@@ -29,6 +39,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(RUN_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
+	$(RUN_ENV) $(BIN)/python manage.py compile_catalogues
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 format: $(VENV)/.installed-dev

@@ -45,9 +45,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "inventory.middleware.UserLanguageMiddleware",
     "inventory.middleware.RefuseControlCharactersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -58,9 +60,10 @@ MIDDLEWARE = [
 
 # Login is rate-limited against guessing (django-axes): after AXES_FAILURE_LIMIT failures
 # for one username from one address, that pair is locked out for the cool-off time.
+# Django's ModelBackend, loading the user with their preferences in the one query.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "inventory.auth_backends.ModelBackend",
 ]
 AXES_ENABLED = env.bool("ONEFACT_LOGIN_RATE_LIMIT", default=True)
 AXES_FAILURE_LIMIT = env.int("ONEFACT_LOGIN_FAILURE_LIMIT", default=5)
@@ -137,7 +140,11 @@ ONEFACT_PASSWORD_RESET_LIMIT = env.int("ONEFACT_PASSWORD_RESET_LIMIT", default=5
 # DJANGO_CACHE_URL=redis://redis:6379/1 (a database of its own, not Celery's broker).
 CACHES = {"default": env.cache_url("DJANGO_CACHE_URL", default="locmemcache://")}
 
-LANGUAGE_CODE = "en-us"
+# Staff pages are translated (config/locale/, compiled by `manage.py compile_catalogues`).
+# The language is the user's own choice (their profile), else the browser's, else English.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "config" / "locale"]
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

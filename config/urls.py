@@ -2,7 +2,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from inventory.account_views import LoginView, PasswordResetView, password_reset_offered
+from inventory.account_views import (
+    LoginView,
+    PasswordResetView,
+    password_reset_offered,
+    profile,
+)
 from inventory.api import api
 from inventory.views import home
 
@@ -11,6 +16,7 @@ from inventory.views import home
 accounts = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("profile/", profile, name="profile"),
     path("password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password_change/done/",

@@ -6,6 +6,7 @@ from itertools import zip_longest
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from driftwalks import conf, selectors
 from driftwalks.models import CountTask
@@ -66,7 +67,7 @@ class CountSheetForm(CleanForm):
                 min_value=0,
                 max_value=conf.MAX_COUNT,
                 widget=forms.NumberInput(attrs=attrs),
-                error_messages={"required": "Enter what you counted (0 if none)."},
+                error_messages={"required": _("Enter what you counted (0 if none).")},
             )
         self.found = self._found_lines()
 
@@ -89,17 +90,19 @@ class CountSheetForm(CleanForm):
         seen = {task.sku.code.upper() for task in self.tasks}
         for line in self.found:
             if line.sku is None:
-                line.error = f"No SKU {line.code or '(empty)'} in the catalog."
+                line.error = _("No SKU %(code)s in the catalog.") % {
+                    "code": line.code or _("(empty)")
+                }
             elif line.sku.code.upper() in seen:
-                line.error = f"{line.sku.code} is already on this sheet."
+                line.error = _("%(code)s is already on this sheet.") % {"code": line.sku.code}
             elif _whole(line.raw) is None:
-                line.error = "Enter what you counted: a whole number, 0 or more."
+                line.error = _("Enter what you counted: a whole number, 0 or more.")
             if line.sku is not None:
                 seen.add(line.sku.code.upper())
         if any(line.error for line in self.found):
-            raise forms.ValidationError("Fix the lines marked below; nothing was recorded.")
+            raise forms.ValidationError(_("Fix the lines marked below; nothing was recorded."))
         if not self.tasks and not self.found:
-            raise forms.ValidationError("Nothing to count in this bin.")
+            raise forms.ValidationError(_("Nothing to count in this bin."))
         return cleaned
 
     def lines(self) -> list[CountLine]:
@@ -124,9 +127,11 @@ class FoundSkuForm(CleanForm):
         code = self.cleaned_data["code"]
         sku = Sku.objects.filter(code__iexact=code).first()
         if sku is None:
-            raise forms.ValidationError(f"No SKU {code} in the catalog.")
+            raise forms.ValidationError(_("No SKU %(code)s in the catalog.") % {"code": code})
         if sku.code.upper() in self.on_sheet:
-            raise forms.ValidationError(f"{sku.code} is already on this sheet.")
+            raise forms.ValidationError(
+                _("%(code)s is already on this sheet.") % {"code": sku.code}
+            )
         return sku
 
 
@@ -140,7 +145,7 @@ class BinCodeForm(CleanForm):
     def clean_code_of(code: str) -> Bin:
         bin = Bin.objects.filter(code__iexact=code).first()
         if bin is None:
-            raise forms.ValidationError(f"No bin {code}.")
+            raise forms.ValidationError(_("No bin %(code)s.") % {"code": code})
         return bin
 
 
@@ -151,18 +156,18 @@ class FindCountForm(CleanForm):
     bin = forms.CharField(
         max_length=20,
         strip=True,
-        label="Bin where you found it",
-        widget=forms.TextInput(attrs={"placeholder": "Scan the bin", "autocomplete": "off",
+        label=_("Bin where you found it"),
+        widget=forms.TextInput(attrs={"placeholder": _("Scan the bin"), "autocomplete": "off",
                                       "enterkeyhint": "next", "autofocus": True,
                                       "data-scan": True}),
-        error_messages={"required": "Scan the bin where you found it."},
+        error_messages={"required": _("Scan the bin where you found it.")},
     )  # fmt: skip
     counted = forms.IntegerField(
-        label="Units in that bin",
+        label=_("Units in that bin"),
         min_value=0,
         max_value=conf.MAX_COUNT,
         widget=forms.NumberInput(attrs=COUNT_ATTRS),
-        error_messages={"required": "Enter what you counted in that bin."},
+        error_messages={"required": _("Enter what you counted in that bin.")},
     )
 
     def __init__(self, *args, **kwargs):
@@ -198,7 +203,7 @@ class ManualTaskForm(CleanForm):
         code = self.cleaned_data["bin"].strip()
         bin = Bin.objects.filter(code__iexact=code).first()
         if bin is None:
-            raise forms.ValidationError(f"No bin {code}.")
+            raise forms.ValidationError(_("No bin %(code)s.") % {"code": code})
         return bin
 
     def clean_sku(self) -> Sku | None:
@@ -207,7 +212,7 @@ class ManualTaskForm(CleanForm):
             return None
         sku = Sku.objects.filter(code__iexact=code).first()
         if sku is None:
-            raise forms.ValidationError(f"No SKU {code} in the catalog.")
+            raise forms.ValidationError(_("No SKU %(code)s in the catalog.") % {"code": code})
         return sku
 
     def clean_due_on(self):

@@ -17,22 +17,24 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from inventory.models import Bin, Discrepancy, Sku, StockMovement
 
 
 class CountTask(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        RECOUNT_REQUIRED = "recount_required", "Recount by someone else"
-        APPROVAL_REQUIRED = "approval_required", "Waiting for a manager"
-        CLOSED = "closed", "Closed by a count"
-        CANCELLED = "cancelled", "Cancelled by a manager's decision"
+        OPEN = "open", pgettext_lazy("count task status", "Open")
+        RECOUNT_REQUIRED = "recount_required", _("Recount by someone else")
+        APPROVAL_REQUIRED = "approval_required", _("Waiting for a manager")
+        CLOSED = "closed", _("Closed by a count")
+        CANCELLED = "cancelled", _("Cancelled by a manager's decision")
 
     class Priority(models.IntegerChoices):
-        HIGH = 1, "High"
-        NORMAL = 2, "Normal"
-        LOW = 3, "Low"
+        HIGH = 1, _("High")
+        NORMAL = 2, _("Normal")
+        LOW = 3, _("Low")
 
     class Cause(models.TextChoices):
         RECONCILIATION = "reconciliation", "Storefront gap"
@@ -242,11 +244,11 @@ class Count(models.Model):
     """
 
     class Outcome(models.TextChoices):
-        APPLIED = "applied", "Correction applied"
-        CONFIRMED = "confirmed", "Record confirmed"
-        RECOUNT = "recount", "Sent for a recount"
-        APPROVAL = "approval", "Sent to a manager"
-        REJECTED = "rejected", "Rejected by a manager"
+        APPLIED = "applied", _("Correction applied")
+        CONFIRMED = "confirmed", _("Record confirmed")
+        RECOUNT = "recount", _("Sent for a recount")
+        APPROVAL = "approval", _("Sent to a manager")
+        REJECTED = "rejected", _("Rejected by a manager")
 
     task = models.ForeignKey(CountTask, on_delete=models.PROTECT, related_name="counts")
     round = models.PositiveSmallIntegerField(help_text="1: the count, 2: the blind recount.")

@@ -17,6 +17,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
 from django_htmx.middleware import HtmxDetails
@@ -78,10 +80,14 @@ def walk_mine(request: HtmxHttpRequest) -> HttpResponse:
 def walk_start(request: HtmxHttpRequest) -> HttpResponse:
     pulled = services.walk_start(user=request.user)
     if pulled:
-        plural = "s" if pulled != 1 else ""
-        messages.success(request, f"{pulled} count task{plural} added to your walk.")
+        text = ngettext(
+            "%(count)d count task added to your walk.",
+            "%(count)d count tasks added to your walk.",
+            pulled,
+        )
+        messages.success(request, text % {"count": pulled})
     else:
-        messages.info(request, "Nothing added: your walk is full or no task is waiting.")
+        messages.info(request, _("Nothing added: your walk is full or no task is waiting."))
     return redirect("driftwalks:walk-mine")
 
 
@@ -91,7 +97,7 @@ def count_go(request: HtmxHttpRequest) -> HttpResponse:
     """A scanned bin code goes to its counting page."""
     form = BinCodeForm(request.GET)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("code", ["Scan a bin code."])))
+        messages.error(request, " ".join(form.errors.get("code", [_("Scan a bin code.")])))
         target = reverse("driftwalks:walk-mine")
     else:
         target = reverse("driftwalks:count-sheet", args=[form.cleaned_data["code"].code])
@@ -114,13 +120,17 @@ def count_sheet(request: HtmxHttpRequest, code: str) -> HttpResponse:
 
 
 def _counted_message(bin: Bin, counts: list[Count]) -> str:
-    text = f"Bin {bin.code}: {len(counts)} SKU{'s' if len(counts) != 1 else ''} counted."
+    text = ngettext(
+        "Bin %(code)s: %(count)d SKU counted.", "Bin %(code)s: %(count)d SKUs counted.", len(counts)
+    ) % {"code": bin.code, "count": len(counts)}
     recounts = sum(c.outcome == Count.Outcome.RECOUNT for c in counts)
     approvals = sum(c.outcome == Count.Outcome.APPROVAL for c in counts)
     if recounts:
-        text += f" {recounts} will be recounted by someone else."
+        text += " " + _("%(count)d will be recounted by someone else.") % {"count": recounts}
     if approvals:
-        text += f" {approvals} go{'es' if approvals == 1 else ''} to a manager."
+        text += " " + ngettext(
+            "%(count)d goes to a manager.", "%(count)d go to a manager.", approvals
+        ) % {"count": approvals}
     return text
 
 
@@ -135,7 +145,7 @@ def count_submit(request: HtmxHttpRequest, code: str) -> HttpResponse:
     )
     form = CountSheetForm(request.POST, tasks=tasks)
     if len(tasks) != len(seen):
-        form.add_error(None, "This sheet is out of date: reload the page. Nothing was recorded.")
+        form.add_error(None, _("This sheet is out of date: reload the page. Nothing was recorded."))
     elif form.is_valid():
         try:
             counts = services.count_submit(bin=bin, lines=form.lines(), counter=request.user,
@@ -143,7 +153,7 @@ def count_submit(request: HtmxHttpRequest, code: str) -> HttpResponse:
         except CountRefused as error:
             fresh = selectors.sheet_tasks_for_bin(bin=bin, user=request.user)
             form = CountSheetForm(request.POST, tasks=fresh)
-            form.add_error(None, f"Nothing was recorded: {error}")
+            form.add_error(None, _("Nothing was recorded: %(error)s") % {"error": error})
         else:
             return _next_bin(request, bin=bin, done=_counted_message(bin, counts))
     template = SHEET + ("#count-sheet" if request.htmx else "")
@@ -215,7 +225,7 @@ def find_count(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                                                  counted=data["counted"], counter=request.user,
                                                  idempotency_key=data["key"])  # fmt: skip
         except CountRefused as error:
-            form.add_error("bin", f"Nothing was recorded: {error}")
+            form.add_error("bin", _("Nothing was recorded: %(error)s") % {"error": error})
         else:
             done = _counted_message(data["bin"], [count])
             return _find_page(request, task=_find(pk), done=done)

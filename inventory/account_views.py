@@ -11,11 +11,21 @@ from functools import wraps
 
 from axes.helpers import get_client_ip_address
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods
+
+from inventory.forms import ProfileForm
+from inventory.middleware import preferred_language
+from inventory.services import user_preference_set
 
 RESET_WINDOW_SECONDS = 3600
 
@@ -56,8 +66,10 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         )
         if max(counts) > settings.ONEFACT_PASSWORD_RESET_LIMIT:
             raise ValidationError(
-                "Too many password reset requests from here or for this address: try again "
-                "in an hour, or ask an admin to reset the password.",
+                gettext_lazy(
+                    "Too many password reset requests from here or for this address: try "
+                    "again in an hour, or ask an admin to reset the password."
+                ),
                 code="rate_limited",
             )
         return email
@@ -77,3 +89,16 @@ class LoginView(auth_views.LoginView):
             **super().get_context_data(**kwargs),
             "password_reset": settings.ONEFACT_PASSWORD_RESET,
         }
+
+
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    """The signed-in user's own page: their language (else the browser's is used)."""
+    form = ProfileForm(request.POST or None, initial={"language": preferred_language(request.user)})
+    if request.method == "POST" and form.is_valid():
+        language = form.cleaned_data["language"]
+        user_preference_set(user=request.user, language=language)
+        translation.activate(language or translation.get_language_from_request(request))
+        messages.success(request, _("Your preferences are saved."))
+        return redirect("profile")
+    return render(request, "registration/profile.html", {"form": form})

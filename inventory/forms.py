@@ -1,4 +1,6 @@
 from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from inventory.cleaning import CleanForm
 from inventory.services.imports import REJECT, SKIP
@@ -182,3 +184,14 @@ class GoLiveForm(ReasonForm):
     """Go live on the preview the manager saw: its id comes back, so an older one is refused."""
 
     preview = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class ProfileForm(CleanForm):
+    """The user's own preferences: the language of their pages."""
+
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=[("", _("The browser's language")), *settings.LANGUAGES],
+        required=False,
+        help_text=_("The pages and their messages are shown in this language."),
+    )

@@ -11,9 +11,11 @@ its OpenAPI schema and answers what the schema documents (404 for a code no row 
 422 naming the field), which a 400 from here would contradict.
 """
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
+from django.utils import translation
 
 from inventory.cleaning import control_character_in, describe_character
 
@@ -55,3 +57,30 @@ class RefuseControlCharactersMiddleware:
         if request.path.startswith(JSON_PREFIX):
             return JsonResponse({"detail": reason}, status=400)
         return render(request, "400.html", {"reason": reason}, status=400)
+
+
+class UserLanguageMiddleware:
+    """The language a signed-in user chose in their profile wins over the browser's.
+
+    ``LocaleMiddleware`` has already activated the browser's (Accept-Language, else
+    English); this runs after authentication and replaces it with the user's own choice,
+    when they made one. The preference comes with the user (``inventory.auth_backends``)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if language := preferred_language(request.user):
+            translation.activate(language)
+            request.LANGUAGE_CODE = translation.get_language()
+        return self.get_response(request)
+
+
+def preferred_language(user) -> str:
+    """The user's chosen language code, or "" to follow the browser."""
+    if not user.is_authenticated:
+        return ""
+    try:
+        return user.preference.language
+    except ObjectDoesNotExist:
+        return ""

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Abs, Coalesce
 from django.utils import dateformat, timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Fact(models.TextChoices):
@@ -370,12 +371,12 @@ class StockMovement(models.Model):
     """One append-only ledger row: a signed change to one bin's balance of one SKU."""
 
     class Kind(models.TextChoices):
-        RECEIVE = "receive", "Receive"
-        SHIP = "ship", "Ship"
-        RETURN_RESTOCK = "return_restock", "Return restock"
-        COUNT_ADJUST = "count_adjust", "Count adjust"
-        TRANSFER = "transfer", "Transfer"
-        DAMAGE = "damage", "Damage"
+        RECEIVE = "receive", _("Receive")
+        SHIP = "ship", _("Ship")
+        RETURN_RESTOCK = "return_restock", _("Return restock")
+        COUNT_ADJUST = "count_adjust", _("Count adjust")
+        TRANSFER = "transfer", _("Transfer")
+        DAMAGE = "damage", _("Damage")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     bin = models.ForeignKey(Bin, on_delete=models.PROTECT, related_name="movements")
@@ -933,3 +934,27 @@ class Job(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class UserPreference(models.Model):
+    """A user's own choices for the pages: for now the language they read them in.
+
+    An empty language means "follow the browser" (Accept-Language, then English)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
+    )
+    language = models.CharField(
+        max_length=10, blank=True, choices=settings.LANGUAGES, verbose_name=_("language")
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(language__in=["", *(code for code, _name in settings.LANGUAGES)]),
+                name="inventory_userpreference_language_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.language or 'browser'})"

@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from inventory.cleaning import CleanForm, page_number
 from inventory.models import Bin, Sku
@@ -18,7 +19,7 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
 def _clean_key(value: str) -> str:
     if not KEY_PATTERN.match(value or ""):
-        raise forms.ValidationError("This form has expired; reload the page and try again.")
+        raise forms.ValidationError(_("This form has expired; reload the page and try again."))
     return value
 
 
@@ -40,9 +41,9 @@ class ReceiveForm(CleanForm):
     first (``questions``); the ticked checkbox carries the units or the code it confirms.
     """
 
-    sku = forms.CharField(max_length=64, label="Scan the SKU")
-    units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, label="Units counted")
-    bin = forms.CharField(max_length=20, label="Scan the bin")
+    sku = forms.CharField(max_length=64, label=_("Scan the SKU"))
+    units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, label=_("Units counted"))
+    bin = forms.CharField(max_length=20, label=_("Scan the bin"))
     key = forms.CharField(max_length=64, widget=forms.HiddenInput)
     confirm_units = forms.IntegerField(required=False, widget=forms.HiddenInput)
     create_bin = forms.CharField(max_length=20, required=False, widget=forms.HiddenInput)
@@ -62,13 +63,16 @@ class ReceiveForm(CleanForm):
         if line is None:
             if Sku.objects.filter(code__iexact=code).exists():
                 raise forms.ValidationError(
-                    f"{code} is not on {self.po.number}: check the label and the delivery note."
+                    _("%(code)s is not on %(po)s: check the label and the delivery note.")
+                    % {"code": code, "po": self.po.number}
                 )
-            raise forms.ValidationError(f"No SKU {code} in the catalog: scan the label again.")
+            raise forms.ValidationError(
+                _("No SKU %(code)s in the catalog: scan the label again.") % {"code": code}
+            )
         if not line.sku.active:
             raise forms.ValidationError(
-                f"{line.sku.code} is no longer in the catalog; set the units aside and tell a "
-                "manager."
+                _("%(code)s is no longer in the catalog; set the units aside and tell a manager.")
+                % {"code": line.sku.code}
             )
         return line
 
@@ -78,13 +82,16 @@ class ReceiveForm(CleanForm):
         if bin is None:
             if not BIN_CODE.fullmatch(code):
                 raise forms.ValidationError(
-                    f"No bin {code}, and it cannot be one (letters, digits, '-', '.' or '_'): "
-                    "scan the bin's label again."
+                    _(
+                        "No bin %(code)s, and it cannot be one (letters, digits, '-', '.' or "
+                        "'_'): scan the bin's label again."
+                    )
+                    % {"code": code}
                 )
             return code  # a new location: asked in clean()
         if not bin.active:
             raise forms.ValidationError(
-                f"Bin {bin.code} is inactive; put the units in another bin."
+                _("Bin %(code)s is inactive; put the units in another bin.") % {"code": bin.code}
             )
         return bin
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
 
 from inventory.models import Bin, Sku, StockMovement
 
@@ -98,11 +99,11 @@ class ReorderPolicy(models.Model):
 
 class PurchaseOrder(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        SENT = "sent", "Sent"
-        PARTIALLY_RECEIVED = "partially_received", "Partially received"
-        RECEIVED = "received", "Received"
-        CANCELLED = "cancelled", "Cancelled"
+        DRAFT = "draft", _("Draft")
+        SENT = "sent", _("Sent")
+        PARTIALLY_RECEIVED = "partially_received", _("Partially received")
+        RECEIVED = "received", _("Received")
+        CANCELLED = "cancelled", _("Cancelled")
 
     OPEN = (Status.SENT, Status.PARTIALLY_RECEIVED)  # on order: their lines are in transit
     # Units may still arrive against a received order (more than ordered, or after it was

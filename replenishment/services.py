@@ -17,6 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inventory.exceptions import BinCodeInvalid
 from inventory.models import Bin, Discrepancy, Fact, StockMovement, System
@@ -273,7 +274,7 @@ def purchase_order_line_receive(
     same transaction as the receipt.
     """
     if not key or len(key) > 64:
-        raise ReceiptRefused("This form has expired; reload the page and scan again.")
+        raise ReceiptRefused(_("This form has expired; reload the page and scan again."))
     if (
         done := Receipt.objects.filter(key=key)
         .select_related("line__po", "line__sku", "bin")
@@ -290,11 +291,12 @@ def purchase_order_line_receive(
         return ReceiptOutcome(receipt=done, replayed=True)  # the twin request got here first
     if po.status not in PurchaseOrder.RECEIVABLE:
         raise ReceiptRefused(
-            f"{po.number} is {po.get_status_display().lower()}: nothing can be received against it."
+            _("%(po)s is %(status)s: nothing can be received against it.")
+            % {"po": po.number, "status": po.get_status_display().lower()}
         )
     was_closed = po.status == Status.RECEIVED
     if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-        raise ReceiptRefused("Enter how many units you counted (at least 1).", field="units")
+        raise ReceiptRefused(_("Enter how many units you counted (at least 1)."), field="units")
     if isinstance(bin, str):
         try:
             bin = bin_create(code=bin)
@@ -302,11 +304,13 @@ def purchase_order_line_receive(
             raise ReceiptRefused(str(error), field="bin") from error
     if not bin.active:
         raise ReceiptRefused(
-            f"Bin {bin.code} is inactive; put the units in another bin.", field="bin"
+            _("Bin %(code)s is inactive; put the units in another bin.") % {"code": bin.code},
+            field="bin",
         )
     if not line.sku.active:
         raise ReceiptRefused(
-            f"{line.sku.code} is no longer in the catalog; set the units aside and tell a manager.",
+            _("%(code)s is no longer in the catalog; set the units aside and tell a manager.")
+            % {"code": line.sku.code},
             field="sku",
         )
     movement = on_hand_adjust(

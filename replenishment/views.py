@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
@@ -278,9 +279,10 @@ def receive_start(request: HttpRequest) -> HttpResponse:
         if po is not None and po.is_receivable:
             return redirect("replenishment:receive", number=po.number)
         error = (
-            f"{po.number} is {po.get_status_display().lower()}: nothing can be received against it."
+            _("%(po)s is %(status)s: nothing can be received against it.")
+            % {"po": po.number, "status": po.get_status_display().lower()}
             if po
-            else f"No purchase order {code}: scan the delivery note again."
+            else _("No purchase order %(code)s: scan the delivery note again.") % {"code": code}
         )
     page = Paginator(selectors.purchase_orders_to_receive(), PAGE_SIZE).get_page(
         page_number(request.GET)
@@ -360,14 +362,14 @@ def receipt_create(request: HtmxHttpRequest, number: str) -> HttpResponse:
         return _receive_response(request, po, form=form, status=400)
     r = outcome.receipt
     text = (
-        f"Already recorded: {r.units} × {r.line.sku.code} into {r.bin.code}."
+        _("Already recorded: %(units)s × %(sku)s into %(bin)s.")
         if outcome.replayed
-        else f"Received {r.units} × {r.line.sku.code} into {r.bin.code}: "
-        f"{r.line.received} of {r.line.ordered} now in."
-    )
+        else _("Received %(units)s × %(sku)s into %(bin)s: %(received)s of %(ordered)s now in.")
+    ) % {"units": r.units, "sku": r.line.sku.code, "bin": r.bin.code,
+         "received": r.line.received, "ordered": r.line.ordered}  # fmt: skip
     warn = bool(outcome.mismatch) and not outcome.replayed
     if warn:
-        text += f" Recorded for a manager: {outcome.mismatch.detail}"
+        text += " " + _("Recorded for a manager: %(detail)s") % {"detail": outcome.mismatch.detail}
     if not request.htmx:
         (messages.warning if warn else messages.success)(request, text)
         return redirect("replenishment:receive", number=po.number)

@@ -4,6 +4,7 @@ hidden idempotency key generated when the form is rendered."""
 import uuid
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from inventory.cleaning import CleanForm
 from returns.models import ReceiptUnit
@@ -35,11 +36,11 @@ class ScanForm(CleanForm):
 class GradeForm(CleanForm):
     grade = forms.ChoiceField(
         choices=[
-            (ReceiptUnit.Grade.SELLABLE, "Sellable"),
-            (ReceiptUnit.Grade.DAMAGED, "Damaged"),
-            (ReceiptUnit.Grade.WRONG_ITEM, "Wrong item"),
+            (ReceiptUnit.Grade.SELLABLE, _("Sellable")),
+            (ReceiptUnit.Grade.DAMAGED, _("Damaged")),
+            (ReceiptUnit.Grade.WRONG_ITEM, _("Wrong item")),
         ],
-        error_messages={"required": "Choose sellable (with a bin), damaged or wrong item."},
+        error_messages={"required": _("Choose sellable (with a bin), damaged or wrong item.")},
     )
     bin = forms.CharField(max_length=20, required=False, strip=True)
     # Ticked to confirm a new bin: carries the code it confirms (another code asks again).
@@ -62,8 +63,8 @@ class ConfirmForm(CleanForm):
 
 
 class PhoneReturnForm(CleanForm):
-    order_ref = forms.CharField(label="Order", max_length=100, strip=True)
-    customer_name = forms.CharField(label="Customer", max_length=100, required=False)
+    order_ref = forms.CharField(label=_("Order"), max_length=100, strip=True)
+    customer_name = forms.CharField(label=_("Customer"), max_length=100, required=False)
     creation_key = KeyField()
 
 
@@ -75,9 +76,9 @@ class PhoneReturnLineForm(CleanForm):
     def clean(self) -> dict:
         data = super().clean()
         if data.get("sku") and not data.get("quantity"):
-            self.add_error("quantity", "How many units of it come back?")
+            self.add_error("quantity", _("How many units of it come back?"))
         if data.get("quantity") and not data.get("sku"):
-            self.add_error("sku", "Which SKU comes back?")
+            self.add_error("sku", _("Which SKU comes back?"))
         return data
 
 
@@ -88,20 +89,20 @@ PhoneReturnLineFormSet = forms.formset_factory(
 
 class WriteOffForm(CleanForm):
     reason = forms.CharField(
-        max_length=2000, strip=True, error_messages={"required": "Say why it is written off."}
+        max_length=2000, strip=True, error_messages={"required": _("Say why it is written off.")}
     )
 
 
 class RestockForm(CleanForm):
     bin = forms.CharField(
-        max_length=20, strip=True, error_messages={"required": "Name the bin it goes into."}
+        max_length=20, strip=True, error_messages={"required": _("Name the bin it goes into.")}
     )
     note = forms.CharField(max_length=200, required=False, strip=True)
 
 
 class ResolveForm(CleanForm):
     note = forms.CharField(
-        max_length=2000, strip=True, error_messages={"required": "Say what was decided."}
+        max_length=2000, strip=True, error_messages={"required": _("Say what was decided.")}
     )
 
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from inventory.models import Bin, Discrepancy, Sku, StockMovement, System
 
@@ -20,18 +21,18 @@ class ReturnAuthorisation(models.Model):
     """A return the storefront authorised (or a manager took by phone): the units expected."""
 
     class Origin(models.TextChoices):
-        STOREFRONT = "storefront", "Storefront webhook"
-        PHONE = "phone", "Phone return (entered by a manager)"
+        STOREFRONT = "storefront", _("Storefront webhook")
+        PHONE = "phone", _("Phone return (entered by a manager)")
 
     class Status(models.TextChoices):
-        AWAITING = "awaiting", "Awaiting arrival"
-        RECEIVING = "receiving", "Partly received"
-        COMPLETE = "complete", "Complete"
+        AWAITING = "awaiting", _("Awaiting arrival")
+        RECEIVING = "receiving", _("Partly received")
+        COMPLETE = "complete", _("Complete")
 
     class RefundStatus(models.TextChoices):
-        NONE = "none", "Not refunded"
-        PARTIAL = "partial", "Partly refunded"
-        REFUNDED = "refunded", "Refunded"
+        NONE = "none", _("Not refunded")
+        PARTIAL = "partial", _("Partly refunded")
+        REFUNDED = "refunded", _("Refunded")
 
     number = models.CharField(
         max_length=100, unique=True, help_text="What staff scan or type: the return's reference."
@@ -201,11 +202,11 @@ class ReceiptUnit(models.Model):
     """Units found in a box (one scan), or expected units staff say are not in it (missing)."""
 
     class Grade(models.TextChoices):
-        PENDING = "", "Not graded yet"
-        SELLABLE = "sellable", "Sellable"
-        DAMAGED = "damaged", "Damaged"
-        WRONG_ITEM = "wrong_item", "Wrong item"
-        MISSING = "missing", "Missing"
+        PENDING = "", _("Not graded yet")
+        SELLABLE = "sellable", _("Sellable")
+        DAMAGED = "damaged", _("Damaged")
+        WRONG_ITEM = "wrong_item", _("Wrong item")
+        MISSING = "missing", _("Missing")
 
     receipt = models.ForeignKey(ReturnReceipt, on_delete=models.PROTECT, related_name="units")
     line = models.ForeignKey(

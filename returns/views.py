@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
@@ -75,7 +76,10 @@ def receive_find(request: HtmxHttpRequest) -> HttpResponse:
         target = reverse("returns:receipt", args=[matches[0].pk])
         return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
     if code and not matches:
-        form.add_error("q", f"No return or order {code}. Check the label, or ask a manager.")
+        form.add_error(
+            "q",
+            _("No return or order %(code)s. Check the label, or ask a manager.") % {"code": code},
+        )
     awaiting = Paginator(selectors.returns_awaiting(), PAGE_SIZE).get_page(page_number(request.GET))
     context = {"form": form, "code": code, "matches": matches, "page": awaiting}
     return render(request, "returns/receive_find.html", context)
@@ -224,7 +228,7 @@ def line_missing(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         line = rma.lines.filter(pk=data["line"]).first()
         try:
             if line is None:
-                raise ReturnsError("That line is not on this return.", field="quantity")
+                raise ReturnsError(_("That line is not on this return."), field="quantity")
             unit = services.receipt_missing_mark(
                 line=line, quantity=data["quantity"], scan_key=data["scan_key"], actor=request.user
             )

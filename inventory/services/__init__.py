@@ -26,11 +26,13 @@ from inventory.services.ownership import (
     ownership_change,
     ownership_validate,
 )
+from inventory.services.preferences import user_preference_set
 from inventory.services.push import outbox_prune, storefront_push
 from inventory.services.reconcile import orders_at_risk_check, storefront_reconcile
 from inventory.services.stock import bin_create, on_hand_adjust, on_hand_transfer
 
 __all__ = [
+    "user_preference_set",
     "correction_batch_cancel",
     "correction_batch_release",
     "shelf_evidence_record",
