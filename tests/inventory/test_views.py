@@ -130,6 +130,21 @@ def test_find_goes_to_a_bin_or_a_sku(client, staff_user, stocked_bin, sku):
     assert client.get("/find/?q=nothing").url == "/skus/?q=nothing"
 
 
+def test_a_code_with_a_slash_from_the_storefront_catalog_has_its_pages(client, staff_user, shelf):
+    """A storefront's catalog may carry a SKU such as ``TEE/RED``; its page, the find box and a
+    count sheet's bin link all reach it (a ``str`` URL converter would answer 404 or fail)."""
+    sku = SkuFactory(code="TEE/RED")
+    bin = BinFactory(code="A/1")
+    on_hand_adjust(bin=bin, sku=sku, delta=3, kind=Kind.RECEIVE, source_system=shelf,
+                   source_event_id="slash-1")  # fmt: skip
+    client.force_login(staff_user)
+    assert client.get("/find/?q=tee/red").url == "/skus/TEE/RED/"
+    body = client.get("/skus/TEE/RED/").content.decode()
+    assert 'data-bin="A/1">3<' in body and 'href="/bins/A/1/"' in body
+    assert client.get("/bins/A/1/").status_code == 200
+    assert client.get("/walks/bins/A/1/count/").status_code == 200
+
+
 def _stock_many(shelf, n):
     bins = [BinFactory() for _ in range(3)]
     for i in range(n):
