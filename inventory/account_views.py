@@ -17,6 +17,8 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
+from inventory.selectors import demo_users_seeded
+
 RESET_WINDOW_SECONDS = 3600
 
 
@@ -76,4 +78,5 @@ class LoginView(auth_views.LoginView):
         return {
             **super().get_context_data(**kwargs),
             "password_reset": settings.ONEFACT_PASSWORD_RESET,
+            "demo_users": demo_users_seeded(),
         }
