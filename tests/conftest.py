@@ -17,9 +17,11 @@ pytest_plugins = ["tests.storefront.fakes"]
 
 REQUIRE_SERVICES = os.environ.get("ONEFACT_REQUIRE_SERVICES") == "1"
 CHROMIUM = "/usr/bin/chromium"
-# Marked ``slow`` (``make test-fast`` leaves them out): these folders, and any test that
-# drives a browser or a live server.
+# Marked ``slow`` (``make test-fast`` leaves them out): these folders and modules (long
+# Hypothesis and Schemathesis runs, the benchmark), and any test that drives a browser or a
+# live server.
 SLOW_FOLDERS = ("browser", "integration")
+SLOW_MODULES = ("test_stateful.py", "test_api_fuzz.py", "test_benchmark.py")
 SLOW_FIXTURES = {"live_server", "browser", "page", "celery_live_worker"}
 
 
@@ -38,7 +40,10 @@ def _redis_database_per_worker() -> None:
     from config.celery import app
 
     parts = urlsplit(url)
-    base = int(parts.path.strip("/") or 0)
+    number = parts.path.strip("/") or "0"
+    if parts.scheme not in ("redis", "rediss") or not number.isdigit():
+        return  # a socket path or a URL of another shape: shared, as without xdist
+    base = int(number)
     url = urlunsplit(parts._replace(path=f"/{(base + int(worker[2:])) % 16}"))
     os.environ["REDIS_URL"] = url
     settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
@@ -52,7 +57,11 @@ def pytest_collection_modifyitems(config, items):
     tests = config.rootpath / "tests"
     for item in items:
         folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
-        if folder in SLOW_FOLDERS or SLOW_FIXTURES & set(item.fixturenames):
+        if (
+            folder in SLOW_FOLDERS
+            or item.path.name in SLOW_MODULES
+            or SLOW_FIXTURES & set(item.fixturenames)
+        ):
             item.add_marker(pytest.mark.slow)
 
 
