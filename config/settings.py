@@ -72,6 +72,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_IPWARE_PROXY_COUNT = env.int("DJANGO_PROXY_COUNT", default=0) or None
+# No "AXES: BEGIN" banner on every command; lockouts still log a warning (see LOGGING).
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -164,6 +166,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+# Files browsers ask for at the site's root (/favicon.ico), served as they are.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 # Security: production values pass ``manage.py check --deploy``; the embedded default
 # (DEBUG on, plain HTTP on loopback) switches the HTTPS-only parts off.
@@ -178,16 +182,27 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Redis: Celery's broker when set (see below); logging depends on it too.
+REDIS_URL = env("REDIS_URL", default="")
+
+# INFO stays quiet for a newcomer: django-axes logs every login in several lines (its
+# warnings — repeated failures, lockouts — still show), and a task run in-process would log
+# its result dict into the command's output (a worker, with REDIS_URL, still logs each task).
+# DJANGO_LOG_LEVEL=DEBUG shows them all.
+LOG_LEVEL = env("DJANGO_LOG_LEVEL", default="INFO")
+_QUIET_AT_INFO = ["axes"] + ([] if REDIS_URL else ["celery.app.trace"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        name: {"level": "WARNING"} for name in _QUIET_AT_INFO if LOG_LEVEL.upper() != "DEBUG"
+    },
 }
 
 # Celery: Redis as broker when REDIS_URL is set; without it tasks run in-process.
-REDIS_URL = env("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL

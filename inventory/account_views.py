@@ -27,6 +27,8 @@ from inventory.forms import ProfileForm
 from inventory.middleware import preferred_language
 from inventory.services import user_preference_set
 
+from inventory.selectors import demo_users_seeded
+
 RESET_WINDOW_SECONDS = 3600
 
 
@@ -88,6 +90,7 @@ class LoginView(auth_views.LoginView):
         return {
             **super().get_context_data(**kwargs),
             "password_reset": settings.ONEFACT_PASSWORD_RESET,
+            "demo_users": demo_users_seeded(),
         }
 
 

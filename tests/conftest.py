@@ -17,6 +17,52 @@ pytest_plugins = ["tests.storefront.fakes"]
 
 REQUIRE_SERVICES = os.environ.get("ONEFACT_REQUIRE_SERVICES") == "1"
 CHROMIUM = "/usr/bin/chromium"
+# Marked ``slow`` (``make test-fast`` leaves them out): these folders and modules (long
+# Hypothesis and Schemathesis runs, the benchmark), and any test that drives a browser or a
+# live server.
+SLOW_FOLDERS = ("browser", "integration")
+SLOW_MODULES = ("test_stateful.py", "test_api_fuzz.py", "test_benchmark.py")
+SLOW_FIXTURES = {"live_server", "browser", "page", "celery_live_worker"}
+
+
+def _redis_database_per_worker() -> None:
+    """Under pytest-xdist each worker uses a Redis database of its own (REDIS_URL's number
+    plus the worker's), as it has a test database of its own: one worker's queue, purge and
+    push kick never reach another worker's tests. Subprocesses inherit the URL."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    url = os.environ.get("REDIS_URL", "")
+    if not (worker.startswith("gw") and url):
+        return
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.conf import settings
+
+    from config.celery import app
+
+    parts = urlsplit(url)
+    number = parts.path.strip("/") or "0"
+    if parts.scheme not in ("redis", "rediss") or not number.isdigit():
+        return  # a socket path or a URL of another shape: shared, as without xdist
+    base = int(number)
+    url = urlunsplit(parts._replace(path=f"/{(base + int(worker[2:])) % 16}"))
+    os.environ["REDIS_URL"] = url
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
+    app.conf.broker_url = app.conf.result_backend = url
+
+
+_redis_database_per_worker()
+
+
+def pytest_collection_modifyitems(config, items):
+    tests = config.rootpath / "tests"
+    for item in items:
+        folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
+        if (
+            folder in SLOW_FOLDERS
+            or item.path.name in SLOW_MODULES
+            or SLOW_FIXTURES & set(item.fixturenames)
+        ):
+            item.add_marker(pytest.mark.slow)
 
 
 def needs(available: bool, reason: str) -> None:

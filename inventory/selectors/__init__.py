@@ -1,6 +1,7 @@
 """Reads of the shelf, the ownership table, sync and discrepancies. Other apps read
 on-hand only through here."""
 
+from inventory.selectors.accounts import DemoUser, demo_users_seeded
 from inventory.selectors.adoption import (
     Readiness,
     batches_for,
@@ -70,6 +71,8 @@ from inventory.selectors.dashboard import (
 )
 
 __all__ = [
+    "DemoUser",
+    "demo_users_seeded",
     "SORTS",
     "Chart",
     "Figure",

@@ -782,6 +782,13 @@ class FakeShopify(FakeServer):
         # Bulk query operations (``bulkOperationRunQuery``, their files): fake_shopify_bulk.
         self.bulk = FakeBulkOperations(self)
 
+    def start(self) -> Self:
+        # The schema the costs are computed from takes a second or more to load, several on a
+        # busy machine (pytest-xdist workers each load it): longer than the tests' 2 s client
+        # timeout if the first request paid for it. Loaded before serving, once per process.
+        shopify_schema(shopify_schema_version(self.api_version))
+        return super().start()
+
     @property
     def shop_url(self) -> str:
         return self.base_url
