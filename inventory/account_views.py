@@ -25,9 +25,8 @@ from django.views.decorators.http import require_http_methods
 
 from inventory.forms import ProfileForm
 from inventory.middleware import preferred_language
-from inventory.services import user_preference_set
-
 from inventory.selectors import demo_users_seeded
+from inventory.services import user_preference_set
 
 RESET_WINDOW_SECONDS = 3600
 
