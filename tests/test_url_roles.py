@@ -19,6 +19,7 @@ STAFF = {
     "driftwalks:count-sheet", "driftwalks:count-submit", "driftwalks:count-found-line",
     "driftwalks:find-task", "driftwalks:find-count", "driftwalks:find-finish",
     "replenishment:receive-start", "replenishment:receive", "replenishment:receipt-create",
+    "replenishment:receive-bins",
     "inventory:labels-print", "inventory:bin-labels", "inventory:sku-labels",
     "replenishment:purchase-order-labels", "returns:return-labels",
 }  # fmt: skip
