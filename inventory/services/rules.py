@@ -21,7 +21,7 @@ def units_check(units: object) -> None:
     """Refuse anything but a whole, non-zero number of units."""
     if not isinstance(units, int) or isinstance(units, bool) or units == 0:
         raise MovementRefused(
-            _("A movement moves a whole, non-zero number of units."), field="quantity"
+            "A movement moves a whole, non-zero number of units.", field="quantity"
         )
 
 
