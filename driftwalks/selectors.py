@@ -35,11 +35,11 @@ from django.utils import timezone
 from driftwalks import conf
 from driftwalks.models import Count as CountRow
 from driftwalks.models import CountTask, TaskTrigger, UnplacedRequest, cause_label
+from inventory import selectors as inventory_selectors
 from inventory.models import (
     Bin,
     Discrepancy,
     Job,
-    OnHand,
     ShelfEvidence,
     Sku,
     StockMovement,
@@ -199,13 +199,7 @@ def unplaced_requests(*, limit: int = 20) -> QuerySet[UnplacedRequest]:
 
 
 def _balance_now():
-    return Coalesce(
-        Subquery(
-            OnHand.objects.filter(bin=OuterRef("bin"), sku=OuterRef("sku")).values("quantity")[:1],
-            output_field=IntegerField(),
-        ),
-        0,
-    )
+    return inventory_selectors.on_hand_quantity_of(bin=OuterRef("bin"), sku=OuterRef("sku"))
 
 
 def task_detail(*, pk: int) -> CountTask:
@@ -351,7 +345,7 @@ def cycle_count_candidates(*, now: datetime, limit: int) -> list[tuple[int, int,
         "C": now - timedelta(days=conf.CYCLE_DAYS_C),
     }
     pairs = (
-        OnHand.objects.filter(quantity__gt=0, bin__active=True, sku__active=True)
+        inventory_selectors.on_hand_countable()
         .exclude(Exists(open_task))
         .annotate(shipped=Coalesce(Subquery(pair_ships, output_field=IntegerField()), 0))
         .annotate(

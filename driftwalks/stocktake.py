@@ -24,7 +24,8 @@ from django.utils import timezone
 from driftwalks.models import CountTask, TaskTrigger
 from driftwalks.services import TRIGGER_RULES
 from driftwalks.services.opening import _place_unplaced
-from inventory.models import Discrepancy, OnHand, ShelfEvidence, System
+from inventory import selectors as inventory_selectors
+from inventory.models import Discrepancy, ShelfEvidence, System
 
 CAUSE = CountTask.Cause.OPENING
 CHUNK = 500
@@ -63,7 +64,7 @@ def stock_take_skus(*, storefront: System) -> dict[int, tuple[Discrepancy | None
         wanted.setdefault(d.sku_id, (d, f"{storefront.name} says {d.consumer_value}; the "
                                          f"shelf has not counted {d.sku.code} yet."))  # fmt: skip
     held = (
-        OnHand.objects.filter(quantity__gt=0, sku__active=True)
+        inventory_selectors.on_hand_held_of_active_skus()
         .filter(_not_known())
         .values_list("sku_id", "sku__code")
         .distinct()
@@ -91,11 +92,7 @@ def _open_chunk(
     priority, due_days = TRIGGER_RULES[CAUSE]
     due_on = timezone.localdate() + timedelta(days=due_days)
     expected: dict[int, list[int]] = {}
-    for sku_id, bin_id in (
-        OnHand.objects.filter(sku_id__in=chunk, bin__active=True)
-        .order_by("bin__walk_order", "bin__code")
-        .values_list("sku_id", "bin_id")
-    ):
+    for sku_id, bin_id in inventory_selectors.active_bins_of_skus(sku_ids=chunk):
         expected.setdefault(sku_id, []).append(bin_id)
     wanted_keys = {(b, s) for s in chunk for b in expected.get(s, [None])}
     active = Q(status__in=CountTask.ACTIVE, sku_id__in=chunk)

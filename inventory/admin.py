@@ -5,8 +5,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import render
 
-from inventory import services
-from inventory.exceptions import InvalidMovement, InventoryError
+from inventory import selectors, services
+from inventory.exceptions import InvalidMovement, InventoryError, MovementRefused
 from inventory.models import (
     AuthorityConflict,
     Bin,
@@ -245,8 +245,10 @@ class AdjustStockForm(forms.Form):
     event_id = forms.CharField(widget=forms.HiddenInput)
 
     def clean_delta(self):
-        if self.cleaned_data["delta"] == 0:
-            raise forms.ValidationError("Enter a non-zero number of units.")
+        try:
+            services.units_check(self.cleaned_data["delta"])
+        except MovementRefused as refused:
+            raise forms.ValidationError(str(refused)) from refused
         return self.cleaned_data["delta"]
 
 
@@ -284,7 +286,7 @@ class OnHandAdmin(admin.ModelAdmin):
         return render(request, "admin/inventory/adjust_stock.html", context)
 
     def _apply_adjustment(self, request, queryset, data):
-        shelf = System.objects.get(name="shelf")
+        shelf = selectors.shelf_system()
         for row in queryset.select_related("bin", "sku").order_by("pk"):
             try:
                 services.on_hand_adjust(

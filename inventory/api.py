@@ -49,8 +49,15 @@ from inventory.api_schemas import (
     movement_out,
     transfer_out,
 )
-from inventory.exceptions import InsufficientStock, InvalidMovement, InventoryError, NotOwner
-from inventory.models import Bin, Discrepancy, Fact, Ownership, Sku, StockMovement, System
+from inventory.exceptions import (
+    EventIdReused,
+    InsufficientStock,
+    InvalidMovement,
+    InventoryError,
+    MovementRefused,
+    NotOwner,
+)
+from inventory.models import Bin, Discrepancy, Fact, Ownership, Sku, System
 from inventory.services import authority_enforce, on_hand_adjust, on_hand_transfer
 
 log = logging.getLogger(__name__)
@@ -178,10 +185,6 @@ class UnknownField(InvalidField):
     status = 404
 
 
-class IdempotencyConflict(Exception):
-    """An Idempotency-Key already used by this system for a different request."""
-
-
 class NotReader(Exception):
     """The caller's system neither owns nor consumes the fact the endpoint shows."""
 
@@ -258,25 +261,6 @@ def _lookup(model: type[Sku] | type[Bin], *, code: str, field: str):
     return found
 
 
-def _applied(*, system: System, event_id: str) -> list[StockMovement]:
-    """The ledger rows this system already wrote under this event id, by leg."""
-    return list(
-        StockMovement.objects.filter(source_system=system, source_event_id=event_id)
-        .select_related("sku", "bin", "source_system")
-        .order_by("leg")
-    )
-
-
-def _same_request(legs: list[StockMovement], *, key: str, expected: list[tuple]) -> None:
-    """A replay must repeat the first request; a reused key for another one is refused."""
-    found = [(leg.kind, leg.sku.code, leg.bin.code, leg.quantity) for leg in legs]
-    if found != expected:
-        raise IdempotencyConflict(
-            f"Idempotency-Key {key!r} was already used for a different request "
-            f"(movement #{legs[0].pk}: {legs[0]}); send a new key for a new movement."
-        )
-
-
 @api.post(
     "/movements",
     response={200: MovementOut, 201: MovementOut, **WRITE_ERRORS},
@@ -286,22 +270,11 @@ def movement_create(request: HttpRequest, payload: MovementIn, idempotency_key: 
     """Apply one movement to one bin. A replay of the same key answers 200 with the first."""
     system = request.auth
     authority_enforce(fact=Fact.ON_HAND, system=system, payload=payload.model_dump())
-    expected = [(payload.kind, payload.sku, payload.bin, payload.quantity)]
-    sku = _lookup(Sku, code=payload.sku, field="sku")
-    bin = _lookup(Bin, code=payload.bin, field="bin")
-    if payload.kind == StockMovement.Kind.RECEIVE and not sku.active:
-        if done := _applied(system=system, event_id=idempotency_key):
-            _same_request(done, key=idempotency_key, expected=expected)
-            return Status(200, movement_out(done[0], replayed=True))
-        raise InvalidField(
-            field="sku",
-            message=f"SKU {sku.code} is inactive in the catalog, so it cannot be received; "
-            "it can still be shipped, counted or written off.",
-            code="inactive_sku",
-        )
+    # The write path answers a replay (or a concurrent request with the same key that won
+    # the race) with the first request's row, having changed nothing.
     move = on_hand_adjust(
-        bin=bin,
-        sku=sku,
+        sku=_lookup(Sku, code=payload.sku, field="sku"),
+        bin=_lookup(Bin, code=payload.bin, field="bin"),
         delta=payload.quantity,
         kind=payload.kind,
         source_system=system,
@@ -309,10 +282,11 @@ def movement_create(request: HttpRequest, payload: MovementIn, idempotency_key: 
         reference=payload.reference,
         note=payload.note,
     )
-    # A replay (or a concurrent request with the same key that won the race) gets the first
-    # request's row back from the write path, which changed nothing.
-    _same_request([move], key=idempotency_key, expected=expected)
     return Status(200 if move.replayed else 201, movement_out(move, replayed=move.replayed))
+
+
+# The transfer's names for the fields the shelf's movement rules refuse.
+TRANSFER_FIELDS = {"bin": "to_bin"}
 
 
 @api.post(
@@ -324,27 +298,20 @@ def transfer_create(request: HttpRequest, payload: TransferIn, idempotency_key: 
     """Move units between two bins: both legs or nothing. A replay answers 200."""
     system = request.auth
     authority_enforce(fact=Fact.ON_HAND, system=system, payload=payload.model_dump())
-    kind, quantity = StockMovement.Kind.TRANSFER, payload.quantity
-    expected = [
-        (kind, payload.sku, payload.from_bin, -quantity),
-        (kind, payload.sku, payload.to_bin, quantity),
-    ]
-    if done := _applied(system=system, event_id=idempotency_key):
-        _same_request(done, key=idempotency_key, expected=expected)
-        return Status(200, transfer_out((done[0], done[1]), replayed=True))
-    legs = on_hand_transfer(
-        from_bin=_lookup(Bin, code=payload.from_bin, field="from_bin"),
-        to_bin=_lookup(Bin, code=payload.to_bin, field="to_bin"),
-        sku=_lookup(Sku, code=payload.sku, field="sku"),
-        quantity=quantity,
-        source_system=system,
-        source_event_id=idempotency_key,
-        reference=payload.reference,
-        note=payload.note,
-    )
-    # As for a movement: a concurrent request with the same key that won the race left both
-    # legs, which the write path hands back marked replayed.
-    _same_request(list(legs), key=idempotency_key, expected=expected)
+    try:
+        legs = on_hand_transfer(
+            from_bin=_lookup(Bin, code=payload.from_bin, field="from_bin"),
+            to_bin=_lookup(Bin, code=payload.to_bin, field="to_bin"),
+            sku=_lookup(Sku, code=payload.sku, field="sku"),
+            quantity=payload.quantity,
+            source_system=system,
+            source_event_id=idempotency_key,
+            reference=payload.reference,
+            note=payload.note,
+        )
+    except MovementRefused as refused:
+        refused.field = TRANSFER_FIELDS.get(refused.field, refused.field)
+        raise
     replayed = legs[0].replayed
     return Status(200 if replayed else 201, transfer_out(legs, replayed=replayed))
 
@@ -473,9 +440,19 @@ def _not_reader(request: HttpRequest, exc: NotReader) -> HttpResponse:
     return _error(request, 403, "not_reader", str(exc), fact=exc.fact)
 
 
-@api.exception_handler(IdempotencyConflict)
-def _idempotency_conflict(request: HttpRequest, exc: IdempotencyConflict) -> HttpResponse:
-    return _error(request, 409, "idempotency_key_reused", str(exc))
+@api.exception_handler(MovementRefused)
+def _movement_refused(request: HttpRequest, exc: MovementRefused) -> HttpResponse:
+    # One of the shelf's rules (an inactive bin or SKU, units not whole and non-zero).
+    return _invalid(request, exc.code, [{"field": exc.field, "message": str(exc)}])
+
+
+@api.exception_handler(EventIdReused)
+def _idempotency_conflict(request: HttpRequest, exc: EventIdReused) -> HttpResponse:
+    detail = (
+        f"Idempotency-Key {exc.event_id!r} was already used for a different request "
+        f"(movement #{exc.movement.pk}: {exc.movement}); send a new key for a new movement."
+    )
+    return _error(request, 409, "idempotency_key_reused", detail)
 
 
 @api.exception_handler(OperationalError)

@@ -22,6 +22,32 @@ class InvalidMovement(InventoryError):
     """A movement that makes no sense: zero units, a transfer into its own bin, …"""
 
 
+class MovementRefused(InvalidMovement):
+    """A movement the shelf's rules refuse (``inventory.services.rules``): inactive bin or
+    SKU, not a whole non-zero number of units. ``field`` names what is wrong ("bin", "sku"
+    or "quantity"), for a form or an API to put the message beside its own field; ``code``
+    is the API's error code for it."""
+
+    def __init__(self, message: str, *, field: str, code: str = "invalid_movement") -> None:
+        self.field = field
+        self.code = code
+        super().__init__(message)
+
+
+class EventIdReused(InvalidMovement):
+    """An event id (an API's Idempotency-Key) that already names a different movement of
+    the same source system. Nothing was written; ``movement`` is the first one it names."""
+
+    def __init__(self, *, source_system: str, event_id: str, movement) -> None:
+        self.source_system = source_system
+        self.event_id = event_id
+        self.movement = movement
+        super().__init__(
+            f"Event id {event_id!r} of {source_system} already names another movement "
+            f"(#{movement.pk}: {movement}); a new movement needs an event id of its own."
+        )
+
+
 class NotOwner(InventoryError):
     """A system tried to write a fact that it does not own. The write was refused."""
 

@@ -7,7 +7,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from inventory.cleaning import CleanForm, page_number
+from inventory.exceptions import MovementRefused
 from inventory.models import Bin, Sku
+from inventory.services import bin_check_put, sku_check_receive
 from inventory.services.imports import BIN_CODE
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, Supplier
 from replenishment.selectors import SORTS
@@ -69,11 +71,10 @@ class ReceiveForm(CleanForm):
             raise forms.ValidationError(
                 _("No SKU %(code)s in the catalog: scan the label again.") % {"code": code}
             )
-        if not line.sku.active:
-            raise forms.ValidationError(
-                _("%(code)s is no longer in the catalog; set the units aside and tell a manager.")
-                % {"code": line.sku.code}
-            )
+        try:
+            sku_check_receive(line.sku)
+        except MovementRefused as refused:
+            raise forms.ValidationError(str(refused)) from refused
         return line
 
     def clean_bin(self) -> Bin | str:
@@ -89,10 +90,10 @@ class ReceiveForm(CleanForm):
                     % {"code": code}
                 )
             return code  # a new location: asked in clean()
-        if not bin.active:
-            raise forms.ValidationError(
-                _("Bin %(code)s is inactive; put the units in another bin.") % {"code": bin.code}
-            )
+        try:
+            bin_check_put(bin)
+        except MovementRefused as refused:
+            raise forms.ValidationError(str(refused)) from refused
         return bin
 
     def clean_key(self) -> str:

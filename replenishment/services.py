@@ -19,9 +19,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from inventory.exceptions import BinCodeInvalid
+from inventory import selectors as inventory_selectors
+from inventory.exceptions import BinCodeInvalid, MovementRefused
 from inventory.models import Bin, Discrepancy, Fact, StockMovement, System
-from inventory.services import bin_create, discrepancy_record, on_hand_adjust
+from inventory.services import bin_create, discrepancy_record, movement_check, on_hand_adjust
 from replenishment import selectors
 from replenishment.exceptions import ReceiptRefused, ReplenishmentError
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, Receipt
@@ -302,23 +303,16 @@ def purchase_order_line_receive(
             bin = bin_create(code=bin)
         except BinCodeInvalid as error:
             raise ReceiptRefused(str(error), field="bin") from error
-    if not bin.active:
-        raise ReceiptRefused(
-            _("Bin %(code)s is inactive; put the units in another bin.") % {"code": bin.code},
-            field="bin",
-        )
-    if not line.sku.active:
-        raise ReceiptRefused(
-            _("%(code)s is no longer in the catalog; set the units aside and tell a manager.")
-            % {"code": line.sku.code},
-            field="sku",
-        )
+    try:
+        movement_check(bin=bin, sku=line.sku, delta=units, kind=StockMovement.Kind.RECEIVE)
+    except MovementRefused as refused:
+        raise ReceiptRefused(str(refused), field=refused.field) from refused
     movement = on_hand_adjust(
         bin=bin,
         sku=line.sku,
         delta=units,
         kind=StockMovement.Kind.RECEIVE,
-        source_system=System.objects.get(name="shelf"),
+        source_system=inventory_selectors.shelf_system(),
         source_event_id=f"po-receipt:{key}",
         reference=po.number,
         actor=actor,

@@ -22,16 +22,15 @@ from inventory.models import (
     Bin,
     Discrepancy,
     Fact,
-    OnHand,
     ShelfEvidence,
     Sku,
     StockMovement,
-    System,
 )
 from inventory.services import (
     discrepancy_record,
     discrepancy_resolve,
     on_hand_adjust,
+    on_hand_lock_for_count,
     shelf_evidence_record,
 )
 
@@ -56,21 +55,6 @@ def _needs_approval(*, variance: int, sku: Sku) -> bool:
     return abs(variance) >= conf.APPROVAL_UNITS or value >= conf.APPROVAL_VALUE
 
 
-def _shelf() -> System:
-    return System.objects.get(name="shelf")
-
-
-def _lock_balances(*, bin: Bin, sku_ids: list[int]) -> dict[int, int]:
-    """Lock the bin's balance rows of these SKUs, in pk order; a missing row is 0."""
-    rows = (
-        OnHand.objects.select_for_update(no_key=True)
-        .filter(bin=bin, sku_id__in=sku_ids)
-        .order_by("pk")
-        .values_list("sku_id", "quantity")
-    )
-    return dict(rows)
-
-
 def _correct(
     *, task: CountTask, count: Count, delta: int, actor: AbstractBaseUser, note: str
 ) -> StockMovement:
@@ -80,7 +64,7 @@ def _correct(
             sku=task.sku,
             delta=delta,
             kind=StockMovement.Kind.COUNT_ADJUST,
-            source_system=_shelf(),
+            source_system=inventory_selectors.shelf_system(),
             source_event_id=f"count:{count.pk}",
             reference=f"count task {task.pk}",
             actor=actor,
@@ -329,7 +313,7 @@ def count_submit(
         _check_countable(task=task, bin=bin, counter=counter, earlier=earlier.get(task_id, []))
         if task.sku_id != line.sku.pk:
             raise CountRefused(f"That count task is not for {line.sku.code}; reload the page.")
-    balances = _lock_balances(bin=bin, sku_ids=[t.sku_id for t in tasks.values()])
+    balances = on_hand_lock_for_count(bin=bin, sku_ids=[t.sku_id for t in tasks.values()])
     known = inventory_selectors.known_sku_ids(sku_ids=[t.sku_id for t in tasks.values()])
     now = timezone.now()
     return [
@@ -440,7 +424,7 @@ def count_task_decide(
     verb = "approved" if approve else "rejected"
     alone = " (who counted it, as the only manager)" if right.alone else ""
     if approve:
-        _lock_balances(bin=task.bin, sku_ids=[task.sku_id])
+        on_hand_lock_for_count(bin=task.bin, sku_ids=[task.sku_id])
         if latest.variance:
             latest.movement = _correct(task=task, count=latest, delta=latest.variance,
                                        actor=actor, note=f"approved{alone}: {reason}")  # fmt: skip

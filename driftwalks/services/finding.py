@@ -9,13 +9,15 @@ from driftwalks.models import Count, CountTask
 from driftwalks.services.common import Cause, Outcome, Status
 from driftwalks.services.counting import CountLine, _resolve_linked, count_submit
 from driftwalks.services.opening import count_task_open
+from inventory import selectors as inventory_selectors
+from inventory.exceptions import MovementRefused
 from inventory.models import (
     Bin,
     Discrepancy,
-    OnHand,
     ShelfEvidence,
 )
 from inventory.services import (
+    bin_check_put,
     shelf_evidence_record,
 )
 
@@ -54,8 +56,10 @@ def find_task_count_bin(
     if done is not None:
         return done
     task = _lock_find(task=task, counter=counter)
-    if not bin.active:
-        raise CountRefused(f"Bin {bin.code} is inactive: move the units to an active bin first.")
+    try:
+        bin_check_put(bin)  # the count books the units found into this bin
+    except MovementRefused as refused:
+        raise CountRefused(str(refused)) from refused
     bin_task, _ = count_task_open(
         bin=bin,
         sku=task.sku,
@@ -87,11 +91,7 @@ def find_task_finish(*, task: CountTask, counter: AbstractBaseUser) -> CountTask
     for c in Count.objects.filter(task_id__in=found).order_by("round"):
         latest[c.task_id] = c.counted
     if not found:
-        held = list(
-            OnHand.objects.filter(sku=task.sku, quantity__gt=0)
-            .order_by("bin__walk_order", "bin__code")
-            .values_list("bin__code", flat=True)
-        )
+        held = inventory_selectors.bin_codes_holding_sku(sku=task.sku)
         if held:
             raise CountRefused(
                 f"The shelf records {task.sku.code} in {', '.join(held)}: scan and count "

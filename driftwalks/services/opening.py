@@ -152,12 +152,7 @@ def count_request_receive(request: hooks.CountRequest) -> list[CountTask]:
     bins = list({b.pk: b for b in request.bins}.values())
     if request.sku is None:
         # No SKU named: count everything the named bins hold on record.
-        pairs = [
-            (row.bin, row.sku)
-            for row in OnHand.objects.filter(bin__in=bins, quantity__gt=0)
-            .select_related("bin", "sku")
-            .order_by("bin__walk_order", "bin__code", "sku__code")
-        ]
+        pairs = [(row.bin, row.sku) for row in inventory_selectors.on_hand_held_in_bins(bins=bins)]
     else:
         if not bins:
             bins = [row.bin for row in inventory_selectors.on_hand_for_sku(sku=request.sku)]
@@ -217,20 +212,12 @@ def _pairs_for(requests: list[hooks.CountRequest]) -> list[list[tuple[Bin | None
     ever_held: dict[int, list[Bin]] = {}
     wanted = {r.sku.pk for r in requests if r.sku is not None and not r.bins}
     if wanted:
-        for row in (
-            OnHand.objects.filter(sku_id__in=wanted)
-            .select_related("bin")
-            .order_by("bin__walk_order", "bin__code")
-        ):
+        for row in inventory_selectors.on_hand_ever_held(sku_ids=wanted):
             ever_held.setdefault(row.sku_id, []).append(row.bin)
     held: list[OnHand] = []
     named = {b.pk for r in requests if r.sku is None for b in r.bins}
     if named:
-        held = list(
-            OnHand.objects.filter(bin__in=named, quantity__gt=0)
-            .select_related("bin", "sku")
-            .order_by("bin__walk_order", "bin__code", "sku__code")
-        )
+        held = list(inventory_selectors.on_hand_held_in_bins(bins=named))
     pairs = []
     for request in requests:
         bins = list({b.pk: b for b in request.bins}.values())

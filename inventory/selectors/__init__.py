@@ -69,10 +69,32 @@ from inventory.selectors.dashboard import (
     sync_lag_chart,
     sync_lag_figures,
 )
+from inventory.selectors.stock import (
+    active_bins_of_skus,
+    bin_codes_holding_sku,
+    home_bins_of_skus,
+    on_hand_countable,
+    on_hand_ever_held,
+    on_hand_held_in_bins,
+    on_hand_held_of_active_skus,
+    on_hand_quantity_of,
+    on_hand_unsupported,
+    shelf_system,
+)
 
 __all__ = [
     "DemoUser",
     "demo_users_seeded",
+    "active_bins_of_skus",
+    "bin_codes_holding_sku",
+    "home_bins_of_skus",
+    "on_hand_countable",
+    "on_hand_ever_held",
+    "on_hand_held_in_bins",
+    "on_hand_held_of_active_skus",
+    "on_hand_quantity_of",
+    "on_hand_unsupported",
+    "shelf_system",
     "SORTS",
     "Chart",
     "Figure",

@@ -29,7 +29,18 @@ from inventory.services.ownership import (
 from inventory.services.preferences import user_preference_set
 from inventory.services.push import outbox_prune, storefront_push
 from inventory.services.reconcile import orders_at_risk_check, storefront_reconcile
-from inventory.services.stock import bin_create, on_hand_adjust, on_hand_transfer
+from inventory.services.rules import (
+    bin_check_put,
+    movement_check,
+    sku_check_receive,
+    units_check,
+)
+from inventory.services.stock import (
+    bin_create,
+    on_hand_adjust,
+    on_hand_lock_for_count,
+    on_hand_transfer,
+)
 
 __all__ = [
     "user_preference_set",
@@ -50,6 +61,11 @@ __all__ = [
     "inbox_retry",
     "job_start",
     "on_hand_adjust",
+    "on_hand_lock_for_count",
+    "bin_check_put",
+    "movement_check",
+    "sku_check_receive",
+    "units_check",
     "on_hand_transfer",
     "orders_at_risk_check",
     "outbox_prune",

@@ -10,7 +10,13 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 
-from inventory.exceptions import BinCodeInvalid, InsufficientStock, InvalidMovement
+from inventory.exceptions import (
+    BinCodeInvalid,
+    EventIdReused,
+    InsufficientStock,
+    InvalidMovement,
+    MovementRefused,
+)
 from inventory.models import (
     Bin,
     OnHand,
@@ -22,6 +28,7 @@ from inventory.models import (
 from inventory.services.adoption import first_receipt_note
 from inventory.services.imports import BIN_CODE
 from inventory.services.outbox import outbox_record, push_schedule
+from inventory.services.rules import movement_check, units_check
 
 Kind = StockMovement.Kind
 
@@ -151,15 +158,24 @@ def _on_hand_adjust(*, one_statement: bool = True, **fields) -> StockMovement:
     return move
 
 
-def _validate_movement(*, bin: Bin, sku: Sku, delta: int, kind: str, source_event_id: str):
-    if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
-        raise InvalidMovement("A movement moves a whole, non-zero number of units.")
+def _validate_movement(*, delta: int, kind: str, source_event_id: str) -> None:
+    units_check(delta)
     if kind not in Kind.values:
         raise InvalidMovement(f"Unknown movement kind {kind!r}.")
     if not source_event_id:
         raise InvalidMovement("Every movement names its source's event id.")
-    if delta > 0 and not bin.active:
-        raise InvalidMovement(f"Bin {bin.code} is inactive; nothing can be put into it.")
+
+
+def _replay_of(done: StockMovement, *, bin: Bin, sku: Sku, delta: int, kind: str):
+    """The first movement of an event id, when this request repeats it; an event id reused
+    for a different movement is refused (``EventIdReused``)."""
+    if (done.kind, done.sku_id, done.bin_id, done.quantity) != (kind, sku.pk, bin.pk, delta):
+        raise EventIdReused(
+            source_system=done.source_system.name,
+            event_id=done.source_event_id,
+            movement=done,
+        )
+    return done
 
 
 def on_hand_adjust(
@@ -187,7 +203,16 @@ def on_hand_adjust(
     ``at`` is for loading history in order (demo seeds, imports of past movements): the
     time the movement happened. Live writes leave it out and are stamped now.
     """
-    _validate_movement(bin=bin, sku=sku, delta=delta, kind=kind, source_event_id=source_event_id)
+    _validate_movement(delta=delta, kind=kind, source_event_id=source_event_id)
+    replay = dict(source_system=source_system, source_event_id=source_event_id, leg=leg)
+    same = dict(bin=bin, sku=sku, delta=delta, kind=kind)
+    try:
+        movement_check(**same)
+    except MovementRefused:
+        # A replay of a movement the rules allowed when it was applied answers with it.
+        if done := _movement_replayed(**replay):
+            return _replay_of(done, **same)
+        raise
     fields = dict(
         bin=bin,
         sku=sku,
@@ -206,15 +231,15 @@ def on_hand_adjust(
             # One statement is its own transaction: no BEGIN and COMMIT round trips around it.
             if move := _apply_in_one_statement(**fields):
                 return move
-            return _on_hand_adjust(**fields, one_statement=False)
-        return _on_hand_adjust(**fields)
+            move = _on_hand_adjust(**fields, one_statement=False)
+        else:
+            move = _on_hand_adjust(**fields)
     except IntegrityError:
         # A concurrent replay of the same event committed first: ours rolled back whole.
-        if done := _movement_replayed(
-            source_system=source_system, source_event_id=source_event_id, leg=leg
-        ):
-            return done
+        if done := _movement_replayed(**replay):
+            return _replay_of(done, **same)
         raise
+    return _replay_of(move, **same) if move.replayed else move
 
 
 on_hand_adjust.alters_data = True
@@ -237,8 +262,25 @@ def on_hand_transfer(
 
     Replaying the same (source system, event id) returns the first transfer's legs, both
     marked ``replayed``, and changes nothing; an event id that already names a movement
-    other than this transfer's two legs is refused, and nothing is written.
+    other than this transfer's two legs is refused (``EventIdReused``), and nothing is
+    written.
     """
+    if done := list(
+        StockMovement.objects.filter(source_system=source_system, source_event_id=source_event_id)
+        .select_related("bin", "sku", "source_system")
+        .order_by("leg")
+    ):
+        expected = [
+            (Kind.TRANSFER, sku.pk, from_bin.pk, -quantity),
+            (Kind.TRANSFER, sku.pk, to_bin.pk, quantity),
+        ]
+        if [(m.kind, m.sku_id, m.bin_id, m.quantity) for m in done] != expected:
+            raise EventIdReused(
+                source_system=source_system.name, event_id=source_event_id, movement=done[0]
+            )
+        for move in done:
+            move.replayed = True
+        return done[0], done[1]
     if from_bin.pk == to_bin.pk:
         raise InvalidMovement("A transfer moves units between two different bins.")
     if not isinstance(quantity, int) or quantity <= 0:
@@ -258,12 +300,30 @@ def on_hand_transfer(
     first, second = (out_leg, in_leg) if from_bin.pk < to_bin.pk else (in_leg, out_leg)
     moves = {m["leg"]: on_hand_adjust(**m) for m in (first, second)}
     if moves[0].replayed != moves[1].replayed:
-        raise InvalidMovement(
-            f"Event id {source_event_id!r} of {source_system.name} already names one "
-            "movement that is not a leg of this transfer; a transfer needs an event id of "
-            "its own."
+        # A concurrent request used the event id for one movement of its own.
+        first = moves[0] if moves[0].replayed else moves[1]
+        raise EventIdReused(
+            source_system=source_system.name, event_id=source_event_id, movement=first
         )
     return moves[0], moves[1]
+
+
+def on_hand_lock_for_count(*, bin: Bin, sku_ids: list[int]) -> dict[int, int]:
+    """Lock the bin's balance rows of these SKUs for a count, in pk order (two counts of
+    overlapping rows never deadlock), and return each one's quantity by SKU id; a SKU with
+    no row in the bin is absent (its balance is 0).
+
+    The lock (``FOR NO KEY UPDATE``) lasts to the end of the caller's transaction: no
+    movement changes these balances between reading them and booking the count's
+    correction. Call it inside a transaction.
+    """
+    rows = (
+        OnHand.objects.select_for_update(no_key=True)
+        .filter(bin=bin, sku_id__in=sku_ids)
+        .order_by("pk")
+        .values_list("sku_id", "quantity")
+    )
+    return dict(rows)
 
 
 @transaction.atomic

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 
-from inventory.models import Fact, OnHand, StockMovement
+from inventory import selectors as inventory_selectors
+from inventory.models import Fact
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, Receipt, ReorderPolicy
 
 
@@ -72,14 +73,7 @@ def ghost_rows() -> list[GhostRow]:
     unfinished orders and reorder policies for SKUs the catalog no longer has. The catalog
     never deletes a SKU (it is deactivated), so "unknown" means no longer in the catalog.
     """
-    ledger = StockMovement.objects.filter(bin=OuterRef("bin"), sku=OuterRef("sku"))
-    shelf_rows = (
-        OnHand.objects.filter(quantity__gt=0)
-        .annotate(has_ledger=Exists(ledger))
-        .filter(Q(bin__active=False) | Q(sku__active=False) | Q(has_ledger=False))
-        .select_related("bin", "sku")
-        .order_by("bin__code", "sku__code")
-    )
+    shelf_rows = inventory_selectors.on_hand_unsupported()
     found = []
     for row in shelf_rows:
         reasons = []

@@ -4,8 +4,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from inventory import selectors as inventory_selectors
 from inventory.exceptions import InvalidMovement
-from inventory.models import Discrepancy, StockMovement, System
+from inventory.models import Discrepancy, StockMovement
 from inventory.services import (
     discrepancy_resolve,
     on_hand_adjust,
@@ -16,7 +17,6 @@ from returns.exceptions import (
 from returns.models import (
     QuarantineItem,
 )
-from returns.services.common import SHELF
 from returns.services.receiving import _bin_for_code
 
 
@@ -72,7 +72,7 @@ def quarantine_restock(
             sku=item.sku,
             delta=item.quantity,
             kind=StockMovement.Kind.RETURN_RESTOCK,
-            source_system=System.objects.get(name=SHELF),
+            source_system=inventory_selectors.shelf_system(),
             source_event_id=f"return-quarantine:{item.pk}",
             reference=item.rma.number[:100],
             actor=actor,

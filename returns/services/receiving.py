@@ -13,9 +13,11 @@ from django.db.models import F, Max, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from inventory.exceptions import BinCodeInvalid, InvalidMovement
-from inventory.models import Bin, Discrepancy, Fact, Sku, StockMovement, System
+from inventory import selectors as inventory_selectors
+from inventory.exceptions import BinCodeInvalid, InvalidMovement, MovementRefused
+from inventory.models import Bin, Discrepancy, Fact, Sku, StockMovement
 from inventory.services import (
+    bin_check_put,
     bin_create,
     discrepancy_record,
     on_hand_adjust,
@@ -37,7 +39,7 @@ from returns.models import (
     ReturnOutcome,
     ReturnReceipt,
 )
-from returns.services.common import GRADE_DISPOSITION, MAX_QUANTITY, SHELF, Grade
+from returns.services.common import GRADE_DISPOSITION, MAX_QUANTITY, Grade
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +107,10 @@ def _bin_for_code(code: str, *, field: str = "bin", create: bool = False) -> Bin
             code=code,
             field=field,
         )
-    if not found.active:
-        raise GradeRefused(f"Bin {found.code} is inactive; choose another bin.", field=field)
+    try:
+        bin_check_put(found)
+    except MovementRefused as refused:
+        raise GradeRefused(str(refused), field=field) from refused
     return found
 
 
@@ -477,7 +481,7 @@ def _restock(
     )
     if not sellable:
         return
-    shelf = System.objects.get(name=SHELF)
+    shelf = inventory_selectors.shelf_system()
     for unit in sellable:
         try:
             unit.movement = on_hand_adjust(

@@ -383,6 +383,7 @@ def test_movement_create_refuses_stock_into_an_inactive_bin(client, sku, token):
         response = _post(client, "/api/movements", body, token=token)
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_movement"
+    assert response.json()["field"] == "bin"
     assert "inactive" in response.json()["detail"]
 
 
@@ -396,7 +397,7 @@ def test_movement_create_inactive_sku_ships_and_counts_but_is_not_received(
         refused = _post(client, "/api/movements", receive, token=token, key="r")
     assert refused.status_code == 422
     assert refused.json()["code"] == "inactive_sku" and refused.json()["field"] == "sku"
-    assert "inactive" in refused.json()["detail"]
+    assert "no longer in the catalog" in refused.json()["detail"]
     assert _post(client, "/api/movements", SHIP_2, token=token, key="s").status_code == 201
     count = {**SHIP_2, "kind": "count_adjust", "quantity": 1}
     assert _post(client, "/api/movements", count, token=token, key="c").status_code == 201
@@ -697,3 +698,27 @@ def test_api_docs_serve_the_bundled_swagger_ui(client, db, settings):
     assert "/api/openapi.json" in page
     asset = client.get("/static/ninja/swagger-ui-bundle.js")
     assert asset.status_code == 200
+
+
+def test_transfer_create_into_an_inactive_bin_names_to_bin(client, stocked_bin, token):
+    BinFactory(code="B-02", active=False)
+    with _nothing_written():
+        response = _post(client, "/api/transfers", MOVE_4, token=token, key="t-1")
+    assert response.status_code == 422
+    assert (response.json()["code"], response.json()["field"]) == ("invalid_movement", "to_bin")
+    assert "Bin B-02 is inactive" in response.json()["detail"]
+
+
+def test_movement_create_replay_of_a_receipt_of_a_sku_since_retired_answers_200(
+    client, stocked_bin, sku, token
+):
+    receive = {**SHIP_2, "kind": "receive", "quantity": 5}
+    first = _post(client, "/api/movements", receive, token=token, key="r")
+    sku.active = False
+    sku.save(update_fields=["active"])
+    with _nothing_written():
+        again = _post(client, "/api/movements", receive, token=token, key="r")
+        other = _post(client, "/api/movements", {**receive, "quantity": 6}, token=token, key="r")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"] and again.json()["replayed"] is True
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from inventory import services
+from inventory import selectors, services
 from inventory.models import (
     Bin,
     DemoLevel,
@@ -146,7 +146,7 @@ class Command(BaseCommand):
         return list(Sku.objects.filter(code__in=[s.code for s in wanted]).order_by("code"))
 
     def _stock(self, bins: list[Bin], skus: list[Sku]) -> int:
-        shelf = System.objects.get(name="shelf")
+        shelf = selectors.shelf_system()
         done = set(
             StockMovement.objects.filter(
                 source_system=shelf, source_event_id__startswith="seed:"

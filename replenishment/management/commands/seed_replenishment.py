@@ -14,7 +14,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from inventory.models import Bin, OnHand, Sku, StockMovement, System
+from inventory import selectors as inventory_selectors
+from inventory.models import Bin, Sku, StockMovement, System
 from inventory.services import on_hand_adjust
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, ReorderPolicy, Supplier
 from replenishment.selectors import coverage_rows, coverage_window
@@ -135,7 +136,7 @@ class Command(BaseCommand):
 
     def _history(self, skus: list[Sku], bins: list[Bin]) -> tuple[int, int]:
         """Four weeks of shipments per SKU: a delivery, daily sales, stock-outs, a restock."""
-        shelf = System.objects.get(name="shelf")
+        shelf = inventory_selectors.shelf_system()
         storefront = System.objects.get(name="storefront")
         done = {
             event.split(":")[1]
@@ -143,11 +144,7 @@ class Command(BaseCommand):
                 source_event_id__startswith=SEED_PREFIX
             ).values_list("source_event_id", flat=True)
         }
-        homes = dict(
-            OnHand.objects.filter(sku__in=skus, bin__active=True, quantity__gt=0)
-            .order_by("sku_id", "-bin_id")
-            .values_list("sku_id", "bin_id")
-        )
+        homes = inventory_selectors.home_bins_of_skus(skus=skus)
         bins_by_id = {b.pk: b for b in bins}
         window = coverage_window(days=28)
         moved = seeded = 0
