@@ -33,7 +33,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
-from inventory.loadtest import celery_worker, free_port, gunicorn, service_env
+from inventory.bench.loadtest import celery_worker, free_port, gunicorn, service_env
 from tests.conftest import needs
 from tests.integration.conftest import wait_for
 

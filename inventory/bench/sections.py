@@ -22,7 +22,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from inventory.management.commands.benchmark import BenchContext, register
+from inventory.bench import BenchContext, register
 from inventory.models import (
     Bin,
     Discrepancy,
@@ -564,7 +564,7 @@ def push(ctx: BenchContext) -> dict:
     from its oldest unacknowledged commit to the storefront's acknowledgement."""
     from django.conf import settings
 
-    from inventory import loadtest
+    from inventory.bench import loadtest
     from inventory.models import DemoLevel, SyncLog, SyncState
     from inventory.services import on_hand_adjust
 
@@ -617,7 +617,7 @@ def api(ctx: BenchContext) -> dict:
 
     import httpx
 
-    from inventory import loadtest
+    from inventory.bench import loadtest
 
     skus, _ = _sections_setup(ctx, full_rows=200_000)
     clients, seconds = 4, max(5.0, 20 * min(1.0, ctx.scale * 10))
