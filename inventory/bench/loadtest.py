@@ -239,7 +239,7 @@ class Client(threading.Thread):
 
     def order(self):
         from inventory.storefront.base import EventLine, EventType, InboundEvent
-        from inventory.storefront.demo import SIGNATURE_HEADER, demo_sign, demo_webhook_body
+        from inventory.storefront.demo.adapter import SIGNATURE_HEADER, demo_sign, demo_webhook_body
 
         if self.open_orders and self.rng.random() < 0.6:
             number, sku, qty = self.open_orders.pop(0)
@@ -297,7 +297,8 @@ def checks(outcomes, settled: bool) -> dict[str, bool]:
     from django.db.models import Count, Min
 
     from inventory import selectors
-    from inventory.models import DemoLevel, InboxEvent, OnHand, StockMovement
+    from inventory.models import InboxEvent, OnHand, StockMovement
+    from inventory.storefront.demo.models import DemoLevel
 
     firsts = {o.key: o for o in outcomes if o.op in ("movement", "transfer")}
     # A refusal changes nothing and is not remembered: a client's retry of a refused request

@@ -565,8 +565,9 @@ def push(ctx: BenchContext) -> dict:
     from django.conf import settings
 
     from inventory.bench import loadtest
-    from inventory.models import DemoLevel, SyncLog, SyncState
+    from inventory.models import SyncLog, SyncState
     from inventory.services import on_hand_adjust
+    from inventory.storefront.demo.models import DemoLevel
 
     if not settings.REDIS_URL:
         return {"skipped": "REDIS_URL is not set: the push needs Redis and a worker"}

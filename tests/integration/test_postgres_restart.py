@@ -238,7 +238,7 @@ def _seed() -> str:
     and live; the shelf's token."""
     from inventory.models import ShelfEvidence, System
     from inventory.services import shelf_evidence_record, storefront_mode_set
-    from inventory.services.demo import demo_storefront_seed
+    from inventory.storefront.demo.services import demo_storefront_seed
     from tests.factories import BinFactory, SkuFactory
 
     for n, code in enumerate(BINS):
@@ -254,7 +254,7 @@ def _seed() -> str:
 def _storefront_gaps() -> dict[str, tuple[int, int]]:
     """SKU → (demo storefront's number, shelf's available) wherever they differ."""
     from inventory import selectors
-    from inventory.models import DemoLevel
+    from inventory.storefront.demo.models import DemoLevel
 
     levels = dict(DemoLevel.objects.values_list("sku_code", "quantity"))
     shelf = {s.code: max(s.available, 0) for s in selectors.skus_with_stock()}

@@ -46,7 +46,8 @@ def test_seed_demo_opens_the_dashboard_on_gaps_a_reconciliation_found(db):
     from django.utils import timezone
 
     from driftwalks.models import CountTask
-    from inventory.models import DemoLevel, Discrepancy
+    from inventory.models import Discrepancy
+    from inventory.storefront.demo.models import DemoLevel
 
     call_command("seed_demo")
     found = Discrepancy.objects.filter(kind=Discrepancy.Kind.STOREFRONT_GAP)

@@ -10,21 +10,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
-from inventory import demo_views
-from inventory.models import Commitment, DemoLevel, DemoOrder, InboxEvent, StockMovement
+from inventory.models import Commitment, InboxEvent, StockMovement
 from inventory.selectors import available_for_sku
 from inventory.services import on_hand_adjust
-from inventory.services.demo import (
-    DemoStorefrontError,
-    demo_order_cancel,
-    demo_order_fulfil,
-    demo_order_place,
-    demo_return_open,
-    demo_storefront_drift,
-    demo_storefront_seed,
-)
 from inventory.storefront import adapter_for
-from inventory.storefront import demo as demo_module
 from inventory.storefront.base import (
     CatalogItem,
     EventLine,
@@ -36,7 +25,19 @@ from inventory.storefront.base import (
     WebhookSignatureInvalid,
     WriteStatus,
 )
-from inventory.storefront.demo import DemoAdapter, demo_sign, demo_webhook_body
+from inventory.storefront.demo import adapter as demo_module
+from inventory.storefront.demo import views as demo_views
+from inventory.storefront.demo.adapter import DemoAdapter, demo_sign, demo_webhook_body
+from inventory.storefront.demo.models import DemoLevel, DemoOrder
+from inventory.storefront.demo.services import (
+    DemoStorefrontError,
+    demo_order_cancel,
+    demo_order_fulfil,
+    demo_order_place,
+    demo_return_open,
+    demo_storefront_drift,
+    demo_storefront_seed,
+)
 from tests.factories import BinFactory, CommitmentFactory, SkuFactory
 
 SECRET = "test-secret"

@@ -14,7 +14,7 @@ from inventory.storefront.base import (
     WebhookTimestampInvalid,
     webhook_check_age,
 )
-from inventory.storefront.demo import (
+from inventory.storefront.demo.adapter import (
     SENT_AT_FIELD,
     SIGNATURE_HEADER,
     DemoAdapter,

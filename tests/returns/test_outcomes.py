@@ -7,10 +7,11 @@ from functools import partial
 import pytest
 from django.utils import timezone
 
-from inventory.models import DemoLevel, DemoOrder, Discrepancy, System
+from inventory.models import Discrepancy, System
 from inventory.services import on_hand_adjust, storefront_push
 from inventory.storefront import adapter_for
 from inventory.storefront.base import Disposition, ReturnDisposition
+from inventory.storefront.demo.models import DemoLevel, DemoOrder
 from returns import services
 from returns.models import ReturnOutcome
 from returns.tasks import send_return_outcomes_task
