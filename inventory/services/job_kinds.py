@@ -1,4 +1,4 @@
-"""The kinds of browser-started jobs ``inventory`` runs (registered in AppConfig.ready)."""
+"""What each kind of browser-started job of ``inventory`` does (registered in AppConfig.ready)."""
 
 from celery import chord
 
