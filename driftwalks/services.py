@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
-from driftwalks import conf, selectors
+from driftwalks import selectors
 from driftwalks.exceptions import CountRefused
-from driftwalks.models import Count, CountTask, TaskTrigger, UnplacedRequest
+from driftwalks.models import MAX_COUNT, Count, CountTask, TaskTrigger, UnplacedRequest
 from inventory import hooks
 from inventory import selectors as inventory_selectors
 from inventory.exceptions import InsufficientStock, InvalidMovement
@@ -436,11 +437,15 @@ def cycle_counts_open(*, now: datetime | None = None) -> int:
     Returns how many tasks were opened.
     """
     now = now or timezone.now()
-    candidates = selectors.cycle_count_candidates(now=now, limit=conf.CYCLE_MAX_PER_RUN)
+    candidates = selectors.cycle_count_candidates(now=now, limit=settings.ONEFACT_CYCLE_MAX_PER_RUN)
     if not candidates:
         return 0
-    days = {"A": conf.CYCLE_DAYS_A, "B": conf.CYCLE_DAYS_B, "C": conf.CYCLE_DAYS_C}
-    due_on = timezone.localdate(now) + timedelta(days=conf.CYCLE_DUE_DAYS)
+    days = {
+        "A": settings.ONEFACT_CYCLE_DAYS_A,
+        "B": settings.ONEFACT_CYCLE_DAYS_B,
+        "C": settings.ONEFACT_CYCLE_DAYS_C,
+    }
+    due_on = timezone.localdate(now) + timedelta(days=settings.ONEFACT_CYCLE_DUE_DAYS)
     CountTask.objects.bulk_create(
         [
             CountTask(
@@ -495,7 +500,7 @@ def walk_start(*, user: AbstractBaseUser, size: int | None = None) -> int:
     A recount is never handed to whoever did the first count. Two counters pulling at once
     never get the same task: the assignment is a conditional update.
     """
-    size = conf.WALK_SIZE if size is None else size
+    size = settings.ONEFACT_WALK_SIZE if size is None else size
     mine = CountTask.objects.filter(assignee=user, status__in=CountTask.COUNTABLE).count()
     room = max(size - mine, 0)
     if not room:
@@ -602,14 +607,19 @@ class CountLine:
 
 
 def _within_tolerance(*, variance: int, expected: int) -> bool:
-    if abs(variance) > conf.TOLERANCE_UNITS:
+    if abs(variance) > settings.ONEFACT_COUNT_TOLERANCE_UNITS:
         return False
-    return abs(variance) * 100 <= conf.TOLERANCE_PERCENT * expected or variance == 0
+    return (
+        abs(variance) * 100 <= settings.ONEFACT_COUNT_TOLERANCE_PERCENT * expected or variance == 0
+    )
 
 
 def _needs_approval(*, variance: int, sku: Sku) -> bool:
     value = abs(variance) * (sku.unit_cost or Decimal(0))
-    return abs(variance) >= conf.APPROVAL_UNITS or value >= conf.APPROVAL_VALUE
+    return (
+        abs(variance) >= settings.ONEFACT_COUNT_APPROVAL_UNITS
+        or value >= settings.ONEFACT_COUNT_APPROVAL_VALUE
+    )
 
 
 def _shelf() -> System:
@@ -757,7 +767,7 @@ def _count_one(
     elif first is None:
         outcome = settled if within else Outcome.RECOUNT
     elif within or (
-        abs(variance - first.variance) <= conf.TOLERANCE_UNITS
+        abs(variance - first.variance) <= settings.ONEFACT_COUNT_TOLERANCE_UNITS
         and not _needs_approval(variance=variance, sku=task.sku)
     ):
         # The recount confirms the record, or agrees with the first count and is small.
@@ -794,8 +804,8 @@ def _check_lines(*, lines: list[CountLine], key: str) -> None:
     for line in lines:
         if isinstance(line.counted, bool) or not isinstance(line.counted, int):
             raise CountRefused(f"{line.sku.code}: a count is a whole number.")
-        if not 0 <= line.counted <= conf.MAX_COUNT:
-            raise CountRefused(f"{line.sku.code}: a count is between 0 and {conf.MAX_COUNT}.")
+        if not 0 <= line.counted <= MAX_COUNT:
+            raise CountRefused(f"{line.sku.code}: a count is between 0 and {MAX_COUNT}.")
         if line.sku.pk in seen:
             raise CountRefused(f"{line.sku.code} is on the sheet twice.")
         seen.add(line.sku.pk)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial, reduce
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q, Sum
@@ -49,7 +50,6 @@ from inventory.storefront.base import (
     ReturnDisposition,
     StorefrontError,
 )
-from returns import conf
 from returns.exceptions import (
     ConfirmationRefused,
     GradeRefused,
@@ -1085,7 +1085,7 @@ def returns_flag_late(*, now: datetime | None = None, limit: int = 500) -> int:
     """Returns whose expected units have not all arrived ``late_days`` after they were
     authorised: flagged once each, with a return_mismatch discrepancy. Returns how many."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=conf.late_days())
+    cutoff = now - timedelta(days=settings.ONEFACT_RETURNS_LATE_DAYS)
     due = ReturnAuthorisation.objects.filter(
         status__in=[ReturnAuthorisation.Status.AWAITING, ReturnAuthorisation.Status.RECEIVING],
         created_at__lt=cutoff,
@@ -1119,7 +1119,7 @@ def returns_flag_late(*, now: datetime | None = None, limit: int = 500) -> int:
             fact=Fact.RESTOCK,
             detail=(
                 f"Return {rma.number}: {waiting} of {row['expected_units']} unit(s) not arrived "
-                f"{conf.late_days()} days after the return was authorised (late)."
+                f"{settings.ONEFACT_RETURNS_LATE_DAYS} days after the return was authorised (late)."
             ),
             consumer=storefronts.get(rma.storefront_id),
             owner_value=row["arrived"],
@@ -1170,7 +1170,7 @@ def _dispositions(*, rma: ReturnAuthorisation) -> list[ReturnDisposition]:
 
 
 def _backoff(attempts: int) -> float:
-    return float(min(conf.outcome_backoff_max(), 30 * 2 ** max(0, attempts - 1)))
+    return float(min(settings.ONEFACT_RETURNS_OUTCOME_BACKOFF_MAX, 30 * 2 ** max(0, attempts - 1)))
 
 
 @transaction.atomic
@@ -1242,7 +1242,7 @@ def _outcomes_failed(
     text = f"{type(error).__name__}: {error}"[:500]
     attempts = max(o.attempts for o in due) + 1
     retryable = isinstance(error, StorefrontError) and error.retryable
-    if retryable and attempts < conf.outcome_max_attempts():
+    if retryable and attempts < settings.ONEFACT_RETURNS_OUTCOME_MAX_ATTEMPTS:
         asked = error.retry_after if isinstance(error, RateLimited) else 0.0
         wait = max(_backoff(attempts), asked)
         ReturnOutcome.objects.filter(pk__in=[o.pk for o in due]).update(

@@ -3,10 +3,10 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from driftwalks import conf
 from driftwalks.exceptions import CountRefused
 from driftwalks.models import Count, CountTask, TaskTrigger, UnplacedRequest
 from driftwalks.services import (
@@ -427,7 +427,7 @@ def test_a_gap_of_a_sku_in_two_bins_resolves_when_both_are_counted(sku, staff_us
 
 
 def test_tolerance_is_configurable(stocked_bin, sku, staff_user, monkeypatch):
-    monkeypatch.setattr(conf, "TOLERANCE_UNITS", 0)
+    monkeypatch.setattr(settings, "ONEFACT_COUNT_TOLERANCE_UNITS", 0)
     assert count(open_task(stocked_bin, sku), 9, staff_user).outcome == "recount"
 
 

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -386,7 +387,7 @@ def test_mismatch_resolve_needs_a_note_and_leaves_quarantine_to_its_page(
 
 
 def test_returns_flag_late_flags_each_overdue_return_once(rma, monkeypatch):
-    monkeypatch.setenv("ONEFACT_RETURNS_LATE_DAYS", "3")
+    monkeypatch.setattr(settings, "ONEFACT_RETURNS_LATE_DAYS", 3)
     ReturnAuthorisation.objects.filter(pk=rma.pk).update(
         created_at=timezone.now() - timedelta(days=4)
     )
@@ -399,7 +400,7 @@ def test_returns_flag_late_flags_each_overdue_return_once(rma, monkeypatch):
 
 
 def test_returns_flag_late_leaves_recent_and_complete_returns_alone(rma, monkeypatch):
-    monkeypatch.setenv("ONEFACT_RETURNS_LATE_DAYS", "3")
+    monkeypatch.setattr(settings, "ONEFACT_RETURNS_LATE_DAYS", 3)
     assert services.returns_flag_late() == 0
     ReturnAuthorisation.objects.filter(pk=rma.pk).update(
         created_at=timezone.now() - timedelta(days=10),
