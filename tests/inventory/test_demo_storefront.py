@@ -357,7 +357,7 @@ def test_demo_order_reaches_the_shelf_as_a_commitment(stocked_bin, sku, storefro
 @pytest.mark.django_db(transaction=True)
 def test_demo_order_place_never_oversells_under_concurrency(postgres, monkeypatch):
     """Ten shoppers, five units: five orders, numbered in turn, and the number at zero."""
-    monkeypatch.setattr("inventory.services.inbound._enqueue", lambda task, pks: None)
+    monkeypatch.setattr("inventory.services.inbound._enqueue", lambda pks: None)
     level("SKU-1", 5)
     barrier = threading.Barrier(10)
     results: list = [None] * 10
