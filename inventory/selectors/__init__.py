@@ -15,35 +15,16 @@ from inventory.selectors.adoption import (
     storefronts_for_push,
     storefronts_for_reconcile,
 )
-from inventory.selectors.core import (
+from inventory.selectors.authority import (
     MOVEMENT_FACT,
-    Availability,
     FactAuthority,
-    LedgerMismatch,
     authority_audit,
-    availability_for_sku,
-    available_for_sku,
-    committed_by_sku,
-    committed_total,
-    discrepancies_for_list,
     facts_readable_by,
-    home_figures,
-    jobs_visible_to,
-    ledger_for_sku,
-    ledger_mismatches,
-    on_hand_by_sku,
-    on_hand_for_bin,
-    on_hand_for_sku,
-    on_hand_total,
     owner_of,
     recent_conflicts,
     recent_ownership_changes,
-    skus_with_stock,
-    sync_log_for_sku,
-    sync_states_for_sku,
     system_for_token,
     system_may_read,
-    truth_moment,
 )
 from inventory.selectors.dashboard import (
     SORTS,
@@ -61,6 +42,35 @@ from inventory.selectors.dashboard import (
     orders_at_risk_open,
     sync_lag_chart,
     sync_lag_figures,
+)
+from inventory.selectors.discrepancies import (
+    discrepancies_for_list,
+)
+from inventory.selectors.home import (
+    home_figures,
+)
+from inventory.selectors.jobs import (
+    jobs_visible_to,
+)
+from inventory.selectors.stock import (
+    Availability,
+    LedgerMismatch,
+    availability_for_sku,
+    available_for_sku,
+    committed_by_sku,
+    committed_total,
+    ledger_for_sku,
+    ledger_mismatches,
+    on_hand_by_sku,
+    on_hand_for_bin,
+    on_hand_for_sku,
+    on_hand_total,
+    skus_with_stock,
+    truth_moment,
+)
+from inventory.selectors.sync import (
+    sync_log_for_sku,
+    sync_states_for_sku,
 )
 
 __all__ = [
