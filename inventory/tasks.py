@@ -68,12 +68,12 @@ def reconcile_range_task(
 @shared_task(acks_late=True)
 def reconcile_storefronts_task() -> dict:
     """Beat: reconcile every storefront, its SKU ranges in parallel on the workers."""
-    return runs.reconcile_storefronts()
+    return runs.storefronts_reconcile()
 
 
 @shared_task(acks_late=True)
 def pull_catalog_task() -> int:
-    return runs.catalog_pull_owner()
+    return runs.catalog_pull_from_owner()
 
 
 @shared_task(acks_late=True)

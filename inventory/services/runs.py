@@ -84,7 +84,7 @@ def catalog_storefront() -> System | None:
     return owner
 
 
-def catalog_pull_owner() -> int:
+def catalog_pull_from_owner() -> int:
     """Pull the catalog from its owner; 0 when the owner is no storefront with an adapter."""
     owner = catalog_storefront()
     return catalog_pull(storefront=owner) if owner is not None else 0
@@ -109,7 +109,7 @@ def _total(reports: list[dict]) -> ReconcileReport:
     return total
 
 
-def reconcile_storefronts() -> dict:
+def storefronts_reconcile() -> dict:
     """Beat: reconcile every storefront, its SKU ranges in parallel on the workers."""
     parts = _reconcile_ranges()
     summary: dict = {"ranges": len(parts), "orders_at_risk": orders_at_risk_check()}
