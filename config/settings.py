@@ -5,6 +5,7 @@ default (SQLite file, Celery tasks in-process) so ``make run`` works with no ser
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -271,6 +272,45 @@ ONEFACT_WEBHOOK_CLOCK_SKEW_SECONDS = env.int("ONEFACT_WEBHOOK_CLOCK_SKEW_SECONDS
 # Inbox: an event whose processing raises is tried again with backoff (30 s doubling, capped
 # at an hour) this many times in all, then parked as failed for a manager to retry.
 ONEFACT_INBOX_MAX_ATTEMPTS = env.int("ONEFACT_INBOX_MAX_ATTEMPTS", default=8)
+
+# Drift walks. Thresholds of a count's variance (counted − the shelf's balance at the moment
+# of the count): within tolerance (|variance| ≤ TOLERANCE_UNITS and ≤ TOLERANCE_PERCENT % of
+# the balance) the correction is applied at once; past it, a blind recount by a different
+# person; past APPROVAL_UNITS units or APPROVAL_VALUE at cost (after the recount), a manager
+# approves or rejects it with a reason.
+ONEFACT_COUNT_TOLERANCE_UNITS = env.int("ONEFACT_COUNT_TOLERANCE_UNITS", default=2)
+ONEFACT_COUNT_TOLERANCE_PERCENT = env.float("ONEFACT_COUNT_TOLERANCE_PERCENT", default=10.0)
+ONEFACT_COUNT_APPROVAL_UNITS = env.int("ONEFACT_COUNT_APPROVAL_UNITS", default=10)
+ONEFACT_COUNT_APPROVAL_VALUE = Decimal(env.str("ONEFACT_COUNT_APPROVAL_VALUE", default="200"))
+# Cycle counts by sell-through class: how often a bin+SKU pair of each class is counted.
+ONEFACT_CYCLE_DAYS_A = env.int("ONEFACT_CYCLE_DAYS_A", default=30)
+ONEFACT_CYCLE_DAYS_B = env.int("ONEFACT_CYCLE_DAYS_B", default=91)
+ONEFACT_CYCLE_DAYS_C = env.int("ONEFACT_CYCLE_DAYS_C", default=182)
+# Class by units shipped over this many days: top 20 % of SKUs = A, next 30 % = B, rest C.
+ONEFACT_CYCLE_SALES_DAYS = env.int("ONEFACT_CYCLE_SALES_DAYS", default=90)
+ONEFACT_CYCLE_SHARE_A = env.float("ONEFACT_CYCLE_SHARE_A", default=0.20)
+ONEFACT_CYCLE_SHARE_B = env.float("ONEFACT_CYCLE_SHARE_B", default=0.30)
+# At most this many cycle tasks are opened per run (A first, longest uncounted first).
+ONEFACT_CYCLE_MAX_PER_RUN = env.int("ONEFACT_CYCLE_MAX_PER_RUN", default=500)
+ONEFACT_CYCLE_DUE_DAYS = env.int("ONEFACT_CYCLE_DUE_DAYS", default=7)
+# "Start my walk" pulls at most this many of the oldest due open tasks.
+ONEFACT_WALK_SIZE = env.int("ONEFACT_WALK_SIZE", default=20)
+
+# Returns: expected units not arrived this many days after the return was authorised are
+# flagged late. Transient failures to tell the storefront an outcome are retried with backoff
+# (at most BACKOFF_MAX seconds between tries) MAX_ATTEMPTS times, then kept as not sent.
+ONEFACT_RETURNS_LATE_DAYS = max(1, env.int("ONEFACT_RETURNS_LATE_DAYS", default=14))
+ONEFACT_RETURNS_OUTCOME_MAX_ATTEMPTS = max(
+    1, env.int("ONEFACT_RETURNS_OUTCOME_MAX_ATTEMPTS", default=10)
+)
+ONEFACT_RETURNS_OUTCOME_BACKOFF_MAX = max(
+    1, env.int("ONEFACT_RETURNS_OUTCOME_BACKOFF_MAX", default=3600)
+)
+
+# Replenishment: the trailing window, in whole days, over which sell-through is measured.
+ONEFACT_REPLENISHMENT_WINDOW_DAYS = env.int("ONEFACT_REPLENISHMENT_WINDOW_DAYS", default=28)
+if ONEFACT_REPLENISHMENT_WINDOW_DAYS < 1:
+    raise environ.ImproperlyConfigured("ONEFACT_REPLENISHMENT_WINDOW_DAYS must be at least 1.")
 
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "inventory.tasks.sweep_outbox_task", "schedule": 30.0},

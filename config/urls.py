@@ -51,7 +51,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("accounts/", include(accounts)),
-    path("demo-storefront/", include("inventory.demo_urls")),
+    path("demo-storefront/", include("inventory.storefront.demo.urls")),
     path("returns/", include("returns.urls")),
     path("replenishment/", include("replenishment.urls")),
     path("walks/", include("driftwalks.urls")),

@@ -14,7 +14,7 @@
   for the count, with a reference to the task. Overdue tasks escalate
   (``escalate_overdue_task``).
 
-Settings (environment, see ``driftwalks/conf.py``): ``ONEFACT_COUNT_TOLERANCE_UNITS`` (2),
+Settings (environment, read in ``config/settings.py``): ``ONEFACT_COUNT_TOLERANCE_UNITS`` (2),
 ``ONEFACT_COUNT_TOLERANCE_PERCENT`` (10), ``ONEFACT_COUNT_APPROVAL_UNITS`` (10),
 ``ONEFACT_COUNT_APPROVAL_VALUE`` (200), ``ONEFACT_CYCLE_DAYS_A/B/C`` (30/91/182),
 ``ONEFACT_CYCLE_SALES_DAYS`` (90), ``ONEFACT_CYCLE_SHARE_A/B`` (0.2/0.3),

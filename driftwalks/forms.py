@@ -8,8 +8,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from driftwalks import conf, selectors
-from driftwalks.models import CountTask
+from driftwalks import selectors
+from driftwalks.models import MAX_COUNT, CountTask
 from driftwalks.services import CountLine
 from inventory.cleaning import CleanForm, whole_number
 from inventory.forms import ImportForm
@@ -21,7 +21,7 @@ COUNT_ATTRS = {
     "enterkeyhint": "next",
     "autocomplete": "off",
     "min": "0",
-    "max": str(conf.MAX_COUNT),
+    "max": str(MAX_COUNT),
 }
 
 
@@ -44,7 +44,7 @@ class FoundLine:
 
 
 def _whole(raw: str) -> int | None:
-    return whole_number(raw, lo=0, hi=conf.MAX_COUNT)
+    return whole_number(raw, lo=0, hi=MAX_COUNT)
 
 
 class CountSheetForm(CleanForm):
@@ -65,7 +65,7 @@ class CountSheetForm(CleanForm):
             self.fields[f"t{task.pk}"] = forms.IntegerField(
                 label=task.sku.code,
                 min_value=0,
-                max_value=conf.MAX_COUNT,
+                max_value=MAX_COUNT,
                 widget=forms.NumberInput(attrs=attrs),
                 error_messages={"required": _("Enter what you counted (0 if none).")},
             )
@@ -165,7 +165,7 @@ class FindCountForm(CleanForm):
     counted = forms.IntegerField(
         label=_("Units in that bin"),
         min_value=0,
-        max_value=conf.MAX_COUNT,
+        max_value=MAX_COUNT,
         widget=forms.NumberInput(attrs=COUNT_ATTRS),
         error_messages={"required": _("Enter what you counted in that bin.")},
     )

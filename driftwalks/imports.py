@@ -26,9 +26,8 @@ from django.db import transaction
 from django.db.models import Model
 from django.db.models.functions import Upper
 
-from driftwalks import conf
 from driftwalks.exceptions import CountRefused
-from driftwalks.models import Count, CountTask
+from driftwalks.models import MAX_COUNT, Count, CountTask
 from driftwalks.services import CountLine, count_submit, count_task_open
 from inventory.models import Bin, ShelfEvidence, Sku
 from inventory.services import shelf_evidence_record
@@ -80,8 +79,8 @@ def _counted(raw: str) -> tuple[int | None, str]:
         return None, f"counted {shown} is negative"
     if not WHOLE.fullmatch(raw):
         return None, f"counted {shown!r} is not a whole number"
-    if len(raw.lstrip("0")) > len(str(conf.MAX_COUNT)) or int(raw) > conf.MAX_COUNT:
-        return None, f"counted {shown} is more than {conf.MAX_COUNT:,} units"
+    if len(raw.lstrip("0")) > len(str(MAX_COUNT)) or int(raw) > MAX_COUNT:
+        return None, f"counted {shown} is more than {MAX_COUNT:,} units"
     return int(raw), ""
 
 

@@ -22,6 +22,9 @@ from django.utils.translation import pgettext_lazy
 
 from inventory.models import Bin, Discrepancy, Sku, StockMovement
 
+# The largest count a counter may enter for one SKU in one bin.
+MAX_COUNT = 1_000_000
+
 
 class CountTask(models.Model):
     class Status(models.TextChoices):

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import (
@@ -32,7 +33,6 @@ from django.db.models import (
 from django.db.models.functions import Abs, Cast, Coalesce, TruncDate, TruncWeek
 from django.utils import timezone
 
-from driftwalks import conf
 from driftwalks.models import Count as CountRow
 from driftwalks.models import CountTask, TaskTrigger, UnplacedRequest, cause_label
 from inventory import selectors as inventory_selectors
@@ -298,7 +298,7 @@ def cycle_count_candidates(*, now: datetime, limit: int) -> list[tuple[int, int,
     or its first movement if never counted, is older than its class's period. Set-based: a
     count, two boundary look-ups and one query for the pairs.
     """
-    since = now - timedelta(days=conf.CYCLE_SALES_DAYS)
+    since = now - timedelta(days=settings.ONEFACT_CYCLE_SALES_DAYS)
     ships = (
         StockMovement.objects.filter(
             sku=OuterRef("pk"), kind=StockMovement.Kind.SHIP, created_at__gte=since
@@ -314,8 +314,8 @@ def cycle_count_candidates(*, now: datetime, limit: int) -> list[tuple[int, int,
     n = skus.count()
     if not n:
         return []
-    top_a = math.ceil(n * conf.CYCLE_SHARE_A)
-    top_b = math.ceil(n * (conf.CYCLE_SHARE_A + conf.CYCLE_SHARE_B))
+    top_a = math.ceil(n * settings.ONEFACT_CYCLE_SHARE_A)
+    top_b = math.ceil(n * (settings.ONEFACT_CYCLE_SHARE_A + settings.ONEFACT_CYCLE_SHARE_B))
     boundary_a, boundary_b = _rank_boundary(skus, top_a), _rank_boundary(skus, top_b)
     pair_ships = (
         StockMovement.objects.filter(
@@ -340,9 +340,9 @@ def cycle_count_candidates(*, now: datetime, limit: int) -> list[tuple[int, int,
         bin=OuterRef("bin"), sku=OuterRef("sku"), status__in=CountTask.ACTIVE
     )
     cutoff = {
-        "A": now - timedelta(days=conf.CYCLE_DAYS_A),
-        "B": now - timedelta(days=conf.CYCLE_DAYS_B),
-        "C": now - timedelta(days=conf.CYCLE_DAYS_C),
+        "A": now - timedelta(days=settings.ONEFACT_CYCLE_DAYS_A),
+        "B": now - timedelta(days=settings.ONEFACT_CYCLE_DAYS_B),
+        "C": now - timedelta(days=settings.ONEFACT_CYCLE_DAYS_C),
     }
     pairs = (
         inventory_selectors.on_hand_countable()

@@ -9,6 +9,7 @@ any of its htmx fragments: the count is blind.
 from datetime import timedelta
 from functools import cache, partial
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
@@ -23,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from driftwalks import conf, dashboard, imports, selectors, services
+from driftwalks import dashboard, imports, selectors, services
 from driftwalks.exceptions import CountRefused
 from driftwalks.forms import (
     AssignForm,
@@ -373,6 +374,12 @@ def count_import(request: HtmxHttpRequest) -> HttpResponse:
             actor=request.user,
         )  # fmt: skip
         return redirect("inventory:job-detail", pk=job.pk)
+    conf = {  # the thresholds the page explains
+        "TOLERANCE_UNITS": settings.ONEFACT_COUNT_TOLERANCE_UNITS,
+        "TOLERANCE_PERCENT": settings.ONEFACT_COUNT_TOLERANCE_PERCENT,
+        "APPROVAL_UNITS": settings.ONEFACT_COUNT_APPROVAL_UNITS,
+        "APPROVAL_VALUE": settings.ONEFACT_COUNT_APPROVAL_VALUE,
+    }
     context = {"form": form, "conf": conf, "max_rows": f"{imports.MAX_ROWS:,}"}
     return render(request, "driftwalks/count_import.html", context)
 

@@ -6,6 +6,7 @@ class InventoryConfig(AppConfig):
     verbose_name = "Inventory (shelf and ownership)"
 
     def ready(self) -> None:
-        from inventory import checks, jobs  # noqa: F401 - checks registers itself
+        from inventory import checks  # noqa: F401 - checks registers itself
+        from inventory.services import job_kinds
 
-        jobs.register()
+        job_kinds.register()

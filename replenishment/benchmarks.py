@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from inventory.management.commands.benchmark import BenchContext, register
+from inventory.bench import BenchContext, register
 from inventory.models import Bin, Commitment, OnHand, ShelfEvidence, Sku, StockMovement, System
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, ReorderPolicy, Supplier
 from replenishment.selectors import coverage_rows

@@ -3,6 +3,7 @@ or annotated, so a page runs the same few queries whatever the data size."""
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import (
     BooleanField,
     Count,
@@ -22,7 +23,6 @@ from django.utils import timezone
 
 from inventory.models import Discrepancy
 from inventory.selectors import discrepancies_for_list
-from returns import conf
 from returns.models import (
     COUNTED_GRADES,
     QuarantineItem,
@@ -75,7 +75,7 @@ def _with_units(qs: QuerySet[ReturnAuthorisation]) -> QuerySet[ReturnAuthorisati
 def returns_awaiting(*, now: datetime | None = None) -> QuerySet[ReturnAuthorisation]:
     """Returns with units still expected, oldest first, with their age and lateness."""
     now = now or timezone.now()
-    late_before = now - timedelta(days=conf.late_days())
+    late_before = now - timedelta(days=settings.ONEFACT_RETURNS_LATE_DAYS)
     return (
         _with_units(ReturnAuthorisation.objects.filter(status__in=OPEN_STATUSES))
         .select_related("storefront")
@@ -164,7 +164,7 @@ def outcomes_not_sent() -> QuerySet[ReturnOutcome]:
 def returns_overview(*, now: datetime | None = None) -> dict:
     """The manager's figures, in a fixed number of queries."""
     now = now or timezone.now()
-    late_before = now - timedelta(days=conf.late_days())
+    late_before = now - timedelta(days=settings.ONEFACT_RETURNS_LATE_DAYS)
     open_returns = ReturnAuthorisation.objects.filter(status__in=OPEN_STATUSES).aggregate(
         awaiting=Count("id"), late=Count("id", filter=Q(created_at__lt=late_before))
     )

@@ -7,9 +7,9 @@ import shutil
 import pytest
 from django.db import connection
 
-from inventory.baseline import seed_groups, seed_ownership
 from inventory.models import StockMovement, System
 from inventory.roles import ADMINS, MANAGERS, STAFF
+from inventory.seed import seed_groups, seed_ownership
 from inventory.services import on_hand_adjust
 from tests.factories import BinFactory, SkuFactory, UserFactory
 

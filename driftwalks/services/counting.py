@@ -11,9 +11,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from driftwalks import conf, selectors
+from driftwalks import selectors
 from driftwalks.exceptions import CountRefused
-from driftwalks.models import Count, CountTask, TaskTrigger
+from driftwalks.models import MAX_COUNT, Count, CountTask, TaskTrigger
 from driftwalks.services.common import Cause, Outcome, Status
 from driftwalks.services.opening import count_task_open
 from inventory import selectors as inventory_selectors
@@ -45,14 +45,19 @@ class CountLine:
 
 
 def _within_tolerance(*, variance: int, expected: int) -> bool:
-    if abs(variance) > conf.TOLERANCE_UNITS:
+    if abs(variance) > settings.ONEFACT_COUNT_TOLERANCE_UNITS:
         return False
-    return abs(variance) * 100 <= conf.TOLERANCE_PERCENT * expected or variance == 0
+    return (
+        abs(variance) * 100 <= settings.ONEFACT_COUNT_TOLERANCE_PERCENT * expected or variance == 0
+    )
 
 
 def _needs_approval(*, variance: int, sku: Sku) -> bool:
     value = abs(variance) * (sku.unit_cost or Decimal(0))
-    return abs(variance) >= conf.APPROVAL_UNITS or value >= conf.APPROVAL_VALUE
+    return (
+        abs(variance) >= settings.ONEFACT_COUNT_APPROVAL_UNITS
+        or value >= settings.ONEFACT_COUNT_APPROVAL_VALUE
+    )
 
 
 def _correct(
@@ -185,7 +190,7 @@ def _count_one(
     elif first is None:
         outcome = settled if within else Outcome.RECOUNT
     elif within or (
-        abs(variance - first.variance) <= conf.TOLERANCE_UNITS
+        abs(variance - first.variance) <= settings.ONEFACT_COUNT_TOLERANCE_UNITS
         and not _needs_approval(variance=variance, sku=task.sku)
     ):
         # The recount confirms the record, or agrees with the first count and is small.
@@ -222,8 +227,8 @@ def _check_lines(*, lines: list[CountLine], key: str) -> None:
     for line in lines:
         if isinstance(line.counted, bool) or not isinstance(line.counted, int):
             raise CountRefused(f"{line.sku.code}: a count is a whole number.")
-        if not 0 <= line.counted <= conf.MAX_COUNT:
-            raise CountRefused(f"{line.sku.code}: a count is between 0 and {conf.MAX_COUNT}.")
+        if not 0 <= line.counted <= MAX_COUNT:
+            raise CountRefused(f"{line.sku.code}: a count is between 0 and {MAX_COUNT}.")
         if line.sku.pk in seen:
             raise CountRefused(f"{line.sku.code} is on the sheet twice.")
         seen.add(line.sku.pk)

@@ -2,13 +2,14 @@
 
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
-from driftwalks import conf, selectors
+from driftwalks import selectors
 from driftwalks.exceptions import CountRefused
 from driftwalks.models import CountTask, TaskTrigger, UnplacedRequest
 from driftwalks.services.common import DEFAULT_RULE, TRIGGER_RULES, Cause, Priority, Status
@@ -375,11 +376,15 @@ def cycle_counts_open(*, now: datetime | None = None) -> int:
     Returns how many tasks were opened.
     """
     now = now or timezone.now()
-    candidates = selectors.cycle_count_candidates(now=now, limit=conf.CYCLE_MAX_PER_RUN)
+    candidates = selectors.cycle_count_candidates(now=now, limit=settings.ONEFACT_CYCLE_MAX_PER_RUN)
     if not candidates:
         return 0
-    days = {"A": conf.CYCLE_DAYS_A, "B": conf.CYCLE_DAYS_B, "C": conf.CYCLE_DAYS_C}
-    due_on = timezone.localdate(now) + timedelta(days=conf.CYCLE_DUE_DAYS)
+    days = {
+        "A": settings.ONEFACT_CYCLE_DAYS_A,
+        "B": settings.ONEFACT_CYCLE_DAYS_B,
+        "C": settings.ONEFACT_CYCLE_DAYS_C,
+    }
+    due_on = timezone.localdate(now) + timedelta(days=settings.ONEFACT_CYCLE_DUE_DAYS)
     CountTask.objects.bulk_create(
         [
             CountTask(

@@ -1,11 +1,11 @@
 """Walks."""
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from driftwalks import conf
 from driftwalks.exceptions import CountRefused
 from driftwalks.models import Count, CountTask
 from driftwalks.services.common import Status
@@ -26,7 +26,7 @@ def walk_start(*, user: AbstractBaseUser, size: int | None = None) -> int:
     A recount is never handed to whoever did the first count. Two counters pulling at once
     never get the same task: the assignment is a conditional update.
     """
-    size = conf.WALK_SIZE if size is None else size
+    size = settings.ONEFACT_WALK_SIZE if size is None else size
     mine = CountTask.objects.filter(assignee=user, status__in=CountTask.COUNTABLE).count()
     room = max(size - mine, 0)
     if not room:

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from inventory.baseline import seed_groups, seed_ownership
+from inventory.seed import seed_groups, seed_ownership
 
 
 class Migration(migrations.Migration):

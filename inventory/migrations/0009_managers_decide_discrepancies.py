@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from inventory.baseline import seed_groups
+from inventory.seed import seed_groups
 
 
 class Migration(migrations.Migration):

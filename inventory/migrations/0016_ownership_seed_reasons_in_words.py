@@ -7,7 +7,7 @@ rows the seed wrote (no user, no before, the old text) are touched, never a pers
 
 from django.db import migrations
 
-from inventory.baseline import DEFAULT_REASONS, OLD_SEED_REASON
+from inventory.seed import DEFAULT_REASONS, OLD_SEED_REASON
 
 
 def reasons_in_words(apps, schema_editor):

@@ -1,100 +1,194 @@
-"""The shelf's balance rows and the shelf system, as the apps above inventory read them.
+"""Reads of the shelf: on-hand, commitments, availability and the ledger. Other apps read
+on-hand only through ``inventory.selectors``."""
 
-Returns, replenishment and drift walks never query ``OnHand`` themselves: each read they
-need is one function here, the same single query it was in their own code. Rows are in walk
-order (the order a counter walks the bins) unless said otherwise.
-"""
+from dataclasses import dataclass
 
-from collections.abc import Iterable
-
-from django.db.models import Exists, Expression, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from inventory.models import Bin, OnHand, Sku, StockMovement, System
+from inventory.models import (
+    Bin,
+    Commitment,
+    Fact,
+    OnHand,
+    Ownership,
+    Sku,
+    StockMovement,
+    TruthMoment,
+)
 
-WALK_ORDER = ("bin__walk_order", "bin__code")
+
+def truth_moment() -> str:
+    """The configured event that changes on-hand for orders (from the ownership table)."""
+    value = (
+        Ownership.objects.filter(fact=Fact.ON_HAND).values_list("truth_moment", flat=True).first()
+    )
+    return value or TruthMoment.SHIP
 
 
-def shelf_system() -> System:
-    """The shelf: the system OneFact itself writes as (one query)."""
-    return System.objects.get(name="shelf")
-
-
-def on_hand_held_in_bins(*, bins: Iterable[Bin | int]) -> QuerySet[OnHand]:
-    """The balances holding units in these bins, with their bin and SKU, in walk order and
-    by SKU code within a bin."""
+def on_hand_for_sku(*, sku: Sku) -> QuerySet[OnHand]:
+    """The SKU's balance in every bin that has held it, in walk order."""
     return (
-        OnHand.objects.filter(bin__in=bins, quantity__gt=0)
-        .select_related("bin", "sku")
-        .order_by(*WALK_ORDER, "sku__code")
+        OnHand.objects.filter(sku=sku)
+        .select_related("bin")
+        .order_by("bin__walk_order", "bin__code")
     )
 
 
-def on_hand_ever_held(*, sku_ids: Iterable[int]) -> QuerySet[OnHand]:
-    """Every balance row of these SKUs, empty ones too (the bins that ever held them), with
-    their bin, in walk order."""
-    return OnHand.objects.filter(sku_id__in=sku_ids).select_related("bin").order_by(*WALK_ORDER)
+def on_hand_for_bin(*, bin: Bin) -> QuerySet[OnHand]:
+    return OnHand.objects.filter(bin=bin, quantity__gt=0).select_related("sku").order_by("sku")
 
 
-def bin_codes_holding_sku(*, sku: Sku) -> list[str]:
-    """The codes of the bins holding units of this SKU, in walk order."""
-    return list(
-        OnHand.objects.filter(sku=sku, quantity__gt=0)
-        .order_by(*WALK_ORDER)
-        .values_list("bin__code", flat=True)
-    )
+def on_hand_total(*, sku: Sku) -> int:
+    return OnHand.objects.filter(sku=sku).aggregate(t=Coalesce(Sum("quantity"), 0))["t"]
 
 
-def active_bins_of_skus(*, sku_ids: Iterable[int]) -> list[tuple[int, int]]:
-    """(SKU id, bin id) of every active bin with a balance row of these SKUs, in walk
-    order."""
-    return list(
-        OnHand.objects.filter(sku_id__in=sku_ids, bin__active=True)
-        .order_by(*WALK_ORDER)
-        .values_list("sku_id", "bin_id")
-    )
+def committed_total(*, sku: Sku) -> int:
+    return Commitment.objects.filter(sku=sku, status=Commitment.Status.OPEN).aggregate(
+        t=Coalesce(Sum("quantity"), 0)
+    )["t"]
 
 
-def home_bins_of_skus(*, skus: Iterable[Sku]) -> dict[int, int]:
-    """Each SKU's home: the active bin of lowest pk holding units of it (SKU id → bin id)."""
-    return dict(
-        OnHand.objects.filter(sku__in=skus, bin__active=True, quantity__gt=0)
-        .order_by("sku_id", "-bin_id")
-        .values_list("sku_id", "bin_id")
-    )
+@dataclass(frozen=True)
+class Availability:
+    on_hand: int
+    committed: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.committed
 
 
-def on_hand_held_of_active_skus() -> QuerySet[OnHand]:
-    """Balances holding units of SKUs still in the catalog (whatever the bin)."""
-    return OnHand.objects.filter(quantity__gt=0, sku__active=True)
-
-
-def on_hand_countable() -> QuerySet[OnHand]:
-    """Balances a count can check: units of a catalog SKU in an active bin."""
-    return OnHand.objects.filter(quantity__gt=0, bin__active=True, sku__active=True)
-
-
-def on_hand_unsupported() -> QuerySet[OnHand]:
-    """Balances holding units that nothing supports: an inactive bin, a SKU the catalog no
-    longer has, or no ledger movement behind them (``has_ledger`` annotated), with their bin
-    and SKU, by bin and SKU code."""
-    ledger = StockMovement.objects.filter(bin=OuterRef("bin"), sku=OuterRef("sku"))
-    return (
-        OnHand.objects.filter(quantity__gt=0)
-        .annotate(has_ledger=Exists(ledger))
-        .filter(Q(bin__active=False) | Q(sku__active=False) | Q(has_ledger=False))
-        .select_related("bin", "sku")
-        .order_by("bin__code", "sku__code")
-    )
-
-
-def on_hand_quantity_of(*, bin: Expression, sku: Expression) -> Coalesce:
-    """The balance of a bin and SKU as an expression (0 without a row), for annotating rows
-    that name a bin and a SKU: ``on_hand_quantity_of(bin=OuterRef("bin"), sku=OuterRef("sku"))``."""
-    return Coalesce(
-        Subquery(
-            OnHand.objects.filter(bin=bin, sku=sku).values("quantity")[:1],
-            output_field=IntegerField(),
+def availability_for_sku(*, sku: Sku) -> Availability:
+    """On-hand, open commitments and available (on-hand minus commitments) in one query."""
+    row = Sku.objects.filter(pk=sku.pk).values(
+        on_hand=Coalesce(
+            Subquery(
+                OnHand.objects.filter(sku=OuterRef("pk"))
+                .values("sku")
+                .annotate(t=Sum("quantity"))
+                .values("t"),
+                output_field=IntegerField(),
+            ),
+            0,
         ),
-        0,
+        committed=Coalesce(
+            Subquery(
+                Commitment.objects.filter(sku=OuterRef("pk"), status=Commitment.Status.OPEN)
+                .values("sku")
+                .annotate(t=Sum("quantity"))
+                .values("t"),
+                output_field=IntegerField(),
+            ),
+            0,
+        ),
+    )[0]
+    return Availability(on_hand=row["on_hand"], committed=row["committed"])
+
+
+def available_for_sku(*, sku: Sku) -> int:
+    return availability_for_sku(sku=sku).available
+
+
+def skus_with_stock() -> QuerySet[Sku]:
+    """SKUs annotated with on-hand, committed and available, for lists (one query a page)."""
+    on_hand = (
+        OnHand.objects.filter(sku=OuterRef("pk"))
+        .values("sku")
+        .annotate(t=Sum("quantity"))
+        .values("t")
     )
+    committed = (
+        Commitment.objects.filter(sku=OuterRef("pk"), status=Commitment.Status.OPEN)
+        .values("sku")
+        .annotate(t=Sum("quantity"))
+        .values("t")
+    )
+    return Sku.objects.annotate(
+        on_hand=Coalesce(Subquery(on_hand, output_field=IntegerField()), 0),
+        committed=Coalesce(Subquery(committed, output_field=IntegerField()), 0),
+    ).annotate(available=F("on_hand") - F("committed"))
+
+
+def on_hand_by_sku() -> QuerySet[OnHand]:
+    """Every SKU's on-hand over its bins, grouped: ``sku_id`` and ``on_hand`` (SKUs with a
+    balance row only). For reads of a whole catalog, where one grouped scan beats a
+    subquery per SKU."""
+    return OnHand.objects.values("sku_id").annotate(on_hand=Sum("quantity")).order_by()
+
+
+def committed_by_sku() -> QuerySet[Commitment]:
+    """Every SKU's open commitments, grouped: ``sku_id`` and ``committed``."""
+    return (
+        Commitment.objects.filter(status=Commitment.Status.OPEN)
+        .values("sku_id")
+        .annotate(committed=Sum("quantity"))
+        .order_by()
+    )
+
+
+def ledger_for_sku(*, sku: Sku) -> QuerySet[StockMovement]:
+    """The SKU's movements, newest first."""
+    return (
+        StockMovement.objects.filter(sku=sku)
+        .select_related("bin", "source_system", "actor")
+        .order_by("-id")
+    )
+
+
+@dataclass(frozen=True)
+class LedgerMismatch:
+    bin_code: str
+    sku_code: str
+    balance: int
+    ledger_sum: int
+
+    @property
+    def difference(self) -> int:
+        return self.balance - self.ledger_sum
+
+
+def ledger_mismatches() -> list[LedgerMismatch]:
+    """Every (bin, SKU) whose balance differs from the sum of its ledger, in two queries."""
+    ledger_sum = (
+        StockMovement.objects.filter(bin=OuterRef("bin"), sku=OuterRef("sku"))
+        .values("bin", "sku")
+        .annotate(t=Sum("quantity"))
+        .values("t")
+    )
+    rows = (
+        OnHand.objects.annotate(
+            ledger_sum=Coalesce(Subquery(ledger_sum, output_field=IntegerField()), 0)
+        )
+        .exclude(quantity=F("ledger_sum"))
+        .values_list("bin__code", "sku__code", "quantity", "ledger_sum")
+    )
+    found = [LedgerMismatch(*row) for row in rows]
+    # Ledger rows with no balance row behind them at all.
+    orphans = (
+        StockMovement.objects.filter(
+            ~Exists(OnHand.objects.filter(bin=OuterRef("bin"), sku=OuterRef("sku")))
+        )
+        .values("bin__code", "sku__code")
+        .annotate(t=Sum("quantity"))
+        .values_list("bin__code", "sku__code", "t")
+        .order_by()
+    )
+    found += [LedgerMismatch(b, s, 0, t) for b, s, t in orphans]
+    return sorted(found, key=lambda m: (m.bin_code, m.sku_code))
+
+
+def bins_holding_sku(*, sku_ids: list[int]) -> dict[int, list[OnHand]]:
+    """Where each of these SKUs lives now: its bins holding units, with their quantities, in
+    walk order (one query). Shown beside a put-away's bin field."""
+    found: dict[int, list[OnHand]] = {pk: [] for pk in sku_ids}
+    if not sku_ids:
+        return found
+    rows = (
+        OnHand.objects.filter(sku_id__in=sku_ids, quantity__gt=0)
+        .select_related("bin")
+        .order_by("bin__walk_order", "bin__code")
+    )
+    for row in rows:
+        found[row.sku_id].append(row)
+    return found

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from inventory import hooks, selectors
+from inventory import dispatch, hooks, selectors
 from inventory.exceptions import NotOwner
 from inventory.models import Commitment, Discrepancy, Fact, InboxEvent, Sku, SyncState, System
 from inventory.services import orders
@@ -184,17 +184,15 @@ def inbox_record(*, system: System, events: list[InboundEvent]) -> list[InboxEve
         ).order_by("id")
     )
     if stored:
-        from inventory.tasks import process_inbox_task
-
         pks = [row.pk for row in stored]
-        transaction.on_commit(lambda: _enqueue(process_inbox_task, pks), robust=True)
+        transaction.on_commit(lambda: _enqueue(pks), robust=True)
     return stored
 
 
-def _enqueue(task, pks: list[int]) -> None:
+def _enqueue(pks: list[int]) -> None:
     """Hand the events to a worker; if the broker is down the sweep picks them up later."""
     try:
-        task.delay(pks)
+        dispatch.enqueue("inventory.tasks.process_inbox_task", pks)
     except Exception:  # noqa: BLE001 - the inbox row is safe in the database
         log.warning("Could not enqueue inbox processing for %s; the sweep will.", pks)
 

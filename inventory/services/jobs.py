@@ -13,6 +13,7 @@ from django.db.models import F
 from django.db.models.functions import Least
 from django.utils import timezone
 
+from inventory import dispatch
 from inventory.models import Job
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,7 @@ def job_start(
     if hooks.job_runner(kind) is None:
         raise ValueError(f"No runner for jobs of kind {kind!r}.")
     job = Job.objects.create(kind=kind, title=title, params=params or {}, created_by=actor)
-    from inventory.tasks import run_job_task
-
-    transaction.on_commit(lambda: run_job_task.delay(job.pk))
+    transaction.on_commit(lambda: dispatch.enqueue("inventory.tasks.run_job_task", job.pk))
     return job
 
 

@@ -7,11 +7,13 @@ from functools import cache
 from django.conf import settings
 from django.db import connection, transaction
 
+from inventory import dispatch
 from inventory.models import OutboxEntry, Sku
 
 log = logging.getLogger(__name__)
 
 _KICK_KEY = "onefact:push-kicked"
+PUSH_TASK = "inventory.tasks.push_storefronts_task"
 
 
 def outbox_record(*, sku: Sku) -> OutboxEntry:
@@ -42,18 +44,16 @@ def _redis(url: str):
 def _kick() -> None:
     """Enqueue one drain per storefront. Many commits within a moment share one task, and a
     broker that is down costs a log line, not the write: the beat sweep drains later."""
-    from inventory.tasks import push_storefronts_task
-
     if not settings.REDIS_URL:
-        push_storefronts_task.delay()  # the embedded default: runs in-process now
+        dispatch.enqueue(PUSH_TASK)  # the embedded default: runs in-process now
         return
     try:
         client = _redis(settings.REDIS_URL)
         # Coalesce: the task clears the key before draining, so a commit after that
         # kicks again and nothing committed is left behind.
         if client.set(_KICK_KEY, "1", nx=True, ex=settings.ONEFACT_PUSH_KICK_TTL):
-            push_storefronts_task.apply_async(
-                countdown=settings.ONEFACT_PUSH_COALESCE_SECONDS, retry=False
+            dispatch.enqueue(
+                PUSH_TASK, countdown=settings.ONEFACT_PUSH_COALESCE_SECONDS, retry=False
             )
     except Exception as error:  # noqa: BLE001 - the outbox row is already committed
         log.warning("Storefront push not enqueued (%s); the sweep will push it.", error)

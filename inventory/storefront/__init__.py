@@ -49,7 +49,7 @@ def _secret(system: System, name: str) -> str:
 
 def _adapter_class(system: System) -> type[StorefrontAdapter]:
     if system.adapter == "demo":
-        from inventory.storefront.demo import DemoAdapter as adapter
+        from inventory.storefront.demo.adapter import DemoAdapter as adapter
     elif system.adapter == "shopify":
         from inventory.storefront.shopify import ShopifyAdapter as adapter
     elif system.adapter == "saleor":
@@ -80,7 +80,7 @@ def adapter_for(system: System) -> StorefrontAdapter:
     """The adapter for a storefront system, configured from ``system.config`` and the env."""
     config = dict(system.config or {})
     if system.adapter == "demo":
-        from inventory.storefront.demo import DemoAdapter
+        from inventory.storefront.demo.adapter import DemoAdapter
 
         fallback = DEMO_DEBUG_WEBHOOK_SECRET if settings.DEBUG else ""
         return DemoAdapter(webhook_secret=_secret(system, "WEBHOOK_SECRET") or fallback)

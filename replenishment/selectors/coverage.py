@@ -24,13 +24,13 @@ from datetime import date, datetime, time, timedelta
 from operator import attrgetter
 from typing import NamedTuple
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, transaction
 from django.utils import timezone
 
 from inventory import selectors as shelf_selectors
 from inventory.models import ShelfEvidence, Sku, StockMovement
-from replenishment import conf
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, ReorderPolicy, Supplier
 
 EPSILON = 1e-9  # float arithmetic: 2.1 × 10 must round up to 21, not to 22
@@ -84,7 +84,7 @@ class CoverageWindow:
 
 def coverage_window(*, now: datetime | None = None, days: int | None = None) -> CoverageWindow:
     """The ``days`` whole days before today (local time): today is not over, so not counted."""
-    days = days or conf.window_days()
+    days = days or settings.ONEFACT_REPLENISHMENT_WINDOW_DAYS
     today = timezone.localtime(now or timezone.now()).date()
     tz = timezone.get_current_timezone()
     end = datetime.combine(today, time.min, tzinfo=tz)

@@ -6,7 +6,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-from inventory.baseline import seed_groups
+from inventory.seed import seed_groups
 
 
 class Migration(migrations.Migration):

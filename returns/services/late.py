@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -10,7 +11,6 @@ from inventory.models import Discrepancy, Fact, System
 from inventory.services import (
     discrepancy_record,
 )
-from returns import conf
 from returns.models import (
     ReturnAuthorisation,
     ReturnLine,
@@ -22,7 +22,7 @@ def returns_flag_late(*, now: datetime | None = None, limit: int = 500) -> int:
     """Returns whose expected units have not all arrived ``late_days`` after they were
     authorised: flagged once each, with a return_mismatch discrepancy. Returns how many."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=conf.late_days())
+    cutoff = now - timedelta(days=settings.ONEFACT_RETURNS_LATE_DAYS)
     due = ReturnAuthorisation.objects.filter(
         status__in=[ReturnAuthorisation.Status.AWAITING, ReturnAuthorisation.Status.RECEIVING],
         created_at__lt=cutoff,
@@ -56,7 +56,7 @@ def returns_flag_late(*, now: datetime | None = None, limit: int = 500) -> int:
             fact=Fact.RESTOCK,
             detail=(
                 f"Return {rma.number}: {waiting} of {row['expected_units']} unit(s) not arrived "
-                f"{conf.late_days()} days after the return was authorised (late)."
+                f"{settings.ONEFACT_RETURNS_LATE_DAYS} days after the return was authorised (late)."
             ),
             consumer=storefronts.get(rma.storefront_id),
             owner_value=row["arrived"],

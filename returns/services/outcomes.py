@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -19,7 +20,6 @@ from inventory.storefront.base import (
     ReturnDisposition,
     StorefrontError,
 )
-from returns import conf
 from returns.exceptions import (
     ReturnsError,
 )
@@ -66,7 +66,7 @@ def _dispositions(*, rma: ReturnAuthorisation) -> list[ReturnDisposition]:
 
 
 def _backoff(attempts: int) -> float:
-    return float(min(conf.outcome_backoff_max(), 30 * 2 ** max(0, attempts - 1)))
+    return float(min(settings.ONEFACT_RETURNS_OUTCOME_BACKOFF_MAX, 30 * 2 ** max(0, attempts - 1)))
 
 
 @transaction.atomic
@@ -138,7 +138,7 @@ def _outcomes_failed(
     text = f"{type(error).__name__}: {error}"[:500]
     attempts = max(o.attempts for o in due) + 1
     retryable = isinstance(error, StorefrontError) and error.retryable
-    if retryable and attempts < conf.outcome_max_attempts():
+    if retryable and attempts < settings.ONEFACT_RETURNS_OUTCOME_MAX_ATTEMPTS:
         asked = error.retry_after if isinstance(error, RateLimited) else 0.0
         wait = max(_backoff(attempts), asked)
         ReturnOutcome.objects.filter(pk__in=[o.pk for o in due]).update(

@@ -13,6 +13,7 @@ from django.db.models import F, Max, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from inventory import dispatch
 from inventory import selectors as inventory_selectors
 from inventory.exceptions import BinCodeInvalid, InvalidMovement, MovementRefused
 from inventory.models import Bin, Discrepancy, Fact, Sku, StockMovement
@@ -613,10 +614,8 @@ def _return_progress(*, rma: ReturnAuthorisation, now: datetime) -> None:
 def _enqueue_outcomes(rma_id: int) -> None:
     """After commit: tell the storefront. A broker that is down costs a log line; the beat
     sweep sends it later (the outcome rows are committed)."""
-    from returns.tasks import send_return_outcomes_task
-
     try:
-        send_return_outcomes_task.delay(rma_id)
+        dispatch.enqueue("returns.tasks.send_return_outcomes_task", rma_id)
     except Exception:  # noqa: BLE001 - the outcome rows are safe in the database
         log.warning("Could not enqueue the outcomes of return %s; the sweep will.", rma_id)
 

@@ -1,8 +1,8 @@
 """Drift-walk services against the real database: counting."""
 
 import pytest
+from django.conf import settings
 
-from driftwalks import conf
 from driftwalks.exceptions import CountRefused
 from driftwalks.models import Count, CountTask
 from driftwalks.services import (
@@ -309,5 +309,5 @@ def test_a_gap_of_a_sku_in_two_bins_resolves_when_both_are_counted(sku, staff_us
 
 
 def test_tolerance_is_configurable(stocked_bin, sku, staff_user, monkeypatch):
-    monkeypatch.setattr(conf, "TOLERANCE_UNITS", 0)
+    monkeypatch.setattr(settings, "ONEFACT_COUNT_TOLERANCE_UNITS", 0)
     assert count(open_task(stocked_bin, sku), 9, staff_user).outcome == "recount"

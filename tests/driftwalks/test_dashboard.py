@@ -1,7 +1,8 @@
 """What drift walks add to the managers' dashboard."""
 
-from inventory.models import DemoLevel, Discrepancy, StockMovement, System
+from inventory.models import Discrepancy, StockMovement, System
 from inventory.services import on_hand_adjust, storefront_push, storefront_reconcile
+from inventory.storefront.demo.models import DemoLevel
 from tests.factories import BinFactory, SkuFactory
 
 

@@ -2,8 +2,8 @@
 makes the SKU known (``ShelfEvidence``); a count still disputed, or rejected, does not."""
 
 import pytest
+from django.conf import settings
 
-from driftwalks import conf
 from driftwalks.imports import counts_import
 from driftwalks.models import CountTask
 from driftwalks.services import count_task_decide
@@ -126,7 +126,7 @@ def test_counts_import_records_evidence_once_per_chunk(storefront, monkeypatch, 
 
 
 def test_counts_import_chunks_of_many_rows_share_one_call(storefront, monkeypatch, other_staff):
-    monkeypatch.setattr(conf, "TOLERANCE_UNITS", 1000)
+    monkeypatch.setattr(settings, "ONEFACT_COUNT_TOLERANCE_UNITS", 1000)
     bin = BinFactory(code="C-01")
     skus = [SkuFactory(code=f"MANY-{n:03}") for n in range(12)]
     calls = []

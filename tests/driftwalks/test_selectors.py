@@ -4,9 +4,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
-from driftwalks import conf
 from driftwalks.models import Count, CountTask, TaskTrigger
 from driftwalks.selectors import (
     accuracy_by_week,
@@ -78,7 +78,7 @@ def test_cycle_counts_open_each_class_on_its_own_period(catalog, staff_user):
     assert cycle_counts_open(now=now) == 8
     assert cycle_counts_open(now=now) == 0
     task = CountTask.objects.get(sku__code="CY-00")
-    assert task.due_on == timezone.localdate() + timedelta(days=conf.CYCLE_DUE_DAYS)
+    assert task.due_on == timezone.localdate() + timedelta(days=settings.ONEFACT_CYCLE_DUE_DAYS)
     assert task.priority == CountTask.Priority.LOW
 
 
@@ -90,7 +90,7 @@ def test_cycle_counts_skip_pairs_counted_within_their_period(catalog, staff_user
 
 
 def test_cycle_counts_open_at_most_the_batch_size(catalog, monkeypatch):
-    monkeypatch.setattr(conf, "CYCLE_MAX_PER_RUN", 3)
+    monkeypatch.setattr(settings, "ONEFACT_CYCLE_MAX_PER_RUN", 3)
     assert cycle_counts_open() == 3
     # Class A first.
     assert set(CountTask.objects.values_list("sku__code", flat=True)) >= {"CY-09", "CY-08"}

@@ -11,10 +11,11 @@ import re
 import pytest
 
 from driftwalks.models import CountTask
-from inventory.models import DemoLevel, Discrepancy, StockMovement
+from inventory.models import Discrepancy, StockMovement
 from inventory.roles import STAFF
 from inventory.services import on_hand_adjust, storefront_push
-from inventory.services.demo import demo_storefront_drift, demo_storefront_seed
+from inventory.storefront.demo.models import DemoLevel
+from inventory.storefront.demo.services import demo_storefront_drift, demo_storefront_seed
 from inventory.tasks import reconcile_storefronts_task
 from tests.factories import BinFactory, SkuFactory, UserFactory
 from tests.integration.conftest import wait_for

@@ -4,8 +4,9 @@ its progress until it completes."""
 
 import pytest
 
-from inventory.models import DemoLevel, StockMovement, System
+from inventory.models import StockMovement, System
 from inventory.services import on_hand_adjust, storefront_push, storefront_reconcile
+from inventory.storefront.demo.models import DemoLevel
 from tests.browser.conftest import log_in
 from tests.factories import BinFactory, SkuFactory, UserFactory
 

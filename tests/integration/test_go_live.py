@@ -17,9 +17,10 @@ from django.core.management import call_command
 
 from driftwalks.imports import counts_import
 from inventory import selectors
-from inventory.models import DemoLevel, Discrepancy, Sku, System
+from inventory.models import Discrepancy, Sku, System
 from inventory.services import catalog_pull, storefront_go_live, storefront_reconcile
 from inventory.services.imports import REJECT
+from inventory.storefront.demo.models import DemoLevel
 from tests.factories import BinFactory
 
 pytestmark = pytest.mark.usefixtures("postgres", "ledger_clean")

@@ -33,7 +33,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
-from inventory.loadtest import celery_worker, free_port, gunicorn, service_env
+from inventory.bench.loadtest import celery_worker, free_port, gunicorn, service_env
 from tests.conftest import needs
 from tests.integration.conftest import wait_for
 
@@ -238,7 +238,7 @@ def _seed() -> str:
     and live; the shelf's token."""
     from inventory.models import ShelfEvidence, System
     from inventory.services import shelf_evidence_record, storefront_mode_set
-    from inventory.services.demo import demo_storefront_seed
+    from inventory.storefront.demo.services import demo_storefront_seed
     from tests.factories import BinFactory, SkuFactory
 
     for n, code in enumerate(BINS):
@@ -254,7 +254,7 @@ def _seed() -> str:
 def _storefront_gaps() -> dict[str, tuple[int, int]]:
     """SKU → (demo storefront's number, shelf's available) wherever they differ."""
     from inventory import selectors
-    from inventory.models import DemoLevel
+    from inventory.storefront.demo.models import DemoLevel
 
     levels = dict(DemoLevel.objects.values_list("sku_code", "quantity"))
     shelf = {s.code: max(s.available, 0) for s in selectors.skus_with_stock()}

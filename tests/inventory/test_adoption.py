@@ -16,7 +16,6 @@ from inventory import hooks, selectors
 from inventory.exceptions import InvalidMovement
 from inventory.models import (
     CorrectionBatch,
-    DemoLevel,
     Discrepancy,
     InboxEvent,
     ShelfEvidence,
@@ -38,7 +37,8 @@ from inventory.services import (
     storefront_push,
     storefront_reconcile,
 )
-from inventory.storefront.demo import DemoAdapter
+from inventory.storefront.demo.adapter import DemoAdapter
+from inventory.storefront.demo.models import DemoLevel
 from tests.factories import BinFactory, SkuFactory
 
 pytestmark = pytest.mark.usefixtures("ledger_clean")
@@ -162,7 +162,7 @@ def test_observed_storefront_gap_of_a_known_sku_is_labelled_before_go_live(
 def test_observed_storefront_orders_become_commitments_and_nothing_is_written_back(
     storefront, bin, writes, django_capture_on_commit_callbacks
 ):
-    from inventory.services.demo import demo_order_place
+    from inventory.storefront.demo.services import demo_order_place
 
     _observe(storefront)
     skus = _store(storefront)

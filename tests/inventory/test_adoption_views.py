@@ -15,7 +15,6 @@ from inventory.context_processors import breaker
 from inventory.models import (
     Bin,
     CorrectionBatch,
-    DemoLevel,
     Job,
     ShelfEvidence,
     Sku,
@@ -30,6 +29,7 @@ from inventory.services import (
     storefront_push,
     storefront_reconcile,
 )
+from inventory.storefront.demo.models import DemoLevel
 from tests.factories import BinFactory, SkuFactory
 
 Kind = StockMovement.Kind

@@ -50,7 +50,8 @@ def test_seed_demo_opens_the_dashboard_on_gaps_a_reconciliation_found(db):
     from django.utils import timezone
 
     from driftwalks.models import CountTask
-    from inventory.models import DemoLevel, Discrepancy
+    from inventory.models import Discrepancy
+    from inventory.storefront.demo.models import DemoLevel
 
     call_command("seed_demo")
     found = Discrepancy.objects.filter(kind=Discrepancy.Kind.STOREFRONT_GAP)
@@ -124,8 +125,7 @@ def test_verify_ledger_records_each_mismatch_once_and_asks_for_a_count(
 def test_loadtest_checks_take_a_refused_request_retried_later_as_a_new_attempt(
     db, stocked_bin, sku, shelf
 ):
-    from inventory.loadtest import Outcome
-    from inventory.management.commands.loadtest import _checks
+    from inventory.bench.loadtest import Outcome, checks
     from inventory.services import on_hand_adjust
 
     def ship(key):
@@ -140,11 +140,11 @@ def test_loadtest_checks_take_a_refused_request_retried_later_as_a_new_attempt(
         Outcome("movement", "accepted", 201, 1.0, [first]),
         Outcome("replay", "accepted", 200, 1.0, [first], "accepted"),
     ]
-    checks = _checks(outcomes, settled=True)
-    assert checks["refused_left_nothing"] and checks["replays_return_the_first"]
-    assert checks["accepted_in_ledger_once"]
+    held = checks(outcomes, settled=True)
+    assert held["refused_left_nothing"] and held["replays_return_the_first"]
+    assert held["accepted_in_ledger_once"]
     ship("refused-and-left-a-row")  # a refusal that wrote anyway is still caught
     outcomes.append(Outcome("movement", "refused-and-left-a-row", 409, 1.0))
-    assert not _checks(outcomes, settled=True)["refused_left_nothing"]
+    assert not checks(outcomes, settled=True)["refused_left_nothing"]
     outcomes.append(Outcome("replay", "accepted", 200, 1.0, [later], "accepted"))
-    assert not _checks(outcomes, settled=True)["replays_return_the_first"]
+    assert not checks(outcomes, settled=True)["replays_return_the_first"]

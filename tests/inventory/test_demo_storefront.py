@@ -10,21 +10,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
-from inventory import demo_views
-from inventory.models import Commitment, DemoLevel, DemoOrder, InboxEvent, StockMovement
+from inventory.models import Commitment, InboxEvent, StockMovement
 from inventory.selectors import available_for_sku
 from inventory.services import on_hand_adjust
-from inventory.services.demo import (
-    DemoStorefrontError,
-    demo_order_cancel,
-    demo_order_fulfil,
-    demo_order_place,
-    demo_return_open,
-    demo_storefront_drift,
-    demo_storefront_seed,
-)
 from inventory.storefront import adapter_for
-from inventory.storefront import demo as demo_module
 from inventory.storefront.base import (
     CatalogItem,
     EventLine,
@@ -36,7 +25,19 @@ from inventory.storefront.base import (
     WebhookSignatureInvalid,
     WriteStatus,
 )
-from inventory.storefront.demo import DemoAdapter, demo_sign, demo_webhook_body
+from inventory.storefront.demo import adapter as demo_module
+from inventory.storefront.demo import views as demo_views
+from inventory.storefront.demo.adapter import DemoAdapter, demo_sign, demo_webhook_body
+from inventory.storefront.demo.models import DemoLevel, DemoOrder
+from inventory.storefront.demo.services import (
+    DemoStorefrontError,
+    demo_order_cancel,
+    demo_order_fulfil,
+    demo_order_place,
+    demo_return_open,
+    demo_storefront_drift,
+    demo_storefront_seed,
+)
 from tests.factories import BinFactory, CommitmentFactory, SkuFactory
 
 SECRET = "test-secret"
@@ -356,7 +357,7 @@ def test_demo_order_reaches_the_shelf_as_a_commitment(stocked_bin, sku, storefro
 @pytest.mark.django_db(transaction=True)
 def test_demo_order_place_never_oversells_under_concurrency(postgres, monkeypatch):
     """Ten shoppers, five units: five orders, numbered in turn, and the number at zero."""
-    monkeypatch.setattr("inventory.services.inbound._enqueue", lambda task, pks: None)
+    monkeypatch.setattr("inventory.services.inbound._enqueue", lambda pks: None)
     level("SKU-1", 5)
     barrier = threading.Barrier(10)
     results: list = [None] * 10

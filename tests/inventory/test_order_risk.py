@@ -36,7 +36,11 @@ from inventory.services import (
     storefront_push,
     storefront_reconcile,
 )
-from inventory.services.demo import demo_order_place, demo_storefront_drift, demo_storefront_seed
+from inventory.storefront.demo.services import (
+    demo_order_place,
+    demo_storefront_drift,
+    demo_storefront_seed,
+)
 from inventory.storefront.saleor import SaleorAdapter
 from tests.factories import BinFactory, SkuFactory
 from tests.storefront.fakes import (

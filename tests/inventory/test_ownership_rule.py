@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from inventory.baseline import DEFAULT_REASONS, OLD_SEED_REASON
+from inventory.seed import DEFAULT_REASONS, OLD_SEED_REASON
 from inventory.denied_views import permissions_needed
 from inventory.models import Fact, Ownership, OwnershipChange, System
 from inventory.roles import ADMINS

@@ -414,7 +414,7 @@ def test_reconcile_writes_each_gap_as_the_models_own_bulk_create_would(shopify, 
 def test_reconcile_of_a_storefront_mirroring_available_subtracts_open_orders(
     storefront, shelf, requested
 ):
-    from inventory.models import DemoLevel
+    from inventory.storefront.demo.models import DemoLevel
 
     bin = BinFactory(code="A-14")
     stock = {"AV-1": (10, 3), "AV-2": (5, 0), "AV-3": (2, 4)}  # on hand, committed

@@ -149,7 +149,7 @@ def test_storefront_push_older_version_never_overwrites_newer(shopify, mug, shel
 
 def test_push_mirrors_available_for_a_single_number_storefront(storefront, shelf, bin):
     """The demo storefront keeps one number: it is sent on-hand minus open commitments."""
-    from inventory.models import DemoLevel
+    from inventory.storefront.demo.models import DemoLevel
     from tests.factories import CommitmentFactory
 
     sku = SkuFactory(code="ONE-NUM")
@@ -191,8 +191,9 @@ def test_a_kicked_drain_stops_at_what_was_committed_when_it_started(
 def test_a_push_prunes_only_what_every_pushing_storefront_acknowledged(
     shopify, mug, shelf, bin, storefront, admin_user
 ):
-    from inventory.models import DemoLevel, Fact, Ownership
+    from inventory.models import Fact, Ownership
     from inventory.services import ownership_change
+    from inventory.storefront.demo.models import DemoLevel
 
     on_hand = Ownership.objects.get(fact=Fact.ON_HAND)
     ownership_change(ownership=on_hand, owner=on_hand.owner, consumers=[shopify, storefront],

@@ -208,8 +208,9 @@ def test_reconcile_now_runs_as_a_job_and_finds_the_demo_storefronts_drift(
 ):
     """The embedded default: the job runs in-process and its page shows the result."""
     from config.celery import app
-    from inventory.models import DemoLevel, Discrepancy, Job, System
+    from inventory.models import Discrepancy, Job, System
     from inventory.services import storefront_push
+    from inventory.storefront.demo.models import DemoLevel
 
     settings.CELERY_TASK_ALWAYS_EAGER = True
     app.conf.task_always_eager = True

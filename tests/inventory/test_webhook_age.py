@@ -14,7 +14,7 @@ from inventory.storefront.base import (
     WebhookTimestampInvalid,
     webhook_check_age,
 )
-from inventory.storefront.demo import (
+from inventory.storefront.demo.adapter import (
     SENT_AT_FIELD,
     SIGNATURE_HEADER,
     DemoAdapter,
@@ -197,7 +197,7 @@ def test_webhook_check_age_bounds(age, refused):
 
 
 def test_an_adapter_that_reads_no_timestamp_refuses_every_delivery():
-    from inventory.benchmarks import InProcessStorefront
+    from inventory.bench.sections import InProcessStorefront
 
     with pytest.raises(WebhookTimestampInvalid) as caught:
         InProcessStorefront({}).webhook_sent_at(b"{}", {})

@@ -25,7 +25,7 @@ from inventory.storefront.base import (
     InboundEvent,
     WebhookSecretMissing,
 )
-from inventory.storefront.demo import SIGNATURE_HEADER, demo_sign, demo_webhook_body
+from inventory.storefront.demo.adapter import SIGNATURE_HEADER, demo_sign, demo_webhook_body
 from inventory.storefront.shopify import ShopifyAdapter
 from inventory.storefront.shopify_webhooks import webhook_signature
 from tests.storefront.fakes import (

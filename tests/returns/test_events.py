@@ -3,10 +3,11 @@
 import pytest
 from django.utils import timezone
 
-from inventory.models import DemoLevel, Discrepancy, InboxEvent, OnHand, StockMovement
+from inventory.models import Discrepancy, InboxEvent, OnHand, StockMovement
 from inventory.services import inbox_process, inbox_record, on_hand_adjust
-from inventory.services.demo import demo_order_fulfil, demo_order_place, demo_return_open
 from inventory.storefront.base import EventLine, EventType, InboundEvent
+from inventory.storefront.demo.models import DemoLevel
+from inventory.storefront.demo.services import demo_order_fulfil, demo_order_place, demo_return_open
 from returns.models import RefundMirror, ReturnAuthorisation
 from tests.factories import BinFactory, SkuFactory
 from tests.storefront.fakes import (

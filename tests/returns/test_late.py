@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from inventory.models import Discrepancy
@@ -18,7 +19,7 @@ def mismatches() -> list[str]:
 
 
 def test_returns_flag_late_flags_each_overdue_return_once(rma, monkeypatch):
-    monkeypatch.setenv("ONEFACT_RETURNS_LATE_DAYS", "3")
+    monkeypatch.setattr(settings, "ONEFACT_RETURNS_LATE_DAYS", 3)
     ReturnAuthorisation.objects.filter(pk=rma.pk).update(
         created_at=timezone.now() - timedelta(days=4)
     )
@@ -31,7 +32,7 @@ def test_returns_flag_late_flags_each_overdue_return_once(rma, monkeypatch):
 
 
 def test_returns_flag_late_leaves_recent_and_complete_returns_alone(rma, monkeypatch):
-    monkeypatch.setenv("ONEFACT_RETURNS_LATE_DAYS", "3")
+    monkeypatch.setattr(settings, "ONEFACT_RETURNS_LATE_DAYS", 3)
     assert services.returns_flag_late() == 0
     ReturnAuthorisation.objects.filter(pk=rma.pk).update(
         created_at=timezone.now() - timedelta(days=10),

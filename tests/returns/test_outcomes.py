@@ -5,12 +5,14 @@ from datetime import timedelta
 from functools import partial
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
-from inventory.models import DemoLevel, DemoOrder, Discrepancy, System
+from inventory.models import Discrepancy, System
 from inventory.services import on_hand_adjust, storefront_push
 from inventory.storefront import adapter_for
 from inventory.storefront.base import Disposition, ReturnDisposition
+from inventory.storefront.demo.models import DemoLevel, DemoOrder
 from returns import services
 from returns.exceptions import ReturnsError
 from returns.models import ReturnOutcome
@@ -222,7 +224,7 @@ def test_shopify_transient_failure_is_retried_with_backoff_then_sent(shopify, sh
 
 
 def test_shopify_failures_past_the_limit_are_kept_not_sent(shopify, shopify_return, monkeypatch):
-    monkeypatch.setenv("ONEFACT_RETURNS_OUTCOME_MAX_ATTEMPTS", "2")
+    monkeypatch.setattr(settings, "ONEFACT_RETURNS_OUTCOME_MAX_ATTEMPTS", 2)
     grade(scan(shopify_return, "MUG-1").unit, "sellable", "A-14")
     confirm(shopify_return)
     shopify.fake.fail_next(2, status=503, operation="OneFactReturnLines")

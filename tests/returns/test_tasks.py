@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from returns.models import ReturnAuthorisation
@@ -9,7 +10,7 @@ from returns.tasks import flag_late_returns_task, send_return_outcomes_task
 
 
 def test_flag_late_returns_task_flags_overdue_returns(rma, monkeypatch):
-    monkeypatch.setenv("ONEFACT_RETURNS_LATE_DAYS", "14")
+    monkeypatch.setattr(settings, "ONEFACT_RETURNS_LATE_DAYS", 14)
     ReturnAuthorisation.objects.filter(pk=rma.pk).update(
         created_at=timezone.now() - timedelta(days=15)
     )

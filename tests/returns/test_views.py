@@ -4,6 +4,7 @@ double submissions, and a fixed number of queries whatever the data size."""
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -391,7 +392,7 @@ def test_sections_show_what_they_count(manager, storefront, stocked_bin, rma):
 
 
 def test_awaiting_returns_show_their_age_and_lateness(manager, rma, monkeypatch):
-    monkeypatch.setenv("ONEFACT_RETURNS_LATE_DAYS", "5")
+    monkeypatch.setattr(settings, "ONEFACT_RETURNS_LATE_DAYS", 5)
     ReturnAuthorisation.objects.filter(pk=rma.pk).update(
         created_at=timezone.now() - timedelta(days=6)
     )

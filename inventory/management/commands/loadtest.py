@@ -7,10 +7,9 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Count, Min
 
-from inventory import loadtest, selectors
-from inventory.models import DemoLevel, InboxEvent, OnHand, StockMovement, System
+from inventory.bench import loadtest
+from inventory.models import OnHand, StockMovement, System
 
 
 class Command(BaseCommand):
@@ -52,16 +51,16 @@ class Command(BaseCommand):
                 say(f"{options['clients']} clients for {options['seconds']:.0f}s on {base_url}…")
                 started = time.monotonic()
                 outcomes = loadtest.drive(
-                    base_url=base_url, token=token, secret=_demo_secret(env), skus=skus,
+                    base_url=base_url, token=token, secret=loadtest.demo_secret(env), skus=skus,
                     bins=bins, hot=hot, seconds=options["seconds"], clients=options["clients"],
                     ops={"movement": 6, "transfer": 1, "order": 3},
                 )  # fmt: skip
                 elapsed = time.monotonic() - started
                 say("settling: processing the inbox and pushing to the storefront…")
-                settled = _settle()
+                settled = loadtest.settle()
             report = loadtest.LoadReport(seconds=elapsed, clients=options["clients"],
                                          outcomes=outcomes)  # fmt: skip
-            report.checks = _checks(outcomes, settled)
+            report.checks = loadtest.checks(outcomes, settled)
             report.details["hot_sku_movements"] = StockMovement.objects.filter(
                 sku__code=hot
             ).count()
@@ -74,61 +73,3 @@ class Command(BaseCommand):
         if not report.ok:
             failed = [k for k, v in report.checks.items() if not v]
             raise CommandError(f"load run broke invariants: {', '.join(failed)}")
-
-
-def _demo_secret(env) -> str:
-    return env["STOREFRONT_STOREFRONT_WEBHOOK_SECRET"]  # service_env always sets one
-
-
-def _settle(timeout: float = 120) -> bool:
-    """Wait for every stored event to be processed, then push the storefront up to date."""
-    from inventory.services import inbox_process, storefront_push
-
-    deadline = time.monotonic() + timeout
-    while InboxEvent.objects.filter(status=InboxEvent.Status.PENDING).exists():
-        if time.monotonic() > deadline:
-            for pk in InboxEvent.objects.filter(status="pending").values_list("pk", flat=True):
-                inbox_process(pk=pk)  # what the beat sweep would do
-            break
-        time.sleep(0.5)
-    storefront_push(storefront=System.objects.get(name="storefront"))
-    return not InboxEvent.objects.filter(status=InboxEvent.Status.PENDING).exists()
-
-
-def _checks(outcomes, settled: bool) -> dict[str, bool]:
-    firsts = {o.key: o for o in outcomes if o.op in ("movement", "transfer")}
-    # A refusal changes nothing and is not remembered: a client's retry of a refused request
-    # is a new attempt, which may be accepted once the stock is there.
-    retried = [o for o in outcomes if o.op == "replay" and o.status in (200, 201)]
-    applied_anew = [o for o in retried if firsts[o.replay_of].status not in (200, 201)]
-    accepted = [o for o in firsts.values() if o.status in (200, 201)] + applied_anew
-    refused = [o for o in firsts.values() if o.status == 409]
-    ids = [i for o in accepted for i in o.movement_ids]
-    counted = dict(
-        StockMovement.objects.filter(source_event_id__in=[o.key for o in accepted])
-        .values("source_event_id")
-        .annotate(n=Count("id"))
-        .values_list("source_event_id", "n")
-    )
-    expected_legs = {o.key: len(o.movement_ids) for o in accepted}
-    applied_keys = {o.key for o in accepted}
-    levels = dict(DemoLevel.objects.values_list("sku_code", "quantity"))
-    shelf = {s.code: max(s.available, 0) for s in selectors.skus_with_stock()}
-    return {
-        "no_server_errors": not [o for o in outcomes if o.status >= 500],
-        "ledger_verified": selectors.ledger_mismatches() == [],
-        "no_negative_balance": (OnHand.objects.aggregate(m=Min("quantity"))["m"] or 0) >= 0,
-        "accepted_in_ledger_once": all(counted.get(k) == n for k, n in expected_legs.items())
-        and len(ids) == len(set(ids)),
-        "refused_left_nothing": not StockMovement.objects.filter(
-            source_event_id__in=[o.key for o in refused if o.key not in applied_keys]
-        ).exists(),
-        "replays_return_the_first": all(
-            o.movement_ids == firsts[o.replay_of].movement_ids
-            for o in retried
-            if o not in applied_anew
-        ),
-        "inbox_processed": settled
-        and not InboxEvent.objects.filter(status=InboxEvent.Status.FAILED).exists(),
-        "storefront_equals_shelf": all(levels.get(code, 0) == v for code, v in shelf.items()),
-    }

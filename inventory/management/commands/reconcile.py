@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from inventory import selectors
 from inventory.models import System
-from inventory.tasks import reconcile_now
+from inventory.services.runs import reconcile_now
 
 
 class Command(BaseCommand):

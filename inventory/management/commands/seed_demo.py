@@ -15,17 +15,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from inventory import selectors, services
-from inventory.models import (
-    Bin,
-    DemoLevel,
-    Discrepancy,
-    ShelfEvidence,
-    Sku,
-    StockMovement,
-    System,
-)
+from inventory.models import Bin, Discrepancy, ShelfEvidence, Sku, StockMovement, System
 from inventory.roles import ADMINS, MANAGERS, STAFF
-from inventory.services.demo import demo_storefront_drift, demo_storefront_seed
+from inventory.storefront.demo.models import DemoLevel
+from inventory.storefront.demo.services import demo_storefront_drift, demo_storefront_seed
 
 ZONES = ["A", "B", "C", "D"]
 BINS_PER_ZONE = 20

@@ -3,8 +3,8 @@
 from django import forms
 
 from inventory.cleaning import CleanForm
-from inventory.models import DemoLevel
-from inventory.services.demo import MAX_QUANTITY
+from inventory.storefront.demo.models import DemoLevel
+from inventory.storefront.demo.services import MAX_QUANTITY
 
 
 class _DemoSkuForm(CleanForm):

@@ -17,10 +17,10 @@ from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from inventory.cleaning import page_number
-from inventory.demo_forms import DemoDriftForm, DemoOrderForm
-from inventory.models import DemoOrder
-from inventory.selectors import demo_levels_with_shelf, demo_orders_recent
-from inventory.services.demo import (
+from inventory.storefront.demo.forms import DemoDriftForm, DemoOrderForm
+from inventory.storefront.demo.models import DemoOrder
+from inventory.storefront.demo.selectors import demo_levels_with_shelf, demo_orders_recent
+from inventory.storefront.demo.services import (
     DemoStorefrontError,
     demo_order_cancel,
     demo_order_fulfil,

@@ -17,11 +17,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from inventory.exceptions import InventoryError
-from inventory.models import DemoLevel, DemoOrder, System
+from inventory.models import System
 from inventory.selectors import skus_with_stock
 from inventory.services.inbound import inbox_record
 from inventory.storefront.base import EventLine, EventType, InboundEvent
-from inventory.storefront.demo import demo_events_from_body, demo_webhook_body
+from inventory.storefront.demo.adapter import demo_events_from_body, demo_webhook_body
+from inventory.storefront.demo.models import DemoLevel, DemoOrder
 
 STOREFRONT = "storefront"
 MAX_QUANTITY = 1_000_000

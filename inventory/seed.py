@@ -1,4 +1,4 @@
-"""The rows every OneFact database starts with: the systems and ownership table of
+"""Seed data, the rows every OneFact database starts with: the systems and ownership table of
 DESIGN.md, and the three role groups with their permissions.
 
 Called by migrations (with historical models) and by the test suite after a flush; both

@@ -22,7 +22,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from inventory.management.commands.benchmark import BenchContext, register
+from inventory.bench import BenchContext, register
 from inventory.models import (
     Bin,
     Discrepancy,
@@ -564,9 +564,10 @@ def push(ctx: BenchContext) -> dict:
     from its oldest unacknowledged commit to the storefront's acknowledgement."""
     from django.conf import settings
 
-    from inventory import loadtest
-    from inventory.models import DemoLevel, SyncLog, SyncState
+    from inventory.bench import loadtest
+    from inventory.models import SyncLog, SyncState
     from inventory.services import on_hand_adjust
+    from inventory.storefront.demo.models import DemoLevel
 
     if not settings.REDIS_URL:
         return {"skipped": "REDIS_URL is not set: the push needs Redis and a worker"}
@@ -617,7 +618,7 @@ def api(ctx: BenchContext) -> dict:
 
     import httpx
 
-    from inventory import loadtest
+    from inventory.bench import loadtest
 
     skus, _ = _sections_setup(ctx, full_rows=200_000)
     clients, seconds = 4, max(5.0, 20 * min(1.0, ctx.scale * 10))

@@ -25,7 +25,6 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from inventory.models import DemoLevel, DemoOrder
 from inventory.storefront.base import (
     Capabilities,
     CatalogItem,
@@ -47,6 +46,7 @@ from inventory.storefront.base import (
     webhook_secret_usable,
     webhook_timestamp,
 )
+from inventory.storefront.demo.models import DemoLevel, DemoOrder
 from inventory.storefront.http import (
     header_value,
     json_object_body,

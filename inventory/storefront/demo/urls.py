@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from inventory import demo_views as views
+from inventory.storefront.demo import views
 
 app_name = "demo"
 

@@ -1,0 +1,284 @@
+"""The benchmark's machinery (``python manage.py benchmark``): time OneFact's hot paths on
+data of production size.
+
+Every section runs in a throwaway database on the configured server, so the real data is
+never touched: on PostgreSQL ``onefact_bench_<pid>`` is created and migrated once, and each
+section gets its own copy of it (``CREATE DATABASE … TEMPLATE``); on SQLite (only with
+``--allow-sqlite``: its figures say little about production) a temporary file is used.
+Everything is dropped at the end, even on failure. Progress goes to stderr; the result is
+a table on stdout, or one JSON object with ``--json``: ``{"<section>": {...}, ...}``.
+
+Sections are a small registry. An app adds one in ``<app>/benchmarks.py`` (inventory's own
+are in ``inventory/bench/sections.py``)::
+
+    from inventory.bench import register
+
+    @register("coverage", help="…")
+    def coverage(ctx: BenchContext) -> dict:
+        ctx.bulk_insert("…", [...], rows)   # COPY on PostgreSQL, multi-row inserts on SQLite
+        ...
+        return {"skus": ..., "ledger_rows": ..., "ms": ...}
+
+``ctx.alias`` names the Django connection of the section's database, ``ctx.scaled(n)``
+scales a full-size count by ``--scale`` (``--quick`` = 0.1), ``ctx.progress(text)`` reports.
+Inventory never imports the apps: their modules are found by ``discover_sections``.
+The command (``inventory/management/commands/benchmark.py``) only parses and prints.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import import_module
+from pathlib import Path
+
+from django.apps import apps
+from django.core.management import call_command
+from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
+from django.db.utils import load_backend
+
+ALIAS = "benchmark"
+
+
+@dataclass
+class BenchContext:
+    """What a section gets: its database (a Django alias), the scale and a progress line."""
+
+    alias: str
+    scale: float
+    progress: Callable[[str], None]
+
+    @property
+    def connection(self):
+        return connections[self.alias]
+
+    @property
+    def vendor(self) -> str:
+        return self.connection.vendor
+
+    def scaled(self, full_size: int) -> int:
+        return max(1, round(full_size * self.scale))
+
+    def bulk_insert(self, table: str, columns: list[str], rows: Iterable[tuple]) -> int:
+        """Load rows fast, straight into a table: COPY on PostgreSQL, batched INSERTs on SQLite.
+
+        Benchmark data only: no model code runs, so the section keeps the invariants itself.
+        """
+        names = ", ".join(columns)
+        loaded = 0
+        with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
+            if self.vendor == "postgresql":
+                with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy_:
+                    for row in rows:
+                        copy_.write_row(row)
+                        loaded += 1
+                return loaded
+            sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
+            for batch in _batches((_sqlite_row(row) for row in rows), 5000):
+                cursor.executemany(sql, batch)
+                loaded += len(batch)
+        return loaded
+
+    def timed(self, func: Callable[[], object], *, runs: int = 3) -> tuple[float, object]:
+        """The median wall time of ``runs`` calls, in milliseconds, and the last result."""
+        times, result = [], None
+        for _ in range(runs):
+            started = time.perf_counter()
+            result = func()
+            times.append((time.perf_counter() - started) * 1000)
+        return round(statistics.median(times), 1), result
+
+
+def _sqlite_row(row: tuple) -> tuple:
+    """Datetimes as Django's SQLite backend stores them: naive UTC text."""
+    return tuple(
+        value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+        if isinstance(value, datetime)
+        else value
+        for value in row
+    )
+
+
+def _batches(rows: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@dataclass
+class Section:
+    name: str
+    run: Callable[[BenchContext], dict]
+    help: str = ""
+
+
+SECTIONS: dict[str, Section] = {}
+
+
+def register(name: str, *, help: str = "") -> Callable:
+    """Add a section to the benchmark (see the module docstring)."""
+
+    def decorator(func: Callable[[BenchContext], dict]) -> Callable[[BenchContext], dict]:
+        SECTIONS[name] = Section(name=name, run=func, help=help)
+        return func
+
+    return decorator
+
+
+def discover_sections() -> dict[str, Section]:
+    """Inventory's own sections, then every app's ``<app>/benchmarks.py`` that exists."""
+    import inventory.bench.sections  # noqa: F401 - inventory's own sections register here
+
+    for app_config in apps.get_app_configs():
+        if (Path(app_config.path) / "benchmarks.py").is_file():
+            import_module(f"{app_config.name}.benchmarks")
+    return dict(sorted(SECTIONS.items()))
+
+
+@dataclass
+class _Databases:
+    """Throwaway databases on the configured server: one migrated template, a copy each."""
+
+    progress: Callable[[str], None]
+    base: dict = field(
+        default_factory=lambda: copy.deepcopy(connections[DEFAULT_DB_ALIAS].settings_dict)
+    )
+    created: list[str] = field(default_factory=list)
+    tmpdir: str | None = None
+
+    @property
+    def vendor(self) -> str:
+        return connections[DEFAULT_DB_ALIAS].vendor
+
+    def _admin(self):
+        import psycopg
+
+        s = self.base
+        return psycopg.connect(
+            dbname=s["NAME"],
+            user=s["USER"] or None,
+            password=s["PASSWORD"] or None,
+            host=s["HOST"] or None,
+            port=s["PORT"] or None,
+            autocommit=True,
+        )
+
+    def create(self, name: str, *, template: str | None = None) -> str:
+        """Create a database (a copy of ``template`` when given); returns its NAME."""
+        if self.vendor == "postgresql":
+            with self._admin() as admin:
+                clause = f" TEMPLATE {template}" if template else ""
+                admin.execute(f'CREATE DATABASE "{name}"{clause}')
+            self.created.append(name)
+            return name
+        self.tmpdir = self.tmpdir or tempfile.mkdtemp(prefix="onefact-bench-")
+        path = os.path.join(self.tmpdir, f"{name}.sqlite3")
+        if template:
+            shutil.copyfile(template, path)
+        return path
+
+    @contextmanager
+    def use(self, db_name: str) -> Iterator[str]:
+        """Point the benchmark alias at a database for the block.
+
+        The connection is made here, not added to ``DATABASES``: nothing else in the process
+        (the request cycle, the test runner) ever sees it.
+        """
+        settings_dict = self.base | {"NAME": db_name, "TEST": dict(self.base["TEST"])}
+        wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, ALIAS)
+        connections[ALIAS] = wrapper
+        try:
+            with _routed_to(ALIAS):
+                yield ALIAS
+        finally:
+            wrapper.close()
+            del connections[ALIAS]
+
+    def drop_all(self) -> None:
+        if self.vendor == "postgresql" and self.created:
+            with self._admin() as admin:
+                for name in reversed(self.created):
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self.progress(f"dropped {', '.join(self.created)}")
+        if self.tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+class _EverythingTo:
+    """A database router sending every read, write and migration to one alias.
+
+    While a section runs, code that names no database (the migrations' data steps, the
+    services) works on the benchmark database, never on the configured one.
+    """
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    def db_for_read(self, model, **hints):
+        return self.alias
+
+    def db_for_write(self, model, **hints):
+        return self.alias
+
+    def allow_relation(self, obj1, obj2, **hints):
+        return True
+
+    def allow_migrate(self, db, app_label, **hints):
+        return db == self.alias
+
+
+@contextmanager
+def _routed_to(alias: str) -> Iterator[None]:
+    saved = router.__dict__.get("routers")
+    router.routers = [_EverythingTo(alias)]
+    try:
+        yield
+    finally:
+        if saved is None:
+            del router.__dict__["routers"]
+        else:
+            router.routers = saved
+
+
+def run_sections(
+    sections: list[Section], scale: float, progress: Callable[[str], None]
+) -> dict[str, dict]:
+    """Run each section in its own copy of a freshly migrated throwaway database."""
+    dbs = _Databases(progress=progress)
+    prefix = f"onefact_bench_{os.getpid()}"
+    results: dict[str, dict] = {}
+    try:
+        template = dbs.create(prefix)
+        progress(f"migrating the throwaway database {prefix}")
+        with dbs.use(template) as alias:
+            call_command("migrate", database=alias, verbosity=0, interactive=False)
+        for n, section in enumerate(sections, start=1):
+            # Each section starts from the freshly migrated database: a copy of it, or
+            # (the last one) the template itself.
+            last = n == len(sections)
+            db_name = template if last else dbs.create(f"{prefix}_{n}", template=template)
+            with dbs.use(db_name) as alias:
+                progress(f"{section.name}: starting (scale {scale:g})")
+                ctx = BenchContext(
+                    alias=alias,
+                    scale=scale,
+                    progress=lambda text, s=section.name: progress(f"{s}: {text}"),
+                )
+                results[section.name] = section.run(ctx)
+                progress(f"{section.name}: {results[section.name]}")
+    finally:
+        dbs.drop_all()
+    return results
