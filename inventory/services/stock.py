@@ -9,6 +9,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.utils.translation import gettext as _
 
 from inventory.exceptions import BinCodeInvalid, InsufficientStock, InvalidMovement
 from inventory.models import (
@@ -153,13 +154,15 @@ def _on_hand_adjust(*, one_statement: bool = True, **fields) -> StockMovement:
 
 def _validate_movement(*, bin: Bin, sku: Sku, delta: int, kind: str, source_event_id: str):
     if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
-        raise InvalidMovement("A movement moves a whole, non-zero number of units.")
+        raise InvalidMovement(_("A movement moves a whole, non-zero number of units."))
     if kind not in Kind.values:
-        raise InvalidMovement(f"Unknown movement kind {kind!r}.")
+        raise InvalidMovement(_("Unknown movement kind %(kind)r.") % {"kind": kind})
     if not source_event_id:
-        raise InvalidMovement("Every movement names its source's event id.")
+        raise InvalidMovement(_("Every movement names its source's event id."))
     if delta > 0 and not bin.active:
-        raise InvalidMovement(f"Bin {bin.code} is inactive; nothing can be put into it.")
+        raise InvalidMovement(
+            _("Bin %(bin)s is inactive; nothing can be put into it.") % {"bin": bin.code}
+        )
 
 
 def on_hand_adjust(
@@ -240,9 +243,9 @@ def on_hand_transfer(
     other than this transfer's two legs is refused, and nothing is written.
     """
     if from_bin.pk == to_bin.pk:
-        raise InvalidMovement("A transfer moves units between two different bins.")
+        raise InvalidMovement(_("A transfer moves units between two different bins."))
     if not isinstance(quantity, int) or quantity <= 0:
-        raise InvalidMovement("A transfer moves a whole, positive number of units.")
+        raise InvalidMovement(_("A transfer moves a whole, positive number of units."))
     common = dict(
         sku=sku,
         kind=Kind.TRANSFER,
@@ -259,9 +262,11 @@ def on_hand_transfer(
     moves = {m["leg"]: on_hand_adjust(**m) for m in (first, second)}
     if moves[0].replayed != moves[1].replayed:
         raise InvalidMovement(
-            f"Event id {source_event_id!r} of {source_system.name} already names one "
-            "movement that is not a leg of this transfer; a transfer needs an event id of "
-            "its own."
+            _(
+                "Event id %(event)r of %(system)s already names one movement that is not a leg "
+                "of this transfer; a transfer needs an event id of its own."
+            )
+            % {"event": source_event_id, "system": source_system.name}
         )
     return moves[0], moves[1]
 
@@ -275,7 +280,8 @@ def bin_create(*, code: str) -> Bin:
     code = (code or "").strip()
     if not BIN_CODE.fullmatch(code):
         raise BinCodeInvalid(
-            f"{code!r} cannot be a bin: use 1–20 letters, digits, '-', '.' or '_'."
+            _("%(code)r cannot be a bin: use 1–20 letters, digits, '-', '.' or '_'.")
+            % {"code": code}
         )
     if found := Bin.objects.filter(code__iexact=code).first():
         return found
