@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
 from driftwalks import conf, selectors
 from driftwalks.exceptions import CountRefused
@@ -386,8 +386,8 @@ def _is_opening(task: CountTask, known: set[int]) -> bool:
 count_submit.alters_data = True
 
 
-COUNTED_IT = gettext_lazy("You counted this task; another manager decides it.")
-SOLE_CONFIRMATION = gettext_lazy("I counted this myself and decide it as the only manager")
+COUNTED_IT = gettext_noop("You counted this task; another manager decides it.")
+SOLE_CONFIRMATION = gettext_noop("I counted this myself and decide it as the only manager")
 
 
 @dataclass(frozen=True)
@@ -418,12 +418,12 @@ def count_task_decision_right(
     if actor.pk not in counted_by:
         return DecisionRight(allowed=True)
     if not settings.ONEFACT_COUNT_SOLE_MANAGER:
-        return DecisionRight(allowed=False, refusal=COUNTED_IT)
+        return DecisionRight(allowed=False, refusal=_(COUNTED_IT))
     if others is None:
         others = partial(selectors.other_deciders_exist, user=actor)
     if others():
-        return DecisionRight(allowed=False, refusal=COUNTED_IT)
-    return DecisionRight(allowed=True, alone=True, confirm=SOLE_CONFIRMATION)
+        return DecisionRight(allowed=False, refusal=_(COUNTED_IT))
+    return DecisionRight(allowed=True, alone=True, confirm=_(SOLE_CONFIRMATION))
 
 
 @transaction.atomic
@@ -470,7 +470,7 @@ def count_task_decide(
     if right.alone and not alone_confirmed:
         raise CountRefused(
             _("You counted this task: tick “%(confirm)s” to decide it.")
-            % {"confirm": SOLE_CONFIRMATION}
+            % {"confirm": _(SOLE_CONFIRMATION)}
         )
     latest = counts[-1]
     now = timezone.now()
