@@ -893,10 +893,10 @@ class Job(models.Model):
     run by a Celery task, its progress polled by the page that started it."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
     kind = models.CharField(max_length=30)
     title = models.CharField(max_length=200)

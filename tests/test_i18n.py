@@ -17,7 +17,7 @@ from django.utils import translation
 from django.utils.translation import trans_real
 
 from driftwalks.services import count_task_open, count_tasks_assign
-from inventory.models import UserPreference
+from inventory.models import Job, UserPreference
 from inventory.services import user_preference_set
 from tests.conftest import needs
 from tests.driftwalks.factories import move, open_task
@@ -194,12 +194,13 @@ def _untranslated_patterns() -> list[tuple[str, re.Pattern]]:
 
 
 def english_left(html: str) -> list[str]:
-    """Catalogue messages shown in English. A message of one or two words must be a whole
-    text node (so "Bin" is not found inside a SKU's title); longer ones are found anywhere."""
+    """Catalogue messages shown in English. A message of one or two words, not counting its
+    placeholders, must be a whole text node (so "Bin" is not found inside a SKU's title, nor
+    "%(sku)s in %(bin)s" in any sentence with "in"); longer ones are found anywhere."""
     found = []
     texts = visible_text(html)
     for english, pattern in _untranslated_patterns():
-        whole = len(english.split()) <= 2
+        whole = len(PLACEHOLDER.sub("", english).split()) <= 2
         for text in texts:
             if pattern.fullmatch(text) if whole else pattern.search(text):
                 found.append(f"{english!r} in {text!r}")
@@ -229,11 +230,24 @@ def floor(stocked_bin, sku, spanish_staff, storefront):
     lost = SkuFactory(code="LOST-1", title="Lost lamp")
     find, _created = count_task_open(bin=None, sku=lost, cause="opening_count", reason="find it")
     count_tasks_assign(task_ids=[find.pk], assignee=spanish_staff, actor=spanish_staff)
-    return {"rma": rma, "po": po, "bin": other, "find": find}
+    job = Job.objects.create(
+        kind="import_bins", title="bins.csv", status="running", total=4, done=1,
+        created_by=spanish_staff,
+    )  # fmt: skip
+    return {"rma": rma, "po": po, "bin": other, "find": find, "job": job}
 
 
 STAFF_PAGES = [
     ("home", 200, lambda f: reverse("home")),
+    ("skus", 200, lambda f: reverse("inventory:sku-list")),
+    ("job", 200, lambda f: reverse("inventory:job-detail", args=[f["job"].pk])),
+    ("labels", 200, lambda f: reverse("inventory:labels-print")),
+    (
+        "delivery labels",
+        200,
+        lambda f: reverse("replenishment:purchase-order-labels", args=[f["po"].number]),
+    ),
+    ("return labels", 200, lambda f: reverse("returns:return-labels", args=[f["rma"].pk])),
     ("sku", 200, lambda f: reverse("inventory:sku-detail", args=["SKU-1"])),
     ("bin", 200, lambda f: reverse("inventory:bin-detail", args=["A-14"])),
     ("bin to count", 200, lambda f: reverse("inventory:bin-detail", args=["B-02"])),
