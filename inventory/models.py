@@ -527,8 +527,8 @@ class Discrepancy(models.Model):
         NOT_YET_COUNTED = "not_yet_counted", "The shelf has not counted this SKU yet"
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        RESOLVED = "resolved", "Resolved"
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
 
     class Resolution(models.TextChoices):
         COUNT = "count", "Resolved by a count"
