@@ -9,6 +9,8 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from driftwalks.models import Count as CountRow
 from driftwalks.models import CountTask, TaskTrigger
@@ -20,7 +22,7 @@ def figures() -> list[Figure]:
     row = CountRow.objects.filter(
         round=1, created_at__gte=since, task__bin__isnull=False
     ).aggregate(lines=Count("id"), within=Count("id", filter=Q(within_tolerance=True)))
-    accuracy = f"{100 * row['within'] / row['lines']:.1f} %" if row["lines"] else "0 counted"
+    accuracy = f"{100 * row['within'] / row['lines']:.1f} %" if row["lines"] else _("0 counted")
     oldest = (
         CountTask.objects.filter(status__in=CountTask.ACTIVE)
         .select_related("bin")
@@ -28,21 +30,26 @@ def figures() -> list[Figure]:
         .first()
     )
     if oldest is None:
-        oldest_value, oldest_note, url = "0 open", "no count task is open", ""
+        oldest_value, oldest_note, url = _("0 open"), _("no count task is open"), ""
     else:
         age = (timezone.now() - oldest.created_at).days
-        oldest_value = f"{age} day{'s' if age != 1 else ''}"
-        oldest_note = f"count task {oldest.pk} for {oldest.target}, due {oldest.due_on}"
+        oldest_value = ngettext("%(age)s day", "%(age)s days", age) % {"age": age}
+        oldest_note = _("count task %(pk)s for %(target)s, due %(due)s") % {
+            "pk": oldest.pk,
+            "target": oldest.target,
+            "due": oldest.due_on,
+        }
         url = reverse("driftwalks:task-detail", args=[oldest.pk])
     return [
         Figure(
             "accuracy",
-            "inventory record accuracy (30 days)",
+            _("inventory record accuracy (30 days)"),
             accuracy,
-            f"{row['within']} of {row['lines']} counted lines within tolerance",
+            _("%(within)s of %(lines)s counted lines within tolerance")
+            % {"within": row["within"], "lines": row["lines"]},
             reverse("driftwalks:accuracy"),
         ),  # fmt: skip
-        Figure("oldest_task", "oldest open count task", oldest_value, oldest_note, url),
+        Figure("oldest_task", _("oldest open count task"), oldest_value, oldest_note, url),
     ]
 
 
@@ -60,7 +67,7 @@ def charts() -> list[Chart]:
         round(100 * by_day[d]["within"] / by_day[d]["lines"], 1) if d in by_day else None
         for d in days
     ]
-    return [Chart("accuracy", "Inventory record accuracy per day", "%", days,
+    return [Chart("accuracy", _("Inventory record accuracy per day"), "%", days,
                   {"accuracy": accuracy}, top=100)]  # fmt: skip
 
 
@@ -72,7 +79,7 @@ def accuracy_week_chart(*, weeks: list, since: date) -> Chart:
             for i in range((timezone.localdate() - monday).days // 7 + 1)]  # fmt: skip
     percent = {w.label: w.percent for w in weeks}
     values = [percent.get(f"{d:%Y-%m-%d}") for d in span]
-    return Chart("accuracy_weeks", "Record accuracy per week", "%", span,
+    return Chart("accuracy_weeks", _("Record accuracy per week"), "%", span,
                  {"accuracy": values}, kind="stacked", top=100)  # fmt: skip
 
 
@@ -80,7 +87,7 @@ def corrected_units_chart(*, per_day: list[tuple[date, int]], since: date) -> Ch
     """Units the counts corrected per day since ``since`` (a day without one corrected 0)."""
     span = [since + timedelta(days=i) for i in range((timezone.localdate() - since).days + 1)]
     units = dict(per_day)
-    return Chart("corrected_units", "Units corrected per day", "units", span,
+    return Chart("corrected_units", _("Units corrected per day"), "units", span,
                  {"units corrected": [units.get(d, 0) for d in span]}, kind="stacked")  # fmt: skip
 
 

@@ -182,7 +182,7 @@ class ManualTaskForm(CleanForm):
     """A manager asks for a count: "count bin A-14" (optionally one SKU)."""
 
     bin = forms.CharField(
-        max_length=20, widget=forms.TextInput(attrs={"placeholder": "Bin, e.g. A-14"})
+        max_length=20, widget=forms.TextInput(attrs={"placeholder": _("Bin, e.g. A-14")})
     )
     sku = forms.CharField(
         max_length=64,

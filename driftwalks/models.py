@@ -184,7 +184,9 @@ class CountTask(models.Model):
     @property
     def place(self) -> str:
         """Where to count, in words: "in A-14", or "wherever it is" for a find-it task."""
-        return "wherever it is (find it)" if self.bin_id is None else f"in {self.bin.code}"
+        if self.bin_id is None:
+            return str(_("wherever it is (find it)"))
+        return str(_("in %(bin)s") % {"bin": self.bin.code})
 
     @property
     def target(self) -> str:

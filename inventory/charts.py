@@ -11,6 +11,7 @@ import math
 
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 PALETTE = ["#1f5fbf", "#b3261e", "#1b7f3b", "#a66300", "#6a3fb5", "#00838f", "#5b6475"]
 # A label ("07 Dec") is about 42 px at 12 px; the narrowest plot (a phone, or a third of a
@@ -36,11 +37,13 @@ def duration_display(ms: float | None) -> str:
 
 def value_display(value: float | None, unit: str) -> str:
     if value is None:
-        return "no data"
+        return _("no data")
     if unit == "ms":
         return duration_display(value)
     if unit == "%":
         return f"{value:g} %"
+    if unit == "units":
+        return _("%(value)s units") % {"value": f"{value:g}"}
     return f"{value:g} {unit}".strip()
 
 

@@ -1,5 +1,7 @@
 """Domain errors of the shelf. Each says, in words a warehouse manager reads, what is wrong."""
 
+from django.utils.translation import gettext as _
+
 
 class InventoryError(Exception):
     """Base of every domain error raised by ``inventory.services``."""
@@ -13,8 +15,17 @@ class InsufficientStock(InventoryError):
         self.on_hand = on_hand
         self.short_by = requested - on_hand
         super().__init__(
-            f"Bin {bin_code} holds {on_hand} of {sku_code}; cannot take {requested} "
-            f"(short by {self.short_by})."
+            _(
+                "Bin %(bin)s holds %(on_hand)s of %(sku)s; cannot take %(requested)s "
+                "(short by %(short)s)."
+            )
+            % {
+                "bin": bin_code,
+                "on_hand": on_hand,
+                "sku": sku_code,
+                "requested": requested,
+                "short": self.short_by,
+            }
         )
 
 

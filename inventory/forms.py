@@ -49,7 +49,7 @@ class DashboardFilterForm(CleanForm):
     """The dashboard's filters; anything unreadable falls back to the default."""
 
     status = forms.ChoiceField(
-        choices=[("open", "Open"), ("resolved", "Resolved"), ("", "All")], required=False
+        choices=[("open", _("Open")), ("resolved", _("Resolved")), ("", _("All"))], required=False
     )
     fact = forms.ChoiceField(required=False)
     kind = forms.ChoiceField(required=False)
@@ -59,10 +59,10 @@ class DashboardFilterForm(CleanForm):
     older_than_days = forms.IntegerField(required=False, min_value=0, max_value=3650)
     sort = forms.ChoiceField(
         choices=[
-            ("-age", "Newest"),
-            ("age", "Oldest"),
-            ("units", "Most units"),
-            ("value", "Most value"),
+            ("-age", _("Newest")),
+            ("age", _("Oldest")),
+            ("units", _("Most units")),
+            ("value", _("Most value")),
         ],  # fmt: skip
         required=False,
     )
@@ -73,8 +73,8 @@ class DashboardFilterForm(CleanForm):
         data = data.copy()
         data.setdefault("status", "open")
         super().__init__(data, *args, **kwargs)
-        self.fields["fact"].choices = [("", "Every fact"), *Fact.choices]
-        self.fields["kind"].choices = [("", "Every kind"), *Discrepancy.Kind.choices]
+        self.fields["fact"].choices = [("", _("Every fact")), *Fact.choices]
+        self.fields["kind"].choices = [("", _("Every kind")), *Discrepancy.Kind.choices]
 
     def filters(self) -> dict:
         if not self.is_valid():

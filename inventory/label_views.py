@@ -83,7 +83,7 @@ def units_labels(
         if not total:
             form.add_error(None, "There is nothing to label yet.")
         elif total > LABELS_MAX:
-            form.add_error(None, TOO_MANY.format(count=total, most=LABELS_MAX))
+            form.add_error(None, TOO_MANY % {"count": f"{total:,}", "most": f"{LABELS_MAX:,}"})
         elif why := refusal_of((code for code, _, _ in rows), form.cleaned_data["format"]):
             form.add_error("format", why)
         else:

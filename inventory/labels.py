@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.units import inch, mm
@@ -74,18 +76,21 @@ FORMATS: dict[str, LabelFormat] = {
         # Avery 3474 and its like: 24 labels of 70 × 37 mm, edge to edge across the sheet,
         # 8 rows of 37 mm centred in 297 mm (0.5 mm top and bottom).
         LabelFormat(
-            "a4-3x8", "A4 sheet, 3 × 8 (70 × 37 mm, e.g. Avery 3474)", *A4, 3, 8, 70 * mm, 37 * mm,
+            "a4-3x8", gettext_lazy("A4 sheet, 3 × 8 (70 × 37 mm, e.g. Avery 3474)"),
+            *A4, 3, 8, 70 * mm, 37 * mm,
             left=0, top=0.5 * mm,
         ),
         # Letter sheets of 24 labels of 2.625 × 1.25 in (the 5160 family's width, 8 rows
         # instead of 10): 3/16 in side margins, 1/8 in gutters, 1/2 in top and bottom.
         LabelFormat(
-            "letter-3x8", "Letter sheet, 3 × 8 (2.625 × 1.25 in)",
+            "letter-3x8", gettext_lazy("Letter sheet, 3 × 8 (2.625 × 1.25 in)"),
             *LETTER, 3, 8, 2.625 * inch, 1.25 * inch,
             left=0.1875 * inch, top=0.5 * inch, pitch_x=2.75 * inch, pitch_y=1.25 * inch,
         ),
-        _thermal("62x29mm", "Thermal 62 × 29 mm (e.g. Brother DK-11209)", 62 * mm, 29 * mm),
-        _thermal("2x1in", "Thermal 2 × 1 in (e.g. Zebra, Dymo)", 2 * inch, 1 * inch),
+        _thermal(
+            "62x29mm", gettext_lazy("Thermal 62 × 29 mm (e.g. Brother DK-11209)"), 62 * mm, 29 * mm
+        ),
+        _thermal("2x1in", gettext_lazy("Thermal 2 × 1 in (e.g. Zebra, Dymo)"), 2 * inch, 1 * inch),
     ]
 }  # fmt: skip
 
@@ -101,8 +106,11 @@ class LabelCodeInvalid(ValueError):
         self.code = code
         super().__init__(
             message
-            or f"{code!r} cannot be printed as Code 128: only letters, digits, spaces and "
-            "ASCII punctuation can."
+            or _(
+                "%(code)r cannot be printed as Code 128: only letters, digits, spaces and ASCII "
+                "punctuation can."
+            )
+            % {"code": code}
         )
 
 
@@ -129,10 +137,10 @@ def code_refusal(code: str, label_format: LabelFormat) -> str:
     if not code_is_printable(code):
         return str(LabelCodeInvalid(code))
     if _module(code, label_format) < MODULE_MIN:
-        return (
-            f"{code} is too long for a {label_format.key} label: its bars would be finer than "
-            "a scanner reads. Pick a wider label format."
-        )
+        return _(
+            "%(code)s is too long for a %(format)s label: its bars would be finer than a "
+            "scanner reads. Pick a wider label format."
+        ) % {"code": code, "format": label_format.key}
     return ""
 
 

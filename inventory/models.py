@@ -527,8 +527,8 @@ class Discrepancy(models.Model):
         NOT_YET_COUNTED = "not_yet_counted", "The shelf has not counted this SKU yet"
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        RESOLVED = "resolved", "Resolved"
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
 
     class Resolution(models.TextChoices):
         COUNT = "count", "Resolved by a count"
@@ -840,10 +840,10 @@ class Job(models.Model):
     run by a Celery task, its progress polled by the page that started it."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
     kind = models.CharField(max_length=30)
     title = models.CharField(max_length=200)

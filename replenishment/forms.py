@@ -120,26 +120,26 @@ class SuggestionFilterForm(CleanForm):
     supplier = forms.ModelChoiceField(
         queryset=Supplier.objects.order_by("name"),
         required=False,
-        empty_label="Every supplier",
-        widget=forms.Select(attrs={"aria-label": "Supplier"}),
+        empty_label=_("Every supplier"),
+        widget=forms.Select(attrs={"aria-label": _("Supplier")}),
     )
     sort = forms.ChoiceField(
         choices=[
-            ("urgency", "Most urgent first"),
-            ("cover", "Fewest days of cover first"),
-            ("code", "By SKU"),
+            ("urgency", _("Most urgent first")),
+            ("cover", _("Fewest days of cover first")),
+            ("code", _("By SKU")),
         ],
         required=False,
-        widget=forms.Select(attrs={"aria-label": "Sort"}),
+        widget=forms.Select(attrs={"aria-label": _("Sort")}),
     )
     show = forms.ChoiceField(
         choices=[
-            ("needed", "Only SKUs to order"),
-            ("uncounted", "Not yet counted"),
-            ("all", "Every SKU"),
+            ("needed", _("Only SKUs to order")),
+            ("uncounted", _("Not yet counted")),
+            ("all", _("Every SKU")),
         ],
         required=False,
-        widget=forms.Select(attrs={"aria-label": "Show"}),
+        widget=forms.Select(attrs={"aria-label": _("Show")}),
     )
 
     def filters(self) -> dict:

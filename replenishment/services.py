@@ -41,7 +41,7 @@ def purchase_order_create(
 ) -> PurchaseOrder:
     """A draft purchase order with its lines [(sku id, units)], numbered PO-<id>."""
     if not lines or any(units <= 0 for _, units in lines):
-        raise ReplenishmentError("A purchase order orders at least one unit of each line.")
+        raise ReplenishmentError(_("A purchase order orders at least one unit of each line."))
     po = PurchaseOrder.objects.create(
         number=f"new-{uuid.uuid4().hex[:16]}",
         supplier_id=supplier_id,
@@ -109,7 +109,7 @@ def purchase_order_draft(
     ``request_key``) returns the first drafts and creates nothing.
     """
     if not request_key:
-        raise ReplenishmentError("A draft needs the form's request key.")
+        raise ReplenishmentError(_("A draft needs the form's request key."))
     now = now or timezone.now()
     existing = list(PurchaseOrder.objects.filter(request_key=request_key).order_by("pk"))
     if existing:
@@ -141,10 +141,13 @@ def purchase_order_send(
         return po
     if po.status != Status.DRAFT:
         raise ReplenishmentError(
-            f"{po.number} is {po.get_status_display().lower()}; only a draft is sent."
+            _("%(po)s is %(status)s; only a draft is sent.")
+            % {"po": po.number, "status": po.get_status_display().lower()}
         )
     if not po.lines.exists():
-        raise ReplenishmentError(f"{po.number} has no lines; add one before sending it.")
+        raise ReplenishmentError(
+            _("%(po)s has no lines; add one before sending it.") % {"po": po.number}
+        )
     po.status = Status.SENT
     po.sent_at = timezone.now()
     po.save(update_fields=["status", "sent_at"])
@@ -164,8 +167,11 @@ def purchase_order_cancel(
         return po
     if po.status not in (Status.DRAFT, Status.SENT) or Receipt.objects.filter(line__po=po).exists():
         raise ReplenishmentError(
-            f"{po.number} is {po.get_status_display().lower()}: units arrived against it, so "
-            "close it instead (shortfalls are recorded)."
+            _(
+                "%(po)s is %(status)s: units arrived against it, so close it instead "
+                "(shortfalls are recorded)."
+            )
+            % {"po": po.number, "status": po.get_status_display().lower()}
         )
     po.status = Status.CANCELLED
     po.closed_at = timezone.now()
@@ -189,7 +195,8 @@ def purchase_order_close(
         return po, []
     if po.status not in PurchaseOrder.OPEN:
         raise ReplenishmentError(
-            f"{po.number} is {po.get_status_display().lower()}; only a sent order is closed."
+            _("%(po)s is %(status)s; only a sent order is closed.")
+            % {"po": po.number, "status": po.get_status_display().lower()}
         )
     lines = list(
         PurchaseOrderLine.objects.select_for_update()
@@ -227,9 +234,11 @@ def purchase_order_line_set(*, line: PurchaseOrderLine, ordered: int) -> Purchas
     """Change a draft line's quantity; 0 removes the line. Sent orders are not edited."""
     po = _lock(line.po)
     if po.status != Status.DRAFT:
-        raise ReplenishmentError(f"{po.number} was sent; its lines are no longer edited.")
+        raise ReplenishmentError(
+            _("%(po)s was sent; its lines are no longer edited.") % {"po": po.number}
+        )
     if not isinstance(ordered, int) or ordered < 0:
-        raise ReplenishmentError("Order a whole number of units (0 removes the line).")
+        raise ReplenishmentError(_("Order a whole number of units (0 removes the line)."))
     line = PurchaseOrderLine.objects.select_for_update().get(pk=line.pk)
     if ordered == 0:
         line.delete()

@@ -2,6 +2,7 @@
 
 from django.db.models import Count, Q
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from inventory.selectors import Figure
 from returns import selectors
@@ -14,9 +15,9 @@ def figures() -> list[Figure]:
     return [
         Figure(
             "returns_awaiting",
-            "returns awaiting arrival",
+            _("returns awaiting arrival"),
             str(row["n"]),
-            f"{row['late']} late" if row["late"] else "none late",
+            _("%(late)s late") % {"late": row["late"]} if row["late"] else _("none late"),
             reverse("returns:overview"),
         ),  # fmt: skip
     ]

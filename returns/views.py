@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
@@ -45,12 +46,12 @@ PAGE_SIZE = 25
 RECEIPT_TEMPLATE = "returns/receipt_page.html"
 SECTION_TEMPLATE = "returns/overview_section.html"
 SECTIONS = {
-    "awaiting": "Awaiting arrival",
-    "today": "Received today",
-    "mismatches": "Mismatches",
-    "quarantine": "Quarantine",
-    "damage": "Damage rate by SKU",
-    "outcomes": "Outcomes not sent",
+    "awaiting": gettext_lazy("Awaiting arrival"),
+    "today": gettext_lazy("Received today"),
+    "mismatches": gettext_lazy("Mismatches"),
+    "quarantine": gettext_lazy("Quarantine"),
+    "damage": gettext_lazy("Damage rate by SKU"),
+    "outcomes": gettext_lazy("Outcomes not sent"),
 }
 
 

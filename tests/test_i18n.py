@@ -17,7 +17,7 @@ from django.utils import translation
 from django.utils.translation import trans_real
 
 from driftwalks.services import count_task_open, count_tasks_assign
-from inventory.models import UserPreference
+from inventory.models import Job, UserPreference
 from inventory.services import user_preference_set
 from tests.conftest import needs
 from tests.driftwalks.factories import move, open_task
@@ -188,18 +188,21 @@ def _untranslated_patterns() -> list[tuple[str, re.Pattern]]:
             if spanish == english or "<" in english or "\n" in english:
                 continue
             parts = PLACEHOLDER.split(english)[::2]
-            body = ".+?".join(re.escape(part) for part in parts)
+            # A short message's placeholders are codes and numbers: one word each.
+            short = len(PLACEHOLDER.sub("", english).split()) <= 2
+            body = (r"\S+" if short else ".+?").join(re.escape(part) for part in parts)
             patterns.append((english, re.compile(body)))
     return patterns
 
 
 def english_left(html: str) -> list[str]:
-    """Catalogue messages shown in English. A message of one or two words must be a whole
-    text node (so "Bin" is not found inside a SKU's title); longer ones are found anywhere."""
+    """Catalogue messages shown in English. A message of one or two words, not counting its
+    placeholders, must be a whole text node (so "Bin" is not found inside a SKU's title, nor
+    "%(sku)s in %(bin)s" in any sentence with "in"); longer ones are found anywhere."""
     found = []
     texts = visible_text(html)
     for english, pattern in _untranslated_patterns():
-        whole = len(english.split()) <= 2
+        whole = len(PLACEHOLDER.sub("", english).split()) <= 2
         for text in texts:
             if pattern.fullmatch(text) if whole else pattern.search(text):
                 found.append(f"{english!r} in {text!r}")
@@ -227,13 +230,26 @@ def floor(stocked_bin, sku, spanish_staff, storefront):
     task = open_task(other, sku)
     count_tasks_assign(task_ids=[task.pk], assignee=spanish_staff, actor=spanish_staff)
     lost = SkuFactory(code="LOST-1", title="Lost lamp")
-    find, _created = count_task_open(bin=None, sku=lost, cause="opening_count", reason="find it")
+    find, _created = count_task_open(bin=None, sku=lost, cause="opening_count", reason="astray")
     count_tasks_assign(task_ids=[find.pk], assignee=spanish_staff, actor=spanish_staff)
-    return {"rma": rma, "po": po, "bin": other, "find": find}
+    job = Job.objects.create(
+        kind="import_bins", title="bins.csv", status="running", total=4, done=1,
+        created_by=spanish_staff,
+    )  # fmt: skip
+    return {"rma": rma, "po": po, "bin": other, "find": find, "job": job}
 
 
 STAFF_PAGES = [
     ("home", 200, lambda f: reverse("home")),
+    ("skus", 200, lambda f: reverse("inventory:sku-list")),
+    ("job", 200, lambda f: reverse("inventory:job-detail", args=[f["job"].pk])),
+    ("labels", 200, lambda f: reverse("inventory:labels-print")),
+    (
+        "delivery labels",
+        200,
+        lambda f: reverse("replenishment:purchase-order-labels", args=[f["po"].number]),
+    ),
+    ("return labels", 200, lambda f: reverse("returns:return-labels", args=[f["rma"].pk])),
     ("sku", 200, lambda f: reverse("inventory:sku-detail", args=["SKU-1"])),
     ("bin", 200, lambda f: reverse("inventory:bin-detail", args=["A-14"])),
     ("bin to count", 200, lambda f: reverse("inventory:bin-detail", args=["B-02"])),
@@ -309,4 +325,42 @@ def test_locked_out_page_in_spanish(client, db, settings):
     client.post("/accounts/login/", data, headers=headers)
     response = client.post("/accounts/login/", data, headers=headers)
     assert "Demasiados inicios de sesión fallidos" in response.text
+    assert english_left(response.text) == []
+
+
+# --- manager and admin pages: marked for translation too ----------------------------------
+
+MANAGER_PAGES = [
+    ("dashboard", lambda f: reverse("inventory:dashboard")),
+    ("discrepancies", lambda f: reverse("inventory:discrepancy-list")),
+    ("authority", lambda f: reverse("inventory:authority-audit")),
+    ("inbox failed", lambda f: reverse("inventory:inbox-failed")),
+    ("storefronts", lambda f: reverse("inventory:storefront-list")),
+    ("storefront", lambda f: reverse("inventory:storefront-detail", args=["storefront"])),
+    ("count tasks", lambda f: reverse("driftwalks:task-list")),
+    ("count task", lambda f: reverse("driftwalks:task-detail", args=[f["find"].pk])),
+    ("approvals", lambda f: reverse("driftwalks:approval-list")),
+    ("accuracy", lambda f: reverse("driftwalks:accuracy")),
+    ("count import", lambda f: reverse("driftwalks:count-import")),
+    ("stock-take", lambda f: reverse("driftwalks:opening-stock-take", args=["storefront"])),
+    ("returns overview", lambda f: reverse("returns:overview")),
+    ("returns quarantine", lambda f: reverse("returns:overview-section", args=["quarantine"])),
+    ("phone return", lambda f: reverse("returns:return-new")),
+    ("suggestions", lambda f: reverse("replenishment:suggestion-list")),
+    ("purchase orders", lambda f: reverse("replenishment:purchase-order-list")),
+    ("purchase order", lambda f: reverse("replenishment:purchase-order-detail", args=["PO-00042"])),
+    ("sku import", lambda f: reverse("inventory:sku-import")),
+    ("bin import", lambda f: reverse("inventory:bin-import")),
+]
+
+
+@pytest.mark.parametrize(("name", "url"), MANAGER_PAGES, ids=[name for name, _url in MANAGER_PAGES])
+def test_manager_page_in_spanish_leaves_no_catalogue_message_in_english(
+    client, floor, admin_user, name, url
+):
+    user_preference_set(user=admin_user, language="es")
+    client.force_login(admin_user)
+    response = client.get(url(floor))
+    assert response.status_code == 200
+    assert '<html lang="es">' in response.text
     assert english_left(response.text) == []

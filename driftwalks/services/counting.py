@@ -10,6 +10,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from driftwalks import selectors
 from driftwalks.exceptions import CountRefused
@@ -77,11 +79,22 @@ def _correct(
         )
     except InsufficientStock as short:
         raise CountRefused(
-            f"Bin {task.bin.code} now holds {short.on_hand} of {task.sku.code} on record; "
-            f"taking {-delta} would go below zero. Reject this count and ask for a new one."
+            _(
+                "Bin %(bin)s now holds %(on_hand)s of %(sku)s on record; taking %(taking)s would "
+                "go below zero. Reject this count and ask for a new one."
+            )
+            % {
+                "bin": task.bin.code,
+                "on_hand": short.on_hand,
+                "sku": task.sku.code,
+                "taking": -delta,
+            }
         ) from short
     except InvalidMovement as error:
-        raise CountRefused(f"{task.sku.code} in {task.bin.code}: {error}") from error
+        raise CountRefused(
+            _("%(sku)s in %(bin)s: %(error)s")
+            % {"sku": task.sku.code, "bin": task.bin.code, "error": error}
+        ) from error
 
 
 def _resolve_linked(
@@ -220,17 +233,20 @@ def _count_one(
 
 def _check_lines(*, lines: list[CountLine], key: str) -> None:
     if not key or len(key) > 64:
-        raise CountRefused("This count sheet has no valid submission key; reload the page.")
+        raise CountRefused(_("This count sheet has no valid submission key; reload the page."))
     if not lines:
-        raise CountRefused("Count at least one SKU.")
+        raise CountRefused(_("Count at least one SKU."))
     seen = set()
     for line in lines:
         if isinstance(line.counted, bool) or not isinstance(line.counted, int):
-            raise CountRefused(f"{line.sku.code}: a count is a whole number.")
+            raise CountRefused(_("%(sku)s: a count is a whole number.") % {"sku": line.sku.code})
         if not 0 <= line.counted <= MAX_COUNT:
-            raise CountRefused(f"{line.sku.code}: a count is between 0 and {MAX_COUNT}.")
+            raise CountRefused(
+                _("%(sku)s: a count is between 0 and %(max)s.")
+                % {"sku": line.sku.code, "max": MAX_COUNT}
+            )
         if line.sku.pk in seen:
-            raise CountRefused(f"{line.sku.code} is on the sheet twice.")
+            raise CountRefused(_("%(sku)s is on the sheet twice.") % {"sku": line.sku.code})
         seen.add(line.sku.pk)
 
 
@@ -239,7 +255,7 @@ def _replayed(*, key: str, counter: AbstractBaseUser) -> list[Count] | None:
     if not done:
         return None
     if any(c.counted_by_id != counter.pk for c in done):
-        raise CountRefused("This count sheet was submitted by someone else; reload the page.")
+        raise CountRefused(_("This count sheet was submitted by someone else; reload the page."))
     return done
 
 
@@ -247,18 +263,30 @@ def _check_countable(
     *, task: CountTask | None, bin: Bin, counter: AbstractBaseUser, earlier: list[Count]
 ) -> None:
     if task is None or task.bin_id != bin.pk:
-        raise CountRefused(f"That count task is not for bin {bin.code}; reload the page.")
-    what = f"{task.sku.code} in {bin.code}"
+        raise CountRefused(
+            _("That count task is not for bin %(bin)s; reload the page.") % {"bin": bin.code}
+        )
+    what = _("%(sku)s in %(bin)s") % {"sku": task.sku.code, "bin": bin.code}
     if task.status == Status.APPROVAL_REQUIRED:
-        raise CountRefused(f"{what} was already counted and waits for a manager's decision.")
+        raise CountRefused(
+            _("%(what)s was already counted and waits for a manager's decision.") % {"what": what}
+        )
     if task.status not in CountTask.COUNTABLE:
-        raise CountRefused(f"{what} was already counted (task {task.pk} is finished).")
+        raise CountRefused(
+            _("%(what)s was already counted (task %(task)s is finished).")
+            % {"what": what, "task": task.pk}
+        )
     if task.assignee_id not in (None, counter.pk):
-        raise CountRefused(f"{what} is on {task.assignee.get_username()}'s walk.")
+        raise CountRefused(
+            _("%(what)s is on %(user)s's walk.")
+            % {"what": what, "user": task.assignee.get_username()}
+        )
     if task.status == Status.RECOUNT_REQUIRED and any(
         c.counted_by_id == counter.pk for c in earlier
     ):
-        raise CountRefused(f"{what} needs a blind recount by someone other than you.")
+        raise CountRefused(
+            _("%(what)s needs a blind recount by someone other than you.") % {"what": what}
+        )
 
 
 @transaction.atomic
@@ -290,7 +318,7 @@ def count_submit(
     task_ids = []
     for line in lines:
         if line.task_id is None:
-            task, _ = count_task_open(
+            task, _created = count_task_open(
                 bin=bin,
                 sku=line.sku,
                 cause=Cause.FOUND,
@@ -317,7 +345,9 @@ def count_submit(
         task = tasks.get(task_id)
         _check_countable(task=task, bin=bin, counter=counter, earlier=earlier.get(task_id, []))
         if task.sku_id != line.sku.pk:
-            raise CountRefused(f"That count task is not for {line.sku.code}; reload the page.")
+            raise CountRefused(
+                _("That count task is not for %(sku)s; reload the page.") % {"sku": line.sku.code}
+            )
     balances = on_hand_lock_for_count(bin=bin, sku_ids=[t.sku_id for t in tasks.values()])
     known = inventory_selectors.known_sku_ids(sku_ids=[t.sku_id for t in tasks.values()])
     now = timezone.now()
@@ -345,8 +375,8 @@ def _is_opening(task: CountTask, known: set[int]) -> bool:
 count_submit.alters_data = True
 
 
-COUNTED_IT = "You counted this task; another manager decides it."
-SOLE_CONFIRMATION = "I counted this myself and decide it as the only manager"
+COUNTED_IT = gettext_noop("You counted this task; another manager decides it.")
+SOLE_CONFIRMATION = gettext_noop("I counted this myself and decide it as the only manager")
 
 
 @dataclass(frozen=True)
@@ -377,12 +407,12 @@ def count_task_decision_right(
     if actor.pk not in counted_by:
         return DecisionRight(allowed=True)
     if not settings.ONEFACT_COUNT_SOLE_MANAGER:
-        return DecisionRight(allowed=False, refusal=COUNTED_IT)
+        return DecisionRight(allowed=False, refusal=_(COUNTED_IT))
     if others is None:
         others = partial(selectors.other_deciders_exist, user=actor)
     if others():
-        return DecisionRight(allowed=False, refusal=COUNTED_IT)
-    return DecisionRight(allowed=True, alone=True, confirm=SOLE_CONFIRMATION)
+        return DecisionRight(allowed=False, refusal=_(COUNTED_IT))
+    return DecisionRight(allowed=True, alone=True, confirm=_(SOLE_CONFIRMATION))
 
 
 @transaction.atomic
@@ -407,7 +437,7 @@ def count_task_decide(
     """
     reason = reason.strip()
     if not reason:
-        raise CountRefused("A decision needs a reason.")
+        raise CountRefused(_("A decision needs a reason."))
     task = (
         CountTask.objects.select_for_update(no_key=True, of=("self",))
         .select_related("bin", "sku", "approval_discrepancy")
@@ -415,15 +445,22 @@ def count_task_decide(
     )
     if task.status != Status.APPROVAL_REQUIRED:
         raise CountRefused(
-            f"{task.sku.code} in {task.bin.code} is not waiting for a decision "
-            f"({task.get_status_display().lower()})."
+            _("%(sku)s in %(bin)s is not waiting for a decision (%(status)s).")
+            % {
+                "sku": task.sku.code,
+                "bin": task.bin.code,
+                "status": task.get_status_display().lower(),
+            }
         )
     counts = list(task.counts.order_by("round"))
     right = count_task_decision_right(counted_by={c.counted_by_id for c in counts}, actor=actor)
     if not right.allowed:
         raise CountRefused(right.refusal)
     if right.alone and not alone_confirmed:
-        raise CountRefused(f"You counted this task: tick “{SOLE_CONFIRMATION}” to decide it.")
+        raise CountRefused(
+            _("You counted this task: tick “%(confirm)s” to decide it.")
+            % {"confirm": _(SOLE_CONFIRMATION)}
+        )
     latest = counts[-1]
     now = timezone.now()
     verb = "approved" if approve else "rejected"

@@ -3,6 +3,7 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from driftwalks.exceptions import CountRefused
 from driftwalks.models import Count, CountTask
@@ -32,12 +33,20 @@ def _lock_find(*, task: CountTask, counter: AbstractBaseUser) -> CountTask:
         .get(pk=task.pk)
     )
     if not task.is_find:
-        raise CountRefused(f"Task {task.pk} counts {task.sku.code} in {task.bin.code}: count "
-                           "it on that bin's page.")  # fmt: skip
+        raise CountRefused(
+            _("Task %(task)s counts %(sku)s in %(bin)s: count it on that bin's page.")
+            % {"task": task.pk, "sku": task.sku.code, "bin": task.bin.code}
+        )
     if task.status not in CountTask.COUNTABLE:
-        raise CountRefused(f"Finding {task.sku.code} is finished (task {task.pk}).")
+        raise CountRefused(
+            _("Finding %(sku)s is finished (task %(task)s).")
+            % {"sku": task.sku.code, "task": task.pk}
+        )
     if task.assignee_id not in (None, counter.pk):
-        raise CountRefused(f"Finding {task.sku.code} is on {task.assignee.get_username()}'s walk.")
+        raise CountRefused(
+            _("Finding %(sku)s is on %(user)s's walk.")
+            % {"sku": task.sku.code, "user": task.assignee.get_username()}
+        )
     return task
 
 
@@ -60,7 +69,7 @@ def find_task_count_bin(
         bin_check_put(bin)  # the count books the units found into this bin
     except MovementRefused as refused:
         raise CountRefused(str(refused)) from refused
-    bin_task, _ = count_task_open(
+    bin_task, _created = count_task_open(
         bin=bin,
         sku=task.sku,
         cause=Cause.FOUND,
@@ -94,8 +103,11 @@ def find_task_finish(*, task: CountTask, counter: AbstractBaseUser) -> CountTask
         held = inventory_selectors.bin_codes_holding_sku(sku=task.sku)
         if held:
             raise CountRefused(
-                f"The shelf records {task.sku.code} in {', '.join(held)}: scan and count "
-                "those bins before finishing."
+                _(
+                    "The shelf records %(sku)s in %(bins)s: scan and count those bins before "
+                    "finishing."
+                )
+                % {"sku": task.sku.code, "bins": ", ".join(held)}
             )
     units = sum(latest.values())
     now = timezone.now()

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from driftwalks import selectors
 from driftwalks.exceptions import CountRefused
@@ -347,7 +348,9 @@ def count_task_open_manual(
         else list(Sku.objects.filter(balances__bin=bin, balances__quantity__gt=0).order_by("code"))
     )
     if not skus:
-        raise CountRefused(f"Bin {bin.code} holds nothing on record: name the SKU to count.")
+        raise CountRefused(
+            _("Bin %(bin)s holds nothing on record: name the SKU to count.") % {"bin": bin.code}
+        )
     reason = f"Asked for by {actor.get_username()}" + (f": {note.strip()}" if note.strip() else "")
     return [
         count_task_open(

@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from driftwalks.exceptions import CountRefused
 from driftwalks.models import Count, CountTask
@@ -53,7 +54,7 @@ def count_tasks_assign(
     recount would go to the person who did the first count.
     """
     if assignee is not None and not assignee.has_perm("driftwalks.count_bins"):
-        raise CountRefused(f"{assignee.get_username()} may not count bins.")
+        raise CountRefused(_("%(user)s may not count bins.") % {"user": assignee.get_username()})
     tasks = list(
         CountTask.objects.select_for_update(no_key=True, of=("self",))
         .filter(pk__in=task_ids)
@@ -61,12 +62,16 @@ def count_tasks_assign(
         .order_by("pk")
     )
     if not tasks:
-        raise CountRefused("Choose at least one task.")
+        raise CountRefused(_("Choose at least one task."))
     for task in tasks:
         if task.status not in CountTask.COUNTABLE:
             raise CountRefused(
-                f"{task.sku.code} {task.place} is {task.get_status_display().lower()}; "
-                "it cannot be handed to a counter."
+                _("%(sku)s %(place)s is %(status)s; it cannot be handed to a counter.")
+                % {
+                    "sku": task.sku.code,
+                    "place": task.place,
+                    "status": task.get_status_display().lower(),
+                }
             )
     if assignee is not None:
         first_counted = set(
@@ -77,8 +82,15 @@ def count_tasks_assign(
         for task in tasks:
             if task.pk in first_counted:
                 raise CountRefused(
-                    f"{assignee.get_username()} did the first count of {task.sku.code} in "
-                    f"{task.bin.code}; the recount needs someone else."
+                    _(
+                        "%(user)s did the first count of %(sku)s in %(bin)s; the recount needs "
+                        "someone else."
+                    )
+                    % {
+                        "user": assignee.get_username(),
+                        "sku": task.sku.code,
+                        "bin": task.bin.code,
+                    }
                 )
     return CountTask.objects.filter(pk__in=[t.pk for t in tasks]).update(assignee=assignee)
 
@@ -96,7 +108,7 @@ def count_task_cancel(*, task: CountTask, reason: str, actor: AbstractBaseUser) 
     """
     reason = reason.strip()
     if not reason:
-        raise CountRefused("Closing a task without a count needs a reason.")
+        raise CountRefused(_("Closing a task without a count needs a reason."))
     task = (
         CountTask.objects.select_for_update(no_key=True, of=("self",))
         .select_related("bin", "sku")
@@ -104,8 +116,12 @@ def count_task_cancel(*, task: CountTask, reason: str, actor: AbstractBaseUser) 
     )
     if task.status not in CountTask.COUNTABLE:
         raise CountRefused(
-            f"{task.sku.code} {task.place} is {task.get_status_display().lower()}; "
-            "it cannot be closed without a count."
+            _("%(sku)s %(place)s is %(status)s; it cannot be closed without a count.")
+            % {
+                "sku": task.sku.code,
+                "place": task.place,
+                "status": task.get_status_display().lower(),
+            }
         )
     task.status = Status.CANCELLED
     task.decided_by = actor

@@ -23,6 +23,8 @@ from django.db.models.functions import TruncDate
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from inventory.charts import duration_display
 from inventory.models import (
@@ -175,9 +177,9 @@ def dashboard_breakdowns(*, rows: QuerySet[Discrepancy]) -> dict[str, list[dict]
         "fact": _rolled_up(groups, ["fact"]),
         "pair": _rolled_up(groups, ["owner_name", "consumer_name"])[:10],
         "age": [
-            {"label": "under a day", "n": sum(g["today"] for g in groups)},
-            {"label": "1–7 days", "n": sum(g["week"] for g in groups)},
-            {"label": "over 7 days", "n": sum(g["older"] for g in groups)},
+            {"label": _("under a day"), "n": sum(g["today"] for g in groups)},
+            {"label": _("1–7 days"), "n": sum(g["week"] for g in groups)},
+            {"label": _("over 7 days"), "n": sum(g["older"] for g in groups)},
         ],
         "sku": _top(rows, "sku", Sku),
         "bin": _top_bins(rows),
@@ -236,30 +238,39 @@ def inventory_figures() -> list[Figure]:
     open_rows = discrepancies_with_measures().filter(status=Discrepancy.Status.OPEN)
     totals = open_rows.aggregate(n=Count("id"), sum_units=Sum("units"), sum_value=Sum("value"))
     lag = sync_lag_figures(since=now - timedelta(hours=24))
-    spread = f"95th percentile {duration_display(lag.p95)}" if lag.live else "no live push in 24 h"
+    spread = (
+        _("95th percentile %(p95)s") % {"p95": duration_display(lag.p95)}
+        if lag.live
+        else _("no live push in 24 h")
+    )
     conflicts = AuthorityConflict.objects.filter(created_at__gte=now - timedelta(days=7)).count()
     figures = [
         Figure(
             "open_gaps",
-            "open gaps",
+            _("open gaps"),
             str(totals["n"]),
-            f"{totals['sum_units'] or 0} units, {totals['sum_value'] or 0:.2f} at cost",
+            _("%(units)s units, %(value)s at cost")
+            % {"units": totals["sum_units"] or 0, "value": f"{totals['sum_value'] or 0:.2f}"},
         ),
         Figure(
             "sync_lag",
-            "storefront sync lag, median of live pushes (24 h)",
-            duration_display(lag.p50) if lag.live else "0 pushes",
+            _("storefront sync lag, median of live pushes (24 h)"),
+            duration_display(lag.p50) if lag.live else _("0 pushes"),
             "; ".join(filter(None, [spread, _not_lag(lag.first, lag.batch)])),
         ),
-        Figure("conflicts_7d", "authority conflicts, last 7 days", str(conflicts)),
+        Figure("conflicts_7d", _("authority conflicts, last 7 days"), str(conflicts)),
     ]
     if parked := inbox_failed_count():  # shown only when a storefront event is parked
         figures.append(
             Figure(
                 "inbox_failed",
-                f"storefront event{pluralize(parked)} could not be processed",
+                ngettext(
+                    "storefront event could not be processed",
+                    "storefront events could not be processed",
+                    parked,
+                ),
                 str(parked),
-                "each with its error and a Retry",
+                _("each with its error and a Retry"),
                 url=reverse("inventory:inbox-failed"),
             )
         )
@@ -293,7 +304,7 @@ def sync_lag_chart(*, days: int = 14) -> Chart:
     mean = [round(live[d]["total"] / live[d]["pushes"]) if d in live else None for d in span]
     worst = [live[d]["worst"] if d in live else None for d in span]
     note = _not_lag(first, batch)
-    return Chart("sync_lag", "Storefront sync lag per day (live pushes)", "ms", span,
+    return Chart("sync_lag", _("Storefront sync lag per day (live pushes)"), "ms", span,
                  {"mean": mean, "worst": worst}, note=note[:1].upper() + note[1:])  # fmt: skip
 
 
@@ -316,7 +327,7 @@ def corrections_chart(*, days: int = 14) -> Chart:
         series.setdefault(label, [0] * len(span))
         if r["day"] in index:
             series[label][index[r["day"]]] += r["units"] or 0
-    return Chart("corrections", "Units corrected per day, by cause", "units", span, series,
+    return Chart("corrections", _("Units corrected per day, by cause"), "units", span, series,
                  kind="stacked")  # fmt: skip
 
 

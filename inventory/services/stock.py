@@ -9,6 +9,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.utils.translation import gettext as _
 
 from inventory.exceptions import (
     BinCodeInvalid,
@@ -161,9 +162,9 @@ def _on_hand_adjust(*, one_statement: bool = True, **fields) -> StockMovement:
 def _validate_movement(*, delta: int, kind: str, source_event_id: str) -> None:
     units_check(delta)
     if kind not in Kind.values:
-        raise InvalidMovement(f"Unknown movement kind {kind!r}.")
+        raise InvalidMovement(_("Unknown movement kind %(kind)r.") % {"kind": kind})
     if not source_event_id:
-        raise InvalidMovement("Every movement names its source's event id.")
+        raise InvalidMovement(_("Every movement names its source's event id."))
 
 
 def _replay_of(done: StockMovement, *, bin: Bin, sku: Sku, delta: int, kind: str):
@@ -282,9 +283,9 @@ def on_hand_transfer(
             move.replayed = True
         return done[0], done[1]
     if from_bin.pk == to_bin.pk:
-        raise InvalidMovement("A transfer moves units between two different bins.")
+        raise InvalidMovement(_("A transfer moves units between two different bins."))
     if not isinstance(quantity, int) or quantity <= 0:
-        raise InvalidMovement("A transfer moves a whole, positive number of units.")
+        raise InvalidMovement(_("A transfer moves a whole, positive number of units."))
     common = dict(
         sku=sku,
         kind=Kind.TRANSFER,
@@ -335,7 +336,8 @@ def bin_create(*, code: str) -> Bin:
     code = (code or "").strip()
     if not BIN_CODE.fullmatch(code):
         raise BinCodeInvalid(
-            f"{code!r} cannot be a bin: use 1–20 letters, digits, '-', '.' or '_'."
+            _("%(code)r cannot be a bin: use 1–20 letters, digits, '-', '.' or '_'.")
+            % {"code": code}
         )
     if found := Bin.objects.filter(code__iexact=code).first():
         return found

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inventory import selectors as shelf_selectors
 from inventory.models import Fact, InboxEvent, Sku, System
@@ -218,9 +219,9 @@ def return_create_by_hand(
     """
     order_ref = (order_ref or "").strip()
     if not order_ref:
-        raise ReturnsError("Name the order the units were bought on.", field="order_ref")
+        raise ReturnsError(_("Name the order the units were bought on."), field="order_ref")
     if not creation_key:
-        raise ReturnsError("This form is out of date: reload the page.", field="order_ref")
+        raise ReturnsError(_("This form is out of date: reload the page."), field="order_ref")
     if known := ReturnAuthorisation.objects.filter(creation_key=creation_key).first():
         return known
     wanted: dict[str, ExpectedLine] = {}
@@ -230,7 +231,9 @@ def return_create_by_hand(
             continue
         if not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
             raise ReturnsError(
-                f"{code}: a quantity is a whole number from 1 to {MAX_QUANTITY}.", field="lines"
+                _("%(code)s: a quantity is a whole number from 1 to %(max)s.")
+                % {"code": code, "max": MAX_QUANTITY},
+                field="lines",
             )
         key = code.upper()
         if key in wanted:
@@ -241,12 +244,16 @@ def return_create_by_hand(
         else:
             wanted[key] = ExpectedLine(str(len(wanted) + 1), code, quantity, (reason or "")[:255])
     if not wanted:
-        raise ReturnsError("A return needs at least one line: a SKU and a quantity.", field="lines")
+        raise ReturnsError(
+            _("A return needs at least one line: a SKU and a quantity."), field="lines"
+        )
     matches = Sku.objects.filter(reduce(operator.or_, [Q(code__iexact=x) for x in wanted]))
     known_skus = {sku.code.upper(): sku.code for sku in matches}
     unknown = [line.sku_code for key, line in wanted.items() if key not in known_skus]
     if unknown:
-        raise ReturnsError(f"Not in the catalog: {', '.join(unknown)}.", field="lines")
+        raise ReturnsError(
+            _("Not in the catalog: %(codes)s.") % {"codes": ", ".join(unknown)}, field="lines"
+        )
     expected = [
         ExpectedLine(x.line_ref, known_skus[key], x.quantity, x.reason) for key, x in wanted.items()
     ]

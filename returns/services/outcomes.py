@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inventory.models import System
 from inventory.services import (
@@ -177,7 +178,7 @@ def return_outcomes_retry(*, rma: ReturnAuthorisation) -> int:
     """A manager asks to send outcomes that were not sent again (e.g. after fixing a storefront
     setting). Returns how many rows wait to be sent."""
     if rma.storefront_id is None:
-        raise ReturnsError("This return has no storefront to tell.")
+        raise ReturnsError(_("This return has no storefront to tell."))
     changed = ReturnOutcome.objects.filter(rma=rma, status=ReturnOutcome.Status.FAILED).update(
         status=ReturnOutcome.Status.PENDING, attempts=0, next_attempt_at=timezone.now()
     )

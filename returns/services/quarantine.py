@@ -3,6 +3,7 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inventory import selectors as inventory_selectors
 from inventory.exceptions import InvalidMovement
@@ -28,7 +29,7 @@ def quarantine_write_off(
     held them, so nothing moves; the damage discrepancy is resolved by this decision."""
     reason = (reason or "").strip()
     if not reason:
-        raise ReturnsError("Say why it is written off.", field="reason")
+        raise ReturnsError(_("Say why it is written off."), field="reason")
     item = (
         QuarantineItem.objects.select_for_update(of=("self",))
         .select_related("unit__discrepancy")
@@ -63,7 +64,9 @@ def quarantine_restock(
         return item  # decided already: a double submission
     if item.sku is None:
         raise ReturnsError(
-            f"{item.sku_code} is not in the catalog, so it cannot go on the shelf.", field="bin"
+            _("%(sku)s is not in the catalog, so it cannot go on the shelf.")
+            % {"sku": item.sku_code},
+            field="bin",
         )
     note = (note or "").strip()
     try:
@@ -115,15 +118,15 @@ def return_mismatch_resolve(
 ) -> Discrepancy:
     """A manager closes a return mismatch (missing, wrong item, late) with a reason."""
     if discrepancy.kind != Discrepancy.Kind.RETURN_MISMATCH:
-        raise ReturnsError("Only return mismatches are resolved here.", field="note")
+        raise ReturnsError(_("Only return mismatches are resolved here."), field="note")
     if not (note or "").strip():
-        raise ReturnsError("Say what was decided.", field="note")
+        raise ReturnsError(_("Say what was decided."), field="note")
     held = QuarantineItem.objects.filter(
         unit__discrepancy=discrepancy, status=QuarantineItem.Status.HELD
     ).exists()
     if held:
         raise ReturnsError(
-            "These units are in quarantine: write them off or restock them there.", field="note"
+            _("These units are in quarantine: write them off or restock them there."), field="note"
         )
     return discrepancy_resolve(
         discrepancy=discrepancy,

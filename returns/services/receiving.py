@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F, Max, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inventory import dispatch
 from inventory import selectors as inventory_selectors
@@ -85,9 +86,11 @@ def _free(*, receipt: ReturnReceipt, line: ReturnLine, exclude: int | None = Non
 
 def _check_quantity(quantity: int, field: str) -> None:
     if not isinstance(quantity, int) or isinstance(quantity, bool):
-        raise ReturnsError("A quantity is a whole number.", field=field)
+        raise ReturnsError(_("A quantity is a whole number."), field=field)
     if not 1 <= quantity <= MAX_QUANTITY:
-        raise ReturnsError(f"A quantity is from 1 to {MAX_QUANTITY}.", field=field)
+        raise ReturnsError(
+            _("A quantity is from 1 to %(max)s.") % {"max": MAX_QUANTITY}, field=field
+        )
 
 
 def _bin_for_code(code: str, *, field: str = "bin", create: bool = False) -> Bin:
@@ -95,7 +98,7 @@ def _bin_for_code(code: str, *, field: str = "bin", create: bool = False) -> Bin
     (``create``); otherwise BinUnknown asks."""
     code = (code or "").strip()
     if not code:
-        raise GradeRefused("Scan or type the bin it goes into.", field=field)
+        raise GradeRefused(_("Scan or type the bin it goes into."), field=field)
     found = Bin.objects.filter(code__iexact=code).first()
     if found is None and create:
         try:
@@ -104,7 +107,7 @@ def _bin_for_code(code: str, *, field: str = "bin", create: bool = False) -> Bin
             raise GradeRefused(str(error), field=field) from error
     if found is None:
         raise BinUnknown(
-            f"There is no bin {code}.",
+            _("There is no bin %(code)s.") % {"code": code},
             code=code,
             field=field,
         )
@@ -134,9 +137,9 @@ def receipt_unit_scan(
     """
     code = (code or "").strip()
     if not code:
-        raise UnknownCode("Scan or type a SKU, or a bin for the last unit.", field="code")
+        raise UnknownCode(_("Scan or type a SKU, or a bin for the last unit."), field="code")
     if not scan_key:
-        raise ReturnsError("This form is out of date: reload the page.", field="code")
+        raise ReturnsError(_("This form is out of date: reload the page."), field="code")
     _check_quantity(quantity, "quantity")
     rma = _locked_return(rma.pk)
     done = ReceiptUnit.objects.filter(Q(scan_key=scan_key) | Q(grade_key=scan_key)).first()
@@ -150,7 +153,10 @@ def receipt_unit_scan(
     if line is None:
         sku = Sku.objects.filter(code__iexact=code).first()
         if sku is None:
-            raise UnknownCode(f"{code} is neither a SKU of the catalog nor a bin.", field="code")
+            raise UnknownCode(
+                _("%(code)s is neither a SKU of the catalog nor a bin.") % {"code": code},
+                field="code",
+            )
         unit = ReceiptUnit.objects.create(
             sku=sku, sku_code=sku.code, quantity=quantity, grade=Grade.WRONG_ITEM,
             note="not on this return", scan_key=scan_key, **common,
@@ -199,7 +205,8 @@ def _grade_waiting_into(
     ).first()
     if waiting is None:
         raise GradeRefused(
-            f"{bin.code} is a bin: scan a returned unit first, then the bin it goes into.",
+            _("%(code)s is a bin: scan a returned unit first, then the bin it goes into.")
+            % {"code": bin.code},
             field="code",
         )
     unit = _grade(unit=waiting, grade=Grade.SELLABLE, bin=bin, field="code")
@@ -222,7 +229,7 @@ def receipt_unit_grade(
     _locked_return(unit.receipt.rma_id)
     unit = ReceiptUnit.objects.select_related("receipt__rma", "line", "sku").get(pk=unit.pk)
     if grade not in (Grade.SELLABLE, Grade.DAMAGED, Grade.WRONG_ITEM):
-        raise GradeRefused("Choose sellable (with a bin), damaged or wrong item.", field="grade")
+        raise GradeRefused(_("Choose sellable (with a bin), damaged or wrong item."), field="grade")
     found_bin = _bin_for_code(bin_code, create=create_bin) if grade == Grade.SELLABLE else None
     return _grade(unit=unit, grade=grade, bin=found_bin, field="grade")
 
@@ -234,21 +241,27 @@ def _grade(*, unit: ReceiptUnit, grade: str, bin: Bin | None, field: str) -> Rec
     receipt = unit.receipt
     if receipt.status != ReturnReceipt.Status.OPEN:
         raise ReceiptNotOpen(
-            f"Box {receipt.sequence} of {receipt.rma.number} is confirmed; its units no longer "
-            "change.",
+            _("Box %(box)s of %(rma)s is confirmed; its units no longer change.")
+            % {"box": receipt.sequence, "rma": receipt.rma.number},
             field=field,
         )
     if grade in (Grade.SELLABLE, Grade.DAMAGED):
         if unit.line_id is None:
             raise GradeRefused(
-                f"{unit.sku_code} is not expected back on this return: it stays a wrong item "
-                "and is never restocked.",
+                _(
+                    "%(sku)s is not expected back on this return: it stays a wrong item and is "
+                    "never restocked."
+                )
+                % {"sku": unit.sku_code},
                 field=field,
             )
         if grade == Grade.SELLABLE and unit.sku_id is None:
             raise GradeRefused(
-                f"{unit.sku_code} is not in the catalog, so it cannot go on the shelf; grade it "
-                "damaged or wrong item.",
+                _(
+                    "%(sku)s is not in the catalog, so it cannot go on the shelf; grade it "
+                    "damaged or wrong item."
+                )
+                % {"sku": unit.sku_code},
                 field=field,
             )
         if (
@@ -256,8 +269,8 @@ def _grade(*, unit: ReceiptUnit, grade: str, bin: Bin | None, field: str) -> Rec
             and _free(receipt=receipt, line=unit.line, exclude=unit.pk) < unit.quantity
         ):
             raise GradeRefused(
-                f"Every expected {unit.sku_code} is accounted for already; this one stays a "
-                "wrong item.",
+                _("Every expected %(sku)s is accounted for already; this one stays a wrong item.")
+                % {"sku": unit.sku_code},
                 field=field,
             )
     unit.grade = grade
@@ -275,8 +288,8 @@ def receipt_unit_remove(*, unit: ReceiptUnit, actor: AbstractBaseUser | None) ->
         return  # removed already: a double click
     if unit.receipt.status != ReturnReceipt.Status.OPEN:
         raise ReceiptNotOpen(
-            f"Box {unit.receipt.sequence} of {unit.receipt.rma.number} is confirmed; its units "
-            "no longer change."
+            _("Box %(box)s of %(rma)s is confirmed; its units no longer change.")
+            % {"box": unit.receipt.sequence, "rma": unit.receipt.rma.number}
         )
     unit.delete()
 
@@ -295,7 +308,7 @@ def receipt_missing_mark(
     """Expected units of ``line`` that are not in this box: recorded as missing in it."""
     _check_quantity(quantity, "quantity")
     if not scan_key:
-        raise ReturnsError("This form is out of date: reload the page.", field="quantity")
+        raise ReturnsError(_("This form is out of date: reload the page."), field="quantity")
     rma = _locked_return(line.rma_id)
     if done := ReceiptUnit.objects.filter(scan_key=scan_key).first():
         return done
@@ -304,7 +317,8 @@ def receipt_missing_mark(
     free = _free(receipt=receipt, line=line)
     if quantity > free:
         raise ReturnsError(
-            f"{line.sku_code or line.line_ref}: only {max(free, 0)} unit(s) are still expected.",
+            _("%(line)s: only %(free)s unit(s) are still expected.")
+            % {"line": line.sku_code or line.line_ref, "free": max(free, 0)},
             field="quantity",
         )
     return ReceiptUnit.objects.create(
@@ -356,7 +370,7 @@ def receipt_confirm(
     box by anyone, changes nothing.
     """
     if not confirm_key:
-        raise ConfirmationRefused("This form is out of date: reload the page.")
+        raise ConfirmationRefused(_("This form is out of date: reload the page."))
     rma = _locked_return(receipt.rma_id)
     if (
         done := ReturnReceipt.objects.select_related("rma", "confirmed_by")
@@ -375,7 +389,8 @@ def receipt_confirm(
     waiting = sum(1 for unit in units if unit.grade == Grade.PENDING)
     if waiting:
         raise ConfirmationRefused(
-            f"{waiting} unit(s) still need a grade: sellable into a bin, damaged or wrong item."
+            _("%(waiting)s unit(s) still need a grade: sellable into a bin, damaged or wrong item.")
+            % {"waiting": waiting}
         )
     lines = {
         line.pk: line
@@ -387,7 +402,7 @@ def receipt_confirm(
             receipt=receipt, lines=lines, units=units, key=confirm_key, actor=actor
         )
     if not units:
-        raise ConfirmationRefused("Nothing is in this box yet: scan the units that arrived.")
+        raise ConfirmationRefused(_("Nothing is in this box yet: scan the units that arrived."))
     _count_into_lines(lines=lines, units=units)
     result = ConfirmResult(receipt=receipt)
     _restock(rma=rma, receipt=receipt, units=units, actor=actor, result=result)
@@ -455,8 +470,11 @@ def _count_into_lines(*, lines: dict[int, ReturnLine], units: list[ReceiptUnit])
         total = sum(by_grade.values())
         if total > line.outstanding:
             raise ConfirmationRefused(
-                f"{line.sku_code}: {total} unit(s) in this box but only {line.outstanding} "
-                "still expected; grade the rest as wrong items."
+                _(
+                    "%(sku)s: %(total)s unit(s) in this box but only %(outstanding)s still "
+                    "expected; grade the rest as wrong items."
+                )
+                % {"sku": line.sku_code, "total": total, "outstanding": line.outstanding}
             )
         ReturnLine.objects.filter(pk=line_id).update(
             sellable=F("sellable") + by_grade[Grade.SELLABLE],
@@ -497,7 +515,10 @@ def _restock(
                 note=f"return {rma.number} box {receipt.sequence}"[:255],
             )
         except InvalidMovement as refused:
-            raise ConfirmationRefused(f"{unit.sku_code} into {unit.bin.code}: {refused}") from None
+            raise ConfirmationRefused(
+                _("%(sku)s into %(bin)s: %(refused)s")
+                % {"sku": unit.sku_code, "bin": unit.bin.code, "refused": refused}
+            ) from None
         result.restocked += unit.quantity
     ReceiptUnit.objects.bulk_update(sellable, ["movement"])
 
@@ -632,7 +653,7 @@ def return_close(
     if done := ReturnReceipt.objects.filter(confirm_key=confirm_key).first():
         return receipt_confirm(receipt=done, confirm_key=confirm_key, actor=actor)
     if locked.status == ReturnAuthorisation.Status.COMPLETE:
-        raise ConfirmationRefused(f"Return {locked.number} is complete already.")
+        raise ConfirmationRefused(_("Return %(rma)s is complete already.") % {"rma": locked.number})
     receipt = _open_receipt(rma=locked, actor=actor)
     return receipt_confirm(receipt=receipt, confirm_key=confirm_key, actor=actor, last_box=True)
 

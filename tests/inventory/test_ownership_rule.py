@@ -12,10 +12,10 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from inventory.seed import DEFAULT_REASONS, OLD_SEED_REASON
 from inventory.denied_views import permissions_needed
 from inventory.models import Fact, Ownership, OwnershipChange, System
 from inventory.roles import ADMINS
+from inventory.seed import DEFAULT_REASONS, OLD_SEED_REASON
 from inventory.services import ownership_change
 from inventory.views import authority_audit
 
