@@ -7,6 +7,8 @@ functions take an ``apps`` registry and are idempotent.
 
 from django.conf import settings
 
+from inventory.roles import ADMINS, MANAGERS, STAFF
+
 SYSTEMS = [
     ("shelf", "shelf", ""),
     ("storefront", "storefront", "demo"),
@@ -111,3 +113,15 @@ def seed_groups(apps, schema_editor=None):
     groups.get_or_create(name=ADMINS)[0].permissions.add(
         *Permission.objects.using(using).filter(content_type__app_label__in=ADMIN_APPS)
     )
+
+
+# The demo users, one list for the seed, its printout, the README and the login page.
+# Two managers: whoever counted or recounted a task never decides it, so a count one manager
+# recounted is approved by the other.
+DEMO_USERS = [
+    # username, password, group, is_staff (Django admin)
+    ("staff", "onefact-staff", STAFF, False),
+    ("manager", "onefact-manager", MANAGERS, False),
+    ("manager2", "onefact-manager2", MANAGERS, False),
+    ("admin", "onefact-admin", ADMINS, True),
+]

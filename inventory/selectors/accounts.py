@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from inventory.seed import DEMO_USERS
+
 
 @dataclass(frozen=True)
 class DemoUser:
@@ -18,7 +20,6 @@ def demo_users_seeded() -> list[DemoUser]:
     local run: only with DEBUG on, and only those still present (none before the seed ran)."""
     if not settings.DEBUG:
         return []
-    from inventory.management.commands.seed_demo import DEMO_USERS
 
     present = set(
         get_user_model()

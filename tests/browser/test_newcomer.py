@@ -5,7 +5,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from inventory.management.commands.seed_demo import DEMO_USERS
+from inventory.seed import DEMO_USERS
 from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)

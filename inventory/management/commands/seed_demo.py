@@ -16,7 +16,7 @@ from django.db import transaction
 
 from inventory import selectors, services
 from inventory.models import Bin, Discrepancy, ShelfEvidence, Sku, StockMovement, System
-from inventory.roles import ADMINS, MANAGERS, STAFF
+from inventory.seed import DEMO_USERS
 from inventory.storefront.demo.models import DemoLevel
 from inventory.storefront.demo.services import demo_storefront_drift, demo_storefront_seed
 
@@ -24,16 +24,6 @@ ZONES = ["A", "B", "C", "D"]
 BINS_PER_ZONE = 20
 SKU_COUNT = 560
 
-# The demo users, one list for the seed, its printout, the README and the login page.
-# Two managers: whoever counted or recounted a task never decides it, so a count one manager
-# recounted is approved by the other.
-DEMO_USERS = [
-    # username, password, group, is_staff (Django admin)
-    ("staff", "onefact-staff", STAFF, False),
-    ("manager", "onefact-manager", MANAGERS, False),
-    ("manager2", "onefact-manager2", MANAGERS, False),
-    ("admin", "onefact-admin", ADMINS, True),
-]
 
 _COLOURS = ["Red", "Blue", "Green", "Black", "White", "Grey", "Olive", "Navy", "Sand", "Rust"]
 _ITEMS = [
