@@ -67,7 +67,12 @@ HOSTILE = [
 ]
 PAGES = ["0", "-1", "-999999999999", str(MAX_PAGE + 1), str(10**30), "1e400", "²", "\x00"]
 # Valid values, so a view gets past its lookup and reads the rest of the request.
-REAL = {"int": ["1"], "str": ["A-14", "SKU-1"], "slug": ["storefront", "shopify-1"]}
+REAL = {
+    "int": ["1"],
+    "str": ["A-14", "SKU-1"],
+    "path": ["A-14", "SKU-1"],
+    "slug": ["storefront", "shopify-1"],
+}
 QUERY_NAMES = [
     "page", "q", "status", "kind", "sku", "days", "format", "zone", "overdue", "changes",
     "uncounted", "supplier", "sort", "show", "po", "print", "gaps", "found_sku", "found_qty",
