@@ -9,7 +9,7 @@ from factory.django import DjangoModelFactory
 
 from driftwalks.models import CountTask
 from driftwalks.services import CountLine, count_submit, count_task_open
-from inventory.models import Discrepancy, Fact, StockMovement, System
+from inventory.models import Discrepancy, Fact, OnHand, StockMovement, System
 from inventory.services import discrepancy_record, on_hand_adjust
 from tests.factories import BinFactory, SkuFactory
 
@@ -69,4 +69,24 @@ def storefront_says(sku, storefront, units: int):
         owner_value=0,
         consumer_value=units,
         detail=f"storefront says {units}, the shelf has not counted {sku.code} yet",
+    )
+
+
+def balance(bin, sku) -> int:
+    """The shelf's number for (bin, SKU) now."""
+    return OnHand.objects.get(bin=bin, sku=sku).quantity
+
+
+def gap_asking_count(
+    sku, bin=None, detail="storefront says 4, shelf says 10", kind="storefront_gap"
+):
+    """A discrepancy that asks for a count, as inventory records them."""
+    return discrepancy_record(
+        kind=kind,
+        fact=Fact.ON_HAND,
+        sku=sku,
+        bin=bin,
+        detail=detail,
+        request_count=True,
+        trigger="reconciliation",
     )

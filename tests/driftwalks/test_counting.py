@@ -11,40 +11,22 @@ from driftwalks.services import (
     count_task_decide,
     count_tasks_assign,
 )
-from inventory.models import Fact, OnHand, StockMovement
-from inventory.services import discrepancy_record
-from tests.driftwalks.factories import count, move, open_task
+from inventory.models import StockMovement
+from tests.driftwalks.factories import balance, count, gap_asking_count, move, open_task
 from tests.factories import BinFactory, SkuFactory
 
 Kind = StockMovement.Kind
 Status = CountTask.Status
 
 
-def _balance(bin, sku) -> int:
-    return OnHand.objects.get(bin=bin, sku=sku).quantity
-
-
 def _adjustments(sku):
     return StockMovement.objects.filter(sku=sku, kind=Kind.COUNT_ADJUST)
-
-
-def _gap(sku, bin=None, detail="storefront says 4, shelf says 10", kind="storefront_gap"):
-    """A discrepancy that asks for a count, as inventory records them."""
-    return discrepancy_record(
-        kind=kind,
-        fact=Fact.ON_HAND,
-        sku=sku,
-        bin=bin,
-        detail=detail,
-        request_count=True,
-        trigger="reconciliation",
-    )
 
 
 def test_count_within_tolerance_applies_a_count_adjust_and_resolves_the_discrepancy(
     stocked_bin, sku, staff_user
 ):
-    gap = _gap(sku)
+    gap = gap_asking_count(sku)
     task = CountTask.objects.get()
     result = count(task, 9, staff_user)
     assert (result.expected, result.variance, result.outcome) == (10, -1, "applied")
@@ -53,7 +35,7 @@ def test_count_within_tolerance_applies_a_count_adjust_and_resolves_the_discrepa
     assert (adjust.kind, adjust.quantity, adjust.balance_after) == (Kind.COUNT_ADJUST, -1, 9)
     assert adjust.source_system.name == "shelf" and adjust.source_event_id == f"count:{result.pk}"
     assert (adjust.reference, adjust.actor) == (f"count task {task.pk}", staff_user)
-    assert _balance(stocked_bin, sku) == 9
+    assert balance(stocked_bin, sku) == 9
     task.refresh_from_db()
     assert (task.status, task.closing_count, task.closed_by) == (Status.CLOSED, result, staff_user)
     gap.refresh_from_db()
@@ -68,7 +50,7 @@ def test_count_within_tolerance_applies_a_count_adjust_and_resolves_the_discrepa
 def test_count_that_matches_the_record_closes_the_task_without_a_movement(
     stocked_bin, sku, staff_user
 ):
-    gap = _gap(sku)
+    gap = gap_asking_count(sku)
     result = count(CountTask.objects.get(), 10, staff_user)
     assert (result.variance, result.outcome, result.movement) == (0, "confirmed", None)
     assert not _adjustments(sku).exists()
@@ -81,24 +63,24 @@ def test_a_ship_during_the_walk_is_not_counted_as_drift(stocked_bin, sku, staff_
     move(stocked_bin, sku, -3, Kind.SHIP)  # a picker ships 3 while the walk is under way
     result = count(task, 7, staff_user)  # the counter finds the 7 that are really there
     assert (result.expected, result.variance, result.outcome) == (7, 0, "confirmed")
-    assert not _adjustments(sku).exists() and _balance(stocked_bin, sku) == 7
+    assert not _adjustments(sku).exists() and balance(stocked_bin, sku) == 7
 
 
 def test_count_past_tolerance_needs_a_blind_recount_by_someone_else(
     stocked_bin, sku, staff_user, other_staff
 ):
-    gap = _gap(sku)
+    gap = gap_asking_count(sku)
     task = CountTask.objects.get()
     count_tasks_assign(task_ids=[task.pk], assignee=staff_user, actor=staff_user)
     first = count(task, 5, staff_user)
     task.refresh_from_db()
     assert (first.outcome, task.status, task.assignee) == ("recount", Status.RECOUNT_REQUIRED, None)
-    assert not _adjustments(sku).exists() and _balance(stocked_bin, sku) == 10
+    assert not _adjustments(sku).exists() and balance(stocked_bin, sku) == 10
     with pytest.raises(CountRefused, match="someone other than you"):
         count(task, 5, staff_user)
     recount = count(task, 5, other_staff)  # agrees: -5 both times, small at cost
     assert (recount.round, recount.variance, recount.outcome) == (2, -5, "applied")
-    assert _balance(stocked_bin, sku) == 5
+    assert balance(stocked_bin, sku) == 5
     gap.refresh_from_db()
     assert gap.status == "resolved" and gap.resolution_reference == f"count task {task.pk}"
 
@@ -127,14 +109,14 @@ def test_recount_that_disagrees_goes_to_a_manager(stocked_bin, sku, staff_user, 
     )
     assert "counted 5 then, blind, 8" in variance.detail
     assert variance.reference == f"count task {task.pk}"
-    assert _balance(stocked_bin, sku) == 10 and not _adjustments(sku).exists()
+    assert balance(stocked_bin, sku) == 10 and not _adjustments(sku).exists()
 
 
 @pytest.fixture
 def big_variance(bin, sku, staff_user, other_staff):
     """50 on record, counted 38 twice: -12 units, past the approval threshold."""
     move(bin, sku, 50)
-    gap = _gap(sku)
+    gap = gap_asking_count(sku)
     task = CountTask.objects.get()
     count(task, 38, staff_user)
     count(task, 38, other_staff)
@@ -150,7 +132,7 @@ def test_approval_applies_the_counted_variance_to_the_balance_now(
     move(bin, sku, -5, Kind.SHIP)  # shipped after the count, before the decision: 45 on record
     count_task_decide(task=task, approve=True, reason="Recounted twice", actor=manager_user)
     # The 38 counted minus the 5 shipped since: the ship is kept, not undone as drift.
-    assert _balance(bin, sku) == 33
+    assert balance(bin, sku) == 33
     (adjust,) = _adjustments(sku)
     assert (adjust.quantity, adjust.actor, adjust.reference) == (
         -12,
@@ -179,7 +161,7 @@ def test_a_rejected_count_changes_nothing_on_the_shelf(big_variance, bin, sku, m
     count_task_decide(
         task=task, approve=False, reason="Counter missed the top shelf", actor=manager_user
     )
-    assert _balance(bin, sku) == 50 and StockMovement.objects.count() == movements
+    assert balance(bin, sku) == 50 and StockMovement.objects.count() == movements
     task.refresh_from_db()
     assert (task.status, task.decision_reason, task.closing_count) == (
         Status.CANCELLED,
@@ -214,7 +196,7 @@ def test_approval_refuses_a_correction_that_would_go_below_zero(
     with pytest.raises(CountRefused, match="would go below zero"):
         count_task_decide(task=task, approve=True, reason="ok", actor=manager_user)
     task.refresh_from_db()
-    assert task.status == Status.APPROVAL_REQUIRED and _balance(bin, sku) == 5
+    assert task.status == Status.APPROVAL_REQUIRED and balance(bin, sku) == 5
 
 
 def test_large_value_at_cost_needs_approval_even_for_few_units(bin, staff_user, other_staff):
@@ -298,7 +280,7 @@ def test_a_gap_of_a_sku_in_two_bins_resolves_when_both_are_counted(sku, staff_us
     a, b = BinFactory(code="A-01"), BinFactory(code="B-01")
     move(a, sku, 5)
     move(b, sku, 5)
-    gap = _gap(sku)
+    gap = gap_asking_count(sku)
     task_a, task_b = CountTask.objects.order_by("bin__code")
     count(task_a, 5, staff_user)
     gap.refresh_from_db()

@@ -9,30 +9,16 @@ from django.utils import timezone
 from driftwalks.exceptions import CountRefused
 from driftwalks.models import CountTask, TaskTrigger, UnplacedRequest
 from driftwalks.services import count_task_open_manual
-from inventory.models import Fact, StockMovement
-from inventory.services import discrepancy_record
-from tests.driftwalks.factories import move, open_task
+from inventory.models import StockMovement
+from tests.driftwalks.factories import gap_asking_count, move, open_task
 from tests.factories import BinFactory, SkuFactory
 
 Kind = StockMovement.Kind
 Status = CountTask.Status
 
 
-def _gap(sku, bin=None, detail="storefront says 4, shelf says 10", kind="storefront_gap"):
-    """A discrepancy that asks for a count, as inventory records them."""
-    return discrepancy_record(
-        kind=kind,
-        fact=Fact.ON_HAND,
-        sku=sku,
-        bin=bin,
-        detail=detail,
-        request_count=True,
-        trigger="reconciliation",
-    )
-
-
 def test_count_request_opens_a_high_priority_task_due_today_with_its_discrepancy(stocked_bin, sku):
-    gap = _gap(sku)
+    gap = gap_asking_count(sku)
     task = CountTask.objects.get()
     assert (task.bin, task.sku, task.status) == (stocked_bin, sku, Status.OPEN)
     assert (task.priority, task.due_on) == (CountTask.Priority.HIGH, timezone.localdate())
@@ -41,8 +27,10 @@ def test_count_request_opens_a_high_priority_task_due_today_with_its_discrepancy
 
 
 def test_two_triggers_for_one_bin_open_one_task(stocked_bin, sku):
-    first = _gap(sku)
-    second = _gap(sku, bin=stocked_bin, kind="ledger_mismatch", detail="ledger adds up to 9")
+    first = gap_asking_count(sku)
+    second = gap_asking_count(
+        sku, bin=stocked_bin, kind="ledger_mismatch", detail="ledger adds up to 9"
+    )
     task = CountTask.objects.get()
     assert sorted(t.discrepancy_id for t in task.triggers.all()) == [first.pk, second.pk]
     # Replaying the same discrepancy's request attaches nothing new.
@@ -59,7 +47,7 @@ def test_two_triggers_for_one_bin_open_one_task(stocked_bin, sku):
 def test_later_trigger_only_makes_a_task_more_urgent(stocked_bin, sku):
     later = timezone.localdate() + timedelta(days=5)
     task = open_task(stocked_bin, sku, priority=CountTask.Priority.LOW, due_on=later)
-    _gap(sku)  # reconciliation: high, due today
+    gap_asking_count(sku)  # reconciliation: high, due today
     task.refresh_from_db()
     assert (task.priority, task.due_on) == (CountTask.Priority.HIGH, timezone.localdate())
     open_task(stocked_bin, sku, priority=CountTask.Priority.LOW, due_on=later)
@@ -82,7 +70,7 @@ def test_count_request_without_bins_counts_the_bins_that_ever_held_the_sku(stock
 
 def test_count_request_for_a_sku_no_bin_ever_held_opens_a_find_task(stocked_bin, manager_user):
     ghost = SkuFactory(code="GHOST-1")
-    gap = _gap(ghost)
+    gap = gap_asking_count(ghost)
     task = CountTask.objects.get()
     assert (task.bin, task.sku, task.status) == (None, ghost, Status.OPEN)
     assert list(task.triggers.values_list("discrepancy", flat=True)) == [gap.pk]

@@ -13,29 +13,11 @@ from driftwalks.services import (
     count_tasks_escalate,
     walk_start,
 )
-from inventory.models import Fact, OnHand
-from inventory.services import discrepancy_record, shelf_evidence_record
-from tests.driftwalks.factories import count, move, open_task
+from inventory.services import shelf_evidence_record
+from tests.driftwalks.factories import balance, count, gap_asking_count, move, open_task
 from tests.factories import BinFactory, SkuFactory, UserFactory
 
 Status = CountTask.Status
-
-
-def _balance(bin, sku) -> int:
-    return OnHand.objects.get(bin=bin, sku=sku).quantity
-
-
-def _gap(sku, bin=None, detail="storefront says 4, shelf says 10", kind="storefront_gap"):
-    """A discrepancy that asks for a count, as inventory records them."""
-    return discrepancy_record(
-        kind=kind,
-        fact=Fact.ON_HAND,
-        sku=sku,
-        bin=bin,
-        detail=detail,
-        request_count=True,
-        trigger="reconciliation",
-    )
 
 
 def test_walk_start_pulls_the_oldest_due_tasks_and_never_a_recount_of_ones_own_count(
@@ -100,7 +82,7 @@ def test_count_request_naming_no_sku_counts_everything_in_the_bins(stocked_bin, 
 
 
 def test_count_task_cancel_is_a_reasoned_decision(stocked_bin, sku, manager_user, staff_user):
-    gap = _gap(sku)
+    gap = gap_asking_count(sku)
     task = CountTask.objects.get()
     with pytest.raises(CountRefused, match="needs a reason"):
         count_task_cancel(task=task, reason=" ", actor=manager_user)
@@ -114,7 +96,7 @@ def test_count_task_cancel_is_a_reasoned_decision(stocked_bin, sku, manager_user
     gap.refresh_from_db()
     assert (gap.status, gap.resolution) == ("resolved", "decision")
     assert "emptied for repair" in gap.resolution_note
-    assert _balance(stocked_bin, sku) == 10
+    assert balance(stocked_bin, sku) == 10
     with pytest.raises(CountRefused, match="cannot be closed without a count"):
         count_task_cancel(task=task, reason="again", actor=manager_user)
     with pytest.raises(CountRefused, match="already counted"):
