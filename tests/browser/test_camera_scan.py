@@ -12,6 +12,7 @@ import pytest
 from barcode import Code128
 from barcode.writer import ImageWriter
 from PIL import Image
+from playwright.sync_api import expect
 
 from driftwalks.services import count_task_open, count_tasks_assign
 from inventory.models import StockMovement, System
@@ -142,7 +143,7 @@ def test_the_camera_closes_without_scanning(live_server, camera_phone, walker):
     dialog = page.get_by_test_id("scan-camera-dialog")
     assert dialog.is_visible()
     page.get_by_test_id("scan-camera-close").click()
-    assert not dialog.is_visible()
+    expect(dialog).to_be_hidden()  # waits: under load the close can land a frame later
     page.wait_for_function(
         "() => !document.querySelector('dialog.scan-camera-dialog video').srcObject"
     )
