@@ -1,9 +1,6 @@
 """What only PostgreSQL shows: two phones confirming the same box at once restock once."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from inventory.models import OnHand, StockMovement
 from inventory.selectors import ledger_mismatches
@@ -11,30 +8,9 @@ from returns import services
 from returns.models import QuarantineItem, ReceiptUnit, ReturnAuthorisation, ReturnReceipt
 from tests.returns.factories import key
 from tests.returns.steps import confirm, grade, scan
+from tests.threads import in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def in_threads(n, work):
-    """Run ``work(i)`` in n threads released together; return their results or errors."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as error:  # noqa: BLE001 - the test inspects each outcome
-            results[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def restocks() -> int:
