@@ -53,6 +53,18 @@ def _redis_database_per_worker() -> None:
 _redis_database_per_worker()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """Passwords in tests are hashed with MD5: production's PBKDF2 (a million rounds) costs
+    a third of a second per user or login on this kind of machine, which across the suite's
+    thousands of users was its largest single cost. Subprocesses (gunicorn, the worker,
+    `make run`) keep production's hasher; a test of hashing itself overrides it back."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 def pytest_collection_modifyitems(config, items):
     tests = config.rootpath / "tests"
     for item in items:

@@ -1,3 +1,9 @@
+"""The seeded demo in a browser: each demo user logs in and lands on their home, staff are
+kept off managers' pages, and staff find a bin by scanning its code.
+
+One test walks all of it on one seeded demo: the seed is the costly part (seconds), and
+these checks only read what it left."""
+
 import io
 
 import pytest
@@ -21,24 +27,29 @@ def demo(live_server):
     call_command("seed_demo", stdout=io.StringIO())
 
 
-@pytest.mark.parametrize(("username", "password"), [(u, p) for u, p, _, _ in DEMO_USERS])
-def test_demo_user_logs_in_and_lands_on_their_home(demo, live_server, page, username, password):
-    log_in(page, live_server, username, password)
-    assert page.get_by_test_id("home-title").inner_text() == HOME_TITLES[username]
-    assert username in page.get_by_test_id("whoami").inner_text()
-    # The admin link shows only to those who may use the Django admin.
-    assert (page.locator("header a[href='/admin/']").count() == 1) == (username == "admin")
+def _log_out(page, live_server) -> None:
+    page.context.clear_cookies()
+    page.goto(f"{live_server.url}/accounts/login/")
 
 
-def test_staff_opening_a_managers_page_gets_403(demo, live_server, page):
+def test_the_seeded_demo_in_a_browser(demo, live_server, page):
+    assert {username for username, *_ in DEMO_USERS} == set(HOME_TITLES)
+    for username, password, *_ in DEMO_USERS:
+        # Each demo user logs in and lands on their home.
+        log_in(page, live_server, username, password)
+        assert page.get_by_test_id("home-title").inner_text() == HOME_TITLES[username], username
+        assert username in page.get_by_test_id("whoami").inner_text()
+        # The admin link shows only to those who may use the Django admin.
+        assert (page.locator("header a[href='/admin/']").count() == 1) == (username == "admin")
+        _log_out(page, live_server)
+
     log_in(page, live_server, "staff", "onefact-staff")
+    # Staff opening a manager's page get 403.
     response = page.goto(f"{live_server.url}/authority/")
     assert response.status == 403
     assert "not allowed" in page.content()
-
-
-def test_staff_scans_a_bin_code_and_sees_its_stock(demo, live_server, page):
-    log_in(page, live_server, "staff", "onefact-staff")
+    # Staff scan a bin code (lower case, as a scanner may send it) and see its stock.
+    page.goto(f"{live_server.url}/")
     page.fill("#find-q", "a-14")
     page.keyboard.press("Enter")
     page.wait_for_url("**/bins/A-14/")

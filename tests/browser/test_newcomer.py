@@ -25,24 +25,25 @@ def _demo_rows(page) -> list[list[str]]:
     return [row.locator("td").all_inner_texts() for row in rows.all()]
 
 
-@pytest.mark.parametrize("viewport", ["phone", "desktop"])
-def test_login_page_shows_the_demo_users_and_one_of_them_logs_in(
-    local_run, live_server, page, viewport
-):
-    if viewport == "desktop":
-        page.set_viewport_size(DESKTOP)
-    page.goto(f"{live_server.url}/accounts/login/")
-    rows = _demo_rows(page)
-    assert rows == [[username, password, group] for username, password, group, *_ in DEMO_USERS]
-    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
-    # The manager's credentials, as a newcomer copies them off the page.
-    username, password, _ = next(row for row in rows if row[0] == "manager")
-    log_in(page, live_server, username, password)
-    assert page.get_by_test_id("home-title").inner_text() == "Manager overview"
+def test_login_page_shows_the_demo_users_and_one_of_them_logs_in(local_run, live_server, page,
+                                                                  settings):  # fmt: skip
+    """On a phone and on a desktop; then, with DEBUG off, the same server shows none."""
+    for viewport in ("phone", "desktop"):
+        if viewport == "desktop":
+            page.context.clear_cookies()
+            page.set_viewport_size(DESKTOP)
+        page.goto(f"{live_server.url}/accounts/login/")
+        rows = _demo_rows(page)
+        expected = [[username, password, group] for username, password, group, *_ in DEMO_USERS]
+        assert rows == expected, viewport
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        # The manager's credentials, as a newcomer copies them off the page.
+        username, password, _ = next(row for row in rows if row[0] == "manager")
+        log_in(page, live_server, username, password)
+        assert page.get_by_test_id("home-title").inner_text() == "Manager overview", viewport
 
-
-def test_login_page_of_a_server_with_debug_off_shows_no_demo_users(local_run, live_server, page,
-                                                                   settings):  # fmt: skip
+    # A server with DEBUG off shows no demo users, seed or not.
+    page.context.clear_cookies()
     settings.DEBUG = False
     page.goto(f"{live_server.url}/accounts/login/")
     assert page.locator("#id_username").is_visible()

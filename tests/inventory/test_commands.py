@@ -27,11 +27,36 @@ def test_verify_ledger_lists_each_mismatch_and_fails(stocked_bin, sku, capsys):
     assert "MISMATCH bin A-14 sku SKU-1: balance 4, ledger sum 10" in capsys.readouterr().out
 
 
-def test_seed_demo_is_idempotent_and_consistent(db):
+def test_seed_demo_gives_a_consistent_demo_and_runs_again_unchanged(db, capsys):
+    """One seed, checked for all it promises, then a second run that changes nothing (the
+    seed costs seconds, so one test reads everything it left)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from driftwalks.models import CountTask
+    from inventory.models import Discrepancy
+    from inventory.storefront.demo.models import DemoLevel
+
     call_command("seed_demo")
+    # The demo storefront is filled, one level per SKU.
+    assert "Demo storefront: 560 levels created" in capsys.readouterr().out
+    assert DemoLevel.objects.count() == 560
+    # The dashboard opens on gaps a reconciliation found, with some history.
+    found = Discrepancy.objects.filter(kind=Discrepancy.Kind.STOREFRONT_GAP)
+    assert found.count() >= 10 and found.filter(status="open").exists()
+    assert found.filter(status="resolved", corrected_at__isnull=False).exists()
+    assert found.filter(created_at__lt=timezone.now() - timedelta(days=5)).exists()  # history
+    assert CountTask.objects.filter(triggers__discrepancy__in=found).exists()
+    for gap in found:  # the storefront was corrected to the shelf's number
+        level = DemoLevel.objects.get(sku_code=gap.sku.code)
+        assert level.quantity == gap.correction == gap.owner_value
     counts = (Bin.objects.count(), Sku.objects.count(), StockMovement.objects.count())
+    gaps = found.count()
+
     call_command("seed_demo")
     assert (Bin.objects.count(), Sku.objects.count(), StockMovement.objects.count()) == counts
+    assert Discrepancy.objects.count() == gaps  # found once, on a fresh database
     assert counts[1] == 560
     assert OnHand.objects.filter(quantity__gt=0).values("sku").distinct().count() > 400
     assert ledger_mismatches() == []
@@ -42,28 +67,6 @@ def test_seed_demo_is_idempotent_and_consistent(db):
     assert users.filter(groups__name=MANAGERS).count() == 2
     assert users.get(username="admin").is_staff
     assert not users.get(username="staff").is_staff
-
-
-def test_seed_demo_opens_the_dashboard_on_gaps_a_reconciliation_found(db):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from driftwalks.models import CountTask
-    from inventory.models import Discrepancy
-    from inventory.storefront.demo.models import DemoLevel
-
-    call_command("seed_demo")
-    found = Discrepancy.objects.filter(kind=Discrepancy.Kind.STOREFRONT_GAP)
-    assert found.count() >= 10 and found.filter(status="open").exists()
-    assert found.filter(status="resolved", corrected_at__isnull=False).exists()
-    assert found.filter(created_at__lt=timezone.now() - timedelta(days=5)).exists()  # history
-    assert CountTask.objects.filter(triggers__discrepancy__in=found).exists()
-    for gap in found:  # the storefront was corrected to the shelf's number
-        level = DemoLevel.objects.get(sku_code=gap.sku.code)
-        assert level.quantity == gap.correction == gap.owner_value
-    call_command("seed_demo")
-    assert Discrepancy.objects.count() == found.count()  # once, on a fresh database
 
 
 def test_check_deploy_reports_nothing_with_production_values():

@@ -6,7 +6,6 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
@@ -545,9 +544,3 @@ def test_demo_order_return_button_opens_a_return_once(
     response = client.post(reverse("demo:order-return", args=[order.number]), **HTMX)
     assert "return R-D-1001 opened" in response.content.decode()
     assert InboxEvent.objects.filter(type="return_opened").count() == 1
-
-
-def test_seed_demo_fills_the_demo_storefront(db, capsys):
-    call_command("seed_demo")
-    assert "Demo storefront: 560 levels created." in capsys.readouterr().out
-    assert DemoLevel.objects.count() == 560
