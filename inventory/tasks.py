@@ -21,9 +21,10 @@ def _backoff(retries: int) -> float:
     return random.uniform(0, min(RETRY_MAX_SECONDS, 2 ** (retries + 1)))
 
 
-@shared_task(bind=True, max_retries=12, acks_late=True)
+@shared_task(bind=True, max_retries=12, acks_late=True, ignore_result=True)
 def push_storefronts_task(self) -> list[dict]:
-    """Drain the outbox to every storefront that mirrors on-hand."""
+    """Drain the outbox to every storefront that mirrors on-hand. Its summary is logged,
+    not stored: nobody reads it, and a drain runs every few tenths of a second in a burst."""
     try:
         return runs.storefronts_push()
     except RateLimited as error:
