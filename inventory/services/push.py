@@ -112,31 +112,29 @@ def _pending(storefront: System, limit: int, upto: int | None) -> list[dict]:
 
 
 def _rows(storefront: System, adapter: StorefrontAdapter, pending: list[dict]) -> list[_Row]:
-    """The pending SKUs' current values, each with what the storefront was last told. A SKU
-    the shelf has not counted yet is left out: its number is not believed, so it is never
-    pushed (``_acknowledge_unknown`` lets its versions go)."""
-    ids = [p["sku"] for p in pending]
-    known = dict(ShelfEvidence.objects.filter(sku_id__in=ids).values_list("sku_id", "kind"))
-    pending = [p for p in pending if p["sku"] in known]
-    ids = [p["sku"] for p in pending]
+    """The pending SKUs' current values, each with what the storefront was last told, in
+    one query. A SKU the shelf has not counted yet is left out: its number is not believed,
+    so it is never pushed (``_acknowledge_unknown`` lets its versions go)."""
+    evidence = ShelfEvidence.objects.filter(sku=OuterRef("pk")).values("kind")
+    told = SyncState.objects.filter(storefront=storefront, sku=OuterRef("pk")).values(
+        "pushed_value"
+    )
     stock = {
         s["pk"]: s
         for s in selectors.skus_with_stock()
-        .filter(pk__in=ids)
-        .values("pk", "code", "on_hand", "committed")
+        .filter(pk__in=[p["sku"] for p in pending])
+        .annotate(evidence=Subquery(evidence), told=Subquery(told))
+        .filter(evidence__isnull=False)
+        .values("pk", "code", "on_hand", "committed", "evidence", "told")
     }
-    states = dict(
-        SyncState.objects.filter(storefront=storefront, sku_id__in=ids).values_list(
-            "sku_id", "pushed_value"
-        )
-    )
     mirrors_available = adapter.capabilities.mirrors == Mirrors.AVAILABLE
     rows = []
     for p in pending:
-        s = stock[p["sku"]]
+        if (s := stock.get(p["sku"])) is None:
+            continue
         value = s["on_hand"] - s["committed"] if mirrors_available else s["on_hand"]
-        expected = states.get(p["sku"])
-        assumed = expected is None and known[p["sku"]] == ShelfEvidence.Kind.FIRST_RECEIPT
+        expected = s["told"]
+        assumed = expected is None and s["evidence"] == ShelfEvidence.Kind.FIRST_RECEIPT
         rows.append(
             _Row(
                 sku_id=p["sku"],
