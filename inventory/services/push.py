@@ -29,7 +29,7 @@ from inventory.models import (
     System,
 )
 from inventory.selectors.adoption import held_batch_for, storefronts_for_push
-from inventory.services.breaker import Breaker, batch_hold
+from inventory.services.breaker import Breaker, Measure, batch_hold
 from inventory.services.discrepancies import discrepancies_create
 from inventory.storefront import adapter_for
 from inventory.storefront.base import (
@@ -468,9 +468,11 @@ def _held(storefront: System, rows: list[_Row]) -> bool:
     movement) is never held."""
     if len(rows) < 2:
         return False
-    breaker = Breaker.for_storefront(storefront)
     writes = [(r.sku_id, r.code, r.value, r.expected) for r in rows]
-    trip = breaker.check(writes)
+    measure = Measure.of(writes)
+    if measure.zeroed == 0 and measure.units_down <= measure.units_up:
+        return False  # no SKU zeroed, no units lost: nothing the breaker holds (no query)
+    trip = Breaker.for_storefront(storefront).check_measure(measure)
     if trip is None:
         return False
     batch_hold(storefront=storefront, origin=CorrectionBatch.Origin.PUSH, writes=writes,
