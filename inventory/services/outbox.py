@@ -165,3 +165,12 @@ def push_kick_clear() -> None:
         start(keys=[_KICK_KEY, _STARTED_KEY], args=[max(1000, 10 * _window_ms())])
     except Exception as error:  # noqa: BLE001
         log.warning("Could not clear the push kick key: %s", error)
+
+
+def push_kicks_forget() -> None:
+    """Forget every enqueued drain, after the broker's queue was purged: the next commit
+    kicks afresh instead of counting on a drain that will not come. (Another process's
+    memory of a promise lasts one window at most.)"""
+    _covered.until = 0.0
+    if settings.REDIS_URL:
+        _redis(settings.REDIS_URL).delete(_KICK_KEY, _STARTED_KEY)

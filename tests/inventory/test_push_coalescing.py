@@ -60,9 +60,7 @@ def test_a_commit_after_a_drain_started_waits_for_the_window_since_that_start(en
     assert WINDOW - 1 < options["countdown"] <= WINDOW
 
 
-def test_within_the_window_a_process_asks_redis_once_not_once_per_commit(
-    enqueued, monkeypatch
-):
+def test_within_the_window_a_process_asks_redis_once_not_once_per_commit(enqueued, monkeypatch):
     """The drain due at the window's end takes every commit made before then: the process
     remembers it, and its later commits cost no round trip."""
     asked = []
