@@ -564,7 +564,7 @@ def push(ctx: BenchContext) -> dict:
     time from the SKU's oldest unacknowledged commit to the storefront's acknowledgement:
     first pushes of a SKU and released batches are counted by kind, never in the lag."""
     from django.conf import settings
-    from django.db.models import Count
+    from django.db.models import Count, Min
 
     from inventory import selectors
     from inventory.bench import loadtest
@@ -608,6 +608,18 @@ def push(ctx: BenchContext) -> dict:
             SyncLog.objects.filter(kind=SyncLog.Kind.LIVE).values_list("lag_ms", flat=True)
         )
         calls = SyncLog.objects.values("pushed_at").distinct().count()
+        # Where the lag goes: the time between two calls (the window, or a drain's length
+        # when it is longer), and a call's smallest lag (a commit just before the drain read
+        # what was pending: the drain's own time from that read to the acknowledgement).
+        by_call = (
+            SyncLog.objects.filter(kind=SyncLog.Kind.LIVE)
+            .values("pushed_at")
+            .annotate(least=Min("lag_ms"))
+            .order_by("pushed_at")
+        )
+        at = [c["pushed_at"] for c in by_call]
+        gaps = sorted((b - a).total_seconds() * 1000 for a, b in zip(at, at[1:], strict=False))
+        least = sorted(c["least"] for c in by_call)
         shelf_levels = dict(selectors.skus_with_stock().values_list("code", "available"))
         storefront_levels = dict(DemoLevel.objects.values_list("sku_code", "quantity"))
     return {
@@ -619,6 +631,8 @@ def push(ctx: BenchContext) -> dict:
         "p95_ms": lags[int(0.95 * (len(lags) - 1))] if lags else None,
         "writes_per_s": round(movements / write_s),
         "window_s": settings.ONEFACT_PUSH_COALESCE_SECONDS,
+        "between_calls_p50_ms": round(gaps[len(gaps) // 2]) if gaps else None,
+        "drain_p50_ms": least[len(least) // 2] if least else None,
         "storefront_equals_shelf": storefront_levels == shelf_levels,
     }
 
