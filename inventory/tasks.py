@@ -11,6 +11,7 @@ from celery import shared_task
 from inventory.models import Job
 from inventory.services import inbox_process, runs
 from inventory.services.jobs import job_fail, job_run
+from inventory.services.outbox import push_wait_until
 from inventory.storefront.base import RateLimited, StorefrontError
 
 RETRY_MAX_SECONDS = 300  # well below the broker's visibility timeout
@@ -21,9 +22,12 @@ def _backoff(retries: int) -> float:
     return random.uniform(0, min(RETRY_MAX_SECONDS, 2 ** (retries + 1)))
 
 
-@shared_task(bind=True, max_retries=12, acks_late=True)
-def push_storefronts_task(self) -> list[dict]:
-    """Drain the outbox to every storefront that mirrors on-hand."""
+@shared_task(bind=True, max_retries=12, acks_late=True, ignore_result=True)
+def push_storefronts_task(self, due: int | None = None) -> list[dict]:
+    """Drain the outbox to every storefront that mirrors on-hand, not before ``due`` (a
+    kick's promise, Redis's clock in ms). Its summary is logged, not stored: nobody reads
+    it, and a drain runs every few hundredths of a second in a burst."""
+    push_wait_until(due)
     try:
         return runs.storefronts_push()
     except RateLimited as error:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Case, Count, Max, Min, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Count, Max, Min, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ from inventory.models import (
     System,
 )
 from inventory.selectors.adoption import held_batch_for, storefronts_for_push
-from inventory.services.breaker import Breaker, batch_hold
+from inventory.services.breaker import Breaker, Measure, batch_hold
 from inventory.services.discrepancies import discrepancies_create
 from inventory.storefront import adapter_for
 from inventory.storefront.base import (
@@ -112,31 +112,29 @@ def _pending(storefront: System, limit: int, upto: int | None) -> list[dict]:
 
 
 def _rows(storefront: System, adapter: StorefrontAdapter, pending: list[dict]) -> list[_Row]:
-    """The pending SKUs' current values, each with what the storefront was last told. A SKU
-    the shelf has not counted yet is left out: its number is not believed, so it is never
-    pushed (``_acknowledge_unknown`` lets its versions go)."""
-    ids = [p["sku"] for p in pending]
-    known = dict(ShelfEvidence.objects.filter(sku_id__in=ids).values_list("sku_id", "kind"))
-    pending = [p for p in pending if p["sku"] in known]
-    ids = [p["sku"] for p in pending]
+    """The pending SKUs' current values, each with what the storefront was last told, in
+    one query. A SKU the shelf has not counted yet is left out: its number is not believed,
+    so it is never pushed (``_acknowledge_unknown`` lets its versions go)."""
+    evidence = ShelfEvidence.objects.filter(sku=OuterRef("pk")).values("kind")
+    told = SyncState.objects.filter(storefront=storefront, sku=OuterRef("pk")).values(
+        "pushed_value"
+    )
     stock = {
         s["pk"]: s
         for s in selectors.skus_with_stock()
-        .filter(pk__in=ids)
-        .values("pk", "code", "on_hand", "committed")
+        .filter(pk__in=[p["sku"] for p in pending])
+        .annotate(evidence=Subquery(evidence), told=Subquery(told))
+        .filter(evidence__isnull=False)
+        .values("pk", "code", "on_hand", "committed", "evidence", "told")
     }
-    states = dict(
-        SyncState.objects.filter(storefront=storefront, sku_id__in=ids).values_list(
-            "sku_id", "pushed_value"
-        )
-    )
     mirrors_available = adapter.capabilities.mirrors == Mirrors.AVAILABLE
     rows = []
     for p in pending:
-        s = stock[p["sku"]]
+        if (s := stock.get(p["sku"])) is None:
+            continue
         value = s["on_hand"] - s["committed"] if mirrors_available else s["on_hand"]
-        expected = states.get(p["sku"])
-        assumed = expected is None and known[p["sku"]] == ShelfEvidence.Kind.FIRST_RECEIPT
+        expected = s["told"]
+        assumed = expected is None and s["evidence"] == ShelfEvidence.Kind.FIRST_RECEIPT
         rows.append(
             _Row(
                 sku_id=p["sku"],
@@ -257,20 +255,18 @@ def _record_applied(
 
 def _prune_acknowledged(rows: list[_Row]) -> None:
     """Delete these SKUs' outbox rows that every pushing storefront has acknowledged, so
-    the outbox stays as small as what is in flight (the sweep prunes the rest)."""
+    the outbox stays as small as what is in flight (the sweep prunes the rest). One
+    statement: a row goes when its id is at most the lowest version every storefront has."""
     storefronts = [s.pk for s in storefronts_for_push()]
     acknowledged = (
-        SyncState.objects.filter(storefront__in=storefronts, sku__in=[r.sku_id for r in rows])
+        SyncState.objects.filter(storefront__in=storefronts, sku=OuterRef("sku"))
         .values("sku")
         .annotate(every=Count("storefront"), version=Min("pushed_version"))
-        .filter(every=len(storefronts), version__isnull=False)
-        .values_list("sku", "version")
+        .filter(every=len(storefronts))
+        .values("version")
     )
-    done = Q()
-    for sku_id, version in acknowledged:
-        done |= Q(sku_id=sku_id, id__lte=version)
-    if done:
-        OutboxEntry.objects.filter(done).delete()
+    OutboxEntry.objects.filter(sku__in=[r.sku_id for r in rows], id__lte=Subquery(acknowledged)
+                               ).delete()  # fmt: skip
 
 
 def _record_failed(
@@ -472,9 +468,11 @@ def _held(storefront: System, rows: list[_Row]) -> bool:
     movement) is never held."""
     if len(rows) < 2:
         return False
-    breaker = Breaker.for_storefront(storefront)
     writes = [(r.sku_id, r.code, r.value, r.expected) for r in rows]
-    trip = breaker.check(writes)
+    measure = Measure.of(writes)
+    if measure.zeroed == 0 and measure.units_down <= measure.units_up:
+        return False  # no SKU zeroed, no units lost: nothing the breaker holds (no query)
+    trip = Breaker.for_storefront(storefront).check_measure(measure)
     if trip is None:
         return False
     batch_hold(storefront=storefront, origin=CorrectionBatch.Origin.PUSH, writes=writes,
@@ -482,33 +480,55 @@ def _held(storefront: System, rows: list[_Row]) -> bool:
     return True
 
 
+@dataclass
+class _Bound:
+    """Where a drain stops. A kicked drain (``committed_only``) stops at the newest change
+    committed when it first holds the storefront's lock: read then, not when the task
+    started, so a drain that waited for the one before it takes everything that waited
+    with it. A later change kicked its own drain."""
+
+    committed_only: bool
+    upto: int | None = None
+
+    def take(self) -> int | None:
+        if self.committed_only and self.upto is None:
+            self.upto = OutboxEntry.objects.order_by("-id").values_list("id", flat=True).first()
+            self.upto = self.upto or 0
+        return self.upto
+
+
 def _push_batch(
-    storefront: System, adapter: StorefrontAdapter, report: PushReport, upto: int | None
-) -> int:
-    """One locked batch of changes up to outbox row ``upto``; returns how many SKUs it
-    covered (0: nothing pending, or the batch was held by the circuit breaker)."""
-    owner = selectors.owner_of(fact=Fact.ON_HAND)
+    storefront: System,
+    adapter: StorefrontAdapter,
+    report: PushReport,
+    bound: _Bound,
+    owner: System | None,
+) -> tuple[int, bool]:
+    """One locked batch of the changes within ``bound``: how many SKUs it covered (0:
+    nothing pending, or the batch was held by the circuit breaker), and whether more may be
+    pending within the bound (a full batch)."""
+    limit = _call_size(adapter) * 4  # one locked batch: a few of the storefront's largest calls
     with transaction.atomic():
         _lock(storefront)
         if held_batch_for(storefront=storefront) is not None:
             report.error = "paused: a batch waits for a manager"
-            return 0
-        # One locked batch: a few of the storefront's largest calls.
-        pending = _pending(storefront, _call_size(adapter) * 4, upto)
+            return 0, False
+        pending = _pending(storefront, limit, bound.take())
         if not pending:
-            return 0
+            return 0, False
+        more = len(pending) == limit or bound.upto is None
         rows = _rows(storefront, adapter, pending)
         _acknowledge_unknown(storefront, pending, rows)
         if not rows:
-            return len(pending)
+            return len(pending), more
         if _held(storefront, rows):
             report.error = "paused: the circuit breaker held this batch"
-            return 0
+            return 0, False
         failure = _deliver(storefront, adapter, owner, rows, report)
     if failure is not None:
         _record_error(storefront, rows, failure)
         raise failure
-    return len(pending)
+    return len(pending), more
 
 
 def _sort(rows: list[_Row], results: dict[str, WriteResult]):
@@ -534,9 +554,11 @@ def storefront_push(
 ) -> PushReport:
     """Drain the outbox for one storefront until nothing is pending (or max_batches).
 
-    With ``committed_only`` the drain stops at the newest change committed when it started:
-    a change committed later kicked its own drain (the kick key is cleared before this one
-    starts), so a busy shelf is pushed in coalesced windows, not in a call per change.
+    With ``committed_only`` the drain stops at the newest change committed when it first
+    holds the storefront's lock: a change committed later kicked its own drain (the kick
+    key is cleared before this one starts), so a busy shelf is pushed in coalesced windows,
+    not in a call per change. Such a drain ends after a batch that was not full, without
+    asking again for what is pending.
 
     A retryable adapter error (timeout, 5xx, throttling) is recorded on the SKUs' sync state
     and raised for the task to retry; nothing acknowledged is lost.
@@ -548,12 +570,12 @@ def storefront_push(
         report.error = "observe mode: nothing is written back"
         return report
     adapter = adapter_for(storefront)
-    upto = None
-    if committed_only:
-        upto = OutboxEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    bound = _Bound(committed_only=committed_only)
+    owner = selectors.owner_of(fact=Fact.ON_HAND)
     for _ in range(max_batches or settings.ONEFACT_PUSH_MAX_BATCHES):
         try:
-            if not _push_batch(storefront, adapter, report, upto):
+            covered, more = _push_batch(storefront, adapter, report, bound, owner)
+            if not covered or not more:
                 break
         except StorefrontError as error:
             report.error = f"{type(error).__name__}: {error}"

@@ -27,11 +27,11 @@ def celery_live_worker(postgres, redis_url, transactional_db):
     from celery.contrib.testing.worker import start_worker
 
     from config.celery import app
-    from inventory.services.outbox import _KICK_KEY
+    from inventory.services.outbox import push_kicks_forget
 
     assert not app.conf.task_always_eager, "REDIS_URL is set: tasks must go through Redis"
     app.control.purge()  # tasks left by earlier tests' commits belong to other databases
-    redis.Redis.from_url(redis_url).delete(_KICK_KEY)
+    push_kicks_forget()  # … and so do the drains they were promised
     with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False,
                       shutdown_timeout=20):  # fmt: skip
         yield app

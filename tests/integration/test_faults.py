@@ -27,7 +27,7 @@ from driftwalks.models import CountTask, TaskTrigger
 from inventory.models import Discrepancy, Job, Sku, StockMovement, SyncState
 from inventory.selectors import ledger_mismatches
 from inventory.services import on_hand_adjust, storefront_push
-from inventory.services.outbox import _KICK_KEY
+from inventory.services.outbox import push_kicks_forget
 from tests.factories import BinFactory, SkuFactory
 from tests.integration.conftest import wait_for
 from tests.integration.test_worker import _reset_broker_connections
@@ -58,7 +58,7 @@ def test_worker_killed_mid_push_the_change_lands_once(postgres, redis_url, shopi
     from inventory.tasks import sweep_outbox_task
 
     app.control.purge()
-    redis.Redis.from_url(redis_url).delete(_KICK_KEY)
+    push_kicks_forget()
     env = dict(os.environ, DATABASE_URL=_test_database_url(), DJANGO_DEBUG="1")
     shopify.fake.add_product("Mug", [("MUG-1", 0)])
     sku, bin = SkuFactory(code="MUG-1"), BinFactory(code="A-14")
