@@ -88,6 +88,13 @@ def _drop_tables() -> None:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+def _escapes_needed(text: str, rows: int) -> bool:
+    """Whether a code in these COPY lines holds a character the text format escapes."""
+    return (
+        text.count("\t") != 2 * rows or text.count("\n") != rows or any(c in text for c in "\\\r")
+    )
+
+
 class _Loader:
     """Appends pages to the levels table, about ``FLUSH_ROWS`` rows a statement: one COPY
     on PostgreSQL, one executemany else. Holds at most that many rows in memory.
@@ -120,19 +127,19 @@ class _Loader:
         self._marks.append((self._number, mark.version, at))
 
     def add(self, levels: list[Level]) -> None:
+        """Stage one page: its rows become COPY text (or parameter tuples) at once, so
+        the page's ``Level`` objects are let go when the caller drops the page."""
         if self._copy:
-            codes = [level.sku for level in levels]
-            joined = "".join(codes)
-            if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
-                codes = [code.translate(_COPY_ESCAPES) for code in codes]
             tail = f"\t{self._number}\n"
-            lines = [
-                f"{code}\t{int(level.quantity)}{tail}"
-                for code, level in zip(codes, levels, strict=True)
-            ]
-            self._levels.append("".join(lines))
+            text = "".join([f"{sku}\t{int(quantity)}{tail}" for sku, quantity in levels])
+            if _escapes_needed(text, len(levels)):
+                text = "".join(
+                    [f"{sku.translate(_COPY_ESCAPES)}\t{int(quantity)}{tail}"
+                     for sku, quantity in levels]
+                )  # fmt: skip
+            self._levels.append(text)
         else:
-            self._levels += [(level.sku, level.quantity, self._number) for level in levels]
+            self._levels += [(sku, quantity, self._number) for sku, quantity in levels]
         self._count += len(levels)
         self.rows += len(levels)
         if self._count >= self.FLUSH_ROWS:
@@ -200,8 +207,10 @@ def _diff(storefront: System, mirrors_available: bool, *, few: bool, live: bool)
     # storefront that says it holds some proves the assumption wrong. Not yet counted.
     assumed = "ev.kind = 'first_receipt' AND ss.pushed_value IS NULL AND f.quantity > 0"
     with connection.cursor() as cursor:
-        if few and connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {levels}")  # a temporary table has no statistics else
+        if connection.vendor == "postgresql":
+            # A temporary table has no statistics else: the planner guesses a tenth of a
+            # whole catalog's rows, and sorts the join on disk instead of hashing it.
+            cursor.execute(f"ANALYZE {levels}")
         cursor.execute(
             f"CREATE TEMP TABLE {_temp(DIFF)} (n bigint PRIMARY KEY, code varchar(255), "
             "sku_id bigint, theirs bigint, ours bigint, state varchar(10))"

@@ -11,7 +11,7 @@ KEYS = {
                               "hot_sku_service_per_s", "errors"},
     "reconcile": {"skus", "gaps", "ms", "raw_diff_ms", "ratio", "discrepancies_written",
                   "peak_rss_mb"},
-    "reconcile_1m": {"peak_rss_mb"},
+    "reconcile_1m": {"peak_rss_mb", "fake_mb", "onefact_mb", "fake_ms"},
     "dashboard": {"p50_ms", "p95_ms", "queries"},
     "sku_list": {"p50_ms", "p95_ms", "queries"},
     "push": {"movements", "skus", "adapter_calls", "p50_ms", "p95_ms"},
