@@ -94,7 +94,7 @@ def sku_detail(request, code: str):
         "sync_states": selectors.sync_states_for_sku(sku=sku),
         "sync_log": selectors.sync_log_for_sku(sku=sku),
         "discrepancies": selectors.discrepancy_lines(
-            selectors.discrepancies_for_list(sku_code=sku.code)[:20]
+            selectors.discrepancies_for_list(sku=sku)[:20]
         ),
         "orders_at_risk": selectors.orders_at_risk_open(sku=sku),
         "balances": selectors.on_hand_for_sku(sku=sku),
