@@ -91,6 +91,13 @@ class DashboardFilterForm(CleanForm):
             "sort": data["sort"] or "-age",
         }
 
+    def shows_every_open_row(self) -> bool:
+        """Only the default filter (open): the table holds every open discrepancy, as many as
+        the open-gaps figure counts."""
+        filters = self.filters()
+        filters.pop("sort", None)
+        return filters.pop("status") == "open" and all(v in ("", None) for v in filters.values())
+
 
 class DiscrepancyDecisionForm(CleanForm):
     reason = forms.CharField(

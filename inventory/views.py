@@ -94,7 +94,7 @@ def sku_detail(request, code: str):
         "sync_states": selectors.sync_states_for_sku(sku=sku),
         "sync_log": selectors.sync_log_for_sku(sku=sku),
         "discrepancies": selectors.discrepancy_lines(
-            selectors.discrepancies_for_list(sku_code=sku.code)[:20]
+            selectors.discrepancies_for_list(sku=sku)[:20]
         ),
         "orders_at_risk": selectors.orders_at_risk_open(sku=sku),
         "balances": selectors.on_hand_for_sku(sku=sku),
@@ -256,10 +256,15 @@ def dashboard(request):
     rows = selectors.dashboard_rows(**form.filters())
     if request.GET.get("format") == "csv":
         return discrepancies_csv(rows)
-    page = Paginator(rows, PAGE_SIZE).get_page(page_number(request.GET))
+    paginator = Paginator(rows, PAGE_SIZE)
+    template = "inventory/dashboard.html"
+    if not request.htmx:
+        breakdowns = selectors.dashboard_breakdowns(rows=selectors.dashboard_rows(status="open"))
+        if form.shows_every_open_row():  # as many rows as the figure counts: no count again
+            paginator.count = breakdowns["totals"]["n"]
+    page = paginator.get_page(page_number(request.GET))
     notes = selectors.discrepancy_notes(ids=[d.pk for d in page])
     lines = [(d, selectors.discrepancy_sentence(d, notes.get(d.pk))) for d in page]
-    template = "inventory/dashboard.html"
     if request.htmx:
         return render(request, template + "#dashboard-table", {"page": page, "lines": lines,
                                                                  "form": form})  # fmt: skip
@@ -268,9 +273,9 @@ def dashboard(request):
         "page": page,
         "lines": lines,
         "orders_at_risk": selectors.orders_at_risk_open(),
-        "figures": selectors.dashboard_figures(),
+        "figures": selectors.dashboard_figures(open_totals=breakdowns["totals"]),
         "charts": [(chart, charts.render(chart)) for chart in selectors.dashboard_charts()],
-        "breakdowns": selectors.dashboard_breakdowns(rows=selectors.dashboard_rows(status="open")),
+        "breakdowns": breakdowns,
     }
     return render(request, template, context)
 

@@ -620,6 +620,21 @@ def sku_list(ctx: BenchContext) -> dict:
     return {"p50_ms": p50, "p95_ms": p95, "queries": queries}
 
 
+@register("sku_detail", help="a SKU's page over 100k SKUs, 1M ledger rows, 50k discrepancies")
+def sku_detail(ctx: BenchContext) -> dict:
+    from inventory.views import sku_detail as view
+
+    skus, _ = _sections_setup(ctx)
+    _discrepancies(ctx, count=ctx.scaled(50_000), skus=skus)
+    with default_database(ctx):
+        # A SKU with discrepancies of its own, and ledger rows to page through.
+        code = Discrepancy.objects.order_by("id").values_list("sku__code", flat=True)[0]
+        p50, p95, queries = _page_times(
+            lambda request: view(request, code=code), f"/skus/{code}/", _manager()
+        )
+    return {"p50_ms": p50, "p95_ms": p95, "queries": queries}
+
+
 @register("push", help="a burst of 10,000 movements over 100 SKUs, pushed by a real worker")
 def push(ctx: BenchContext) -> dict:
     """Commit → storefront acknowledged, through Redis and a Celery worker (a subprocess on

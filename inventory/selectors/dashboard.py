@@ -5,10 +5,10 @@ apps built on inventory add their figures, charts and per-discrepancy notes thro
 ``inventory.hooks`` (``dashboard_providers``), never by being imported here.
 """
 
-import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
+from django.db import connections
 from django.db.models import (
     Count,
     Exists,
@@ -31,12 +31,13 @@ from inventory.models import (
     AuthorityConflict,
     Bin,
     Discrepancy,
+    InboxEvent,
     OnHand,
     Sku,
     SyncLog,
+    System,
     fact_name,
 )
-from inventory.selectors.inbox import inbox_failed_count
 
 SORTS = {
     "age": ("created_at", "id"),
@@ -108,37 +109,58 @@ def dashboard_rows(
     return qs.order_by(*SORTS.get(sort, SORTS["-age"]))
 
 
-def _top(rows: QuerySet[Discrepancy], field: str, model) -> list[dict]:
-    """The ten SKUs or bins with the most units: grouped on the id (read off a covering
-    index of the open rows), named afterwards."""
-    top = list(
-        rows.filter(**{f"{field}__isnull": False})
-        .values(field)
+def _named(grouped: QuerySet, **names: tuple[str, type, str]) -> list[dict]:
+    """The rows of a grouped (perhaps limited) query, each with the names of the ids it was
+    grouped on, joined once per group after the grouping: ``code=("sku", Sku, "code")`` is
+    the code of the group's ``sku``. (A join or a subquery inside the grouping would run once
+    per row.)"""
+    connection = connections[grouped.db]
+    q = connection.ops.quote_name
+    sql, params = _sql(grouped)
+    columns, joins = ["grouped.*"], []
+    for n, (name, (key, model, column)) in enumerate(names.items()):
+        columns.append(f"named{n}.{q(column)} AS {q(name)}")
+        joins.append(f"LEFT JOIN {q(model._meta.db_table)} named{n} "
+                     f"ON named{n}.{q('id')} = grouped.{q(key)}")  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)} FROM ({sql}) grouped {' '.join(joins)}",
+                       params)  # fmt: skip
+        keys = [c[0] for c in cursor.description]
+        return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _top_skus(rows: QuerySet[Discrepancy]) -> list[dict]:
+    """The ten SKUs with the most units: grouped on the id (read off a covering index of the
+    open rows); the ten named in the same query."""
+    top = (
+        rows.filter(sku__isnull=False)
+        .values("sku")
         .annotate(n=Count("*"), total_units=Sum("units"))
-        .order_by("-total_units", field)[:10]
+        .order_by("-total_units", "sku")[:10]
     )
-    codes = model.objects.in_bulk([r[field] for r in top])
-    return [r | {"code": codes[r[field]].code} for r in top]
+    return sorted(
+        _named(top, code=("sku", Sku, "code")), key=lambda r: (-r["total_units"], r["sku"])
+    )
 
 
 def _top_bins(rows: QuerySet[Discrepancy]) -> list[dict]:
     """The ten bins with the most units open: a discrepancy recorded at a bin counts there;
     one of a whole SKU (a storefront's number) counts at every bin that holds the SKU, where
-    its count is asked for, as the bin filter finds it. One grouped query (a union), and one
-    for the names."""
+    its count is asked for, as the bin filter finds it. One grouped query (a union), the
+    bins named in it (a warehouse has hundreds of bins, not a catalog's worth)."""
     at_bin = rows.filter(bin__isnull=False).values(at=F("bin"))
     held = rows.filter(bin__isnull=True, sku__balances__isnull=False).values(
         at=F("sku__balances__bin")
     )
-    measures = {"n": Count("id"), "total_units": Sum("units")}
+    measures = {"n": Count("*"), "total_units": Sum("units")}
+    grouped = at_bin.annotate(**measures).union(held.annotate(**measures), all=True)
     totals: dict[int, dict] = {}
-    for r in at_bin.annotate(**measures).union(held.annotate(**measures), all=True):
-        total = totals.setdefault(r["at"], {"bin": r["at"], "n": 0, "total_units": 0})
+    for r in _named(grouped, code=("at", Bin, "code")):
+        total = totals.setdefault(r["at"], {"bin": r["at"], "code": r["code"], "n": 0,
+                                            "total_units": 0})  # fmt: skip
         total["n"] += r["n"]
         total["total_units"] += r["total_units"] or 0
-    top = sorted(totals.values(), key=lambda r: (-r["total_units"], r["bin"]))[:10]
-    codes = Bin.objects.in_bulk([r["bin"] for r in top])
-    return [r | {"code": codes[r["bin"]].code} for r in top]
+    return sorted(totals.values(), key=lambda r: (-r["total_units"], r["bin"]))[:10]
 
 
 def _rolled_up(groups: list[dict], keys: list[str]) -> list[dict]:
@@ -153,27 +175,34 @@ def _rolled_up(groups: list[dict], keys: list[str]) -> list[dict]:
     return sorted(totals.values(), key=lambda r: -r["n"])
 
 
-def dashboard_breakdowns(*, rows: QuerySet[Discrepancy]) -> dict[str, list[dict]]:
-    """Open discrepancies by fact, system pair, age, SKU and bin, with units and value.
+def dashboard_breakdowns(*, rows: QuerySet[Discrepancy]) -> dict:
+    """Open discrepancies by fact, system pair, age, SKU and bin, with units and value, and
+    their ``totals`` (the open-gaps figure, and the table's count when it shows them all).
 
-    Fact, pair and age come from one grouped query (a few dozen groups at most); the SKU and
-    bin tops group on the id and look the ten names up after (five queries in all).
+    Fact, pair, age and the totals come from one query grouped on the systems' ids (a few
+    dozen groups at most, read off a covering index of the open rows; the systems named
+    per group); the SKU and bin tops are one query each (three queries in all).
     """
     now = timezone.now()
     day_ago, week_ago = now - timedelta(days=1), now - timedelta(days=7)
-    measures = {"n": Count("id"), "total_units": Sum("units"), "total_value": Sum("value")}
+    # Counted on columns the index carries (never the id, which it does not).
+    measures = {"n": Count("*"), "total_units": Sum("units"), "total_value": Sum("value")}
     rows = rows.order_by()
-    groups = list(
-        rows.values("fact", owner_name=F("owner__name"), consumer_name=F("consumer__name"))
+    groups = _named(
+        rows.values("fact", "owner_id", "consumer_id")
         .annotate(
             **measures,
-            today=Count("id", filter=Q(created_at__gte=day_ago)),
-            week=Count("id", filter=Q(created_at__lt=day_ago, created_at__gte=week_ago)),
-            older=Count("id", filter=Q(created_at__lt=week_ago)),
+            today=Count("created_at", filter=Q(created_at__gte=day_ago)),
+            week=Count("created_at", filter=Q(created_at__lt=day_ago, created_at__gte=week_ago)),
+            older=Count("created_at", filter=Q(created_at__lt=week_ago)),
         )
-        .order_by()
+        .order_by(),
+        owner_name=("owner_id", System, "name"),
+        consumer_name=("consumer_id", System, "name"),
     )
+    [totals] = _rolled_up(groups, []) or [{"n": 0, "total_units": 0, "total_value": 0}]
     return {
+        "totals": totals,
         "fact": _rolled_up(groups, ["fact"]),
         "pair": _rolled_up(groups, ["owner_name", "consumer_name"])[:10],
         "age": [
@@ -181,16 +210,40 @@ def dashboard_breakdowns(*, rows: QuerySet[Discrepancy]) -> dict[str, list[dict]
             {"label": _("1–7 days"), "n": sum(g["week"] for g in groups)},
             {"label": _("over 7 days"), "n": sum(g["older"] for g in groups)},
         ],
-        "sku": _top(rows, "sku", Sku),
+        "sku": _top_skus(rows),
         "bin": _top_bins(rows),
     }
 
 
-def _percentile(values: QuerySet, count: int, share: float):
-    if not count:
-        return None
-    index = max(0, math.ceil(share * count) - 1)  # nearest rank
-    return values[index : index + 1].first()
+def _sql(qs: QuerySet) -> tuple[str, tuple]:
+    return qs.query.get_compiler(using=qs.db).as_sql()
+
+
+def _count(qs: QuerySet) -> tuple[str, tuple]:
+    sql, params = _sql(qs.order_by().values("pk"))
+    return f"SELECT COUNT(*) FROM ({sql}) counted", params
+
+
+def _nearest_rank(qs: QuerySet, field: str, percent: int) -> tuple[str, tuple]:
+    """The ``percent``th percentile of ``field`` by nearest rank (the value ranked
+    ceil(percent/100 × n) in ascending order; none when there is no row)."""
+    sql, params = _sql(qs.order_by().values(field))
+    ranked = (
+        f"SELECT {field} AS v, ROW_NUMBER() OVER (ORDER BY {field}) AS r, COUNT(*) OVER () AS n "
+        f"FROM ({sql}) picked"
+    )
+    return f"SELECT v FROM ({ranked}) ranked WHERE r = (n * {percent} + 99) / 100", params
+
+
+def _in_one_query(**reads: tuple[str, tuple]) -> dict:
+    """Several single values (counts, percentiles) in one round trip:
+    ``SELECT (…) AS a, (…) AS b``, each read as its queryset would be on its own."""
+    connection = connections[SyncLog.objects.db]
+    columns = ", ".join(f"({sql}) AS {connection.ops.quote_name(name)}"
+                        for name, (sql, _) in reads.items())  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns}", [p for _, params in reads.values() for p in params])
+        return dict(zip(reads, cursor.fetchone(), strict=True))
 
 
 @dataclass(frozen=True)
@@ -205,22 +258,25 @@ class SyncLagFigures:
     batch: int
 
 
-def sync_lag_figures(*, since: datetime) -> SyncLagFigures:
-    """The sync lag over live pushes since ``since`` (3 queries)."""
+def _sync_lag_reads(*, since: datetime) -> dict[str, tuple[str, tuple]]:
     pushes = SyncLog.objects.filter(pushed_at__gte=since, lag_ms__isnull=False)
-    counts = pushes.aggregate(
-        live=Count("id", filter=Q(kind=SyncLog.Kind.LIVE)),
-        first=Count("id", filter=Q(kind=SyncLog.Kind.FIRST)),
-        batch=Count("id", filter=Q(kind=SyncLog.Kind.BATCH)),
-    )
-    ordered = (
-        pushes.filter(kind=SyncLog.Kind.LIVE).order_by("lag_ms").values_list("lag_ms", flat=True)
-    )
-    return SyncLagFigures(
-        p50=_percentile(ordered, counts["live"], 0.5),
-        p95=_percentile(ordered, counts["live"], 0.95),
-        **counts,
-    )
+    live = pushes.filter(kind=SyncLog.Kind.LIVE)
+    return {
+        "live": _count(live),
+        "first": _count(pushes.filter(kind=SyncLog.Kind.FIRST)),
+        "batch": _count(pushes.filter(kind=SyncLog.Kind.BATCH)),
+        "p50": _nearest_rank(live, "lag_ms", 50),
+        "p95": _nearest_rank(live, "lag_ms", 95),
+    }
+
+
+def _sync_lag(read: dict) -> SyncLagFigures:
+    return SyncLagFigures(**{key: read[key] for key in ("p50", "p95", "live", "first", "batch")})
+
+
+def sync_lag_figures(*, since: datetime) -> SyncLagFigures:
+    """The sync lag over live pushes since ``since`` (one query)."""
+    return _sync_lag(_in_one_query(**_sync_lag_reads(since=since)))
 
 
 def _not_lag(first: int, batch: int) -> str:
@@ -233,17 +289,30 @@ def _not_lag(first: int, batch: int) -> str:
     return f"not counted as lag: {' and '.join(parts)}" if parts else ""
 
 
-def inventory_figures() -> list[Figure]:
+def inventory_figures(*, open_totals: dict | None = None) -> list[Figure]:
+    """The shelf's figures: open gaps (``open_totals`` when the caller has already summed
+    the open rows, as the dashboard's breakdowns do), the sync lag, conflicts of the week
+    and parked storefront events: one query, and one more without ``open_totals``."""
     now = timezone.now()
-    open_rows = discrepancies_with_measures().filter(status=Discrepancy.Status.OPEN)
-    totals = open_rows.aggregate(n=Count("id"), sum_units=Sum("units"), sum_value=Sum("value"))
-    lag = sync_lag_figures(since=now - timedelta(hours=24))
+    if open_totals is None:
+        open_totals = (
+            discrepancies_with_measures()
+            .filter(status=Discrepancy.Status.OPEN)
+            .aggregate(n=Count("id"), total_units=Sum("units"), total_value=Sum("value"))
+        )
+    read = _in_one_query(
+        **_sync_lag_reads(since=now - timedelta(hours=24)),
+        conflicts=_count(AuthorityConflict.objects.filter(created_at__gte=now - timedelta(days=7))),
+        parked=_count(InboxEvent.objects.filter(status=InboxEvent.Status.FAILED)),
+    )
+    lag, conflicts, parked = _sync_lag(read), read["conflicts"], read["parked"]
     spread = (
         _("95th percentile %(p95)s") % {"p95": duration_display(lag.p95)}
         if lag.live
         else _("no live push in 24 h")
     )
-    conflicts = AuthorityConflict.objects.filter(created_at__gte=now - timedelta(days=7)).count()
+    totals = {"n": open_totals["n"], "sum_units": open_totals["total_units"],
+              "sum_value": open_totals["total_value"]}  # fmt: skip
     figures = [
         Figure(
             "open_gaps",
@@ -260,7 +329,7 @@ def inventory_figures() -> list[Figure]:
         ),
         Figure("conflicts_7d", _("authority conflicts, last 7 days"), str(conflicts)),
     ]
-    if parked := inbox_failed_count():  # shown only when a storefront event is parked
+    if parked:  # shown only when a storefront event is parked
         figures.append(
             Figure(
                 "inbox_failed",
@@ -282,12 +351,18 @@ def _days(n: int) -> list[date]:
     return [today - timedelta(days=n - 1 - i) for i in range(n)]
 
 
+def _day_start(day: date) -> datetime:
+    """The first instant of ``day`` in the current time zone: a range on the timestamp reads
+    an index, where a date computed from each row reads every row."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
 def sync_lag_chart(*, days: int = 14) -> Chart:
     """Mean and worst lag per day over live pushes; a day without one is a gap. First pushes
     and released batches are said in a note, not drawn as lag (one query)."""
     span = _days(days)
     rows = (
-        SyncLog.objects.filter(pushed_at__date__gte=span[0], lag_ms__isnull=False)
+        SyncLog.objects.filter(pushed_at__gte=_day_start(span[0]), lag_ms__isnull=False)
         .annotate(day=TruncDate("pushed_at"))
         .values("day", "kind")
         .annotate(worst=Max("lag_ms"), pushes=Count("id"), total=Sum("lag_ms"))
@@ -313,7 +388,7 @@ def corrections_chart(*, days: int = 14) -> Chart:
     span = _days(days)
     rows = (
         discrepancies_with_measures()
-        .filter(corrected_at__date__gte=span[0])
+        .filter(corrected_at__gte=_day_start(span[0]))
         .annotate(day=TruncDate("corrected_at"))
         .values("day", "kind")
         .annotate(units=Sum("units"))
@@ -427,10 +502,10 @@ def orders_at_risk_open(
     return [(d, notes.get(d.pk, [])) for d in shown]
 
 
-def dashboard_figures() -> list[Figure]:
+def dashboard_figures(*, open_totals: dict | None = None) -> list[Figure]:
     from inventory import hooks
 
-    figures = inventory_figures()
+    figures = inventory_figures(open_totals=open_totals)
     for provider in hooks.dashboard_providers():
         if provider.figures:
             figures += provider.figures()

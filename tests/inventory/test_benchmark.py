@@ -14,6 +14,7 @@ KEYS = {
     "reconcile_1m": {"peak_rss_mb", "fake_mb", "onefact_mb", "fake_ms"},
     "dashboard": {"p50_ms", "p95_ms", "queries"},
     "sku_list": {"p50_ms", "p95_ms", "queries"},
+    "sku_detail": {"p50_ms", "p95_ms", "queries"},
     "push": {"movements", "skus", "adapter_calls", "p50_ms", "p95_ms"},
     "api": {"movements_per_s", "p50_ms", "p95_ms", "clients"},
 }  # fmt: skip

@@ -123,6 +123,24 @@ def test_sku_detail_ledger_is_paginated_and_serves_an_htmx_fragment(
     assert body.count("<tr>") == 1 + 11  # header + the 11 oldest of 61 movements
 
 
+def test_sku_detail_lists_the_skus_own_discrepancies_not_a_code_alike_in_another_case(
+    client, manager_user, shelf, storefront
+):
+    """The page reads its discrepancies by the SKU's id (an index), never by matching the
+    code in any case (which walked every discrepancy): ``mug-1`` is another SKU."""
+    from inventory.models import Discrepancy
+
+    mug, other = SkuFactory(code="MUG-1"), SkuFactory(code="mug-1")
+    gap = dict(kind="storefront_gap", fact="on_hand", owner=shelf, consumer=storefront,
+               winner=shelf, owner_value=2, consumer_value=4)  # fmt: skip
+    Discrepancy.objects.create(sku=mug, detail="the mug's own gap", **gap)
+    Discrepancy.objects.create(sku=other, detail="another SKU's gap", **gap)
+    client.force_login(manager_user)
+    body = client.get("/skus/MUG-1/").content.decode()
+    assert "the mug&#x27;s own gap" in body or "the mug's own gap" in body
+    assert "another SKU" not in body
+
+
 def test_find_goes_to_a_bin_or_a_sku(client, staff_user, stocked_bin, sku):
     client.force_login(staff_user)
     assert client.get("/find/?q=a-14").url == "/bins/A-14/"
