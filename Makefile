@@ -44,12 +44,12 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(RUN_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
 	$(RUN_ENV) $(BIN)/python manage.py compile_catalogues
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The quick loop while developing: no browser, live-server, worker or load tests.
 test-fast: $(VENV)/.installed-dev
 	$(RUN_ENV) $(BIN)/python manage.py compile_catalogues
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
