@@ -69,6 +69,34 @@ def throwaway_database(prefix: str):
         admin.close()
 
 
+class RoundTrips:
+    """How many round trips a connection made: ``count``, set when the block ends."""
+
+    count: int | None = None
+
+
+@contextmanager
+def round_trips(alias: str = "default"):
+    """Count the round trips Django's connection ``alias`` makes in the block, as the wire
+    sees them: libpq traces the protocol, and every round trip ends with the server's
+    ReadyForQuery. Django's health-check ping, BEGIN and COMMIT count too (a query log sees
+    none of them). PostgreSQL only; the connection must stay the same in the block."""
+    db = connections[alias]
+    db.ensure_connection()
+    raw = db.connection
+    counted = RoundTrips()
+    with tempfile.TemporaryFile("w+") as trace:
+        raw.pgconn.trace(trace.fileno())
+        try:
+            yield counted
+        finally:
+            raw.pgconn.untrace()
+        if db.connection is not raw:
+            raise RuntimeError("The connection was replaced during the count.")
+        trace.seek(0)
+        counted.count = sum("\tReadyForQuery" in line for line in trace)
+
+
 def service_env(database_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
