@@ -11,17 +11,13 @@ These run through Django's real WSGI handler, as gunicorn does: the request-star
 leaves out. Round trips are counted on the wire (libpq's trace), pings and all.
 """
 
-import io
-import json
-import sys
 import uuid
 
 import psycopg
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
 
-from inventory.bench.loadtest import round_trips, server_dsn
+from inventory.bench.loadtest import round_trips, server_dsn, wsgi_post
 from inventory.models import AuthorityConflict, Fact, OnHand, StockMovement, System
 from inventory.selectors import tokens
 from inventory.services import on_hand_adjust
@@ -47,24 +43,9 @@ def shelf_stock(postgres):
     tokens._hints.clear()
 
 
-def _post(token: str, body, *, key: str | None = None, path: str = "/api/movements"):
-    """POST through the WSGI handler as a server would: (status, JSON body)."""
-    data = (body if isinstance(body, str) else json.dumps(body)).encode()
-    environ = {
-        "REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1",
-        "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "https", "wsgi.errors": sys.stderr,
-        "wsgi.input": io.BytesIO(data), "CONTENT_LENGTH": str(len(data)),
-        "CONTENT_TYPE": "application/json", "HTTP_AUTHORIZATION": f"Bearer {token}",
-        "HTTP_IDEMPOTENCY_KEY": key or uuid.uuid4().hex,
-    }  # fmt: skip
-    status = []
-    response = WSGIHandler()(environ, lambda s, headers: status.append(int(s.split()[0])))
-    try:
-        content = b"".join(response)
-    finally:
-        response.close()  # request_finished, as the server sends it
-    return status[0], json.loads(content)
+def _post(token: str, body, *, key: str | None = None) -> tuple[int, dict]:
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key or uuid.uuid4().hex}
+    return wsgi_post("/api/movements", body, headers)
 
 
 def _elsewhere(sql: str, params=()) -> None:
