@@ -108,6 +108,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env
     # Short OLTP statements and page aggregates: PostgreSQL's JIT compiles for longer than
     # they run (measured: seconds on the coverage query, most of a dashboard request).
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The write path's statements are prepared once per connection (inventory.services.stock:
+    # planning them cost more than running them). Django's own cursors bind on the client
+    # and never prepare, so this reaches only those. Django leaves it off for transaction-
+    # pooling proxies, which the reconciliation's temporary tables already rule out.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite: wait for the writer lock instead of failing at once; one writer at a time.
     DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -10,14 +10,15 @@ handlers at the bottom.
 """
 
 import logging
-from functools import wraps
+from dataclasses import dataclass
+from functools import partial, wraps
 from typing import Annotated
 
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 from django.http import (
     Http404,
     HttpRequest,
@@ -58,16 +59,65 @@ from inventory.exceptions import (
     NotOwner,
 )
 from inventory.models import Bin, Discrepancy, Fact, Ownership, Sku, System
-from inventory.services import authority_enforce, on_hand_adjust, on_hand_transfer
+from inventory.services import (
+    authority_enforce,
+    on_hand_adjust,
+    on_hand_adjust_by_code,
+    on_hand_transfer,
+)
 
 log = logging.getLogger(__name__)
 
+DATABASE_DOWN = (OperationalError, InterfaceError)
+
 
 class SystemToken(HttpBearer):
-    """``Authorization: Bearer <token>`` of an active System; ``request.auth`` is that System."""
+    """``Authorization: Bearer <token>`` of an active System; ``request.auth`` is that System.
+
+    ``remembered=True`` (the movement endpoint) takes the System from this process's memory
+    of tokens when it can, without a query, and notes on the request that it is unconfirmed:
+    the endpoint's write confirms it in its own statement, and any other answer confirms it
+    first (``TokenAPI.on_exception``). See ``inventory.selectors.tokens``.
+    """
+
+    def __init__(self, *, remembered: bool = False) -> None:
+        super().__init__()
+        self.remembered = remembered
 
     def authenticate(self, request: HttpRequest, token: str) -> System | None:
-        return selectors.system_for_token(token=token.strip())
+        token = token.strip()
+        if not self.remembered:
+            return selectors.system_for_token(token=token)
+        if not token:
+            return None
+        token_hash = System.hash_token(token)
+        system, remembered = selectors.system_hint_for_token_hash(token_hash=token_hash)
+        request.api_token = ApiToken(hash=token_hash, checked=not remembered)
+        return system
+
+
+@dataclass
+class ApiToken:
+    """The request's token: its hash, and whether the table was consulted for it in this
+    request (read, or checked by the write's own statement)."""
+
+    hash: str
+    checked: bool
+
+
+def _unconfirmed(request: HttpRequest) -> ApiToken | None:
+    token = getattr(request, "api_token", None)
+    return token if token is not None and not token.checked else None
+
+
+def _confirm(request: HttpRequest, token: ApiToken) -> System:
+    """Read the remembered token from the table: its System now, or 401."""
+    system = selectors.system_for_token_hash(token_hash=token.hash)
+    token.checked = True
+    if system is None:
+        raise AuthenticationError()
+    request.auth = system
+    return system
 
 
 def _api_view(view):
@@ -109,7 +159,8 @@ def _api_view(view):
 
 
 class TokenAPI(NinjaAPI):
-    """A NinjaAPI whose url patterns are exempt from the session login (see ``_api_view``)."""
+    """A NinjaAPI whose url patterns are exempt from the session login (see ``_api_view``),
+    and whose answers other than a confirmed success never rest on a remembered token."""
 
     @property
     def urls(self):
@@ -117,6 +168,19 @@ class TokenAPI(NinjaAPI):
         for pattern in patterns:
             pattern.callback = _api_view(pattern.callback)
         return patterns, app_name, namespace
+
+    def on_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse:
+        # A request authenticated from memory and refused before its write confirmed the
+        # token (its body invalid, say) is answered as a request with that token is: the
+        # token is read from the table first, so a revoked one still answers 401.
+        if (token := _unconfirmed(request)) and not isinstance(exc, DATABASE_DOWN):
+            try:
+                _confirm(request, token)
+            except AuthenticationError as refused:
+                exc = refused
+            except DATABASE_DOWN as down:
+                exc = down
+        return super().on_exception(request, exc)
 
 
 class OfflineSwagger(Swagger):
@@ -265,24 +329,71 @@ def _lookup(model: type[Sku] | type[Bin], *, code: str, field: str):
     "/movements",
     response={200: MovementOut, 201: MovementOut, **WRITE_ERRORS},
     url_name="movement-create",
+    auth=SystemToken(remembered=True),
 )
 def movement_create(request: HttpRequest, payload: MovementIn, idempotency_key: IdempotencyKey):
     """Apply one movement to one bin. A replay of the same key answers 200 with the first."""
-    system = request.auth
-    authority_enforce(fact=Fact.ON_HAND, system=system, payload=payload.model_dump())
-    # The write path answers a replay (or a concurrent request with the same key that won
-    # the race) with the first request's row, having changed nothing.
-    move = on_hand_adjust(
-        sku=_lookup(Sku, code=payload.sku, field="sku"),
-        bin=_lookup(Bin, code=payload.bin, field="bin"),
+    fields = dict(
         delta=payload.quantity,
         kind=payload.kind,
-        source_system=system,
         source_event_id=idempotency_key,
         reference=payload.reference,
         note=payload.note,
     )
+    plain = _movement_in_one_statement(request, payload, fields)
+    if plain.move is not None:
+        return Status(201, movement_out(plain.move, replayed=False))
+    # Not the plain case: the token, the ownership, the codes and the rules, one by one,
+    # each refusal as the API has always answered it.
+    system = request.auth if plain.authorised else _confirm(request, request.api_token)
+    if not plain.authorised:
+        authority_enforce(fact=Fact.ON_HAND, system=system, payload=payload.model_dump())
+    # The write path answers a replay (or a concurrent request with the same key that won
+    # the race) with the first request's row, having changed nothing.
+    move = on_hand_adjust(
+        sku=plain.sku or _lookup(Sku, code=payload.sku, field="sku"),
+        bin=plain.bin or _lookup(Bin, code=payload.bin, field="bin"),
+        source_system=system,
+        one_statement_tried=plain.tried,
+        **fields,
+    )
     return Status(200 if move.replayed else 201, movement_out(move, replayed=move.replayed))
+
+
+def _movement_in_one_statement(request: HttpRequest, payload: MovementIn, fields: dict):
+    """The movement in one round trip (``on_hand_adjust_by_code``), the request's only one
+    when its token was remembered.
+
+    Django's health check (``CONN_HEALTH_CHECKS``) would first ping the persistent
+    connection with a ``SELECT 1``: a round trip per request. Here the statement is its own
+    check: it runs without the ping, and if the connection turns out dead (the server
+    restarted, or dropped it while idle) it is closed and the statement runs once more on a
+    new one. Running it twice is safe: a statement that committed before its connection died
+    is, the second time, a replay of its key (the first row, nothing changed).
+    """
+    token = request.api_token
+    write = partial(
+        on_hand_adjust_by_code,
+        sku_code=payload.sku,
+        bin_code=payload.bin,
+        source_system=request.auth,
+        token_hash=token.hash,
+        **fields,
+    )
+    if token.checked or connection.vendor != "postgresql" or connection.in_atomic_block:
+        plain = write()  # a query of this request has checked the connection already
+    else:
+        reused = connection.connection is not None
+        connection.health_check_done = True
+        try:
+            plain = write()
+        except DATABASE_DOWN:
+            if not reused or connection.is_usable():
+                raise  # a new connection failed, or the server is there: another error
+            connection.close()
+            plain = write()
+    token.checked = token.checked or plain.authorised
+    return plain
 
 
 # The transfer's names for the fields the shelf's movement rules refuse.

@@ -8,6 +8,8 @@ Used by ``python manage.py loadtest`` (and by the benchmark's API section).
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import random
 import shutil
@@ -69,6 +71,121 @@ def throwaway_database(prefix: str):
         admin.close()
 
 
+class RoundTrips:
+    """How many round trips a connection made: ``count``, set when the block ends."""
+
+    count: int | None = None
+
+
+@contextmanager
+def round_trips(alias: str = "default"):
+    """Count the round trips Django's connection ``alias`` makes in the block, as the wire
+    sees them: libpq traces the protocol, and every round trip ends with the server's
+    ReadyForQuery. Django's health-check ping, BEGIN and COMMIT count too (a query log sees
+    none of them). PostgreSQL only; the connection must stay the same in the block."""
+    db = connections[alias]
+    db.ensure_connection()
+    raw = db.connection
+    counted = RoundTrips()
+    with tempfile.TemporaryFile("w+") as trace:
+        raw.pgconn.trace(trace.fileno())
+        try:
+            yield counted
+        finally:
+            raw.pgconn.untrace()
+        if db.connection is not raw:
+            raise RuntimeError("The connection was replaced during the count.")
+        trace.seek(0)
+        counted.count = sum("\tReadyForQuery" in line for line in trace)
+
+
+def wsgi_post(path: str, body, headers: dict[str, str], handler=None) -> tuple[int, dict]:
+    """POST through Django's WSGI handler in this process, as a server does (the request
+    signals, and so the health check of a persistent connection, included; the test client
+    leaves them out). Returns (status, JSON body)."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    data = (body if isinstance(body, str) else json.dumps(body)).encode()
+    environ = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "443", "HTTP_HOST": "127.0.0.1",
+        "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "https", "wsgi.errors": sys.stderr,
+        "wsgi.input": io.BytesIO(data), "CONTENT_LENGTH": str(len(data)),
+        "CONTENT_TYPE": "application/json",
+        **{"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()},
+    }  # fmt: skip
+    status = []
+    response = (handler or WSGIHandler())(environ, lambda s, h: status.append(int(s.split()[0])))
+    try:
+        content = b"".join(response)
+    finally:
+        response.close()  # request_finished, as the server sends it
+    return status[0], json.loads(content) if content else {}
+
+
+def _movement_client(port, token, skus, start_at, deadline, seed, results) -> None:
+    """One API client in a process of its own (no GIL shared with the others): plain
+    http.client, a new connection per request as gunicorn's sync workers close each."""
+    import http.client
+
+    rng = random.Random(seed)
+    done: list[tuple[float, float, bool]] = []  # (finished at, ms, accepted)
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    while time.monotonic() < start_at:
+        time.sleep(0.001)
+    while time.monotonic() < deadline:
+        sku = rng.randint(1, skus)
+        body = json.dumps({"sku": f"S-{sku:06}", "bin": f"B-{1 + sku % 200:04}",
+                           "kind": "receive", "quantity": 1})  # fmt: skip
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex,
+                   "Content-Type": "application/json"}  # fmt: skip
+        started = time.perf_counter()
+        try:
+            client.request("POST", "/api/movements", body, headers)
+            response = client.getresponse()
+            response.read()
+            accepted = response.status == 201
+        except (OSError, http.client.HTTPException):
+            client.close()
+            accepted = False
+        done.append((time.monotonic(), (time.perf_counter() - started) * 1000, accepted))
+    client.close()
+    results.put(done)
+
+
+def movements_under_load(base_url: str, *, token: str, skus: int, clients: int,
+                         seconds: float) -> dict:  # fmt: skip
+    """``clients`` processes post receipts of random SKUs (S-000001…, into bin
+    B-(1 + n % 200)) for ``seconds``; movements/s accepted, latency p50/p95, errors."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    port = int(base_url.rsplit(":", 1)[1])
+    start_at = time.monotonic() + 0.5
+    deadline = start_at + seconds
+    processes = [
+        context.Process(target=_movement_client, daemon=True,
+                        args=(port, token, skus, start_at, deadline, seed, results))
+        for seed in range(clients)
+    ]  # fmt: skip
+    for process in processes:
+        process.start()
+    done = [row for _ in processes for row in results.get(timeout=seconds + 90)]
+    for process in processes:
+        process.join(timeout=10)
+    times = sorted(ms for _, ms, _ in done) or [0.0]
+    accepted = sum(ok for _, _, ok in done)
+    wall = max((at for at, _, _ in done), default=deadline) - start_at
+    return {
+        "clients": clients,
+        "movements_per_s": round(accepted / wall),
+        "p50_ms": round(statistics.median(times), 1),
+        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
+        "errors": len(done) - accepted,
+    }
+
+
 def service_env(database_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -88,14 +205,15 @@ def service_env(database_url: str) -> dict[str, str]:
 
 
 @contextmanager
-def running(args: list[str], env: dict[str, str], ready, what: str, timeout: float = 60):
+def running(args: list[str], env: dict[str, str], ready, what: str, timeout: float = 60,
+            cwd: Path = ROOT):  # fmt: skip
     """Start a process, wait until ``ready()`` is true, stop it (TERM, then KILL) after.
 
     Its stderr goes to a temporary file, not a pipe: nobody reads a pipe while the process
     runs, and once its logs (a traceback per 5xx) fill the pipe's buffer, every write blocks.
     """
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, once the process is gone
-    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                                stderr=log, start_new_session=True)  # fmt: skip
     try:
         deadline = time.monotonic() + timeout
@@ -118,7 +236,7 @@ def running(args: list[str], env: dict[str, str], ready, what: str, timeout: flo
         log.close()
 
 
-def gunicorn(env: dict[str, str], *, workers: int):
+def gunicorn(env: dict[str, str], *, workers: int, root: Path = ROOT):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
 
@@ -131,7 +249,7 @@ def gunicorn(env: dict[str, str], *, workers: int):
     binary = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     args = [binary, "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers),
             "--timeout", "60", "--graceful-timeout", "10"]  # fmt: skip
-    return url, running(args, env, ready, "gunicorn")
+    return url, running(args, env, ready, "gunicorn", cwd=root)
 
 
 def celery_worker(env: dict[str, str], *, concurrency: int = 2):

@@ -715,16 +715,41 @@ def push(ctx: BenchContext) -> dict:
     }
 
 
-@register("api", help="movements posted through the JSON API to gunicorn on loopback, 4 clients")
-def api(ctx: BenchContext) -> dict:
-    import uuid
+API_CLIENTS = (1, 4, 16)
 
-    import httpx
+
+def _api_round_trips(token: str, skus: int, count: int = 20) -> float:
+    """Round trips to PostgreSQL per accepted movement, counted on the wire (the health
+    check's ping included) for requests through Django's WSGI handler in this process, once
+    the token is remembered and the statement prepared, as in a gunicorn worker that has
+    served a few."""
+    from django.core.handlers.wsgi import WSGIHandler
 
     from inventory.bench import loadtest
 
+    handler, rng = WSGIHandler(), random.Random(11)
+
+    def post() -> int:
+        sku = rng.randint(1, skus)
+        body = {"sku": f"S-{sku:06}", "bin": f"B-{1 + sku % 200:04}", "kind": "receive",
+                "quantity": 1}  # fmt: skip
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"trips-{rng.random()}"}
+        return loadtest.wsgi_post("/api/movements", body, headers, handler)[0]
+
+    for _ in range(3):
+        post()
+    with loadtest.round_trips() as trips:
+        accepted = sum(post() == 201 for _ in range(count))
+    return round(trips.count / max(accepted, 1), 2)
+
+
+@register("api", help="movements posted through the JSON API to gunicorn on loopback, "
+                      "1, 4 and 16 clients")  # fmt: skip
+def api(ctx: BenchContext) -> dict:
+    from inventory.bench import loadtest
+
     skus, _ = _sections_setup(ctx, full_rows=200_000)
-    clients, seconds = 4, max(5.0, 20 * min(1.0, ctx.scale * 10))
+    seconds = max(4.0, 20 * min(1.0, ctx.scale * 2))
     env = loadtest.service_env(loadtest.server_dsn(ctx.connection.settings_dict["NAME"]))
     # Commits enqueue their push into Redis (no worker here: the push has its own section);
     # without a broker every request would push in-process, the embedded default's way.
@@ -732,42 +757,23 @@ def api(ctx: BenchContext) -> dict:
         return {"skipped": "REDIS_URL is not set: the API is timed as deployed, with a broker"}
     with default_database(ctx):
         token = System.objects.get(name="shelf").issue_token()
+        round_trips = _api_round_trips(token, skus)
     base_url, server = loadtest.gunicorn(env, workers=4)
-    times: list[float] = []
-    errors = [0]
-
-    def client(seed: int) -> None:
-        rng = random.Random(seed)
-        deadline = time.monotonic() + seconds
-        with httpx.Client(base_url=base_url, timeout=30) as http:
-            while time.monotonic() < deadline:
-                sku = rng.randint(1, skus)
-                body = {"sku": f"S-{sku:06}", "bin": f"B-{1 + sku % 200:04}", "kind": "receive",
-                        "quantity": 1}  # fmt: skip
-                headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
-                started = time.perf_counter()
-                response = http.post("/api/movements", json=body, headers=headers)
-                times.append((time.perf_counter() - started) * 1000)
-                if response.status_code != 201:
-                    errors[0] += 1
-
     from config.celery import app
 
+    runs = {}
     with server:
-        ctx.progress(f"{clients} clients for {seconds:.0f}s on {base_url}")
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-        wall = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - wall
+        # Every worker remembers the token and prepares its statement before the clock runs.
+        loadtest.movements_under_load(base_url, token=token, skus=skus, clients=4, seconds=1)
+        for clients in API_CLIENTS:
+            ctx.progress(f"{clients} clients for {seconds:.0f}s on {base_url}")
+            runs[clients] = loadtest.movements_under_load(
+                base_url, token=token, skus=skus, clients=clients, seconds=seconds
+            )
     app.control.purge()  # the pushes nobody was there to run
-    times.sort()
     return {
-        "movements_per_s": round((len(times) - errors[0]) / wall),
-        "p50_ms": round(times[len(times) // 2], 1) if times else None,
-        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1) if times else None,
-        "clients": clients,
-        "errors": errors[0],
+        **runs[4],
+        "round_trips_per_movement": round_trips,
+        "errors": sum(run["errors"] for run in runs.values()),
+        "by_clients": {str(clients): run for clients, run in runs.items()},
     }

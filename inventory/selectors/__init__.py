@@ -92,6 +92,10 @@ from inventory.selectors.sync import (
     sync_log_for_sku,
     sync_states_for_sku,
 )
+from inventory.selectors.tokens import (
+    system_for_token_hash,
+    system_hint_for_token_hash,
+)
 
 __all__ = [
     "Availability",
@@ -163,6 +167,8 @@ __all__ = [
     "sync_log_for_sku",
     "sync_states_for_sku",
     "system_for_token",
+    "system_for_token_hash",
+    "system_hint_for_token_hash",
     "system_may_read",
     "truth_moment",
 ]

@@ -38,6 +38,7 @@ from inventory.services.rules import (
 from inventory.services.stock import (
     bin_create,
     on_hand_adjust,
+    on_hand_adjust_by_code,
     on_hand_lock_for_count,
     on_hand_transfer,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "inbox_retry",
     "job_start",
     "on_hand_adjust",
+    "on_hand_adjust_by_code",
     "on_hand_lock_for_count",
     "bin_check_put",
     "movement_check",
