@@ -4,11 +4,15 @@ Full size: 100,000 SKUs with 1,000,000 ledger rows over the last ~6 weeks (about
 the 28-day window), balances equal to their ledger, open commitments, purchase orders in
 transit, a default policy and per-SKU policies, and every SKU known to the shelf (shelf
 evidence, as on a store past its go-live, so every SKU's figures are worked out). Timed:
-``coverage_rows()`` for every SKU (the CSV export's query, every row fetched) and the
-suggestions page's query.
+the kept sales history rebuilt from the ledger (once a day), every SKU's coverage streamed
+as the CSV export reads it (and the peak of Python memory it took, tracemalloc), every
+SKU's coverage fetched into a list, the same recomputed from the raw ledger (as every read
+did before the history was kept), and the suggestions page through its view (p50, p95 of
+15 requests, its query count).
 """
 
 import random
+import tracemalloc
 from datetime import timedelta
 
 from django.utils import timezone
@@ -16,7 +20,7 @@ from django.utils import timezone
 from inventory.bench import BenchContext, register
 from inventory.models import Bin, Commitment, OnHand, ShelfEvidence, Sku, StockMovement, System
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, ReorderPolicy, Supplier
-from replenishment.selectors import coverage_rows
+from replenishment.selectors import coverage_iter, coverage_rows
 
 FULL_SKUS = 100_000
 FULL_LEDGER_ROWS = 1_000_000
@@ -188,19 +192,51 @@ def _check_ledger(ctx: BenchContext) -> None:
         raise RuntimeError(f"Benchmark data broke the ledger invariant for {wrong} balances.")
 
 
-@register("coverage", help="Every SKU's coverage and suggestion in one set-based query.")
+def _streamed() -> int:
+    """The whole catalog's coverage as the CSV export and beat read it: streamed."""
+    return sum(1 for _ in coverage_iter(needed_only=False))
+
+
+def _peak_kib(func) -> tuple[int, object]:
+    """The peak of Python memory allocated while ``func`` runs (tracemalloc), in KiB."""
+    tracemalloc.start()
+    try:
+        result = func()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return round(peak / 1024), result
+
+
+@register("coverage", help="Every SKU's coverage (streamed) and the suggestions page.")
 def coverage(ctx: BenchContext) -> dict:
+    from inventory.bench.sections import _manager, _page_times, default_database
+    from replenishment.services.sales_history import sales_history_rebuild
+    from replenishment.views import suggestion_list
+
     skus, ledger_rows = ctx.scaled(FULL_SKUS), ctx.scaled(FULL_LEDGER_ROWS)
     loaded = _load(ctx, skus=skus, ledger_rows=ledger_rows)
-    ctx.progress("timing coverage for every SKU")
-    ms, rows = ctx.timed(lambda: coverage_rows(using=ctx.alias))
-    page_ms, _ = ctx.timed(
-        lambda: coverage_rows(using=ctx.alias, needed_only=True, sort="urgency", limit=50)
-    )
+    with default_database(ctx):
+        ctx.progress("building the kept sales history from the ledger")
+        rebuild_ms, _ = ctx.timed(sales_history_rebuild, runs=1)
+        ctx.progress("timing coverage for every SKU, streamed")
+        ms, streamed = ctx.timed(_streamed)
+        peak_kib, _ = _peak_kib(_streamed)
+        ctx.progress("timing coverage for every SKU into a list, and recomputed from the ledger")
+        rows_ms, rows = ctx.timed(coverage_rows)
+        recompute_ms, _ = ctx.timed(lambda: coverage_rows(kept_history=False), runs=1)
+        ctx.progress("timing the suggestions page")
+        p50, p95, queries = _page_times(suggestion_list, "/replenishment/suggestions/", _manager())
     return {
-        "skus": len(rows),
+        "skus": streamed,
         "ledger_rows": loaded,
         "ms": ms,
-        "page_ms": page_ms,
+        "peak_kib": peak_kib,
+        "rows_ms": rows_ms,
+        "recompute_ms": recompute_ms,
+        "rebuild_ms": rebuild_ms,
+        "page_p50_ms": p50,
+        "page_p95_ms": p95,
+        "page_queries": queries,
         "suggestions": sum(1 for row in rows if row.suggested),
     }
