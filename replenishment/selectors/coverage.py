@@ -875,7 +875,9 @@ def coverage_iter(
             kept=kept,
         )
         if connection.vendor == "postgresql":
-            # Sorting 100,000 wide rows in memory rather than spilling them to disk.
+            # Every row will be read: plan for the whole result, not its first tenth (a
+            # cursor's default), and sort 100,000 wide rows in memory, not on disk.
+            cursor.execute("SET LOCAL cursor_tuple_fraction = 1")
             cursor.execute("SET LOCAL work_mem = '64MB'")
         with connection.chunked_cursor() as stream:
             _rows_as_coverages(stream)
