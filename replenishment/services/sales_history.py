@@ -110,14 +110,15 @@ def _insert_all(*, window: CoverageWindow, using: str) -> int:
         return cursor.rowcount
 
 
-@transaction.atomic
-def sales_history_rebuild(
-    *, now: datetime | None = None, using: str = "default", _state=None
-) -> FoldReport:
+def sales_history_rebuild(*, now: datetime | None = None, using: str = "default") -> FoldReport:
     """Every SKU's figures recomputed from the ledger for today's window."""
-    now = now or timezone.now()
+    with transaction.atomic(using=using):
+        return _rebuild(now=now or timezone.now(), using=using, state=None)
+
+
+def _rebuild(*, now: datetime, using: str, state) -> FoldReport:
     window = coverage_window(now=now)
-    state = _state or _locked_state(using)
+    state = state or _locked_state(using)
     # The watermark and the gaps first, the figures after: every row the watermark covers
     # was committed before the figures were read, so the figures include it.
     top = StockMovement.objects.using(using).aggregate(top=Max("id"))["top"] or 0
@@ -140,15 +141,18 @@ def _save(state, *, window: CoverageWindow, watermark: int, now, built: bool, us
     state.save(using=using)
 
 
-@transaction.atomic
 def sales_history_fold(*, now: datetime | None = None, using: str = "default") -> FoldReport:
     """Fold the ledger's new rows in: the SKUs with a movement dated before today are
     recomputed; the whole history is rebuilt when the day has turned (or was never built)."""
-    now = now or timezone.now()
+    with transaction.atomic(using=using):
+        return _fold(now=now or timezone.now(), using=using)
+
+
+def _fold(*, now: datetime, using: str) -> FoldReport:
     window = coverage_window(now=now)
     state = _locked_state(using)
     if state.first_day != window.first_day or state.days != window.days:
-        return sales_history_rebuild(now=now, using=using, _state=state)
+        return _rebuild(now=now, using=using, state=state)
     gaps = SalesHistoryGap.objects.using(using)
     gap_ids = list(gaps.values_list("ledger_id", flat=True))
     tail = list(
@@ -170,7 +174,7 @@ def sales_history_fold(*, now: datetime | None = None, using: str = "default") -
     gaps.bulk_create([SalesHistoryGap(ledger_id=i, seen_at=now) for i in new_gaps])
     touched = sorted({sku_id for _id, sku_id, at in tail if at < window.end})
     if len(touched) > FOLD_REBUILD_ABOVE:
-        return sales_history_rebuild(now=now, using=using, _state=state)
+        return _rebuild(now=now, using=using, state=state)
     if touched:
         figures = window_figures(window=window, using=using, sku_ids=touched)
         SalesWindow.objects.using(using).filter(sku_id__in=touched).delete()
