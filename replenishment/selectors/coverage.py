@@ -587,7 +587,12 @@ FROM planned
 
 @contextmanager
 def _staged(
-    *, window: CoverageWindow, using: str, sku_ids: list[int] | None, active_only: bool = True
+    *,
+    window: CoverageWindow,
+    using: str,
+    sku_ids: list[int] | None,
+    active_only: bool = True,
+    jit_off: bool = False,
 ) -> Iterator:
     """A cursor, in a transaction, with this read's per-SKU inputs in the temporary table.
 
@@ -602,7 +607,7 @@ def _staged(
     postgresql = connection.vendor == "postgresql"
     # No savepoint inside an outer transaction: the steps only read the shelf.
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
-        if postgresql:
+        if postgresql and not jit_off:
             cursor.execute("SET LOCAL jit = off")
         cursor.execute(
             *_inputs_sql(window=window, using=using, sku_ids=sku_ids, active_only=active_only)
@@ -702,19 +707,25 @@ def _tail_skus(
     kept_params = [ops.adapt_datefield_value(window.first_day), int(window.days)]
     end = ops.adapt_datetimefield_value(window.end)
     # One statement: a NULL row when the kept history is of this window, and the tail's SKUs.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT NULL {kept}
+    union = f"""SELECT NULL {kept}
                 UNION
                 SELECT m.sku_id FROM {ledger} m
                 WHERE m.id > (SELECT watermark {kept}) AND m.created_at < %s{only}
                 UNION
                 SELECT m.sku_id FROM {gaps} g JOIN {ledger} m ON m.id = g.ledger_id
                 WHERE EXISTS (SELECT 1 {kept}) AND m.created_at < %s{only}
-                {"" if limit is None else f"LIMIT {int(limit) + 2}"}""",
-            [*kept_params, *kept_params, end, *only_params, *kept_params, end, *only_params],
-        )
-        rows = [row[0] for row in cursor.fetchall()]
+                {"" if limit is None else f"LIMIT {int(limit) + 2}"}"""
+    params = [*kept_params, *kept_params, end, *only_params, *kept_params, end, *only_params]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # And, in the same round trip, JIT off for the rest of the read's transaction:
+            # the formulas' estimated cost wakes the compiler, which compiles longer than
+            # the query runs.
+            cursor.execute(f"SELECT set_config('jit', 'off', true), ARRAY({union})", params)
+            rows = cursor.fetchone()[1]
+        else:
+            cursor.execute(union, params)
+            rows = [row[0] for row in cursor.fetchall()]
     if None not in rows:
         return None
     return [sku_id for sku_id in rows if sku_id is not None]
@@ -739,17 +750,14 @@ def _reading(
     SKU's figures computed from the raw ledger, as every read did before the history)."""
     connection = connections[using]
     with transaction.atomic(using=using, savepoint=False):
-        tail = _tail_skus(window=window, using=using, sku_ids=sku_ids) if kept_history else None
-        if tail is None or len(tail) > FRESH_LIMIT:
-            with _staged(window=window, using=using, sku_ids=sku_ids) as cursor:
+        # On PostgreSQL this also turns JIT off for the transaction (see ``_tail_skus``).
+        tail = _tail_skus(window=window, using=using, sku_ids=sku_ids)
+        if not kept_history or tail is None or len(tail) > FRESH_LIMIT:
+            with _staged(window=window, using=using, sku_ids=sku_ids, jit_off=True) as cursor:
                 yield cursor, None
             return
         fresh = window_figures(window=window, using=using, sku_ids=tail) if tail else []
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # The formulas' estimated cost wakes the JIT compiler, which compiles longer
-                # than the query runs.
-                cursor.execute("SET LOCAL jit = off")
             yield cursor, Kept(fresh=fresh)
 
 
