@@ -333,6 +333,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "returns.tasks.send_return_outcomes_task",
         "schedule": 60.0,
     },
+    "replenishment-fold-sales-history": {
+        "task": "replenishment.tasks.fold_sales_history_task",
+        "schedule": 60.0,
+    },
     "replenishment-ghost-rows": {
         "task": "replenishment.tasks.detect_ghost_rows_task",
         "schedule": 6 * 3600.0,

@@ -4,11 +4,21 @@ Full size: 100,000 SKUs with 1,000,000 ledger rows over the last ~6 weeks (about
 the 28-day window), balances equal to their ledger, open commitments, purchase orders in
 transit, a default policy and per-SKU policies, and every SKU known to the shelf (shelf
 evidence, as on a store past its go-live, so every SKU's figures are worked out). Timed:
-``coverage_rows()`` for every SKU (the CSV export's query, every row fetched) and the
-suggestions page's query.
+the kept sales history rebuilt from the ledger (once a day), every SKU's coverage streamed
+as the CSV export reads it (and how far the process's resident memory rose meanwhile), every
+SKU's coverage fetched into a list, the same recomputed from the raw ledger (as every read
+did before the history was kept), and the suggestions page through its view (p50, p95 of
+15 requests, its query count).
 """
 
+import contextlib
+import ctypes
+import gc
 import random
+import resource
+import statistics
+import threading
+import time
 from datetime import timedelta
 
 from django.utils import timezone
@@ -16,7 +26,7 @@ from django.utils import timezone
 from inventory.bench import BenchContext, register
 from inventory.models import Bin, Commitment, OnHand, ShelfEvidence, Sku, StockMovement, System
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, ReorderPolicy, Supplier
-from replenishment.selectors import coverage_rows
+from replenishment.selectors import coverage_iter, coverage_rows
 
 FULL_SKUS = 100_000
 FULL_LEDGER_ROWS = 1_000_000
@@ -188,19 +198,88 @@ def _check_ledger(ctx: BenchContext) -> None:
         raise RuntimeError(f"Benchmark data broke the ledger invariant for {wrong} balances.")
 
 
-@register("coverage", help="Every SKU's coverage and suggestion in one set-based query.")
+def _streamed(using: str) -> int:
+    """The whole catalog's coverage as the CSV export and beat read it: streamed."""
+    return sum(1 for _ in coverage_iter(needed_only=False, using=using))
+
+
+def _page_query_times(using: str, runs: int = 15) -> tuple[float, float]:
+    """p50 and p95 of the suggestions page's read (its first page, most urgent first)."""
+    times = []
+    for _ in range(runs + 2):
+        started = time.perf_counter()
+        coverage_rows(using=using, needed_only=True, sort="urgency", limit=50)
+        times.append((time.perf_counter() - started) * 1000)
+    times = sorted(times[2:])
+    return round(statistics.median(times), 1), round(times[int(0.95 * (len(times) - 1))], 1)
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() // 1024
+
+
+def _peak_growth_kib(func) -> tuple[int, object]:
+    """How far the process's resident memory rose above where it started while ``func``
+    ran (sampled every 2 ms: the driver's result buffers are C memory tracemalloc cannot
+    see), in KiB."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # glibc: what the loading freed goes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # back to the system, so growth shows
+    start, peak, done = _rss_kib(), [0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_kib())
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = func()
+    finally:
+        done.set()
+        sampler.join()
+    return max(0, max(peak[0], _rss_kib()) - start), result
+
+
+@register("coverage", help="Every SKU's coverage (streamed) and the suggestions page.")
 def coverage(ctx: BenchContext) -> dict:
+    from django.db import connections
+
+    from inventory.bench.sections import _manager, _page_times, default_database
+    from replenishment.services.sales_history import sales_history_rebuild
+    from replenishment.views import suggestion_list
+
     skus, ledger_rows = ctx.scaled(FULL_SKUS), ctx.scaled(FULL_LEDGER_ROWS)
     loaded = _load(ctx, skus=skus, ledger_rows=ledger_rows)
-    ctx.progress("timing coverage for every SKU")
-    ms, rows = ctx.timed(lambda: coverage_rows(using=ctx.alias))
-    page_ms, _ = ctx.timed(
-        lambda: coverage_rows(using=ctx.alias, needed_only=True, sort="urgency", limit=50)
-    )
-    return {
-        "skus": len(rows),
+    alias = ctx.alias
+    ctx.progress("building the kept sales history from the ledger")
+    rebuild_ms, _ = ctx.timed(lambda: sales_history_rebuild(using=alias), runs=1)
+    ctx.progress("timing coverage for every SKU, streamed")
+    ms, streamed = ctx.timed(lambda: _streamed(alias))
+    rss_kib, _ = _peak_growth_kib(lambda: _streamed(alias))
+    ctx.progress("timing coverage for every SKU into a list, and recomputed from the ledger")
+    rows_ms, rows = ctx.timed(lambda: coverage_rows(using=alias))
+    recompute_ms, _ = ctx.timed(lambda: coverage_rows(using=alias, kept_history=False), runs=1)
+    ctx.progress("timing the suggestions page")
+    query_p50, query_p95 = _page_query_times(alias)
+    result = {
+        "skus": streamed,
         "ledger_rows": loaded,
         "ms": ms,
-        "page_ms": page_ms,
+        "rss_growth_kib": rss_kib,
+        "rows_ms": rows_ms,
+        "recompute_ms": recompute_ms,
+        "rebuild_ms": rebuild_ms,
+        "page_query_p50_ms": query_p50,
+        "page_query_p95_ms": query_p95,
         "suggestions": sum(1 for row in rows if row.suggested),
     }
+    if not connections["default"].in_atomic_block:  # not inside a test's transaction
+        with default_database(ctx):  # the whole view, as a manager's browser gets it
+            p50, p95, queries = _page_times(
+                suggestion_list, "/replenishment/suggestions/", _manager()
+            )
+        result.update(page_p50_ms=p50, page_p95_ms=p95, page_queries=queries)
+    return result

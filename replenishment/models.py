@@ -199,3 +199,57 @@ class Receipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.units} × {self.line.sku_id} into {self.bin_id} ({self.line.po_id})"
+
+
+class SalesWindow(models.Model):
+    """One SKU's sell-through figures over the current window of closed days, kept from the
+    ledger so a read need not walk a month of movements (see ``services.sales_history``).
+
+    Derived, never a copy of on-hand: units shipped and in-stock days are facts about days
+    that are over, recomputed from the ledger (``manage.py rebuild_sales_history``, and for
+    every SKU at once when the day turns), checked by ``manage.py verify_ledger``. A SKU
+    with no row shipped nothing and was in stock on no day of the window.
+    """
+
+    sku = models.OneToOneField(Sku, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    shipped = models.PositiveIntegerField()
+    sellable_days = models.PositiveSmallIntegerField(help_text="Days of the window in stock.")
+
+    def __str__(self) -> str:
+        return f"{self.sku_id}: {self.shipped} shipped on {self.sellable_days} days in stock"
+
+
+class SalesHistoryState(models.Model):
+    """The single row saying which window ``SalesWindow`` holds and how much of the ledger
+    is folded into it: every ledger row with an id up to ``watermark`` (except the ids in
+    ``SalesHistoryGap``). A read takes the unfolded rows (the tail) from the ledger itself,
+    so a movement backdated into the window counts at once; the next fold recomputes its
+    SKU. The write path is not touched."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    first_day = models.DateField(null=True, help_text="Empty: nothing built yet.")
+    days = models.PositiveSmallIntegerField(null=True)
+    watermark = models.BigIntegerField(default=0)
+    built_at = models.DateTimeField(null=True)
+    folded_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="replenishment_saleshistory_one_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.days} days from {self.first_day}, ledger folded up to {self.watermark}"
+
+
+class SalesHistoryGap(models.Model):
+    """A ledger id at or below the watermark that no committed row had when it was folded:
+    a movement still in its transaction (ids are taken before commit, so they can commit out
+    of order) or one rolled back. Reads count a row that appears here as unfolded; a gap is
+    forgotten after ``GAP_GRACE`` (no ledger write stays uncommitted that long)."""
+
+    ledger_id = models.BigIntegerField(primary_key=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"ledger id {self.ledger_id} missing since {self.seen_at}"

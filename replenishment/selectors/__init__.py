@@ -10,7 +10,9 @@ from replenishment.selectors.coverage import (
     coverage_page,
     coverage_rows,
     coverage_window,
+    window_figures,
 )
+from replenishment.selectors.history import HistoryDrift, kept_window, sales_history_drift
 from replenishment.selectors.orders import (
     GhostRow,
     ghost_rows,
@@ -26,14 +28,18 @@ __all__ = [
     "CoveragePage",
     "CoverageWindow",
     "GhostRow",
+    "HistoryDrift",
     "coverage_for_sku",
     "coverage_iter",
     "coverage_page",
     "coverage_rows",
     "coverage_window",
     "ghost_rows",
+    "kept_window",
     "purchase_order_with_lines",
     "purchase_orders_for_list",
     "purchase_orders_to_receive",
     "receipts_for_po",
+    "sales_history_drift",
+    "window_figures",
 ]

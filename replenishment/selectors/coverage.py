@@ -269,7 +269,7 @@ INPUTS = "onefact_coverage_inputs"
 
 
 def _inputs_sql(
-    *, window: CoverageWindow, using: str, sku_ids: list[int] | None
+    *, window: CoverageWindow, using: str, sku_ids: list[int] | None, active_only: bool = True
 ) -> tuple[str, list]:
     """The per-SKU inputs, one row per active SKU, into the temporary table.
 
@@ -317,7 +317,7 @@ LEFT JOIN (
     SELECT m.sku_id, SUM(m.quantity) AS net FROM {ledger} m
     WHERE m.created_at >= %s{only_moves} GROUP BY m.sku_id
 ) l ON l.sku_id = s.id
-WHERE s.active{only_skus}
+WHERE {"s.active" if active_only else "TRUE"}{only_skus}
 """
     params = [
         *on_hand_params,
@@ -332,18 +332,18 @@ WHERE s.active{only_skus}
     return sql, params
 
 
-def _coverage_sql(
-    *,
-    window: CoverageWindow,
-    using: str,
-    supplier_id: int | None,
-    needed_only: bool,
-    uncounted_only: bool,
-    sort: str | None,
-    limit: int | None,
-    offset: int,
-) -> tuple[str, list]:
-    """Every staged SKU's in-stock days, position and suggestion, from its inputs.
+def _day_expr(connection, window: CoverageWindow):
+    d = _dialect(connection.vendor)
+    start_epoch = int(window.start.timestamp())
+
+    def day(column: str) -> str:
+        return d["day"].format(col=column, start=start_epoch)
+
+    return day
+
+
+def _figures_ctes(*, window: CoverageWindow, using: str) -> tuple[str, list]:
+    """``quiet`` and ``figures``: each staged SKU's units shipped and in-stock days.
 
     In-stock days, set-based. A day counts as in stock when it opened with stock or had any
     movement (the total never goes below zero, so a day's first movement from zero is a
@@ -357,27 +357,12 @@ def _coverage_sql(
     inputs summed.
     """
     connection = connections[using]
-    d = _dialect(connection.vendor)
     adapt = connection.ops.adapt_datetimefield_value
     ledger = StockMovement._meta.db_table
-    policy = ReorderPolicy._meta.db_table
-    supplier = Supplier._meta.db_table
-    line = PurchaseOrderLine._meta.db_table
-    po = PurchaseOrder._meta.db_table
-    ceil = d["ceil"].format
-    # Whole numbers of our own making, written into the statement (not user input).
-    start_epoch, days = int(window.start.timestamp()), int(window.days)
-
-    def day(column: str) -> str:
-        return d["day"].format(col=column, start=start_epoch)
-
-    open_statuses = list(PurchaseOrder.OPEN)
-    columns = ", ".join([*COVERAGE_FIELDS, f"{days} AS window_days"])
-    if limit is not None:  # a page: and how many rows there are in all
-        columns += ", COUNT(*) OVER () AS total"
-
+    day = _day_expr(connection, window)
+    days = int(window.days)
     sql = f"""
-WITH quiet AS (
+quiet AS (
     SELECT sku_id, SUM(CASE WHEN balance_after <= 0 AND next_day > day + 1
                             THEN next_day - day - 1 ELSE 0 END) AS out_days
     FROM (
@@ -391,6 +376,116 @@ WITH quiet AS (
     ) walked
     GROUP BY sku_id
 ),
+figures AS (
+    SELECT i.sku_id,
+           CASE WHEN i.shipped > 0 THEN i.shipped ELSE 0 END AS shipped,
+           CASE WHEN NOT i.moved THEN (CASE WHEN i.balance > 0 THEN {days} ELSE 0 END)
+                ELSE {days} - COALESCE(q.out_days, 0)
+                     - (CASE WHEN i.balance - i.net <= 0
+                             THEN {day("i.first_at")} ELSE 0 END)
+           END AS in_stock_days
+    FROM {INPUTS} i LEFT JOIN quiet q ON q.sku_id = i.sku_id
+)"""
+    return sql, [adapt(window.start), adapt(window.end)]
+
+
+def figures_sql(*, window: CoverageWindow, using: str) -> tuple[str, list]:
+    """Every staged SKU's (sku_id, shipped, in_stock_days), from the raw ledger (run it in
+    ``staged_inputs``)."""
+    ctes, params = _figures_ctes(window=window, using=using)
+    return f"WITH {ctes}\nSELECT sku_id, shipped, in_stock_days FROM figures", params
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A read from the kept history: the figures of ``SalesWindow``, except the SKUs the
+    unfolded tail of the ledger touched (``fresh``: their figures recomputed from the
+    ledger for this read)."""
+
+    fresh: list[tuple[int, int, int]]
+
+
+def _kept_inputs_ctes(*, using: str, sku_ids: list[int] | None, kept: Kept) -> tuple[str, list]:
+    """``figures`` from the kept history and ``inputs``: the live shelf, read now."""
+    from replenishment.models import SalesWindow
+
+    kept_table = SalesWindow._meta.db_table
+    sku, evidence = Sku._meta.db_table, ShelfEvidence._meta.db_table
+    on_hand, committed = shelf_selectors.on_hand_by_sku(), shelf_selectors.committed_by_sku()
+    only_skus, sku_params = "", []
+    if sku_ids is not None:
+        sku_params = list(sku_ids) or [0]
+        on_hand = on_hand.filter(sku_id__in=sku_params)
+        committed = committed.filter(sku_id__in=sku_params)
+        only_skus = f" AND s.id IN ({', '.join(['%s'] * len(sku_params))})"
+    on_hand_sql, on_hand_params = on_hand.query.get_compiler(using=using).as_sql()
+    committed_sql, committed_params = committed.query.get_compiler(using=using).as_sql()
+    params: list = []
+    figures = f"SELECT sku_id, shipped, sellable_days AS in_stock_days FROM {kept_table}"
+    if kept.fresh:
+        fresh_ids = [row[0] for row in kept.fresh]
+        figures += f" WHERE sku_id NOT IN ({', '.join(['%s'] * len(fresh_ids))})"
+        values = ", ".join(["(%s, %s, %s)"] * len(kept.fresh))
+        figures += (
+            f"\n    UNION ALL SELECT column1, column2, column3 FROM (VALUES {values}) AS fresh"
+        )
+        params += fresh_ids + [value for row in kept.fresh for value in row]
+    sql = f"""
+figures AS ({figures}),
+inputs AS (
+    SELECT s.id AS sku_id, s.code, s.title, ev.sku_id IS NOT NULL AS known,
+           COALESCE(oh.on_hand, 0) AS on_hand, COALESCE(cm.committed, 0) AS committed
+    FROM {sku} s
+    LEFT JOIN ({on_hand_sql}) oh ON oh.sku_id = s.id
+    LEFT JOIN ({committed_sql}) cm ON cm.sku_id = s.id
+    LEFT JOIN {evidence} ev ON ev.sku_id = s.id
+    WHERE s.active{only_skus}
+)"""
+    return sql, [*params, *on_hand_params, *committed_params, *sku_params]
+
+
+def _coverage_sql(
+    *,
+    window: CoverageWindow,
+    using: str,
+    supplier_id: int | None,
+    needed_only: bool,
+    uncounted_only: bool,
+    sort: str | None,
+    limit: int | None,
+    offset: int,
+    kept: Kept | None = None,
+    sku_ids: list[int] | None = None,
+) -> tuple[str, list]:
+    """Every SKU's position and suggestion, from its inputs and its window's figures.
+
+    The figures (units shipped, in-stock days) come either from the staged inputs and the
+    raw ledger (``_figures_ctes``) or, with ``kept``, from the kept history; the rest (the
+    shelf's on-hand, commitments, in-transit, the policy) is read live either way.
+    """
+    connection = connections[using]
+    d = _dialect(connection.vendor)
+    policy = ReorderPolicy._meta.db_table
+    supplier = Supplier._meta.db_table
+    line = PurchaseOrderLine._meta.db_table
+    po = PurchaseOrder._meta.db_table
+    ceil = d["ceil"].format
+    days = int(window.days)  # a whole number of our own making, written into the statement
+
+    if kept is None:
+        figures_sql, params = _figures_ctes(window=window, using=using)
+        figures_sql += f""",
+inputs AS (SELECT sku_id, code, title, known, on_hand, committed FROM {INPUTS})"""
+    else:
+        figures_sql, params = _kept_inputs_ctes(using=using, sku_ids=sku_ids, kept=kept)
+
+    open_statuses = list(PurchaseOrder.OPEN)
+    columns = ", ".join([*COVERAGE_FIELDS, f"{days} AS window_days"])
+    if limit is not None:  # a page: and how many rows there are in all
+        columns += ", COUNT(*) OVER () AS total"
+
+    sql = f"""
+WITH {figures_sql},
 transit AS (
     SELECT l.sku_id,
            SUM(CASE WHEN o.status IN (%s, %s) AND l.ordered > l.received
@@ -403,18 +498,13 @@ transit AS (
 base AS (
     SELECT i.sku_id, i.code, i.title, i.known, i.on_hand, i.committed,
            COALESCE(t.in_transit, 0) AS in_transit, COALESCE(t.on_draft, 0) AS on_draft,
-           CASE WHEN i.shipped > 0 THEN i.shipped ELSE 0 END AS shipped,
-           CASE WHEN NOT i.moved THEN (CASE WHEN i.balance > 0 THEN {days} ELSE 0 END)
-                ELSE {days} - COALESCE(q.out_days, 0)
-                     - (CASE WHEN i.balance - i.net <= 0
-                             THEN {day("i.first_at")} ELSE 0 END)
-           END AS in_stock_days,
+           COALESCE(f.shipped, 0) AS shipped, COALESCE(f.in_stock_days, 0) AS in_stock_days,
            p.id AS policy_id, (own.id IS NOT NULL) AS own_policy, p.supplier_id,
            sup.name AS supplier_name, p.lead_time_days, p.review_period_days,
            p.safety_stock_days, p.safety_stock_units, p.min_order_qty, p.case_pack,
            p.target_days
-    FROM {INPUTS} i
-    LEFT JOIN quiet q ON q.sku_id = i.sku_id
+    FROM inputs i
+    LEFT JOIN figures f ON f.sku_id = i.sku_id
     LEFT JOIN transit t ON t.sku_id = i.sku_id
     LEFT JOIN {policy} own ON own.sku_id = i.sku_id
     LEFT JOIN {policy} dflt ON dflt.sku_id IS NULL
@@ -471,9 +561,7 @@ planned AS (
 SELECT {columns}
 FROM planned
 """
-    params = [
-        adapt(window.start),
-        adapt(window.end),
+    params += [
         *open_statuses,
         PurchaseOrder.Status.DRAFT,
         *open_statuses,
@@ -498,7 +586,14 @@ FROM planned
 
 
 @contextmanager
-def _staged(*, window: CoverageWindow, using: str, sku_ids: list[int] | None) -> Iterator:
+def _staged(
+    *,
+    window: CoverageWindow,
+    using: str,
+    sku_ids: list[int] | None,
+    active_only: bool = True,
+    jit_off: bool = False,
+) -> Iterator:
     """A cursor, in a transaction, with this read's per-SKU inputs in the temporary table.
 
     Two steps rather than one statement: the planner knows the staged table's size and the
@@ -512,13 +607,18 @@ def _staged(*, window: CoverageWindow, using: str, sku_ids: list[int] | None) ->
     postgresql = connection.vendor == "postgresql"
     # No savepoint inside an outer transaction: the steps only read the shelf.
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
-        if postgresql:
+        if postgresql and not jit_off:
             cursor.execute("SET LOCAL jit = off")
-        cursor.execute(*_inputs_sql(window=window, using=using, sku_ids=sku_ids))
+        cursor.execute(
+            *_inputs_sql(window=window, using=using, sku_ids=sku_ids, active_only=active_only)
+        )
         if postgresql:
             cursor.execute(f"ANALYZE {INPUTS} (sku_id)")
         yield cursor
         cursor.execute(f"DROP TABLE {INPUTS}")
+
+
+staged_inputs = _staged  # the kept history's rebuild stages the same inputs
 
 
 def _rows_as_coverages(cursor) -> None:
@@ -574,6 +674,93 @@ class CoveragePage:
         return self.number + 1
 
 
+# More SKUs than this touched by the unfolded tail, and a read recomputes every SKU from the
+# ledger (as before the history was kept) rather than each of them; the next fold catches up.
+FRESH_LIMIT = 500
+
+
+def _tail_skus(
+    *,
+    window: CoverageWindow,
+    using: str,
+    sku_ids: list[int] | None,
+    limit: int | None = FRESH_LIMIT,
+) -> list | None:
+    """The SKUs whose kept figures the unfolded ledger rows (the tail) may have changed, or
+    None when the kept history is not of this window (not built yet, or the day turned).
+
+    The tail is every ledger row above the watermark, or at a gap below it, dated before
+    the window's end: a movement backdated into a closed day. Today's movements change the
+    shelf now, not the closed days' figures, so they leave the kept figures as they are.
+    """
+    from replenishment.models import SalesHistoryGap, SalesHistoryState
+
+    connection = connections[using]
+    ops = connection.ops
+    ledger, gaps = StockMovement._meta.db_table, SalesHistoryGap._meta.db_table
+    state = SalesHistoryState._meta.db_table
+    only, only_params = "", []
+    if sku_ids is not None:
+        only_params = list(sku_ids) or [0]
+        only = f" AND m.sku_id IN ({', '.join(['%s'] * len(only_params))})"
+    kept = f"FROM {state} WHERE id = 1 AND first_day = %s AND days = %s"
+    kept_params = [ops.adapt_datefield_value(window.first_day), int(window.days)]
+    end = ops.adapt_datetimefield_value(window.end)
+    # One statement: a NULL row when the kept history is of this window, and the tail's SKUs.
+    union = f"""SELECT NULL {kept}
+                UNION
+                SELECT m.sku_id FROM {ledger} m
+                WHERE m.id > (SELECT watermark {kept}) AND m.created_at < %s{only}
+                UNION
+                SELECT m.sku_id FROM {gaps} g JOIN {ledger} m ON m.id = g.ledger_id
+                WHERE EXISTS (SELECT 1 {kept}) AND m.created_at < %s{only}
+                {"" if limit is None else f"LIMIT {int(limit) + 2}"}"""
+    params = [*kept_params, *kept_params, end, *only_params, *kept_params, end, *only_params]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # And, in the same round trip, JIT off for the rest of the read's transaction:
+            # the formulas' estimated cost wakes the compiler, which compiles longer than
+            # the query runs.
+            cursor.execute(f"SELECT set_config('jit', 'off', true), ARRAY({union})", params)
+            rows = cursor.fetchone()[1]
+        else:
+            cursor.execute(union, params)
+            rows = [row[0] for row in cursor.fetchall()]
+    if None not in rows:
+        return None
+    return [sku_id for sku_id in rows if sku_id is not None]
+
+
+def window_figures(
+    *, window: CoverageWindow, using: str = "default", sku_ids: list[int] | None = None
+) -> list[tuple[int, int, int]]:
+    """(sku_id, shipped, in_stock_days) of every SKU, active or not (or of ``sku_ids``),
+    recomputed from the raw ledger: what the kept history must hold."""
+    with _staged(window=window, using=using, sku_ids=sku_ids, active_only=False) as cursor:
+        cursor.execute(*figures_sql(window=window, using=using))
+        return cursor.fetchall()
+
+
+@contextmanager
+def _reading(
+    *, window: CoverageWindow, using: str, sku_ids: list[int] | None, kept_history: bool = True
+) -> Iterator[tuple]:
+    """A cursor, in a transaction, and how the window's figures are read: ``Kept`` (from
+    the kept history, the tail's SKUs recomputed) or None (the inputs staged and every
+    SKU's figures computed from the raw ledger, as every read did before the history)."""
+    connection = connections[using]
+    with transaction.atomic(using=using, savepoint=False):
+        # On PostgreSQL this also turns JIT off for the transaction (see ``_tail_skus``).
+        tail = _tail_skus(window=window, using=using, sku_ids=sku_ids)
+        if not kept_history or tail is None or len(tail) > FRESH_LIMIT:
+            with _staged(window=window, using=using, sku_ids=sku_ids, jit_off=True) as cursor:
+                yield cursor, None
+            return
+        fresh = window_figures(window=window, using=using, sku_ids=tail) if tail else []
+        with connection.cursor() as cursor:
+            yield cursor, Kept(fresh=fresh)
+
+
 def coverage_rows(
     *,
     now: datetime | None = None,
@@ -586,11 +773,13 @@ def coverage_rows(
     limit: int | None = None,
     offset: int = 0,
     using: str = "default",
+    kept_history: bool = True,
 ) -> list[Coverage]:
-    """Coverage of every active SKU (or of ``sku_ids``): the inputs staged, then one query
-    (sorted here when every row is fetched, by the server when a page is)."""
+    """Coverage of every active SKU (or of ``sku_ids``): one query over the live shelf and
+    the window's figures, kept or recomputed (sorted here when every row is fetched, by the
+    server when a page is). ``kept_history=False`` recomputes every figure from the ledger."""
     window = coverage_window(now=now, days=window_days)
-    sql, params = _coverage_sql(
+    common = dict(
         window=window,
         using=using,
         supplier_id=supplier_id,
@@ -599,8 +788,13 @@ def coverage_rows(
         sort=sort if limit is not None else None,
         limit=limit,
         offset=offset,
+        sku_ids=sku_ids,
     )
-    with _staged(window=window, using=using, sku_ids=sku_ids) as cursor:
+    with _reading(window=window, using=using, sku_ids=sku_ids, kept_history=kept_history) as (
+        cursor,
+        kept,
+    ):
+        sql, params = _coverage_sql(kept=kept, **common)
         if limit is not None:
             cursor.execute(sql, params)
             return _paged(cursor.fetchall())
@@ -628,7 +822,8 @@ def coverage_page(
     sort: str = "urgency",
     now: datetime | None = None,
 ) -> CoveragePage:
-    """One page of suggestions with the total, in one query (two past the last page)."""
+    """One page of suggestions with the total, in one query (two past the last page): the
+    server sorts every SKU's figures and sends only the page's rows."""
     window = coverage_window(now=now)
     page = max(page, 1)
     common = dict(
@@ -640,15 +835,15 @@ def coverage_page(
         sort=sort,
         limit=per_page,
     )
-    with _staged(window=window, using="default", sku_ids=None) as cursor:
-        cursor.execute(*_coverage_sql(offset=(page - 1) * per_page, **common))
+    with _reading(window=window, using="default", sku_ids=None) as (cursor, kept):
+        cursor.execute(*_coverage_sql(offset=(page - 1) * per_page, kept=kept, **common))
         rows = cursor.fetchall()
         if not rows and page > 1:  # past the end: show the last page
-            cursor.execute(*_coverage_sql(offset=0, **common))
+            cursor.execute(*_coverage_sql(offset=0, kept=kept, **common))
             first = cursor.fetchone()
             count = first[-1] if first else 0
             page = max(1, math.ceil(count / per_page))
-            cursor.execute(*_coverage_sql(offset=(page - 1) * per_page, **common))
+            cursor.execute(*_coverage_sql(offset=(page - 1) * per_page, kept=kept, **common))
             rows = cursor.fetchall()
     count = rows[0][-1] if rows else 0
     return CoveragePage(
@@ -668,21 +863,34 @@ def coverage_iter(
     sort: str = "urgency",
     now: datetime | None = None,
     chunk: int = 2000,
+    using: str = "default",
 ) -> Iterator[Coverage]:
-    """Every matching SKU's coverage, streamed in chunks (the CSV export): one query."""
+    """Every matching SKU's coverage, streamed (the CSV export): one query, sorted by the
+    server and read through a server-side cursor ``chunk`` rows at a time on PostgreSQL, so
+    memory stays flat whatever the catalog's size."""
     window = coverage_window(now=now)
-    sql, params = _coverage_sql(
-        window=window,
-        using="default",
-        supplier_id=supplier_id,
-        needed_only=needed_only,
-        uncounted_only=uncounted_only,
-        sort=sort,
-        limit=None,
-        offset=0,
-    )
-    with _staged(window=window, using="default", sku_ids=None) as cursor:
-        _rows_as_coverages(cursor)
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(chunk):
-            yield from rows
+    connection = connections[using]
+    with _reading(window=window, using=using, sku_ids=None) as (cursor, kept):
+        sql, params = _coverage_sql(
+            window=window,
+            using=using,
+            supplier_id=supplier_id,
+            needed_only=needed_only,
+            uncounted_only=uncounted_only,
+            sort=sort,
+            limit=None,
+            offset=0,
+            kept=kept,
+        )
+        if connection.vendor == "postgresql":
+            # Every row will be read: plan for the whole result, not its first tenth (a
+            # cursor's default), and sort 100,000 wide rows in memory, not on disk.
+            cursor.execute("SET LOCAL cursor_tuple_fraction = 1")
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        with connection.chunked_cursor() as stream:
+            _rows_as_coverages(stream)
+            if connection.vendor == "postgresql":
+                stream.cursor.itersize = chunk
+            stream.execute(sql, params)
+            while rows := stream.fetchmany(chunk):
+                yield from rows

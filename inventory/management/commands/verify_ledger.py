@@ -1,4 +1,6 @@
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.module_loading import import_string
 
 from inventory import selectors
 from inventory.models import Bin, Discrepancy, Fact, Sku
@@ -45,6 +47,22 @@ class Command(BaseCommand):
                 request_count=True,
                 trigger="verify_ledger",
             )
-        if mismatches:
-            raise CommandError(f"{len(mismatches)} balance(s) differ from their ledger.")
+        derived = self._derived_checks()
+        if mismatches or derived:
+            raise CommandError(
+                f"{len(mismatches)} balance(s) differ from their ledger"
+                + (f", {len(derived)} figure(s) kept from it differ" if derived else "")
+                + "."
+            )
         self.stdout.write(self.style.SUCCESS("Ledger verified: every balance equals its ledger."))
+
+    def _derived_checks(self) -> list[str]:
+        """What the apps keep from the ledger (their AppConfig's ``ledger_checks``: each
+        returns a line per figure that differs from the ledger), listed and counted."""
+        lines = []
+        for config in apps.get_app_configs():
+            for path in getattr(config, "ledger_checks", ()):
+                lines += import_string(path)()
+        for line in lines:
+            self.stdout.write(line)
+        return lines
