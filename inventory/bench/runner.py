@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import import_module
 from pathlib import Path
+from typing import TypeVar
 
 from django.apps import apps
 from django.core.management import call_command
@@ -46,6 +47,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.utils import load_backend
 
 ALIAS = "benchmark"
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,6 +57,8 @@ class BenchContext:
     alias: str
     scale: float
     progress: Callable[[str], None]
+    databases: _Databases | None = None
+    loading_s: float = 0.0
 
     @property
     def connection(self):
@@ -73,6 +77,10 @@ class BenchContext:
         Benchmark data only: no model code runs, so the section keeps the invariants itself.
         """
         names = ", ".join(columns)
+        with self._loading():
+            return self._bulk_insert(table, names, columns, rows)
+
+    def _bulk_insert(self, table: str, names: str, columns: list[str], rows: Iterable) -> int:
         loaded = 0
         with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
             if self.vendor == "postgresql":
@@ -86,6 +94,51 @@ class BenchContext:
                 cursor.executemany(sql, batch)
                 loaded += len(batch)
         return loaded
+
+    def from_template(
+        self, key: str, build: Callable[[], T], *, reload: Callable[[], T] | None = None
+    ) -> T:
+        """The section's data, built once per run and copied for every section that asks for
+        the same ``key``.
+
+        The first section to ask runs ``build`` in its own database, which is then copied
+        (``CREATE DATABASE … TEMPLATE`` on PostgreSQL, a file copy on SQLite) before the
+        section goes on; a later section is pointed at a fresh copy of that one instead of
+        building it again. What it returns comes from ``reload``, run on the copy, or (without
+        one) is a copy of what ``build`` returned, kept in memory for the run. ``key`` must
+        name everything the data depends on (sizes included). Outside a run, ``build`` just
+        runs.
+        """
+        dbs = self.databases
+        if dbs is None:
+            return build()
+        with self._loading():
+            if key in dbs.templates:
+                template, value = dbs.templates[key]
+                self.progress(f"copying the data built for {key} (not building it again)")
+                self._switch_to(dbs.create(dbs.next_name(), template=template))
+                return reload() if reload is not None else copy.deepcopy(value)
+            value = build()
+            self.connection.close()  # a template has no other session
+            own = self.connection.settings_dict["NAME"]
+            kept = None if reload is not None else copy.deepcopy(value)
+            dbs.templates[key] = (dbs.create(dbs.next_name(), template=own), kept)
+            return value
+
+    def _switch_to(self, db_name: str) -> None:
+        self.connection.close()
+        self.connection.settings_dict["NAME"] = db_name
+
+    @contextmanager
+    def _loading(self) -> Iterator[None]:
+        """Count the block as loading data (``sections_loading_seconds``), not nested."""
+        started, self._load_depth = time.perf_counter(), getattr(self, "_load_depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._load_depth -= 1
+            if not self._load_depth:
+                self.loading_s += time.perf_counter() - started
 
     def timed(self, func: Callable[[], object], *, runs: int = 3) -> tuple[float, object]:
         """The median wall time of ``runs`` calls, in milliseconds, and the last result."""
@@ -158,6 +211,12 @@ class _Databases:
     )
     created: list[str] = field(default_factory=list)
     tmpdir: str | None = None
+    prefix: str = field(default_factory=lambda: f"onefact_bench_{os.getpid()}")
+    # Data built once per run (``BenchContext.from_template``): key → (database, value).
+    templates: dict[str, tuple[str, object]] = field(default_factory=dict)
+
+    def next_name(self) -> str:
+        return f"{self.prefix}_{len(self.created) + 1}"
 
     @property
     def vendor(self) -> str:
@@ -186,6 +245,7 @@ class _Databases:
             return name
         self.tmpdir = self.tmpdir or tempfile.mkdtemp(prefix="onefact-bench-")
         path = os.path.join(self.tmpdir, f"{name}.sqlite3")
+        self.created.append(path)
         if template:
             shutil.copyfile(template, path)
         return path
@@ -213,6 +273,7 @@ class _Databases:
                 for name in reversed(self.created):
                     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             self.progress(f"dropped {', '.join(self.created)}")
+            self.created.clear()
         if self.tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
 
@@ -254,31 +315,59 @@ def _routed_to(alias: str) -> Iterator[None]:
 
 
 def run_sections(
-    sections: list[Section], scale: float, progress: Callable[[str], None]
+    sections: list[Section],
+    scale: float,
+    progress: Callable[[str], None],
+    *,
+    report: dict | None = None,
 ) -> dict[str, dict]:
-    """Run each section in its own copy of a freshly migrated throwaway database."""
+    """Run each section in its own copy of a freshly migrated throwaway database.
+
+    Before the first section, the machine's calibration (``baseline.calibrate``) is taken and
+    reported; ``report``, when given, receives it (``calibration``) and the wall seconds of
+    each section (``sections_seconds``), of its loading of data
+    (``sections_loading_seconds``) and of the whole run (``total_seconds``).
+    """
+    from inventory.bench.baseline import calibrate
+
+    report = {} if report is None else report
+    run_started = time.perf_counter()
     dbs = _Databases(progress=progress)
-    prefix = f"onefact_bench_{os.getpid()}"
     results: dict[str, dict] = {}
+    seconds: dict[str, float] = {}
+    loading: dict[str, float] = {}
     try:
-        template = dbs.create(prefix)
-        progress(f"migrating the throwaway database {prefix}")
+        template = dbs.create(dbs.prefix)
+        progress(f"migrating the throwaway database {dbs.prefix}")
         with dbs.use(template) as alias:
             call_command("migrate", database=alias, verbosity=0, interactive=False)
+            report["calibration"] = calibrate(connections[alias].settings_dict)
+            connections[alias].close()
+        progress("calibration: " + ", ".join(f"{k} {v}" for k, v in report["calibration"].items()))
+        report["setup_seconds"] = round(time.perf_counter() - run_started, 1)
         for n, section in enumerate(sections, start=1):
+            started = time.perf_counter()
             # Each section starts from the freshly migrated database: a copy of it, or
             # (the last one) the template itself.
             last = n == len(sections)
-            db_name = template if last else dbs.create(f"{prefix}_{n}", template=template)
+            db_name = template if last else dbs.create(dbs.next_name(), template=template)
             with dbs.use(db_name) as alias:
                 progress(f"{section.name}: starting (scale {scale:g})")
                 ctx = BenchContext(
                     alias=alias,
                     scale=scale,
                     progress=lambda text, s=section.name: progress(f"{s}: {text}"),
+                    databases=dbs,
                 )
                 results[section.name] = section.run(ctx)
                 progress(f"{section.name}: {results[section.name]}")
+            seconds[section.name] = round(time.perf_counter() - started, 1)
+            loading[section.name] = round(ctx.loading_s, 1)
     finally:
+        dropping = time.perf_counter()
         dbs.drop_all()
+        report["sections_seconds"] = seconds
+        report["sections_loading_seconds"] = loading
+        report["drop_seconds"] = round(time.perf_counter() - dropping, 1)
+        report["total_seconds"] = round(time.perf_counter() - run_started, 1)
     return results
