@@ -6,7 +6,15 @@ never touched: on PostgreSQL ``onefact_bench_<pid>`` is created and migrated onc
 section gets its own copy of it (``CREATE DATABASE … TEMPLATE``); on SQLite (only with
 ``--allow-sqlite``: its figures say little about production) a temporary file is used.
 Everything is dropped at the end, even on failure. Progress goes to stderr; the result is
-a table on stdout, or one JSON object with ``--json``: ``{"<section>": {...}, ...}``.
+a table on stdout, or one JSON object with ``--json``: ``{"<section>": {...}, ...}`` beside
+the run's own figures: ``calibration`` (taken first, see ``inventory.bench.baseline``; two
+runs compare by their ratio to it), ``sections_seconds`` (each section's wall time),
+``sections_loading_seconds`` (of which loading data) and ``total_seconds``.
+
+Data a section loads and others load alike (the shelf of 100,000 SKUs and 1,000,000 ledger
+rows) is built once per run: ``ctx.from_template(key, build)`` runs ``build`` the first
+time and hands every later section a fresh copy of the result (``CREATE DATABASE …
+TEMPLATE``), so what is measured stays the same and the loading is not repeated.
 
 Sections are a small registry. An app adds one in ``<app>/benchmarks.py`` (inventory's own
 are in ``inventory/bench/sections.py``)::
