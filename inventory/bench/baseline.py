@@ -150,6 +150,12 @@ class RawMovements:
         self.conn = connect(settings_dict)
         self.src, self.kind = source_system_id, kind
 
+    @property
+    def description(self) -> str:
+        if self.vendor == "sqlite":
+            return "the same effect by hand: sqlite3, one transaction of three statements"
+        return "the service's one statement by hand: psycopg, prepared, autocommit"
+
     def apply(self, moves: Sequence[tuple[int, int]], *, tag: str, delta: int = 1) -> float:
         params = {"delta": delta, "src": self.src, "kind": self.kind}
         run = self._sqlite if self.vendor == "sqlite" else self._postgresql

@@ -215,12 +215,13 @@ def write_path(ctx: BenchContext) -> dict:
                 service_s += _service_seconds(chunk, bins=bins, shelf=shelf, tag=f"{tag}-{n}")
                 if not n % 2:
                     raw_s += _raw_seconds(raw, chunk, bins=bins, tag=f"{tag}-{n}")
+            raw_sql = raw.description
     service, raw_rate = count / service_s, count / raw_s
     return {
         "service_per_s": round(service),
         "raw_sql_per_s": round(raw_rate),
         "ratio": round(service / raw_rate, 2),
-        "raw_sql": "the service's one statement by hand: psycopg, prepared, autocommit",
+        "raw_sql": raw_sql,
         "statements_per_movement": statements,
         **_ceilings(ctx, skus=skus, one=count, per_client=max(100, ctx.scaled(1000)), clients=8),
     }
