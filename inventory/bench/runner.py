@@ -124,7 +124,11 @@ class BenchContext:
             if key in dbs.templates:
                 template, value = dbs.templates[key]
                 self.progress(f"copying the data built for {key} (not building it again)")
-                self._switch_to(dbs.create(dbs.next_name(), template=template))
+                own = self.connection.settings_dict["NAME"]
+                if dbs.pending.pop(own, None) is not None:  # not made yet: made as the copy
+                    dbs.create(own, template=template)
+                else:
+                    self._switch_to(dbs.create(dbs.next_name(), template=template))
                 return reload() if reload is not None else copy.deepcopy(value)
             value = build()
             self.connection.close()  # a template has no other session
@@ -222,9 +226,26 @@ class _Databases:
     prefix: str = field(default_factory=lambda: f"onefact_bench_{os.getpid()}")
     # Data built once per run (``BenchContext.from_template``): key → (database, value).
     templates: dict[str, tuple[str, object]] = field(default_factory=dict)
+    # Databases named but not made yet (PostgreSQL): name → template. A section's database
+    # is made when it first connects, so one that starts from a copy of built data is made
+    # from that copy directly (one database less to create and drop).
+    pending: dict[str, str] = field(default_factory=dict)
+    named: int = 0
 
     def next_name(self) -> str:
-        return f"{self.prefix}_{len(self.created) + 1}"
+        self.named += 1
+        return f"{self.prefix}_{self.named}"
+
+    def reserve(self, name: str, *, template: str) -> str:
+        """A database to be made from ``template`` on its first connection (``use``)."""
+        if self.vendor != "postgresql":
+            return self.create(name, template=template)
+        self.pending[name] = template
+        return name
+
+    def materialize(self, name: str) -> None:
+        if name in self.pending:
+            self.create(name, template=self.pending.pop(name))
 
     @property
     def vendor(self) -> str:
@@ -267,6 +288,13 @@ class _Databases:
         """
         settings_dict = self.base | {"NAME": db_name, "TEST": dict(self.base["TEST"])}
         wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, ALIAS)
+        connect = wrapper.get_new_connection
+
+        def get_new_connection(conn_params):
+            self.materialize(wrapper.settings_dict["NAME"])
+            return connect(conn_params)
+
+        wrapper.get_new_connection = get_new_connection
         connections[ALIAS] = wrapper
         try:
             with _routed_to(ALIAS):
@@ -358,7 +386,7 @@ def run_sections(
             # Each section starts from the freshly migrated database: a copy of it, or
             # (the last one) the template itself.
             last = n == len(sections)
-            db_name = template if last else dbs.create(dbs.next_name(), template=template)
+            db_name = template if last else dbs.reserve(dbs.next_name(), template=template)
             with dbs.use(db_name) as alias:
                 progress(f"{section.name}: starting (scale {scale:g})")
                 ctx = BenchContext(

@@ -60,6 +60,7 @@ def default_database(ctx: BenchContext, *, push: bool = False):
 
     from inventory.services import outbox
 
+    ctx.connection.ensure_connection()  # the section's database exists from here on
     settings_dict = connections["default"].settings_dict
     saved_name, saved_routers = settings_dict["NAME"], router.routers
     connections["default"].close()
