@@ -55,6 +55,8 @@ def _libpq(s: dict) -> dict:
         "password": s["PASSWORD"] or None,
         "host": s["HOST"] or None,
         "port": s["PORT"] or None,
+        # The server settings Django's connections get (jit=off): the same on both sides.
+        "options": (s.get("OPTIONS") or {}).get("options"),
     }
     return {k: v for k, v in params.items() if v is not None}
 
@@ -233,7 +235,7 @@ def _pgbench(settings_dict: dict, *, clients: int, per_client: int, rows: int) -
         script.flush()
         env = os.environ | {
             {"dbname": "PGDATABASE", "user": "PGUSER", "password": "PGPASSWORD",
-             "host": "PGHOST", "port": "PGPORT"}[k]: str(v)
+             "host": "PGHOST", "port": "PGPORT", "options": "PGOPTIONS"}[k]: str(v)
             for k, v in _libpq(settings_dict).items()
         }  # fmt: skip
         out = subprocess.run(
