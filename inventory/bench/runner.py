@@ -6,7 +6,15 @@ never touched: on PostgreSQL ``onefact_bench_<pid>`` is created and migrated onc
 section gets its own copy of it (``CREATE DATABASE … TEMPLATE``); on SQLite (only with
 ``--allow-sqlite``: its figures say little about production) a temporary file is used.
 Everything is dropped at the end, even on failure. Progress goes to stderr; the result is
-a table on stdout, or one JSON object with ``--json``: ``{"<section>": {...}, ...}``.
+a table on stdout, or one JSON object with ``--json``: ``{"<section>": {...}, ...}`` beside
+the run's own figures: ``calibration`` (taken first, see ``inventory.bench.baseline``; two
+runs compare by their ratio to it), ``sections_seconds`` (each section's wall time),
+``sections_loading_seconds`` (of which loading data) and ``total_seconds``.
+
+Data a section loads and others load alike (the shelf of 100,000 SKUs and 1,000,000 ledger
+rows) is built once per run: ``ctx.from_template(key, build)`` runs ``build`` the first
+time and hands every later section a fresh copy of the result (``CREATE DATABASE …
+TEMPLATE``), so what is measured stays the same and the loading is not repeated.
 
 Sections are a small registry. An app adds one in ``<app>/benchmarks.py`` (inventory's own
 are in ``inventory/bench/sections.py``)::
@@ -39,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import import_module
 from pathlib import Path
+from typing import TypeVar
 
 from django.apps import apps
 from django.core.management import call_command
@@ -46,6 +55,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.utils import load_backend
 
 ALIAS = "benchmark"
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,6 +65,8 @@ class BenchContext:
     alias: str
     scale: float
     progress: Callable[[str], None]
+    databases: _Databases | None = None
+    loading_s: float = 0.0
 
     @property
     def connection(self):
@@ -73,6 +85,10 @@ class BenchContext:
         Benchmark data only: no model code runs, so the section keeps the invariants itself.
         """
         names = ", ".join(columns)
+        with self._loading():
+            return self._bulk_insert(table, names, columns, rows)
+
+    def _bulk_insert(self, table: str, names: str, columns: list[str], rows: Iterable) -> int:
         loaded = 0
         with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
             if self.vendor == "postgresql":
@@ -86,6 +102,55 @@ class BenchContext:
                 cursor.executemany(sql, batch)
                 loaded += len(batch)
         return loaded
+
+    def from_template(
+        self, key: str, build: Callable[[], T], *, reload: Callable[[], T] | None = None
+    ) -> T:
+        """The section's data, built once per run and copied for every section that asks for
+        the same ``key``.
+
+        The first section to ask runs ``build`` in its own database, which is then copied
+        (``CREATE DATABASE … TEMPLATE`` on PostgreSQL, a file copy on SQLite) before the
+        section goes on; a later section is pointed at a fresh copy of that one instead of
+        building it again. What it returns comes from ``reload``, run on the copy, or (without
+        one) is a copy of what ``build`` returned, kept in memory for the run. ``key`` must
+        name everything the data depends on (sizes included). Outside a run, ``build`` just
+        runs.
+        """
+        dbs = self.databases
+        if dbs is None:
+            return build()
+        with self._loading():
+            if key in dbs.templates:
+                template, value = dbs.templates[key]
+                self.progress(f"copying the data built for {key} (not building it again)")
+                own = self.connection.settings_dict["NAME"]
+                if dbs.pending.pop(own, None) is not None:  # not made yet: made as the copy
+                    dbs.create(own, template=template)
+                else:
+                    self._switch_to(dbs.create(dbs.next_name(), template=template))
+                return reload() if reload is not None else copy.deepcopy(value)
+            value = build()
+            self.connection.close()  # a template has no other session
+            own = self.connection.settings_dict["NAME"]
+            kept = None if reload is not None else copy.deepcopy(value)
+            dbs.templates[key] = (dbs.create(dbs.next_name(), template=own), kept)
+            return value
+
+    def _switch_to(self, db_name: str) -> None:
+        self.connection.close()
+        self.connection.settings_dict["NAME"] = db_name
+
+    @contextmanager
+    def _loading(self) -> Iterator[None]:
+        """Count the block as loading data (``sections_loading_seconds``), not nested."""
+        started, self._load_depth = time.perf_counter(), getattr(self, "_load_depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._load_depth -= 1
+            if not self._load_depth:
+                self.loading_s += time.perf_counter() - started
 
     def timed(self, func: Callable[[], object], *, runs: int = 3) -> tuple[float, object]:
         """The median wall time of ``runs`` calls, in milliseconds, and the last result."""
@@ -158,6 +223,29 @@ class _Databases:
     )
     created: list[str] = field(default_factory=list)
     tmpdir: str | None = None
+    prefix: str = field(default_factory=lambda: f"onefact_bench_{os.getpid()}")
+    # Data built once per run (``BenchContext.from_template``): key → (database, value).
+    templates: dict[str, tuple[str, object]] = field(default_factory=dict)
+    # Databases named but not made yet (PostgreSQL): name → template. A section's database
+    # is made when it first connects, so one that starts from a copy of built data is made
+    # from that copy directly (one database less to create and drop).
+    pending: dict[str, str] = field(default_factory=dict)
+    named: int = 0
+
+    def next_name(self) -> str:
+        self.named += 1
+        return f"{self.prefix}_{self.named}"
+
+    def reserve(self, name: str, *, template: str) -> str:
+        """A database to be made from ``template`` on its first connection (``use``)."""
+        if self.vendor != "postgresql":
+            return self.create(name, template=template)
+        self.pending[name] = template
+        return name
+
+    def materialize(self, name: str) -> None:
+        if name in self.pending:
+            self.create(name, template=self.pending.pop(name))
 
     @property
     def vendor(self) -> str:
@@ -186,6 +274,7 @@ class _Databases:
             return name
         self.tmpdir = self.tmpdir or tempfile.mkdtemp(prefix="onefact-bench-")
         path = os.path.join(self.tmpdir, f"{name}.sqlite3")
+        self.created.append(path)
         if template:
             shutil.copyfile(template, path)
         return path
@@ -199,6 +288,13 @@ class _Databases:
         """
         settings_dict = self.base | {"NAME": db_name, "TEST": dict(self.base["TEST"])}
         wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, ALIAS)
+        connect = wrapper.get_new_connection
+
+        def get_new_connection(conn_params):
+            self.materialize(wrapper.settings_dict["NAME"])
+            return connect(conn_params)
+
+        wrapper.get_new_connection = get_new_connection
         connections[ALIAS] = wrapper
         try:
             with _routed_to(ALIAS):
@@ -213,6 +309,7 @@ class _Databases:
                 for name in reversed(self.created):
                     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             self.progress(f"dropped {', '.join(self.created)}")
+            self.created.clear()
         if self.tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
 
@@ -254,31 +351,59 @@ def _routed_to(alias: str) -> Iterator[None]:
 
 
 def run_sections(
-    sections: list[Section], scale: float, progress: Callable[[str], None]
+    sections: list[Section],
+    scale: float,
+    progress: Callable[[str], None],
+    *,
+    report: dict | None = None,
 ) -> dict[str, dict]:
-    """Run each section in its own copy of a freshly migrated throwaway database."""
+    """Run each section in its own copy of a freshly migrated throwaway database.
+
+    Before the first section, the machine's calibration (``baseline.calibrate``) is taken and
+    reported; ``report``, when given, receives it (``calibration``) and the wall seconds of
+    each section (``sections_seconds``), of its loading of data
+    (``sections_loading_seconds``) and of the whole run (``total_seconds``).
+    """
+    from inventory.bench.baseline import calibrate
+
+    report = {} if report is None else report
+    run_started = time.perf_counter()
     dbs = _Databases(progress=progress)
-    prefix = f"onefact_bench_{os.getpid()}"
     results: dict[str, dict] = {}
+    seconds: dict[str, float] = {}
+    loading: dict[str, float] = {}
     try:
-        template = dbs.create(prefix)
-        progress(f"migrating the throwaway database {prefix}")
+        template = dbs.create(dbs.prefix)
+        progress(f"migrating the throwaway database {dbs.prefix}")
         with dbs.use(template) as alias:
             call_command("migrate", database=alias, verbosity=0, interactive=False)
+            report["calibration"] = calibrate(connections[alias].settings_dict)
+            connections[alias].close()
+        progress("calibration: " + ", ".join(f"{k} {v}" for k, v in report["calibration"].items()))
+        report["setup_seconds"] = round(time.perf_counter() - run_started, 1)
         for n, section in enumerate(sections, start=1):
+            started = time.perf_counter()
             # Each section starts from the freshly migrated database: a copy of it, or
             # (the last one) the template itself.
             last = n == len(sections)
-            db_name = template if last else dbs.create(f"{prefix}_{n}", template=template)
+            db_name = template if last else dbs.reserve(dbs.next_name(), template=template)
             with dbs.use(db_name) as alias:
                 progress(f"{section.name}: starting (scale {scale:g})")
                 ctx = BenchContext(
                     alias=alias,
                     scale=scale,
                     progress=lambda text, s=section.name: progress(f"{s}: {text}"),
+                    databases=dbs,
                 )
                 results[section.name] = section.run(ctx)
                 progress(f"{section.name}: {results[section.name]}")
+            seconds[section.name] = round(time.perf_counter() - started, 1)
+            loading[section.name] = round(ctx.loading_s, 1)
     finally:
+        dropping = time.perf_counter()
         dbs.drop_all()
+        report["sections_seconds"] = seconds
+        report["sections_loading_seconds"] = loading
+        report["drop_seconds"] = round(time.perf_counter() - dropping, 1)
+        report["total_seconds"] = round(time.perf_counter() - run_started, 1)
     return results

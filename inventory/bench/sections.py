@@ -19,12 +19,13 @@ from array import array
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 
-from django.db import connection, connections, reset_queries, transaction
+from django.db import connection, connections, reset_queries
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from inventory.bench import BenchContext, register
+from inventory.bench.baseline import RawMovements, ceiling_tps, in_threads
 from inventory.models import (
     Bin,
     Discrepancy,
@@ -61,6 +62,7 @@ def default_database(ctx: BenchContext, *, push: bool = False):
 
     from inventory.services import outbox
 
+    ctx.connection.ensure_connection()  # the section's database exists from here on
     settings_dict = connections["default"].settings_dict
     saved_name, saved_routers = settings_dict["NAME"], router.routers
     connections["default"].close()
@@ -79,7 +81,19 @@ def default_database(ctx: BenchContext, *, push: bool = False):
 
 
 def load_shelf(ctx: BenchContext, *, skus: int, ledger_rows: int, bins: int = 200) -> dict:
-    """Bins, SKUs, one balance per SKU and ledger rows that add up to it."""
+    """Bins, SKUs, one balance per SKU and ledger rows that add up to it; the balances by
+    SKU. Built once per run for each size and copied for every section that loads the same
+    (``BenchContext.from_template``): a section may change its copy freely."""
+    return ctx.from_template(
+        f"shelf-{skus}-{ledger_rows}-{bins}",
+        lambda: _build_shelf(ctx, skus=skus, ledger_rows=ledger_rows, bins=bins),
+        reload=lambda: dict(
+            OnHand.objects.using(ctx.alias).order_by("sku_id").values_list("sku_id", "quantity")
+        ),
+    )
+
+
+def _build_shelf(ctx: BenchContext, *, skus: int, ledger_rows: int, bins: int) -> dict:
     rng = random.Random(7)
     now = timezone.now()
     ctx.progress(f"loading {skus:,} SKUs, {ledger_rows:,} ledger rows")
@@ -121,45 +135,47 @@ def load_shelf(ctx: BenchContext, *, skus: int, ledger_rows: int, bins: int = 20
     return balances
 
 
-def _movements_per_s(ctx, *, count: int, skus: int, bins: int, shelf, hot: bool = False) -> float:
+def _picks(skus: int, count: int, *, seed: int, hot: bool = False) -> list[int]:
+    """The SKUs a run of movements writes, in order: random among all, or always the first."""
+    rng = random.Random(seed)
+    return [1] * count if hot else [rng.randint(1, skus) for _ in range(count)]
+
+
+def _service_seconds(picks: list[int], *, bins: int, shelf, tag: str) -> float:
+    """Seconds for one movement of each picked SKU through ``on_hand_adjust`` (receive 1
+    unit into the SKU's bin), on this thread's default connection."""
     from inventory.services import on_hand_adjust
 
-    rng = random.Random()
-    wanted = [1] if hot else rng.sample(range(1, skus + 1), min(skus, 2000))
-    sku_objs = {s.pk: s for s in Sku.objects.filter(pk__in=wanted)}
-    ids = list(sku_objs)
-    bin_objs = {b.pk: b for b in Bin.objects.all()}
-    tag = f"{threading.get_ident()}-{time.time_ns()}"
+    sku_objs = Sku.objects.in_bulk(set(picks))
+    bin_objs = Bin.objects.in_bulk()
     started = time.perf_counter()
-    for n in range(count):
-        sku = sku_objs[rng.choice(ids)]
-        on_hand_adjust(bin=bin_objs[1 + sku.pk % bins], sku=sku, delta=1, kind="receive",
+    for n, pk in enumerate(picks):
+        sku = sku_objs[pk]
+        on_hand_adjust(bin=bin_objs[1 + pk % bins], sku=sku, delta=1, kind="receive",
                        source_system=shelf, source_event_id=f"bench-{tag}-{n}")  # fmt: skip
-    return count / (time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
-RAW = f"""UPDATE {T_ONHAND} SET quantity = quantity + 1, updated_at = CURRENT_TIMESTAMP
-WHERE bin_id = %s AND sku_id = %s AND quantity + 1 >= 0 RETURNING quantity"""
-RAW_MOVE = f"""INSERT INTO {T_MOVE} (kind, bin_id, sku_id, quantity, balance_after,
-source_system_id, source_event_id, leg, reference, note, created_at)
-VALUES ('receive', %s, %s, 1, %s, %s, %s, 0, '', '', CURRENT_TIMESTAMP)"""
-RAW_OUTBOX = f"INSERT INTO {T_OUTBOX} (sku_id, created_at) VALUES (%s, CURRENT_TIMESTAMP)"
+def _raw_seconds(raw: RawMovements, picks: list[int], *, bins: int, tag: str) -> float:
+    """The same movements as the service's, as the raw one-statement baseline."""
+    return raw.apply([(1 + pk % bins, pk) for pk in picks], tag=f"raw-{tag}")
 
 
-def _raw_per_s(*, count: int, skus: int, bins: int, shelf_id: int, hot: bool = False) -> float:
-    """The same transaction shape written as raw SQL on one connection."""
-    rng = random.Random()
-    tag = f"raw-{threading.get_ident()}-{time.time_ns()}"
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        for n in range(count):
-            sku = 1 if hot else rng.randint(1, skus)
-            with transaction.atomic():
-                cursor.execute(RAW, [1 + sku % bins, sku])
-                balance = cursor.fetchone()[0]
-                cursor.execute(RAW_MOVE, [1 + sku % bins, sku, balance, shelf_id, f"{tag}-{n}"])
-                cursor.execute(RAW_OUTBOX, [sku])
-    return count / (time.perf_counter() - started)
+def _movements_per_s(picks: list[int], *, bins: int, shelf, tag: str) -> float:
+    return len(picks) / _service_seconds(picks, bins=bins, shelf=shelf, tag=tag)
+
+
+def _raw_per_s(picks: list[int], *, bins: int, shelf_id: int, tag: str) -> float:
+    with RawMovements(connection.settings_dict, source_system_id=shelf_id) as raw:
+        return len(picks) / _raw_seconds(raw, picks, bins=bins, tag=tag)
+
+
+ROUNDS = 3  # service and raw alternate in rounds, so a slow minute costs both alike
+
+
+def _chunks(items: list, n: int) -> list[list]:
+    size = -(-len(items) // n)
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _sections_setup(ctx, full_skus: int = 100_000, full_rows: int = 1_000_000):
@@ -168,22 +184,49 @@ def _sections_setup(ctx, full_skus: int = 100_000, full_rows: int = 1_000_000):
     return skus, rows
 
 
-@register("write_path", help="movements/s through on_hand_adjust vs the same SQL, 1 connection")
+def _ceilings(ctx: BenchContext, *, skus: int, one: int, per_client: int, clients: int) -> dict:
+    """pgbench's kind of ceiling on this server, in this run (PostgreSQL only)."""
+    if ctx.vendor != "postgresql":
+        return {"ceiling_tool": None}
+    settings_dict = ctx.connection.settings_dict
+    ctx.progress(f"ceilings: {one} transactions on 1 connection, {clients} × {per_client}")
+    tps_1, tool = ceiling_tps(settings_dict, clients=1, per_client=one, rows=skus)
+    tps_n, _ = ceiling_tps(settings_dict, clients=clients, per_client=per_client, rows=skus)
+    return {"ceiling_1_conn_tps": round(tps_1), f"ceiling_{clients}_conn_tps": round(tps_n),
+            "ceiling_tool": tool}  # fmt: skip
+
+
+@register("write_path", help="movements/s through on_hand_adjust vs the same one raw statement")
 def write_path(ctx: BenchContext) -> dict:
+    """One connection: the service against the same movements as one raw statement each
+    (psycopg, prepared, autocommit), in alternating rounds on the same SKUs."""
     skus, _ = _sections_setup(ctx)
-    count = max(300, ctx.scaled(3000))
+    count, bins = max(300, ctx.scaled(3000)), 200
     with default_database(ctx):
         shelf = System.objects.get(name="shelf")
-        _movements_per_s(ctx, count=50, skus=skus, bins=200, shelf=shelf)  # warm up
-        statements = _statements_per_movement(shelf=shelf, bins=200, count=20)
-        ctx.progress(f"{count} movements through the service, then as raw SQL")
-        service = _movements_per_s(ctx, count=count, skus=skus, bins=200, shelf=shelf)
-        raw = _raw_per_s(count=count, skus=skus, bins=200, shelf_id=shelf.pk)
+        tag = f"{time.time_ns()}"
+        with RawMovements(connection.settings_dict, source_system_id=shelf.pk) as raw:
+            warm = _picks(skus, 50, seed=0)
+            _service_seconds(warm, bins=bins, shelf=shelf, tag=f"warm-{tag}")
+            _raw_seconds(raw, warm, bins=bins, tag=f"warm-{tag}")
+            statements = _statements_per_movement(shelf=shelf, bins=bins, count=20)
+            ctx.progress(f"{count} movements through the service and as one raw statement")
+            service_s = raw_s = 0.0
+            for n, chunk in enumerate(_chunks(_picks(skus, count, seed=1), ROUNDS)):
+                if n % 2:
+                    raw_s += _raw_seconds(raw, chunk, bins=bins, tag=f"{tag}-{n}")
+                service_s += _service_seconds(chunk, bins=bins, shelf=shelf, tag=f"{tag}-{n}")
+                if not n % 2:
+                    raw_s += _raw_seconds(raw, chunk, bins=bins, tag=f"{tag}-{n}")
+            raw_sql = raw.description
+    service, raw_rate = count / service_s, count / raw_s
     return {
         "service_per_s": round(service),
-        "raw_sql_per_s": round(raw),
-        "ratio": round(service / raw, 2),
+        "raw_sql_per_s": round(raw_rate),
+        "ratio": round(service / raw_rate, 2),
+        "raw_sql": raw_sql,
         "statements_per_movement": statements,
+        **_ceilings(ctx, skus=skus, one=count, per_client=max(100, ctx.scaled(1000)), clients=8),
     }
 
 
@@ -213,49 +256,69 @@ def _statements_per_movement(*, shelf, bins: int, count: int) -> float:
     return round(trips / len(skus), 1)
 
 
-def _in_threads(clients: int, work) -> tuple[float, int]:
-    results, errors = [], []
-
-    def run():
-        try:
-            results.append(work())
-        except Exception as error:  # noqa: BLE001 - reported as errors
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(results), len(errors)
+def _in_threads(works: list) -> tuple[float, int]:
+    """Each work in a thread of its own on its own default connection (opened before the
+    common start, closed after): the wall seconds of them all, and how many raised."""
+    wall, errors = in_threads(works, prepare=connection.ensure_connection,
+                              finish=connections.close_all)  # fmt: skip
+    return wall, len(errors)
 
 
 @register("write_path_concurrent", help="the same with 8 clients, and 8 clients on one SKU")
 def write_path_concurrent(ctx: BenchContext) -> dict:
     skus, _ = _sections_setup(ctx)
-    clients, count = 8, max(100, ctx.scaled(1000))
+    clients, count, bins = 8, max(100, ctx.scaled(1000)), 200
     with default_database(ctx):
         shelf = System.objects.get(name="shelf")
-        ctx.progress(f"{clients} clients × {count} movements")
-        service, e1 = _in_threads(clients, lambda: _movements_per_s(
-            ctx, count=count, skus=skus, bins=200,
-            shelf=System.objects.get(name="shelf")))  # fmt: skip
-        raw, e2 = _in_threads(clients, lambda: _raw_per_s(
-            count=count, skus=skus, bins=200, shelf_id=shelf.pk))  # fmt: skip
-        hot, e3 = _in_threads(clients, lambda: _movements_per_s(
-            ctx, count=count, skus=skus, bins=200, shelf=System.objects.get(name="shelf"),
-            hot=True))  # fmt: skip
-        single_raw = _raw_per_s(count=count, skus=skus, bins=200, shelf_id=shelf.pk)
+        tag = f"{time.time_ns()}"
+        raws = [RawMovements(connection.settings_dict, source_system_id=shelf.pk)
+                for _ in range(clients)]  # fmt: skip
+        picks = [_chunks(_picks(skus, count, seed=10 + c), ROUNDS) for c in range(clients)]
+
+        def service_work(c: int, n: int, hot: bool = False):
+            chunk = [1] * len(picks[c][n]) if hot else picks[c][n]
+            label = f"{tag}-{'hot-' if hot else ''}{c}-{n}"
+            return lambda: _service_seconds(chunk, bins=bins, shelf=shelf, tag=label)
+
+        def raw_work(c: int, n: int):
+            return lambda: _raw_seconds(raws[c], picks[c][n], bins=bins, tag=f"{tag}-{c}-{n}")
+
+        ctx.progress(f"{clients} clients × {count} movements, service and raw in turns")
+        service_s = raw_s = hot_s = 0.0
+        errors = 0
+        try:
+            for n in range(ROUNDS):
+                order = ("service", "raw") if n % 2 == 0 else ("raw", "service")
+                for which in order:
+                    make = service_work if which == "service" else raw_work
+                    wall, failed = _in_threads([make(c, n) for c in range(clients)])
+                    if which == "service":
+                        service_s += wall
+                    else:
+                        raw_s += wall
+                    errors += failed
+            ctx.progress(f"{clients} clients × {count} movements on one SKU")
+            for n in range(ROUNDS):
+                wall, failed = _in_threads([service_work(c, n, hot=True) for c in range(clients)])
+                hot_s += wall
+                errors += failed
+            one = _picks(skus, count, seed=99)
+            single_raw = len(one) / _raw_seconds(raws[0], one, bins=bins, tag=f"{tag}-one")
+        finally:
+            for raw in raws:
+                raw.close()
+    total = clients * count
+    service, raw_rate, hot = total / service_s, total / raw_s, total / hot_s
     return {
         "clients": clients,
         "service_per_s": round(service),
-        "raw_sql_per_s": round(raw),
-        "ratio": round(service / raw, 2),
+        "raw_sql_per_s": round(raw_rate),
+        "ratio": round(service / raw_rate, 2),
         "hot_sku_service_per_s": round(hot),
+        "one_connection_raw_sql_per_s": round(single_raw),
         "hot_sku_vs_one_connection_raw": round(hot / single_raw, 2),
-        "errors": e1 + e2 + e3,
+        "errors": errors,
+        **_ceilings(ctx, skus=skus, one=count, per_client=count, clients=clients),
     }
 
 

@@ -44,9 +44,12 @@ class Command(BaseCommand):
         if not 0 < scale <= 10:
             raise CommandError("--scale must be above 0 and at most 10.")
 
-        results = run_sections([sections[n] for n in wanted], scale, self._progress)
+        report: dict = {}
+        results = run_sections([sections[n] for n in wanted], scale, self._progress, report=report)
         if options["json"]:
-            self.stdout.write(json.dumps(results))
+            # The sections' results, then the run's own figures beside them: the calibration
+            # (compare two runs by their ratio to it) and where the wall time went.
+            self.stdout.write(json.dumps(results | report))
             return
         self.stdout.write(f"OneFact benchmark · {vendor} · scale {scale:g}")
         self.stdout.write(f"{'section':<14} result")
@@ -56,6 +59,8 @@ class Command(BaseCommand):
                 for key, value in result.items()
             )
             self.stdout.write(f"{name:<14} {text}")
+        seconds = ", ".join(f"{name} {s:g}" for name, s in report["sections_seconds"].items())
+        self.stdout.write(f"{'seconds':<14} total {report['total_seconds']:g}: {seconds}")
 
     def _progress(self, text: str) -> None:
         self.stderr.write(f"benchmark: {text}")
