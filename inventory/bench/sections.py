@@ -13,7 +13,6 @@ import random
 import resource
 import statistics
 import sys
-import threading
 import time
 from array import array
 from collections.abc import Iterable, Sequence
