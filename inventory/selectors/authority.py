@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q, QuerySet
 
 from inventory.models import AuthorityConflict, Fact, Ownership, StockMovement, System
+from inventory.selectors.tokens import system_for_token_hash
 
 # Which fact authorised each kind of movement: a shipment is the storefront's order fact
 # played out on the shelf; every other movement is the shelf writing its own on-hand.
@@ -75,9 +76,10 @@ def authority_audit() -> list[FactAuthority]:
 
 
 def system_for_token(*, token: str) -> System | None:
+    """The active System holding this API token, read from the table now."""
     if not token:
         return None
-    return System.objects.filter(token_hash=System.hash_token(token), active=True).first()
+    return system_for_token_hash(token_hash=System.hash_token(token))
 
 
 def facts_readable_by(*, system: System) -> QuerySet:

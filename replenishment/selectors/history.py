@@ -39,8 +39,7 @@ def kept_window(*, using: str = "default") -> CoverageWindow | None:
         return None
     tz = timezone.get_current_timezone()
     end = datetime.combine(state.first_day + timedelta(days=state.days), time.min, tzinfo=tz)
-    window = coverage_window(now=end, days=state.days)
-    return window
+    return coverage_window(now=end, days=state.days)
 
 
 def sales_history_drift(*, using: str = "default") -> list[HistoryDrift]:
