@@ -20,6 +20,7 @@ from inventory.models import (
     StockMovement,
     SyncModeChange,
     System,
+    Warehouse,
 )
 from inventory.selectors.storefronts import mode_change_actor
 
@@ -220,10 +221,41 @@ class AuthorityConflictAdmin(ReadOnlyAdmin):
     list_select_related = ["system", "owner"]
 
 
+@admin.register(Warehouse)
+class WarehouseAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "is_default", "active"]
+    list_filter = ["active"]
+    search_fields = ["code", "name"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # its bins and their ledger reference it; deactivate instead
+
+
+class BinAdminForm(forms.ModelForm):
+    class Meta:
+        model = Bin
+        fields = ["code", "warehouse", "zone", "walk_order", "active"]
+
+    def clean_warehouse(self):
+        """A bin that holds units stays where it is: moving it would move its units between
+        warehouses without a movement (per-warehouse numbers would jump)."""
+        warehouse = self.cleaned_data["warehouse"]
+        bin = self.instance
+        moved = bin.pk and warehouse != bin.warehouse
+        if moved and (units := selectors.units_in_bin(bin=bin)):
+            raise ValidationError(
+                f"Bin {bin.code} holds {units} units; move or count them out before "
+                "putting the bin in another warehouse."
+            )
+        return warehouse
+
+
 @admin.register(Bin)
 class BinAdmin(admin.ModelAdmin):
-    list_display = ["code", "zone", "walk_order", "active"]
-    list_filter = ["zone", "active"]
+    form = BinAdminForm
+    list_display = ["code", "warehouse", "zone", "walk_order", "active"]
+    list_filter = ["warehouse", "zone", "active"]
+    list_select_related = ["warehouse"]
     search_fields = ["code"]
 
     def has_delete_permission(self, request, obj=None):

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError, connection
+from django.db.models import QuerySet
 from django.http import (
     Http404,
     HttpRequest,
@@ -273,8 +274,8 @@ def _may_read(request: HttpRequest, fact: str) -> None:
 # Stock reads -------------------------------------------------------------------------------
 
 
-def _get_or_404(model: type[Sku] | type[Bin], *, code: str, label: str):
-    found = model.objects.filter(code=code).first() if "\x00" not in code else None
+def _get_or_404(rows: QuerySet[Sku] | QuerySet[Bin], *, code: str, label: str):
+    found = rows.filter(code=code).first() if "\x00" not in code else None
     if found is None:
         raise Http404(f"No {label} {code!r}.")
     return found
@@ -282,11 +283,12 @@ def _get_or_404(model: type[Sku] | type[Bin], *, code: str, label: str):
 
 @api.get("/skus/{code}/stock", response={200: SkuStockOut, **READ_ERRORS}, url_name="sku-stock")
 def sku_stock(request: HttpRequest, code: str):
-    """On-hand of one SKU, in total and per bin: for on_hand's owner and consumers."""
+    """On-hand of one SKU, in total, per warehouse and per bin: for on_hand's owner and
+    consumers."""
     _may_read(request, Fact.ON_HAND)
-    sku = _get_or_404(Sku, code=code, label="SKU")
+    sku = _get_or_404(Sku.objects.all(), code=code, label="SKU")
     availability = selectors.availability_for_sku(sku=sku)
-    balances = selectors.on_hand_for_sku(sku=sku)
+    balances = list(selectors.on_hand_for_sku(sku=sku))
     return {
         "sku": sku.code,
         "title": sku.title,
@@ -294,7 +296,19 @@ def sku_stock(request: HttpRequest, code: str):
         "on_hand": availability.on_hand,
         "committed": availability.committed,
         "available": availability.available,
-        "bins": [{"bin": b.bin.code, "zone": b.bin.zone, "quantity": b.quantity} for b in balances],
+        "warehouses": [
+            {"warehouse": w.code, "on_hand": w.on_hand}
+            for w in selectors.on_hand_split_by_warehouse(balances)
+        ],
+        "bins": [
+            {
+                "bin": b.bin.code,
+                "warehouse": b.bin.warehouse.code,
+                "zone": b.bin.zone,
+                "quantity": b.quantity,
+            }
+            for b in balances
+        ],
     }
 
 
@@ -302,10 +316,11 @@ def sku_stock(request: HttpRequest, code: str):
 def bin_stock(request: HttpRequest, code: str):
     """On-hand of every SKU in one bin: for on_hand's owner and consumers."""
     _may_read(request, Fact.ON_HAND)
-    bin = _get_or_404(Bin, code=code, label="bin")
+    bin = _get_or_404(Bin.objects.select_related("warehouse"), code=code, label="bin")
     balances = selectors.on_hand_for_bin(bin=bin)
     return {
         "bin": bin.code,
+        "warehouse": bin.warehouse.code,
         "zone": bin.zone,
         "active": bin.active,
         "skus": [{"sku": b.sku.code, "quantity": b.quantity} for b in balances],

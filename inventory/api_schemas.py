@@ -83,8 +83,14 @@ class ForbiddenOut(ErrorOut):
 
 class BinBalanceOut(Schema):
     bin: str
+    warehouse: str
     zone: str
     quantity: int
+
+
+class WarehouseBalanceOut(Schema):
+    warehouse: str
+    on_hand: int
 
 
 class SkuStockOut(Schema):
@@ -94,6 +100,7 @@ class SkuStockOut(Schema):
     on_hand: int
     committed: int
     available: int
+    warehouses: list[WarehouseBalanceOut]
     bins: list[BinBalanceOut]
 
 
@@ -104,6 +111,7 @@ class SkuBalanceOut(Schema):
 
 class BinStockOut(Schema):
     bin: str
+    warehouse: str
     zone: str
     active: bool
     skus: list[SkuBalanceOut]

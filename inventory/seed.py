@@ -48,6 +48,16 @@ DEFAULT_REASONS = {
 OLD_SEED_REASON = "Defaults from DESIGN.md (initial migration)."
 
 
+def seed_warehouse(apps, schema_editor=None):
+    """The default warehouse every existing bin is in, until a second one is added."""
+    using = schema_editor.connection.alias if schema_editor is not None else "default"
+    Warehouse = apps.get_model("inventory", "Warehouse")
+    if not Warehouse.objects.using(using).filter(is_default=True).exists():
+        Warehouse.objects.using(using).get_or_create(
+            code="MAIN", defaults={"name": "Main warehouse", "is_default": True}
+        )
+
+
 def seed_ownership(apps, schema_editor=None):
     using = schema_editor.connection.alias if schema_editor is not None else "default"
     System = apps.get_model("inventory", "System")

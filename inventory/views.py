@@ -89,6 +89,7 @@ def sku_detail(request, code: str):
     template = "inventory/sku_detail.html"
     if request.htmx:
         template += "#ledger-table"
+    balances = list(selectors.on_hand_for_sku(sku=sku))
     context = {
         "sku": sku,
         "sync_states": selectors.sync_states_for_sku(sku=sku),
@@ -97,7 +98,8 @@ def sku_detail(request, code: str):
             selectors.discrepancies_for_list(sku=sku)[:20]
         ),
         "orders_at_risk": selectors.orders_at_risk_open(sku=sku),
-        "balances": selectors.on_hand_for_sku(sku=sku),
+        "balances": balances,
+        "warehouse_totals": selectors.on_hand_split_by_warehouse(balances),
         "availability": selectors.availability_for_sku(sku=sku),
         "truth_moment": selectors.truth_moment(),
         "ledger": ledger,
@@ -108,7 +110,7 @@ def sku_detail(request, code: str):
 @require_GET
 @permission_required("inventory.view_bin", raise_exception=True)
 def bin_detail(request, code: str):
-    bin = get_object_or_404(Bin, code=code)
+    bin = get_object_or_404(Bin.objects.select_related("warehouse"), code=code)
     return render(
         request,
         "inventory/bin_detail.html",

@@ -24,7 +24,16 @@ from datetime import timedelta
 from django.utils import timezone
 
 from inventory.bench import BenchContext, register
-from inventory.models import Bin, Commitment, OnHand, ShelfEvidence, Sku, StockMovement, System
+from inventory.models import (
+    Bin,
+    Commitment,
+    OnHand,
+    ShelfEvidence,
+    Sku,
+    StockMovement,
+    System,
+    Warehouse,
+)
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, ReorderPolicy, Supplier
 from replenishment.selectors import coverage_iter, coverage_rows
 
@@ -42,10 +51,11 @@ def _load(ctx: BenchContext, *, skus: int, ledger_rows: int) -> int:
     now = timezone.now()
     bins = max(10, skus // 50)
     ctx.progress(f"loading {skus:,} SKUs in {bins:,} bins")
+    home = Warehouse.objects.using(ctx.alias).get(is_default=True).pk
     ctx.bulk_insert(
         _table(Bin),
-        ["id", "code", "zone", "walk_order", "active"],
-        ((i, f"B-{i:05}", "Z", i, True) for i in range(1, bins + 1)),
+        ["id", "code", "zone", "walk_order", "active", "warehouse_id"],
+        ((i, f"B-{i:05}", "Z", i, True, home) for i in range(1, bins + 1)),
     )
     ctx.bulk_insert(
         _table(Sku),

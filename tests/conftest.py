@@ -9,7 +9,7 @@ from django.db import connection
 
 from inventory.models import StockMovement, System
 from inventory.roles import ADMINS, MANAGERS, STAFF
-from inventory.seed import seed_groups, seed_ownership
+from inventory.seed import seed_groups, seed_ownership, seed_warehouse
 from inventory.services import on_hand_adjust
 from tests.factories import BinFactory, SkuFactory, UserFactory
 
@@ -217,6 +217,7 @@ def _baseline_rows(request):
         request.getfixturevalue("transactional_db")
         from django.apps import apps
 
+        seed_warehouse(apps)
         seed_ownership(apps)
         seed_groups(apps)
     elif not (marker or "db" in request.fixturenames):

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from factory.django import DjangoModelFactory
 
-from inventory.models import Bin, Commitment, OnHand, Sku, System
+from inventory.models import Bin, Commitment, OnHand, Sku, System, Warehouse
 
 
 class SystemFactory(DjangoModelFactory):
@@ -15,6 +15,15 @@ class SystemFactory(DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"system-{n}")
     kind = System.Kind.SCANNER
+
+
+class WarehouseFactory(DjangoModelFactory):
+    class Meta:
+        model = Warehouse
+        django_get_or_create = ["code"]
+
+    code = factory.Sequence(lambda n: f"WH-{n + 2}")
+    name = factory.LazyAttribute(lambda w: f"Warehouse {w.code}")
 
 
 class BinFactory(DjangoModelFactory):

@@ -34,6 +34,7 @@ from inventory.models import (
     Sku,
     StockMovement,
     System,
+    Warehouse,
 )
 from inventory.storefront.base import (
     Capabilities,
@@ -96,8 +97,9 @@ def _build_shelf(ctx: BenchContext, *, skus: int, ledger_rows: int, bins: int) -
     rng = random.Random(7)
     now = timezone.now()
     ctx.progress(f"loading {skus:,} SKUs, {ledger_rows:,} ledger rows")
-    ctx.bulk_insert(T_BIN, ["id", "code", "zone", "walk_order", "active"],
-                    ((i, f"B-{i:04}", "Z", i, True) for i in range(1, bins + 1)))  # fmt: skip
+    home = Warehouse.objects.using(ctx.alias).get(is_default=True).pk
+    ctx.bulk_insert(T_BIN, ["id", "code", "zone", "walk_order", "active", "warehouse_id"],
+                    ((i, f"B-{i:04}", "Z", i, True, home) for i in range(1, bins + 1)))  # fmt: skip
     ctx.bulk_insert(T_SKU, ["id", "code", "title", "active", "unit_cost"],
                     ((i, f"S-{i:06}", f"Item {i}", True, 2)
                      for i in range(1, skus + 1)))  # fmt: skip

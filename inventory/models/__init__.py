@@ -269,8 +269,55 @@ class AuthorityConflict(models.Model):
         return f"{self.system} tried to write {self.fact}"
 
 
+DEFAULT_WAREHOUSE_CODE = "MAIN"
+
+
+class Warehouse(models.Model):
+    """A building or room that holds bins: on-hand is kept per bin, and every bin is in one
+    warehouse, so every sum of on-hand can be taken per warehouse or in total.
+
+    A store that has one warehouse never has to name it: the migration that introduced
+    warehouses put every bin in the default one, and new bins go there unless told.
+    """
+
+    code = models.CharField(
+        max_length=20, unique=True, help_text="Short and printed on labels, e.g. WH-2."
+    )
+    name = models.CharField(max_length=100)
+    address = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+    is_default = models.BooleanField(
+        default=False, help_text="Where a new bin goes when nobody names a warehouse."
+    )
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="inventory_warehouse_one_default",
+                violation_error_message=_(
+                    "Another warehouse is the default already: untick it there first."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+def default_warehouse_id() -> int | None:
+    """The default warehouse's id, for a new bin nobody placed (None if there is none: the
+    bin's NOT NULL then refuses it, rather than guessing)."""
+    return Warehouse.objects.filter(is_default=True).values_list("pk", flat=True).first()
+
+
 class Bin(models.Model):
     code = models.CharField(max_length=20, unique=True, help_text="As printed, e.g. A-14.")
+    warehouse = models.ForeignKey(
+        Warehouse, on_delete=models.PROTECT, related_name="bins", default=default_warehouse_id
+    )
     zone = models.CharField(max_length=20, db_index=True)
     walk_order = models.PositiveIntegerField(
         default=0, help_text="Position on the walk through the warehouse; lower comes first."

@@ -1,6 +1,7 @@
 """Reads of the shelf: on-hand, commitments, availability and the ledger. Other apps read
 on-hand only through ``inventory.selectors``."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Exists, F, IntegerField, OuterRef, QuerySet, Subquery, Sum
@@ -15,6 +16,7 @@ from inventory.models import (
     Sku,
     StockMovement,
     TruthMoment,
+    Warehouse,
 )
 
 
@@ -26,21 +28,68 @@ def truth_moment() -> str:
     return value or TruthMoment.SHIP
 
 
-def on_hand_for_sku(*, sku: Sku) -> QuerySet[OnHand]:
-    """The SKU's balance in every bin that has held it, in walk order."""
-    return (
+def _in_warehouse(rows: QuerySet, warehouse: Warehouse | int | None) -> QuerySet:
+    """Balance rows of one warehouse, or of all when ``warehouse`` is None."""
+    return rows if warehouse is None else rows.filter(bin__warehouse=warehouse)
+
+
+def warehouses() -> QuerySet[Warehouse]:
+    """Every warehouse, active ones first, then by code."""
+    return Warehouse.objects.order_by("-active", "code")
+
+
+def default_warehouse() -> Warehouse | None:
+    return Warehouse.objects.filter(is_default=True).first()
+
+
+def on_hand_for_sku(*, sku: Sku, warehouse: Warehouse | int | None = None) -> QuerySet[OnHand]:
+    """The SKU's balance in every bin that has held it (of one warehouse, or all), in walk
+    order within each warehouse."""
+    return _in_warehouse(
         OnHand.objects.filter(sku=sku)
-        .select_related("bin")
-        .order_by("bin__walk_order", "bin__code")
+        .select_related("bin__warehouse")
+        .order_by("bin__warehouse__code", "bin__walk_order", "bin__code"),
+        warehouse,
     )
+
+
+@dataclass(frozen=True)
+class WarehouseOnHand:
+    warehouse_id: int
+    code: str
+    name: str
+    on_hand: int
+
+
+def on_hand_split_by_warehouse(balances: Iterable[OnHand]) -> list[WarehouseOnHand]:
+    """Totals per warehouse of balance rows already read (``on_hand_for_sku``'s, whose bins
+    come with their warehouse), so a page shows them without another query. A warehouse
+    none of whose bins ever held the SKU is left out (its total would be 0)."""
+    totals: dict[int, WarehouseOnHand] = {}
+    for row in balances:
+        warehouse = row.bin.warehouse
+        found = totals.get(warehouse.pk)
+        totals[warehouse.pk] = WarehouseOnHand(
+            warehouse_id=warehouse.pk,
+            code=warehouse.code,
+            name=warehouse.name,
+            on_hand=(found.on_hand if found else 0) + row.quantity,
+        )
+    return sorted(totals.values(), key=lambda w: w.code)
+
+
+def units_in_bin(*, bin: Bin) -> int:
+    return OnHand.objects.filter(bin=bin).aggregate(t=Coalesce(Sum("quantity"), 0))["t"]
 
 
 def on_hand_for_bin(*, bin: Bin) -> QuerySet[OnHand]:
     return OnHand.objects.filter(bin=bin, quantity__gt=0).select_related("sku").order_by("sku")
 
 
-def on_hand_total(*, sku: Sku) -> int:
-    return OnHand.objects.filter(sku=sku).aggregate(t=Coalesce(Sum("quantity"), 0))["t"]
+def on_hand_total(*, sku: Sku, warehouse: Warehouse | int | None = None) -> int:
+    """The SKU's on-hand in one warehouse, or in all of them."""
+    rows = _in_warehouse(OnHand.objects.filter(sku=sku), warehouse)
+    return rows.aggregate(t=Coalesce(Sum("quantity"), 0))["t"]
 
 
 def committed_total(*, sku: Sku) -> int:
@@ -90,10 +139,11 @@ def available_for_sku(*, sku: Sku) -> int:
     return availability_for_sku(sku=sku).available
 
 
-def skus_with_stock() -> QuerySet[Sku]:
-    """SKUs annotated with on-hand, committed and available, for lists (one query a page)."""
+def skus_with_stock(*, warehouse: Warehouse | int | None = None) -> QuerySet[Sku]:
+    """SKUs annotated with on-hand (in one warehouse, or in all), committed and available,
+    for lists (one query a page)."""
     on_hand = (
-        OnHand.objects.filter(sku=OuterRef("pk"))
+        _in_warehouse(OnHand.objects.filter(sku=OuterRef("pk")), warehouse)
         .values("sku")
         .annotate(t=Sum("quantity"))
         .values("t")
@@ -110,11 +160,12 @@ def skus_with_stock() -> QuerySet[Sku]:
     ).annotate(available=F("on_hand") - F("committed"))
 
 
-def on_hand_by_sku() -> QuerySet[OnHand]:
-    """Every SKU's on-hand over its bins, grouped: ``sku_id`` and ``on_hand`` (SKUs with a
-    balance row only). For reads of a whole catalog, where one grouped scan beats a
-    subquery per SKU."""
-    return OnHand.objects.values("sku_id").annotate(on_hand=Sum("quantity")).order_by()
+def on_hand_by_sku(*, warehouse: Warehouse | int | None = None) -> QuerySet[OnHand]:
+    """Every SKU's on-hand over its bins (of one warehouse, or all), grouped: ``sku_id`` and
+    ``on_hand`` (SKUs with a balance row only). For reads of a whole catalog, where one
+    grouped scan beats a subquery per SKU."""
+    rows = _in_warehouse(OnHand.objects.all(), warehouse)
+    return rows.values("sku_id").annotate(on_hand=Sum("quantity")).order_by()
 
 
 def committed_by_sku() -> QuerySet[Commitment]:

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from inventory import selectors
-from inventory.models import Bin, Fact, OnHand, Sku, System
+from inventory.models import Bin, Fact, OnHand, Sku, System, Warehouse
 
 BIN_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,19}")
 # A new SKU code must fit a URL path segment: no spaces, no '/' (storefronts' codes that
@@ -107,7 +107,9 @@ def _checked_rows(
     return good, bad
 
 
-def _bin_row(number: int, row: dict, seen: set[str]) -> tuple[dict | None, str]:
+def _bin_row(
+    number: int, row: dict, seen: set[str], warehouses: dict[str, Warehouse]
+) -> tuple[dict | None, str]:
     code, zone = row.get("code", ""), row.get("zone", "")
     if not BIN_CODE.fullmatch(code):
         return None, f"bin code {code!r} must be 1–20 letters, digits, '-', '.' or '_'"
@@ -121,32 +123,49 @@ def _bin_row(number: int, row: dict, seen: set[str]) -> tuple[dict | None, str]:
     active = row.get("active", "").lower()
     if active not in TRUE | FALSE:
         return None, f"active {row.get('active')!r} must be yes/no, true/false or 1/0"
+    warehouse = row.get("warehouse", "").strip()
+    if warehouse and warehouse.upper() not in warehouses:
+        return None, f"no warehouse {warehouse!r} (add it in the admin first)"
     seen.add(code.upper())
-    return {"code": code, "zone": zone, "walk_order": int(walk), "active": active in TRUE}, ""
+    parsed = {"code": code, "zone": zone, "walk_order": int(walk), "active": active in TRUE}
+    if warehouse:
+        parsed["warehouse"] = warehouses[warehouse.upper()]
+    return parsed, ""
 
 
 @transaction.atomic
 def bins_import(*, text: str, mode: str) -> ImportReport:
-    """Create or update bins from CSV (columns: code, zone, walk_order, active)."""
+    """Create or update bins from CSV (columns: code, zone, walk_order, active, warehouse: a
+    warehouse's code; blank puts a new bin in the default warehouse and leaves an existing
+    bin where it is)."""
     seen: set[str] = set()
+    warehouses = {w.code.upper(): w for w in Warehouse.objects.all()}
     good, bad = _checked_rows(
-        text, mode=mode, required=["code", "zone"], check=lambda n, row: _bin_row(n, row, seen)
-    )
+        text, mode=mode, required=["code", "zone"],
+        check=lambda n, row: _bin_row(n, row, seen, warehouses))  # fmt: skip
     existing = {b.code: b for b in Bin.objects.select_for_update().filter(
         code__in=[p["code"] for _, p in good])}  # fmt: skip
+
+    def moved(parsed: dict) -> bool:
+        current = existing.get(parsed["code"])
+        return bool(current and parsed.get("warehouse", current.warehouse) != current.warehouse)
+
     holding = dict(
-        OnHand.objects.filter(bin__code__in=[p["code"] for _, p in good if not p["active"]])
+        OnHand.objects.filter(
+            bin__code__in=[p["code"] for _, p in good if not p["active"] or moved(p)]
+        )
         .values("bin__code")
         .annotate(units=Sum("quantity"))
         .filter(units__gt=0)
         .values_list("bin__code", "units")
     )
     for number, parsed in list(good):
-        if not parsed["active"] and holding.get(parsed["code"]):
+        if units := holding.get(parsed["code"]):
+            what = "moving it to another warehouse" if moved(parsed) else "deactivating it"
             good.remove((number, parsed))
             bad.append({"row": number, "reason": (
-                f"bin {parsed['code']} still holds {holding[parsed['code']]} units; "
-                "move or count them before deactivating it")})  # fmt: skip
+                f"bin {parsed['code']} still holds {units} units; "
+                f"move or count them before {what}")})  # fmt: skip
     bad.sort(key=lambda e: e["row"])
     if bad and mode == REJECT:
         raise ImportRejected(bad)
@@ -157,15 +176,17 @@ def bins_import(*, text: str, mode: str) -> ImportReport:
         if current is None:
             Bin.objects.create(**parsed)
             report.created += 1
-        elif (current.zone, current.walk_order, current.active) != (
-            parsed["zone"], parsed["walk_order"], parsed["active"]
+        elif (current.zone, current.walk_order, current.active, current.warehouse) != (
+            parsed["zone"], parsed["walk_order"], parsed["active"],
+            parsed.get("warehouse", current.warehouse),
         ):  # fmt: skip
             current.zone, current.walk_order = parsed["zone"], parsed["walk_order"]
             current.active = parsed["active"]
+            current.warehouse = parsed.get("warehouse", current.warehouse)
             changed.append(current)
         else:
             report.unchanged += 1
-    Bin.objects.bulk_update(changed, ["zone", "walk_order", "active"])
+    Bin.objects.bulk_update(changed, ["zone", "walk_order", "active", "warehouse"])
     report.updated = len(changed)
     return report
 

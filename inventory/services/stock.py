@@ -29,6 +29,7 @@ from inventory.models import (
     Sku,
     StockMovement,
     System,
+    Warehouse,
 )
 from inventory.services.adoption import first_receipt_note
 from inventory.services.imports import BIN_CODE
@@ -524,10 +525,11 @@ def on_hand_lock_for_count(*, bin: Bin, sku_ids: list[int]) -> dict[int, int]:
 
 
 @transaction.atomic
-def bin_create(*, code: str) -> Bin:
+def bin_create(*, code: str, warehouse: Warehouse | None = None) -> Bin:
     """A new location, created only after a person confirmed it (a put-away into a bin code
     nobody knew). Its zone is the code's part before the first "-" (A-14 → A); a manager
-    moves it in the walk later. A code that exists already (in any case) is returned as is.
+    moves it in the walk later. It is in ``warehouse`` (the default warehouse when None). A
+    code that exists already (in any case) is returned as is, wherever it is.
     """
     code = (code or "").strip()
     if not BIN_CODE.fullmatch(code):
@@ -539,7 +541,10 @@ def bin_create(*, code: str) -> Bin:
         return found
     try:
         with transaction.atomic():
-            return Bin.objects.create(code=code, zone=code.split("-")[0][:20] or code)
+            zone = code.split("-")[0][:20] or code
+            if warehouse is None:
+                return Bin.objects.create(code=code, zone=zone)
+            return Bin.objects.create(code=code, zone=zone, warehouse=warehouse)
     except IntegrityError:  # the twin request created it first
         return Bin.objects.get(code=code)
 

@@ -16,7 +16,13 @@ from inventory.models import (
     StockMovement,
 )
 from inventory.services import on_hand_adjust, ownership_change
-from tests.factories import BinFactory, CommitmentFactory, SkuFactory, SystemFactory
+from tests.factories import (
+    BinFactory,
+    CommitmentFactory,
+    SkuFactory,
+    SystemFactory,
+    WarehouseFactory,
+)
 
 Kind = StockMovement.Kind
 SHIP_2 = {"sku": "SKU-1", "bin": "A-14", "kind": "ship", "quantity": -2}
@@ -123,9 +129,9 @@ def test_api_unsupported_method_is_405_json(client, token):
 # Stock reads -------------------------------------------------------------------------------
 
 
-def test_sku_stock_reports_availability_and_bins(client, stocked_bin, sku, shelf, token):
+def test_sku_stock_reports_availability_warehouses_and_bins(client, stocked_bin, sku, shelf, token):
     on_hand_adjust(
-        bin=BinFactory(code="B-02", zone="B"),
+        bin=BinFactory(code="B-02", zone="B", warehouse=WarehouseFactory(code="WH-2")),
         sku=sku,
         delta=3,
         kind=Kind.RECEIVE,
@@ -138,9 +144,13 @@ def test_sku_stock_reports_availability_and_bins(client, stocked_bin, sku, shelf
     body = response.json()
     assert body["sku"] == "SKU-1" and body["title"] == "Blue mug" and body["active"] is True
     assert (body["on_hand"], body["committed"], body["available"]) == (13, 4, 9)
+    assert body["warehouses"] == [
+        {"warehouse": "MAIN", "on_hand": 10},
+        {"warehouse": "WH-2", "on_hand": 3},
+    ]
     assert sorted(body["bins"], key=lambda b: b["bin"]) == [
-        {"bin": "A-14", "zone": "A", "quantity": 10},
-        {"bin": "B-02", "zone": "B", "quantity": 3},
+        {"bin": "A-14", "warehouse": "MAIN", "zone": "A", "quantity": 10},
+        {"bin": "B-02", "warehouse": "WH-2", "zone": "B", "quantity": 3},
     ]
 
 
@@ -165,6 +175,7 @@ def test_bin_stock_lists_only_positive_balances(client, stocked_bin, shelf, toke
     assert response.status_code == 200
     assert response.json() == {
         "bin": "A-14",
+        "warehouse": "MAIN",
         "zone": "A",
         "active": True,
         "skus": [{"sku": "SKU-1", "quantity": 10}],

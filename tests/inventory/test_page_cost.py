@@ -25,7 +25,16 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from inventory.bench import BenchContext
-from inventory.models import Bin, Discrepancy, OnHand, ShelfEvidence, Sku, StockMovement, System
+from inventory.models import (
+    Bin,
+    Discrepancy,
+    OnHand,
+    ShelfEvidence,
+    Sku,
+    StockMovement,
+    System,
+    Warehouse,
+)
 from inventory.roles import MANAGERS, STAFF
 from tests.factories import UserFactory
 
@@ -144,8 +153,10 @@ def test_bounded_pages_run_the_same_queries_over_100_and_100000_skus_and_walk_no
     postgres,
 ):
     ctx = BenchContext(alias="default", scale=1.0, progress=lambda text: None)
-    ctx.bulk_insert(Bin._meta.db_table, ["id", "code", "zone", "walk_order", "active"],
-                    ((i, f"B-{i:04}", "Z", i, True) for i in range(1, BINS + 1)))  # fmt: skip
+    home = Warehouse.objects.get(is_default=True).pk
+    ctx.bulk_insert(Bin._meta.db_table, ["id", "code", "zone", "walk_order", "active",
+                                         "warehouse_id"],
+                    ((i, f"B-{i:04}", "Z", i, True, home) for i in range(1, BINS + 1)))  # fmt: skip
     _grow(ctx, start=1, end=SMALL + 1)
     clients = {"manager": Client(), "staff": Client()}
     clients["manager"].force_login(UserFactory(username="cost-manager", group=MANAGERS))

@@ -1,0 +1,23 @@
+"""Every bin is in a warehouse (its own migration: PostgreSQL will not alter a table with the
+previous migration's row updates still pending)."""
+
+from django.db import migrations, models
+
+import inventory.models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("inventory", "0020_warehouse")]
+
+    operations = [
+        migrations.AlterField(
+            model_name="bin",
+            name="warehouse",
+            field=models.ForeignKey(
+                default=inventory.models.default_warehouse_id,
+                on_delete=models.deletion.PROTECT,
+                related_name="bins",
+                to="inventory.warehouse",
+            ),
+        ),
+    ]
