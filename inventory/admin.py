@@ -221,11 +221,62 @@ class AuthorityConflictAdmin(ReadOnlyAdmin):
     list_select_related = ["system", "owner"]
 
 
+class WarehouseAdminForm(forms.ModelForm):
+    owner = forms.ModelChoiceField(
+        queryset=System.objects.filter(kind=System.Kind.THIRD_PARTY, active=True),
+        required=False,
+        empty_label="The shelf (OneFact counts it)",
+        label="On-hand owner",
+        help_text="Who owns on-hand here. A 3PL's system when the 3PL counts these units: "
+        "OneFact then writes no movement here, it reads and mirrors the 3PL's numbers.",
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Why change the owner? Kept in the ownership table's audit log.",
+    )
+
+    class Meta:
+        model = Warehouse
+        fields = ["code", "name", "address", "active", "is_default"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("owner", self.instance.owner_id)
+
+    def clean(self):
+        cleaned = super().clean()
+        owner = cleaned.get("owner")
+        if (owner.pk if owner else None) == self.instance.owner_id:
+            return cleaned
+        if not cleaned.get("reason", "").strip():
+            self.add_error("reason", "Every change to the ownership table needs a reason.")
+        probe = Warehouse(pk=self.instance.pk, is_default=cleaned.get("is_default", False),
+                          code=cleaned.get("code") or self.instance.code)  # fmt: skip
+        try:
+            services.warehouse_owner_validate(warehouse=probe, owner=owner)
+        except ValidationError as error:
+            self.add_error(None, error)
+        return cleaned
+
+
 @admin.register(Warehouse)
 class WarehouseAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "is_default", "active"]
-    list_filter = ["active"]
+    form = WarehouseAdminForm
+    list_display = ["code", "name", "owner", "is_default", "active"]
+    list_filter = ["active", "owner"]
+    list_select_related = ["owner"]
     search_fields = ["code", "name"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "owner" in form.changed_data:
+            services.warehouse_owner_set(
+                warehouse=obj,
+                owner=form.cleaned_data["owner"],
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            )
 
     def has_delete_permission(self, request, obj=None):
         return False  # its bins and their ledger reference it; deactivate instead
@@ -248,6 +299,17 @@ class BinAdminForm(forms.ModelForm):
                 "putting the bin in another warehouse."
             )
         return warehouse
+
+    def clean(self):
+        cleaned = super().clean()
+        warehouse = cleaned.get("warehouse")
+        if warehouse and warehouse.is_external and cleaned.get("active"):
+            self.add_error(
+                "active",
+                f"{warehouse.owner.name} owns on-hand at {warehouse.code}: OneFact keeps no "
+                "active bins there.",
+            )
+        return cleaned
 
 
 @admin.register(Bin)

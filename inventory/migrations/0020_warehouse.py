@@ -17,6 +17,22 @@ class Migration(migrations.Migration):
     dependencies = [("inventory", "0019_discrepancy_dashboard_indexes")]
 
     operations = [
+        migrations.AlterField(
+            model_name="system",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("shelf", "Shelf (OneFact warehouse)"),
+                    ("storefront", "Storefront"),
+                    ("pricing", "Pricing engine"),
+                    ("replenishment", "Replenishment"),
+                    ("returns", "Returns intake"),
+                    ("scanner", "Scanner / integration client"),
+                    ("3pl", "3PL warehouse system (counts its own building's units)"),
+                ],
+                max_length=20,
+            ),
+        ),
         migrations.CreateModel(
             name="Warehouse",
             fields=[
@@ -44,16 +60,35 @@ class Migration(migrations.Migration):
                         help_text="Where a new bin goes when nobody names a warehouse.",
                     ),
                 ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        help_text="Who owns on-hand here: empty is the shelf (OneFact counts it); a 3PL's system when the 3PL counts these units. Changed only with a reason, audited in the ownership table.",
+                        null=True,
+                        on_delete=models.deletion.PROTECT,
+                        related_name="owned_warehouses",
+                        to="inventory.system",
+                    ),
+                ),
             ],
             options={
                 "ordering": ["code"],
                 "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("owner__isnull", True), ("is_default", False), _connector="OR"
+                        ),
+                        name="inventory_warehouse_default_is_the_shelfs",
+                        violation_error_message="The default warehouse is the shelf's: new bins go there.",
+                    ),
                     models.UniqueConstraint(
                         condition=models.Q(("is_default", True)),
                         fields=("is_default",),
                         name="inventory_warehouse_one_default",
                         violation_error_message="Another warehouse is the default already: untick it there first.",
-                    )
+                    ),
                 ],
             },
         ),

@@ -60,6 +60,7 @@ class System(models.Model):
         REPLENISHMENT = "replenishment", "Replenishment"
         RETURNS = "returns", "Returns intake"
         SCANNER = "scanner", "Scanner / integration client"
+        THIRD_PARTY = "3pl", "3PL warehouse system (counts its own building's units)"
 
     name = models.SlugField(max_length=50, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -200,6 +201,18 @@ class OwnershipChange(models.Model):
         """
         before, after = self.before or {}, self.after or {}
         seeded = not before
+        b_wh, a_wh = before.get("warehouses", {}), after.get("warehouses", {})
+        at = [
+            f"at {code} owner {b_wh.get(code) or 'shelf'} → {a_wh.get(code) or 'shelf'}"
+            for code in sorted(set(b_wh) | set(a_wh))
+            if b_wh.get(code) != a_wh.get(code)
+        ]
+        fact = self.ownership.get_fact_display().split(" (")[0]
+        rest = {k: v for k, v in before.items() if k != "warehouses"} == {
+            k: v for k, v in after.items() if k != "warehouses"
+        }
+        if at and not seeded and rest:  # only a warehouse's owner changed
+            return f"{fact}: {'; '.join(at)}; {self.actor_label}, {self.when_label}: {self.reason}"
         parts = []
         b_owner, a_owner = before.get("owner"), after.get("owner")
         if seeded:
@@ -222,7 +235,7 @@ class OwnershipChange(models.Model):
             parts.append(f"truth moment {a_moment}")
         elif not seeded and b_moment != a_moment:
             parts.append(f"truth moment {b_moment or 'none'} → {a_moment or 'none'}")
-        fact = self.ownership.get_fact_display().split(" (")[0]
+        parts += at
         return f"{fact}: {'; '.join(parts)}; {self.actor_label}, {self.when_label}: {self.reason}"
 
 
@@ -289,10 +302,28 @@ class Warehouse(models.Model):
     is_default = models.BooleanField(
         default=False, help_text="Where a new bin goes when nobody names a warehouse."
     )
+    owner = models.ForeignKey(
+        System,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="owned_warehouses",
+        editable=False,
+        help_text="Who owns on-hand here: empty is the shelf (OneFact counts it); a 3PL's "
+        "system when the 3PL counts these units. Changed only with a reason, audited in the "
+        "ownership table.",
+    )
 
     class Meta:
         ordering = ["code"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(owner__isnull=True) | Q(is_default=False),
+                name="inventory_warehouse_default_is_the_shelfs",
+                violation_error_message=_(
+                    "The default warehouse is the shelf's: new bins go there."
+                ),
+            ),
             models.UniqueConstraint(
                 fields=["is_default"],
                 condition=Q(is_default=True),
@@ -305,6 +336,11 @@ class Warehouse(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    @property
+    def is_external(self) -> bool:
+        """Its on-hand is owned by another system (a 3PL): OneFact keeps no bins there."""
+        return self.owner_id is not None
 
 
 def default_warehouse_id() -> int | None:

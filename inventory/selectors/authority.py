@@ -4,7 +4,14 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, QuerySet
 
-from inventory.models import AuthorityConflict, Fact, Ownership, StockMovement, System
+from inventory.models import (
+    AuthorityConflict,
+    Fact,
+    Ownership,
+    StockMovement,
+    System,
+    Warehouse,
+)
 from inventory.selectors.tokens import system_for_token_hash
 
 # Which fact authorised each kind of movement: a shipment is the storefront's order fact
@@ -24,6 +31,8 @@ class FactAuthority:
     truth_moment: str
     writers: list[str] = field(default_factory=list)
     conflicts: int = 0
+    # On-hand only: the warehouses whose on-hand another system (a 3PL) owns instead.
+    owned_elsewhere: list[Warehouse] = field(default_factory=list)
 
     @property
     def is_gap(self) -> bool:
@@ -39,7 +48,8 @@ def authority_audit() -> list[FactAuthority]:
 
     Seen writing = accepted ledger movements (by the fact that authorised their kind) and
     refused writes (authority conflicts). A fact with no owner is a gap; a fact written by
-    more than one system is flagged. Four queries whatever the data size.
+    more than one system is flagged. On-hand also lists the warehouses a 3PL owns. Five
+    queries whatever the data size.
     """
     ownerships = {
         o.fact: o for o in Ownership.objects.select_related("owner").prefetch_related("consumers")
@@ -58,6 +68,9 @@ def authority_audit() -> list[FactAuthority]:
     ):
         writers[fact].add(system)
         conflicts[fact] = conflicts.get(fact, 0) + n
+    elsewhere = list(
+        Warehouse.objects.filter(owner__isnull=False).select_related("owner").order_by("code")
+    )
     result = []
     for fact, label in Fact.choices:
         own = ownerships.get(fact)
@@ -70,6 +83,7 @@ def authority_audit() -> list[FactAuthority]:
                 truth_moment=own.truth_moment if own else "",
                 writers=sorted(writers[fact]),
                 conflicts=conflicts.get(fact, 0),
+                owned_elsewhere=elsewhere if fact == Fact.ON_HAND else [],
             )
         )
     return result

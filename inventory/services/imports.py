@@ -139,12 +139,22 @@ def bins_import(*, text: str, mode: str) -> ImportReport:
     warehouse's code; blank puts a new bin in the default warehouse and leaves an existing
     bin where it is)."""
     seen: set[str] = set()
-    warehouses = {w.code.upper(): w for w in Warehouse.objects.all()}
+    warehouses = {w.code.upper(): w for w in Warehouse.objects.select_related("owner")}
     good, bad = _checked_rows(
         text, mode=mode, required=["code", "zone"],
         check=lambda n, row: _bin_row(n, row, seen, warehouses))  # fmt: skip
-    existing = {b.code: b for b in Bin.objects.select_for_update().filter(
-        code__in=[p["code"] for _, p in good])}  # fmt: skip
+    existing = {b.code: b for b in Bin.objects.select_for_update(of=("self",))
+                .select_related("warehouse__owner")
+                .filter(code__in=[p["code"] for _, p in good])}  # fmt: skip
+
+    for number, parsed in list(good):
+        current = existing.get(parsed["code"])
+        warehouse = parsed.get("warehouse") or (current.warehouse if current else None)
+        if parsed["active"] and warehouse is not None and warehouse.is_external:
+            good.remove((number, parsed))
+            bad.append({"row": number, "reason": (
+                f"{warehouse.owner.name} owns on-hand at {warehouse.code}: OneFact keeps no "
+                "active bins there")})  # fmt: skip
 
     def moved(parsed: dict) -> bool:
         current = existing.get(parsed["code"])

@@ -6,24 +6,34 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Sum
 
 from inventory.exceptions import InvalidMovement, NotOwner
 from inventory.models import (
     AuthorityConflict,
+    Bin,
     Fact,
+    OnHand,
     Ownership,
     OwnershipChange,
     System,
     TruthMoment,
+    Warehouse,
 )
 
 
 def _ownership_snapshot(ownership: Ownership) -> dict[str, Any]:
-    return {
+    snapshot = {
         "owner": ownership.owner.name if ownership.owner_id else None,
         "consumers": sorted(s.name for s in ownership.consumers.all()),
         "truth_moment": ownership.truth_moment,
     }
+    if ownership.fact == Fact.ON_HAND:
+        # On-hand may be owned per warehouse: the warehouses another system owns, if any.
+        elsewhere = Warehouse.objects.filter(owner__isnull=False).order_by("code")
+        if owned := dict(elsewhere.values_list("code", "owner__name")):
+            snapshot["warehouses"] = owned
+    return snapshot
 
 
 def ownership_validate(*, fact: str, owner: System | None, consumers: Iterable[System]) -> None:
@@ -87,6 +97,78 @@ def ownership_change(
 
 
 ownership_change.alters_data = True
+
+
+def warehouse_owner_validate(*, warehouse: Warehouse, owner: System | None) -> None:
+    """The rules of owning on-hand per warehouse, as ``ValidationError`` at ``owner``.
+
+    A warehouse's on-hand is the shelf's (``owner`` None) or a 3PL system's. Handing it to a
+    3PL needs its bins empty (OneFact writes no movement there from then on, so units left
+    in its bins would be a number nobody owns) and not the default warehouse (new bins go
+    there).
+    """
+    if owner is None or owner.kind == System.Kind.SHELF:
+        return
+    if owner.kind != System.Kind.THIRD_PARTY:
+        raise ValidationError(
+            {
+                "owner": f"{owner.name} is not a 3PL's system: only a 3PL can own a warehouse's "
+                "on-hand instead of the shelf."
+            }  # fmt: skip
+        )
+    if warehouse.is_default:
+        raise ValidationError(
+            {
+                "owner": f"{warehouse.code} is the default warehouse, where new bins go: make "
+                "another warehouse the default first."
+            }  # fmt: skip
+        )
+    held = OnHand.objects.filter(bin__warehouse=warehouse).aggregate(units=Sum("quantity"))
+    if held["units"]:
+        raise ValidationError(
+            {
+                "owner": f"{warehouse.code}'s bins still hold {held['units']} units: move or "
+                f"count them out first. Once {owner.name} owns on-hand there, OneFact writes "
+                "no movement there."
+            }  # fmt: skip
+        )
+
+
+@transaction.atomic
+def warehouse_owner_set(
+    *, warehouse: Warehouse, owner: System | None, reason: str, actor: AbstractBaseUser | None
+) -> OwnershipChange | None:
+    """Set who owns on-hand at one warehouse: the shelf (None) or a 3PL's system. Audited
+    in the ownership table (on on-hand's row) with its reason; a 3PL's warehouse's bins
+    are deactivated, so no movement is put there. ``None`` when nothing changes."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Every change to the ownership table needs a reason."})
+    if owner is not None and owner.kind == System.Kind.SHELF:
+        owner = None
+    ownership = Ownership.objects.select_for_update().get(fact=Fact.ON_HAND)
+    locked = Warehouse.objects.select_for_update().get(pk=warehouse.pk)
+    if locked.owner_id == (owner.pk if owner else None):
+        return None
+    if owner is not None:
+        # First, so no movement puts units there while the bins are checked empty (the
+        # whole change rolls back when they are not).
+        Bin.objects.filter(warehouse=locked, active=True).update(active=False)
+    warehouse_owner_validate(warehouse=locked, owner=owner)
+    before = _ownership_snapshot(ownership)
+    locked.owner = owner
+    locked.save(update_fields=["owner"])
+    warehouse.owner = owner
+    return OwnershipChange.objects.create(
+        ownership=ownership,
+        changed_by=actor,
+        before=before,
+        after=_ownership_snapshot(ownership),
+        reason=reason,
+    )
+
+
+warehouse_owner_set.alters_data = True
 
 
 def authority_enforce(*, fact: str, system: System, payload: Any = None) -> None:

@@ -539,6 +539,11 @@ def bin_create(*, code: str, warehouse: Warehouse | None = None) -> Bin:
         )
     if found := Bin.objects.filter(code__iexact=code).first():
         return found
+    if warehouse is not None and warehouse.is_external:
+        raise BinCodeInvalid(
+            _("%(owner)s owns on-hand at %(warehouse)s: OneFact keeps no bins there.")
+            % {"owner": warehouse.owner.name, "warehouse": warehouse.code}
+        )
     try:
         with transaction.atomic():
             zone = code.split("-")[0][:20] or code

@@ -11,9 +11,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from inventory import selectors
-from inventory.admin import BinAdminForm
-from inventory.models import Bin, StockMovement, Warehouse
-from inventory.services import bin_create, on_hand_adjust
+from inventory.admin import BinAdminForm, WarehouseAdminForm
+from inventory.exceptions import BinCodeInvalid, MovementRefused
+from inventory.models import Bin, OwnershipChange, StockMovement, System, Warehouse
+from inventory.services import bin_create, on_hand_adjust, warehouse_owner_set
 from inventory.services.imports import REJECT, SKIP, ImportRejected, bins_import
 from tests.factories import BinFactory, SkuFactory, WarehouseFactory
 
@@ -202,3 +203,88 @@ def test_a_database_from_before_warehouses_migrates_with_no_number_changed():
     in_stock = {s.pk: s.on_hand for s in selectors.skus_with_stock()}
     assert in_stock == {sku.pk: totals.get(sku.pk, 0) for sku in skus}
     call_command("verify_ledger", "--no-record")
+
+
+# An owner per warehouse ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def three_pl(db):
+    return System.objects.create(name="acme-3pl", kind=System.Kind.THIRD_PARTY)
+
+
+def _give(warehouse, owner, reason="Acme counts WH-3 from today", actor=None):
+    return warehouse_owner_set(warehouse=warehouse, owner=owner, reason=reason, actor=actor)
+
+
+def test_a_3pl_owns_on_hand_at_its_warehouse_and_onefact_keeps_no_bins_there(
+    db, three_pl, shelf, admin_user
+):
+    wh3 = WarehouseFactory(code="WH-3", name="Acme Logistics")
+    empty = BinFactory(code="C-01", warehouse=wh3)
+    change = _give(wh3, three_pl, actor=admin_user)
+    wh3.refresh_from_db()
+    empty.refresh_from_db()
+    assert wh3.owner == three_pl and wh3.is_external and not empty.active
+    assert change.sentence().startswith("On-hand: at WH-3 owner shelf → acme-3pl; by admin-t")
+    assert change.after["owner"] == "shelf"
+    with pytest.raises(MovementRefused, match="inactive"):
+        _receive(empty, SkuFactory(), 3, shelf, "into-3pl")
+    with pytest.raises(BinCodeInvalid, match="acme-3pl owns on-hand at WH-3"):
+        bin_create(code="C-02", warehouse=wh3)
+    report = bins_import(text="code,zone,warehouse\nC-03,C,WH-3\nC-01,C,\n", mode=SKIP)
+    reasons = {e["row"]: e["reason"] for e in report.skipped}
+    assert reasons == {
+        2: "acme-3pl owns on-hand at WH-3: OneFact keeps no active bins there",
+        3: "acme-3pl owns on-hand at WH-3: OneFact keeps no active bins there",
+    }
+    assert not Bin.objects.filter(code="C-03").exists()
+    form = BinAdminForm(
+        data={"code": "C-01", "zone": "C", "walk_order": 0, "active": "on", "warehouse": wh3.pk},
+        instance=empty,
+    )
+    assert not form.is_valid() and "keeps no active bins" in str(form.errors["active"])
+    assert _give(wh3, three_pl) is None  # nothing changes, nothing recorded
+    back = _give(wh3, None, reason="Acme contract ended")
+    wh3.refresh_from_db()
+    assert wh3.owner is None
+    assert "at WH-3 owner acme-3pl → shelf" in back.sentence()
+
+
+def test_handing_a_warehouse_to_a_3pl_is_refused_when_it_would_leave_units_unowned(
+    db, two_warehouses, three_pl
+):
+    main, wh2, _, _ = two_warehouses
+    with pytest.raises(ValidationError, match="still hold 12 units"):
+        _give(wh2, three_pl)
+    with pytest.raises(ValidationError, match="default warehouse"):
+        _give(main, three_pl)
+    storefront = System.objects.get(name="storefront")
+    with pytest.raises(ValidationError, match="not a 3PL's system"):
+        _give(WarehouseFactory(code="WH-4"), storefront)
+    with pytest.raises(ValidationError, match="needs a reason"):
+        _give(WarehouseFactory(code="WH-5"), three_pl, reason=" ")
+    wh2.refresh_from_db()
+    assert wh2.owner is None and Bin.objects.get(code="B-01").active
+    assert not OwnershipChange.objects.filter(reason__contains="Acme").exists()
+
+
+def test_warehouse_admin_form_puts_each_refusal_at_its_field(db, two_warehouses, three_pl):
+    _, wh2, _, _ = two_warehouses
+    data = {"code": "WH-2", "name": "Back room", "address": "", "active": "on"}
+    form = WarehouseAdminForm(data={**data, "owner": three_pl.pk}, instance=wh2)
+    assert not form.is_valid()
+    assert "needs a reason" in str(form.errors["reason"])
+    assert "still hold 12 units" in str(form.errors)
+    wh4 = WarehouseFactory(code="WH-4")
+    data = {"code": "WH-4", "name": "Acme", "address": "", "active": "on"}
+    form = WarehouseAdminForm(data={**data, "owner": three_pl.pk, "reason": "x"}, instance=wh4)
+    assert form.is_valid(), form.errors
+
+
+def test_authority_page_names_the_warehouses_a_3pl_owns(client, admin_user, three_pl):
+    _give(WarehouseFactory(code="WH-3"), three_pl)
+    client.force_login(admin_user)
+    page = client.get("/authority/").text
+    assert 'data-testid="owned-elsewhere">at WH-3: acme-3pl<' in page
+    assert "On-hand: at WH-3 owner shelf → acme-3pl" in page
