@@ -69,14 +69,17 @@ def find(request):
 @permission_required("inventory.view_sku", raise_exception=True)
 def sku_list(request):
     query = request.GET.get("q", "").strip()
-    skus = selectors.skus_with_stock().order_by("code")
+    warehouses = list(selectors.warehouses())
+    chosen = {w.code: w for w in warehouses}.get(request.GET.get("warehouse", ""))
+    skus = selectors.skus_with_stock(warehouse=chosen).order_by("code")
     if query:
         skus = skus.filter(Q(code__icontains=query) | Q(title__icontains=query))
     page = Paginator(skus, PAGE_SIZE).get_page(page_number(request.GET))
     template = "inventory/sku_list.html"
     if request.htmx:
         template += "#sku-table"
-    return render(request, template, {"page": page, "q": query})
+    context = {"page": page, "q": query, "warehouses": warehouses, "warehouse": chosen}
+    return render(request, template, context)
 
 
 @require_GET

@@ -288,3 +288,19 @@ def test_authority_page_names_the_warehouses_a_3pl_owns(client, admin_user, thre
     page = client.get("/authority/").text
     assert 'data-testid="owned-elsewhere">at WH-3: acme-3pl<' in page
     assert "On-hand: at WH-3 owner shelf → acme-3pl" in page
+
+
+def test_sku_list_sums_one_warehouse_or_all(client, staff_user, two_warehouses):
+    client.force_login(staff_user)
+    every = client.get("/skus/").text
+    assert 'data-testid="warehouse-filter"' in every and '<td class="num">17</td>' in every
+    one = client.get("/skus/?warehouse=WH-2").text
+    assert "On-hand at WH-2" in one and "Committed" not in one
+    assert '<td class="num">5</td>' in one and '<td class="num">7</td>' in one
+    unknown = client.get("/skus/?warehouse=NOPE").text
+    assert '<td class="num">17</td>' in unknown  # an unknown code filters nothing
+
+
+def test_sku_list_shows_no_warehouse_filter_with_one_warehouse(client, staff_user, sku):
+    client.force_login(staff_user)
+    assert 'data-testid="warehouse-filter"' not in client.get("/skus/").text
