@@ -486,6 +486,7 @@ def _coverage_sql(
     po = PurchaseOrder._meta.db_table
     ceil = d["ceil"].format
     days = int(window.days)  # a whole number of our own making, written into the statement
+    paged = limit is not None
 
     if kept is None:
         figures_sql, params = _figures_ctes(window=window, using=using)
@@ -494,28 +495,27 @@ inputs AS (SELECT sku_id, code, title, known, on_hand, committed FROM {INPUTS})"
     else:
         figures_sql, params = _kept_inputs_ctes(using=using, sku_ids=sku_ids, kept=kept)
 
-    # A SKU's own policy, or else the default (one row at most: a unique constraint): each
-    # column picked from the two, rather than a third join on the policy picked.
+    # A SKU's own policy, or else the default (one row at most: a unique constraint), each
+    # with its supplier's name: each column picked from the two, rather than a third join
+    # on the policy picked and a fourth on its supplier (which, merged, sorted the whole
+    # catalog by supplier first).
+    policies = (
+        f"(SELECT p.id, p.sku_id, {', '.join(f'p.{name}' for name in POLICY_COLUMNS)}, "
+        f"sup.name AS supplier_name FROM {policy} p JOIN {supplier} sup ON sup.id = p.supplier_id)"
+    )
     policy_columns = ",\n           ".join(
         [
             "CASE WHEN own.id IS NULL THEN dflt.id ELSE own.id END AS policy_id",
             *(
                 f"CASE WHEN own.id IS NULL THEN dflt.{name} ELSE own.{name} END AS {name}"
-                for name in POLICY_COLUMNS
+                for name in [*POLICY_COLUMNS, *([] if paged else ["supplier_name"])]
             ),
         ]
     )
     open_statuses = list(PurchaseOrder.OPEN)
-    paged = limit is not None
     # A page carries no titles or supplier names through the whole catalog's rows: they
     # are joined to the page's own rows once the server has picked them.
     title = "" if paged else " i.title,"
-    named = f"""
-named AS (
-    SELECT base.*, sup.name AS supplier_name
-    FROM base LEFT JOIN {supplier} sup ON sup.id = base.supplier_id
-),"""
-    named = "" if paged else named
 
     sql = f"""
 WITH {figures_sql},
@@ -536,16 +536,16 @@ base AS (
     FROM inputs i
     LEFT JOIN figures f ON f.sku_id = i.sku_id
     LEFT JOIN transit t ON t.sku_id = i.sku_id
-    LEFT JOIN {policy} own ON own.sku_id = i.sku_id
-    LEFT JOIN {policy} dflt ON dflt.sku_id IS NULL
+    LEFT JOIN {policies} own ON own.sku_id = i.sku_id
+    LEFT JOIN {policies} dflt ON dflt.sku_id IS NULL
     {d["once"]}
-),{named}
+),
 rated AS (
-    SELECT {"base" if paged else "named"}.*,
+    SELECT base.*,
            CASE WHEN in_stock_days > 0
                 THEN CAST(shipped AS DOUBLE PRECISION) / in_stock_days ELSE 0.0 END AS rate,
            CASE WHEN known THEN on_hand - committed + in_transit END AS position
-    FROM {"base" if paged else "named"}
+    FROM base
 ),
 safety AS (
     SELECT rated.*,
