@@ -42,9 +42,11 @@ NOT_COUNTED_WHY = (
 )
 SORTS = {
     # Most urgent first, then the least cover; SKUs without demand (no cover figure) last,
-    # then the SKUs not yet counted (no urgency, no cover).
-    "urgency": "urgency DESC, days_of_cover IS NULL, days_of_cover, code",
-    "cover": "days_of_cover IS NULL, days_of_cover, urgency DESC, code",
+    # then the SKUs not yet counted (no urgency, no cover). NULLS LAST, not a key of its own
+    # (``days_of_cover IS NULL``): the sort reads the column rather than a computed key
+    # placed behind every other column.
+    "urgency": "urgency DESC, days_of_cover NULLS LAST, code",
+    "cover": "days_of_cover NULLS LAST, urgency DESC, code",
     "code": "code",
 }
 
@@ -95,11 +97,16 @@ def coverage_window(*, now: datetime | None = None, days: int | None = None) -> 
 class Coverage(NamedTuple):
     """One SKU's coverage and suggestion, with every input, so it can be checked by hand.
 
-    A named tuple: a whole catalog is 100,000 of them, made straight from result rows.
+    A named tuple: a whole catalog is 100,000 of them, made straight from result rows. The
+    sort keys come first: the server sorts rows in the order of these columns, and reads a
+    key at the front of a row without walking the columns before it (behind thirty columns,
+    some of them empty, a whole catalog took seconds to sort instead of a fraction of one).
     """
 
-    sku_id: int
+    urgency: int
+    days_of_cover: float | None
     code: str
+    sku_id: int
     title: str
     supplier_id: int | None
     supplier_name: str | None
@@ -121,14 +128,12 @@ class Coverage(NamedTuple):
     in_stock_days: int
     rate: float
     position: int | None
-    days_of_cover: float | None
     safety_stock: float | None
     reorder_point: float | None
     target: float | None
     raw_need: float | None
     whole_need: int | None
     suggested: int | None
-    urgency: int
     window_days: int
 
     @property
@@ -237,6 +242,16 @@ def _n(value: float | None) -> str:
 
 
 COVERAGE_FIELDS = [name for name in Coverage._fields if name != "window_days"]
+POLICY_COLUMNS = [
+    "supplier_id",
+    "lead_time_days",
+    "review_period_days",
+    "safety_stock_days",
+    "safety_stock_units",
+    "min_order_qty",
+    "case_pack",
+    "target_days",
+]
 
 
 def _dialect(vendor: str) -> dict[str, str]:
@@ -471,6 +486,7 @@ def _coverage_sql(
     po = PurchaseOrder._meta.db_table
     ceil = d["ceil"].format
     days = int(window.days)  # a whole number of our own making, written into the statement
+    paged = limit is not None
 
     if kept is None:
         figures_sql, params = _figures_ctes(window=window, using=using)
@@ -479,10 +495,27 @@ inputs AS (SELECT sku_id, code, title, known, on_hand, committed FROM {INPUTS})"
     else:
         figures_sql, params = _kept_inputs_ctes(using=using, sku_ids=sku_ids, kept=kept)
 
+    # A SKU's own policy, or else the default (one row at most: a unique constraint), each
+    # with its supplier's name: each column picked from the two, rather than a third join
+    # on the policy picked and a fourth on its supplier (which, merged, sorted the whole
+    # catalog by supplier first).
+    policies = (
+        f"(SELECT p.id, p.sku_id, {', '.join(f'p.{name}' for name in POLICY_COLUMNS)}, "
+        f"sup.name AS supplier_name FROM {policy} p JOIN {supplier} sup ON sup.id = p.supplier_id)"
+    )
+    policy_columns = ",\n           ".join(
+        [
+            "CASE WHEN own.id IS NULL THEN dflt.id ELSE own.id END AS policy_id",
+            *(
+                f"CASE WHEN own.id IS NULL THEN dflt.{name} ELSE own.{name} END AS {name}"
+                for name in [*POLICY_COLUMNS, *([] if paged else ["supplier_name"])]
+            ),
+        ]
+    )
     open_statuses = list(PurchaseOrder.OPEN)
-    columns = ", ".join([*COVERAGE_FIELDS, f"{days} AS window_days"])
-    if limit is not None:  # a page: and how many rows there are in all
-        columns += ", COUNT(*) OVER () AS total"
+    # A page carries no titles or supplier names through the whole catalog's rows: they
+    # are joined to the page's own rows once the server has picked them.
+    title = "" if paged else " i.title,"
 
     sql = f"""
 WITH {figures_sql},
@@ -496,20 +529,15 @@ transit AS (
     GROUP BY l.sku_id
 ),
 base AS (
-    SELECT i.sku_id, i.code, i.title, i.known, i.on_hand, i.committed,
+    SELECT i.sku_id, i.code,{title} i.known, i.on_hand, i.committed,
            COALESCE(t.in_transit, 0) AS in_transit, COALESCE(t.on_draft, 0) AS on_draft,
            COALESCE(f.shipped, 0) AS shipped, COALESCE(f.in_stock_days, 0) AS in_stock_days,
-           p.id AS policy_id, (own.id IS NOT NULL) AS own_policy, p.supplier_id,
-           sup.name AS supplier_name, p.lead_time_days, p.review_period_days,
-           p.safety_stock_days, p.safety_stock_units, p.min_order_qty, p.case_pack,
-           p.target_days
+           {policy_columns}, own.id IS NOT NULL AS own_policy
     FROM inputs i
     LEFT JOIN figures f ON f.sku_id = i.sku_id
     LEFT JOIN transit t ON t.sku_id = i.sku_id
-    LEFT JOIN {policy} own ON own.sku_id = i.sku_id
-    LEFT JOIN {policy} dflt ON dflt.sku_id IS NULL
-    LEFT JOIN {policy} p ON p.id = COALESCE(own.id, dflt.id)
-    LEFT JOIN {supplier} sup ON sup.id = p.supplier_id
+    LEFT JOIN {policies} own ON own.sku_id = i.sku_id
+    LEFT JOIN {policies} dflt ON dflt.sku_id IS NULL
     {d["once"]}
 ),
 rated AS (
@@ -558,8 +586,6 @@ planned AS (
                 ELSE 1 END AS urgency
     FROM needs
 )
-SELECT {columns}
-FROM planned
 """
     params += [
         *open_statuses,
@@ -575,14 +601,26 @@ FROM planned
         where.append("suggested IS NOT NULL")
     if uncounted_only:
         where.append("NOT known")
-    if where:
-        sql += "WHERE " + " AND ".join(where) + "\n"
-    if sort is not None:
-        sql += f"ORDER BY {SORTS.get(sort, SORTS['urgency'])}\n"
-    if limit is not None:
-        sql += "LIMIT %s OFFSET %s\n"
-        params += [limit, offset]
-    return sql, params
+    where_sql = ("WHERE " + " AND ".join(where) + "\n") if where else ""
+    order_sql = f"ORDER BY {SORTS.get(sort, SORTS['urgency'])}\n" if sort is not None else ""
+    if not paged:
+        columns = ", ".join([*COVERAGE_FIELDS, f"{days} AS window_days"])
+        return sql + f"SELECT {columns}\nFROM planned\n{where_sql}{order_sql}", params
+    # A page: its rows picked (and how many rows there are in all) before their titles and
+    # supplier names are read; the same order again for the page's own rows.
+    inner = ", ".join(name for name in COVERAGE_FIELDS if name not in ("title", "supplier_name"))
+    picked = {"title": "s.title", "supplier_name": "sup.name AS supplier_name"}
+    columns = ", ".join(picked.get(name, f"page.{name}") for name in COVERAGE_FIELDS)
+    sql += f"""SELECT {columns}, {days} AS window_days, page.total
+FROM (
+    SELECT {inner}, COUNT(*) OVER () AS total
+    FROM planned
+    {where_sql}{order_sql}LIMIT %s OFFSET %s
+) page
+JOIN {Sku._meta.db_table} s ON s.id = page.sku_id
+LEFT JOIN {supplier} sup ON sup.id = page.supplier_id
+{order_sql}"""
+    return sql, [*params, limit, offset]
 
 
 @contextmanager
@@ -685,9 +723,17 @@ def _tail_skus(
     using: str,
     sku_ids: list[int] | None,
     limit: int | None = FRESH_LIMIT,
+    merge_joins: bool = False,
 ) -> list | None:
     """The SKUs whose kept figures the unfolded ledger rows (the tail) may have changed, or
     None when the kept history is not of this window (not built yet, or the day turned).
+
+    ``merge_joins`` (a whole catalog read from the kept history): on PostgreSQL, hash joins
+    are off for the rest of the read's transaction when the history is of this window. Every
+    set the read joins (the catalog, on-hand by SKU, the shelf's evidence, the kept figures,
+    the policies) comes off an index in SKU order, so merging them streams; hashing builds a
+    table of 100,000 rows for each, which took about twice as long at full scale, more so on
+    a busy machine.
 
     The tail is every ledger row above the watermark, or at a gap below it, dated before
     the window's end: a movement backdated into a closed day. Today's movements change the
@@ -721,8 +767,14 @@ def _tail_skus(
             # And, in the same round trip, JIT off for the rest of the read's transaction:
             # the formulas' estimated cost wakes the compiler, which compiles longer than
             # the query runs.
-            cursor.execute(f"SELECT set_config('jit', 'off', true), ARRAY({union})", params)
-            rows = cursor.fetchone()[1]
+            merge = "'off'" if merge_joins else "current_setting('enable_hashjoin')"
+            cursor.execute(
+                f"SELECT set_config('jit', 'off', true), set_config('enable_hashjoin', "
+                f"CASE WHEN EXISTS (SELECT 1 {kept}) THEN {merge} "
+                f"ELSE current_setting('enable_hashjoin') END, true), ARRAY({union})",
+                [*kept_params, *params],
+            )
+            rows = cursor.fetchone()[2]
         else:
             cursor.execute(union, params)
             rows = [row[0] for row in cursor.fetchall()]
@@ -750,9 +802,14 @@ def _reading(
     SKU's figures computed from the raw ledger, as every read did before the history)."""
     connection = connections[using]
     with transaction.atomic(using=using, savepoint=False):
-        # On PostgreSQL this also turns JIT off for the transaction (see ``_tail_skus``).
-        tail = _tail_skus(window=window, using=using, sku_ids=sku_ids)
+        # On PostgreSQL this also turns JIT off for the transaction, and hash joins for a
+        # whole catalog read from the kept history (see ``_tail_skus``).
+        merge_joins = kept_history and sku_ids is None
+        tail = _tail_skus(window=window, using=using, sku_ids=sku_ids, merge_joins=merge_joins)
         if not kept_history or tail is None or len(tail) > FRESH_LIMIT:
+            if merge_joins and tail is not None and connection.vendor == "postgresql":
+                with connection.cursor() as cursor:  # staging the ledger's sums hashes them
+                    cursor.execute("SET LOCAL enable_hashjoin = DEFAULT")
             with _staged(window=window, using=using, sku_ids=sku_ids, jit_off=True) as cursor:
                 yield cursor, None
             return

@@ -117,6 +117,36 @@ def test_a_page_and_the_csv_read_the_kept_history_like_the_ledger():
         assert list(coverage_iter(needed_only=False, sort=sort)) == recomputed
 
 
+def test_a_whole_catalog_read_merges_its_joins_but_stages_a_long_tail_with_the_default(
+    postgres, monkeypatch
+):
+    """Read from the kept history, a whole catalog's joins are merged (hash joins off for
+    the read's transaction); a tail too long for the kept history stages the ledger's sums
+    with the server's own choice of joins. The figures are the ledger's either way."""
+    from django.db import connection, transaction
+
+    from replenishment.selectors import coverage
+
+    def hash_joins() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW enable_hashjoin")
+            return cursor.fetchone()[0]
+
+    shelf = Shelf(12)
+    shelf.moves(60)
+    sales_history_rebuild()
+    with transaction.atomic():
+        kept = coverage_rows(sort="code")
+        assert hash_joins() == "off"
+    shelf.moves(10, days_back=20)  # backdated, unfolded: a tail
+    monkeypatch.setattr(coverage, "FRESH_LIMIT", 0)  # any tail is too long
+    with transaction.atomic():
+        staged = coverage_rows(sort="code")
+        assert hash_joins() == "on"
+    assert kept != staged
+    assert staged == coverage_rows(sort="code", kept_history=False)
+
+
 def test_the_day_turning_rebuilds_the_history_for_the_new_window():
     shelf = Shelf(3)
     shelf.moves(60)
