@@ -123,67 +123,119 @@ def wsgi_post(path: str, body, headers: dict[str, str], handler=None) -> tuple[i
     return status[0], json.loads(content) if content else {}
 
 
-def _movement_client(port, token, skus, start_at, deadline, seed, results) -> None:
-    """One API client in a process of its own (no GIL shared with the others): plain
-    http.client, a new connection per request as gunicorn's sync workers close each."""
-    import http.client
+async def _movement_client(port, token, skus, deadline, seed, done) -> None:
+    """One API client: a loop of receipts of random SKUs until the deadline, each request
+    written whole from bytes and its response read by its Content-Length. The connection
+    is kept while the server keeps it (gunicorn's sync workers close each: then every
+    request opens a new one, as a real client of theirs does)."""
+    import asyncio
 
     rng = random.Random(seed)
-    done: list[tuple[float, float, bool]] = []  # (finished at, ms, accepted)
-    client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    while time.monotonic() < start_at:
-        time.sleep(0.001)
-    while time.monotonic() < deadline:
+    loop = asyncio.get_running_loop()
+    reader = writer = None
+    while loop.time() < deadline:
         sku = rng.randint(1, skus)
         body = json.dumps({"sku": f"S-{sku:06}", "bin": f"B-{1 + sku % 200:04}",
-                           "kind": "receive", "quantity": 1})  # fmt: skip
-        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex,
-                   "Content-Type": "application/json"}  # fmt: skip
+                           "kind": "receive", "quantity": 1}).encode()  # fmt: skip
+        request = (
+            f"POST /api/movements HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Authorization: Bearer {token}\r\nIdempotency-Key: {uuid.uuid4().hex}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
         started = time.perf_counter()
         try:
-            client.request("POST", "/api/movements", body, headers)
-            response = client.getresponse()
-            response.read()
-            accepted = response.status == 201
-        except (OSError, http.client.HTTPException):
-            client.close()
+            if writer is None:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request)
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+            status = int(head.split(None, 2)[1])
+            length = int(head.split("content-length:", 1)[1].split("\r\n", 1)[0])
+            await reader.readexactly(length)
+            accepted = status == 201
+            if "connection: close" in head:
+                writer.close()
+                writer = None
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+            if writer is not None:
+                writer.close()
+                writer = None
             accepted = False
-        done.append((time.monotonic(), (time.perf_counter() - started) * 1000, accepted))
-    client.close()
-    results.put(done)
+        done.append((loop.time(), (time.perf_counter() - started) * 1000, accepted))
+    if writer is not None:
+        writer.close()
 
 
 def movements_under_load(base_url: str, *, token: str, skus: int, clients: int,
                          seconds: float) -> dict:  # fmt: skip
-    """``clients`` processes post receipts of random SKUs (S-000001…, into bin
-    B-(1 + n % 200)) for ``seconds``; movements/s accepted, latency p50/p95, errors."""
-    import multiprocessing
+    """``clients`` concurrent clients post receipts of random SKUs (S-000001…, into bin
+    B-(1 + n % 200)) for ``seconds``; movements/s accepted, latency p50/p95, errors.
 
-    context = multiprocessing.get_context("fork")
-    results = context.Queue()
+    The clients are coroutines of one process, so the load generator takes as little of the
+    machine as it can (16 client processes on 2 cores took CPU from the server they timed);
+    ``client_cpu_share`` is the share of the machine's CPU it used, and ``server_cpu_share``
+    that of the server's processes, when the server is a child of this process."""
+    import asyncio
+
     port = int(base_url.rsplit(":", 1)[1])
-    start_at = time.monotonic() + 0.5
-    deadline = start_at + seconds
-    processes = [
-        context.Process(target=_movement_client, daemon=True,
-                        args=(port, token, skus, start_at, deadline, seed, results))
-        for seed in range(clients)
-    ]  # fmt: skip
-    for process in processes:
-        process.start()
-    done = [row for _ in processes for row in results.get(timeout=seconds + 90)]
-    for process in processes:
-        process.join(timeout=10)
+    done: list[tuple[float, float, bool]] = []  # (finished at, ms, accepted)
+
+    async def run() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        start_at = loop.time()
+        deadline = start_at + seconds
+        await asyncio.gather(*(_movement_client(port, token, skus, deadline, seed, done)
+                               for seed in range(clients)))  # fmt: skip
+        return start_at, deadline
+
+    server = descendants_cpu_seconds()
+    cpu = time.process_time()
+    wall = time.perf_counter()
+    start_at, deadline = asyncio.run(run())
+    wall = time.perf_counter() - wall
+    cpu = time.process_time() - cpu
+    server = descendants_cpu_seconds() - server
     times = sorted(ms for _, ms, _ in done) or [0.0]
     accepted = sum(ok for _, _, ok in done)
-    wall = max((at for at, _, _ in done), default=deadline) - start_at
+    span = max((at for at, _, _ in done), default=deadline) - start_at
+    cpus = os.cpu_count() or 1
     return {
         "clients": clients,
-        "movements_per_s": round(accepted / wall),
+        "movements_per_s": round(accepted / span),
         "p50_ms": round(statistics.median(times), 1),
         "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
         "errors": len(done) - accepted,
+        "client_cpu_share": round(cpu / (wall * cpus), 3),
+        "client_cpu_ms_per_request": round(cpu * 1000 / max(len(done), 1), 3),
+        "server_cpu_share": round(server / (wall * cpus), 3),
     }
+
+
+def descendants_cpu_seconds() -> float:
+    """CPU seconds used so far by every live descendant of this process (Linux's /proc;
+    0 elsewhere): the servers a run started (gunicorn's master and workers, a Celery
+    worker and its pool)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return 0.0
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents[int(name)] = int(fields[1])
+        used[int(name)] = (int(fields[11]) + int(fields[12])) / tick
+    mine, found = set(), {os.getpid()}
+    while found:
+        mine |= found
+        found = {pid for pid, parent in parents.items() if parent in found} - mine
+    return sum(used[pid] for pid in mine - {os.getpid()})
 
 
 def service_env(database_url: str) -> dict[str, str]:

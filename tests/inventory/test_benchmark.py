@@ -25,8 +25,11 @@ KEYS = {
     "dashboard": {"p50_ms", "p95_ms", "queries"},
     "sku_list": {"p50_ms", "p95_ms", "queries"},
     "sku_detail": {"p50_ms", "p95_ms", "queries"},
-    "push": {"movements", "skus", "adapter_calls", "p50_ms", "p95_ms"},
-    "api": {"movements_per_s", "p50_ms", "p95_ms", "clients"},
+    "push": {"movements", "skus", "adapter_calls", "p50_ms", "p95_ms", "writes_per_s",
+             "writes_per_s_push_off", "writer_cpu_share", "worker_cpu_share",
+             "kick_ms_per_movement"},
+    "api": {"movements_per_s", "p50_ms", "p95_ms", "clients", "client_cpu_share",
+            "server_cpu_share"},
 }  # fmt: skip
 
 
@@ -42,6 +45,9 @@ def test_benchmark_inventory_sections_report_their_keys(postgres, redis_url, cap
     for name, keys in KEYS.items():
         assert keys <= set(result[name]), (name, result[name])
     assert result["write_path_concurrent"]["errors"] == 0
+    assert result["push"]["storefront_equals_shelf"] is True
+    assert result["push"]["adapter_calls"] > 0
+    assert result["api"]["errors"] == 0 and result["api"]["client_cpu_share"] > 0
     assert result["dashboard"]["queries"] > 0
     assert result["write_path"]["ceiling_1_conn_tps"] > 0
     assert result["write_path"]["ceiling_tool"] in ("pgbench", "psycopg")
