@@ -261,3 +261,17 @@ def test_transfer_pages_run_a_fixed_number_of_queries(client, manager_user, site
 
     assert [_queries(client, url) for url in _urls(big)] == few
     assert max(few) <= 10, few
+
+
+def test_the_admin_reads_transfers_and_never_changes_their_units(client, admin_user, site):
+    client.force_login(admin_user)
+    sent = _sent(site)
+    transfer_line_receive(line=sent.lines.get(), bin=site["b01"], units=1, key="scan-admin-1")
+
+    assert sent.number in client.get("/admin/replenishment/transfer/").content.decode()
+    page = client.get(f"/admin/replenishment/transfer/{sent.pk}/change/")
+    assert page.status_code == 200 and 'name="lines-0-quantity"' not in page.content.decode()
+    assert client.get("/admin/replenishment/transferreceipt/").status_code == 200
+    assert client.get("/admin/replenishment/transfer/add/").status_code == 403
+    assert client.post(f"/admin/replenishment/transfer/{sent.pk}/delete/").status_code == 403
+    assert Transfer.objects.filter(pk=sent.pk).exists()
