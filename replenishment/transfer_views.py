@@ -104,7 +104,11 @@ def transfer_detail(request: HttpRequest, number: str) -> HttpResponse:
     return render(request, "replenishment/transfer_detail.html", context)
 
 
-TRANSITIONS = {"dispatch": services.transfer_dispatch, "cancel": services.transfer_cancel}
+TRANSITIONS = {
+    "dispatch": services.transfer_dispatch,
+    "cancel": services.transfer_cancel,
+    "close": services.transfer_close,
+}
 
 
 @require_POST
@@ -114,15 +118,18 @@ def transfer_transition(request: HttpRequest, number: str, action: str) -> HttpR
     if action not in TRANSITIONS:
         return HttpResponse("Unknown action.", status=400)
     try:
-        transfer = TRANSITIONS[action](transfer=transfer, actor=request.user)
+        result = TRANSITIONS[action](transfer=transfer, actor=request.user)
     except TransferRefused as error:
         messages.error(request, _("Nothing was changed: %(error)s") % {"error": error})
     else:
+        transfer, short = result if isinstance(result, tuple) else (result, [])
         status = transfer.get_status_display().lower()
-        messages.success(
-            request,
-            _("%(number)s is now %(status)s.") % {"number": transfer.number, "status": status},
-        )
+        text = _("%(number)s is now %(status)s.") % {"number": transfer.number, "status": status}
+        if short:
+            text += " " + _("%(count)s short line(s) recorded as discrepancies.") % {
+                "count": len(short)
+            }
+        messages.success(request, text)
     return redirect("replenishment:transfer-detail", number=transfer.number)
 
 

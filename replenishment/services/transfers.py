@@ -255,6 +255,51 @@ def transfer_cancel(*, transfer: Transfer, actor: AbstractBaseUser | None = None
 transfer_cancel.alters_data = True
 
 
+@transaction.atomic
+def transfer_close(
+    *, transfer: Transfer, actor: AbstractBaseUser | None = None
+) -> tuple[Transfer, list[Discrepancy]]:
+    """Close a dispatched transfer as it stands: every line short of what was sent is a
+    discrepancy of the in-transit fact (units lost on the way), and nothing is in transit
+    for it afterwards. Closing twice changes nothing."""
+    transfer = _lock(transfer)
+    if transfer.status == Status.RECEIVED:
+        return transfer, []
+    if transfer.status not in Transfer.OPEN:
+        raise _status_refused(transfer, _("only a dispatched transfer is closed."))
+    lines = list(
+        TransferLine.objects.select_for_update(of=("self",))
+        .filter(transfer=transfer)
+        .select_related("sku", "from_bin")
+        .order_by("pk")
+    )
+    short = [
+        discrepancy_record(
+            kind=Discrepancy.Kind.RECEIPT_MISMATCH,
+            fact=Fact.IN_TRANSIT,
+            sku=line.sku,
+            owner_value=line.quantity,
+            consumer_value=line.received,
+            reference=transfer.number,
+            detail=(
+                f"{transfer.number} closed short: {line.sku.code} sent {line.quantity} from "
+                f"bin {line.from_bin.code} of {transfer.from_warehouse.code}, received "
+                f"{line.received} in {transfer.to_warehouse.code} "
+                f"({line.quantity - line.received} never arrived)."
+            ),
+        )
+        for line in lines
+        if line.received < line.quantity
+    ]
+    transfer.status = Status.RECEIVED
+    transfer.closed_at = timezone.now()
+    transfer.save(update_fields=["status", "closed_at"])
+    return transfer, short
+
+
+transfer_close.alters_data = True
+
+
 @dataclass
 class TransferReceiptOutcome:
     receipt: TransferReceipt

@@ -164,6 +164,20 @@ def test_cancel_a_dispatched_transfer_is_refused(client, manager_user, site):
     assert Transfer.objects.get().status == "in_transit"
 
 
+def test_close_a_partly_received_transfer_records_the_shortfall(client, manager_user, site):
+    client.force_login(manager_user)
+    sent = _sent(site)
+    transfer_line_receive(line=sent.lines.get(), bin=site["b01"], units=1, key="scan-close-1")
+    page = client.get(f"/replenishment/transfers/{sent.number}/").content.decode()
+    assert 'data-testid="close"' in page
+
+    response = client.post(f"/replenishment/transfers/{sent.number}/close/", follow=True)
+
+    body = response.content.decode()
+    assert f"{sent.number} is now received. 1 short line(s) recorded" in body
+    assert Transfer.objects.get().status == "received"
+
+
 def _receive(client, transfer, **data):
     data.setdefault("key", uuid.uuid4().hex)
     url = f"/replenishment/receive-transfer/{transfer.number}/receipts/"

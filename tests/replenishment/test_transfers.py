@@ -14,6 +14,7 @@ from replenishment.selectors import coverage_for_sku, in_transit_by_sku
 from replenishment.services.transfers import (
     LineDraft,
     transfer_cancel,
+    transfer_close,
     transfer_create,
     transfer_dispatch,
     transfer_line_receive,
@@ -269,6 +270,29 @@ def test_transfer_line_receive_over_what_was_sent_is_booked_and_recorded(site):
     assert "2 more than sent" in d.detail and "Count bin A-14 of MAIN" in d.detail
     assert Transfer.objects.get(pk=line.transfer_id).status == Transfer.Status.RECEIVED
     assert in_transit_by_sku() == {}
+
+
+def test_transfer_close_records_what_never_arrived_and_ends_its_transit(site):
+    transfer = transfer_dispatch(transfer=_draft(site))
+    transfer_line_receive(line=transfer.lines.get(), bin=site["b01"], units=3, key="scan-0001")
+
+    closed, short = transfer_close(transfer=transfer)
+
+    assert closed.status == Transfer.Status.RECEIVED and closed.closed_at
+    assert [(d.kind, d.owner_value, d.consumer_value) for d in short] == [
+        (Discrepancy.Kind.RECEIPT_MISMATCH, 4, 3)
+    ]
+    assert "closed short" in short[0].detail and "(1 never arrived)" in short[0].detail
+    assert in_transit_by_sku() == {}
+    assert transfer_close(transfer=closed) == (closed, [])  # twice: nothing more recorded
+    assert Discrepancy.objects.filter(reference=transfer.number).count() == 1
+
+
+def test_transfer_close_refuses_a_draft(site):
+    draft = _draft(site)
+    with pytest.raises(TransferRefused, match="only a dispatched transfer is closed"):
+        transfer_close(transfer=draft)
+    assert Transfer.objects.get(pk=draft.pk).status == Transfer.Status.DRAFT
 
 
 # --- the ledger and coverage -------------------------------------------------------------
