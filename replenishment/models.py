@@ -253,3 +253,123 @@ class SalesHistoryGap(models.Model):
 
     def __str__(self) -> str:
         return f"ledger id {self.ledger_id} missing since {self.seen_at}"
+
+
+class Transfer(models.Model):
+    """Units moved from one warehouse to another: they leave their bins when the transfer
+    is dispatched and are in transit (replenishment's fact, like an order's) until they are
+    scanned into a bin at the other end. Never a copy of on-hand: what left and what arrived
+    are ledger rows of the shelf (kind ``transfer``), written through its one write path."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        IN_TRANSIT = "in_transit", _("In transit")
+        PARTIALLY_RECEIVED = "partially_received", _("Partially received")
+        RECEIVED = "received", _("Received")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    OPEN = (Status.IN_TRANSIT, Status.PARTIALLY_RECEIVED)  # dispatched: lines in transit
+
+    number = models.CharField(max_length=20, unique=True)
+    from_warehouse = models.ForeignKey(
+        "inventory.Warehouse", on_delete=models.PROTECT, related_name="transfers_out"
+    )
+    to_warehouse = models.ForeignKey(
+        "inventory.Warehouse", on_delete=models.PROTECT, related_name="transfers_in"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    request_key = models.CharField(
+        max_length=64, blank=True, help_text="The form submission that drafted it (replays)."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [
+            ("dispatch_transfer", "Can dispatch and cancel transfers between warehouses"),
+            ("receive_transfer", "Can receive transfers into bins"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_warehouse=F("to_warehouse")),
+                name="replenishment_transfer_two_warehouses",
+            ),
+            models.UniqueConstraint(
+                fields=["request_key"],
+                condition=~Q(request_key=""),
+                name="replenishment_transfer_request_key_uniq",
+            ),
+        ]
+        indexes = [models.Index(fields=["status"], name="replenishment_tr_status_idx")]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
+
+
+class TransferLine(models.Model):
+    """``quantity`` units of one SKU out of one bin of the sending warehouse. ``received``
+    may exceed it: a miscount at either end is booked where the units are, and recorded."""
+
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="lines")
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="transfer_lines")
+    from_bin = models.ForeignKey(Bin, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+    received = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["transfer", "sku__code", "from_bin__code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["transfer", "sku", "from_bin"],
+                name="replenishment_transferline_transfer_sku_bin_uniq",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="replenishment_transferline_quantity_gt_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(received__gte=0), name="replenishment_transferline_received_gte_0"
+            ),
+        ]
+        indexes = [models.Index(fields=["sku"], name="replenishment_trl_sku_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.transfer}: {self.quantity} × {self.sku} from {self.from_bin}"
+
+    @property
+    def outstanding(self) -> int:
+        return max(self.quantity - self.received, 0)
+
+
+class TransferReceipt(models.Model):
+    """Units of one transfer line scanned into one bin of the receiving warehouse; the
+    ledger row it wrote."""
+
+    line = models.ForeignKey(TransferLine, on_delete=models.PROTECT, related_name="receipts")
+    bin = models.ForeignKey(Bin, on_delete=models.PROTECT, related_name="+")
+    units = models.PositiveIntegerField()
+    key = models.CharField(max_length=64, unique=True, help_text="The form submission's key.")
+    movement = models.OneToOneField(StockMovement, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(units__gt=0), name="replenishment_transferreceipt_units_gt_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.units} × {self.line.sku_id} into {self.bin_id} ({self.line.transfer_id})"

@@ -1,7 +1,8 @@
 """What each role may do in replenishment (read by ``inventory.roles.role_permissions``).
 
-Staff receive deliveries; managers also read the suggestions, draft, send and close
-purchase orders and look for ghost rows. Admins get every replenishment permission.
+Staff receive deliveries and transfers from another warehouse; managers also read the
+suggestions, draft, send and close purchase orders, draft, dispatch and cancel transfers,
+and look for ghost rows. Admins get every replenishment permission.
 """
 
 PERMISSIONS = {
@@ -9,6 +10,9 @@ PERMISSIONS = {
         "replenishment.receive_purchaseorder",
         "replenishment.view_purchaseorder",
         "replenishment.view_purchaseorderline",
+        "replenishment.receive_transfer",
+        "replenishment.view_transfer",
+        "replenishment.view_transferline",
     ],
     "manager": [
         "replenishment.view_suggestions",
@@ -18,5 +22,9 @@ PERMISSIONS = {
         "replenishment.view_supplier",
         "replenishment.view_reorderpolicy",
         "replenishment.view_receipt",
+        "replenishment.add_transfer",
+        "replenishment.change_transfer",
+        "replenishment.dispatch_transfer",
+        "replenishment.view_transferreceipt",
     ],
 }

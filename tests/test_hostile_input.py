@@ -76,12 +76,14 @@ REAL = {
 QUERY_NAMES = [
     "page", "q", "status", "kind", "sku", "days", "format", "zone", "overdue", "changes",
     "uncounted", "supplier", "sort", "show", "po", "print", "gaps", "found_sku", "found_qty",
-    "older_than_days", "system", "fact", "next", "\x00",
+    "older_than_days", "system", "fact", "next", "transfer", "\x00",
 ]  # fmt: skip
 FORM_NAMES = [
     "sku", "quantity", "units", "bin", "key", "reason", "counted", "task", "line", "rma",
     "ordered", "decision", "preview", "code", "mode", "condition", "assignee", "found_sku",
     "found_qty", "t1", "lines-TOTAL_FORMS", "lines-INITIAL_FORMS", "lines-0-sku", "next",
+    "from_warehouse", "to_warehouse", "lines-0-from_bin", "lines-0-quantity", "confirm_units",
+    "create_bin",
 ]  # fmt: skip
 ROLES = ["anonymous", STAFF, MANAGERS, ADMINS]
 

@@ -20,6 +20,8 @@ STAFF = {
     "driftwalks:find-task", "driftwalks:find-count", "driftwalks:find-finish",
     "replenishment:receive-start", "replenishment:receive", "replenishment:receipt-create",
     "replenishment:receive-bins",
+    "replenishment:transfer-receive-start", "replenishment:transfer-receive",
+    "replenishment:transfer-receipt-create",
     "inventory:labels-print", "inventory:bin-labels", "inventory:sku-labels",
     "replenishment:purchase-order-labels", "returns:return-labels",
 }  # fmt: skip

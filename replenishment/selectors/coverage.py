@@ -31,7 +31,14 @@ from django.utils import timezone
 
 from inventory import selectors as shelf_selectors
 from inventory.models import ShelfEvidence, Sku, StockMovement
-from replenishment.models import PurchaseOrder, PurchaseOrderLine, ReorderPolicy, Supplier
+from replenishment.models import (
+    PurchaseOrder,
+    PurchaseOrderLine,
+    ReorderPolicy,
+    Supplier,
+    Transfer,
+    TransferLine,
+)
 
 EPSILON = 1e-9  # float arithmetic: 2.1 × 10 must round up to 21, not to 22
 
@@ -484,6 +491,7 @@ def _coverage_sql(
     supplier = Supplier._meta.db_table
     line = PurchaseOrderLine._meta.db_table
     po = PurchaseOrder._meta.db_table
+    transfer, transfer_line = Transfer._meta.db_table, TransferLine._meta.db_table
     ceil = d["ceil"].format
     days = int(window.days)  # a whole number of our own making, written into the statement
     paged = limit is not None
@@ -519,14 +527,21 @@ inputs AS (SELECT sku_id, code, title, known, on_hand, committed FROM {INPUTS})"
 
     sql = f"""
 WITH {figures_sql},
-transit AS (
-    SELECT l.sku_id,
-           SUM(CASE WHEN o.status IN (%s, %s) AND l.ordered > l.received
-                    THEN l.ordered - l.received ELSE 0 END) AS in_transit,
-           SUM(CASE WHEN o.status = %s THEN l.ordered ELSE 0 END) AS on_draft
-    FROM {line} l JOIN {po} o ON o.id = l.po_id
-    WHERE o.status IN (%s, %s, %s)
-    GROUP BY l.sku_id
+transit AS (  -- open purchase orders' outstanding units and dispatched transfers' unreceived
+    SELECT sku_id, SUM(in_transit) AS in_transit, SUM(on_draft) AS on_draft
+    FROM (
+        SELECT l.sku_id,
+               CASE WHEN o.status IN (%s, %s) AND l.ordered > l.received
+                    THEN l.ordered - l.received ELSE 0 END AS in_transit,
+               CASE WHEN o.status = %s THEN l.ordered ELSE 0 END AS on_draft
+        FROM {line} l JOIN {po} o ON o.id = l.po_id
+        WHERE o.status IN (%s, %s, %s)
+        UNION ALL
+        SELECT tl.sku_id, tl.quantity - tl.received, 0
+        FROM {transfer_line} tl JOIN {transfer} tr ON tr.id = tl.transfer_id
+        WHERE tr.status IN (%s, %s) AND tl.quantity > tl.received
+    ) moving
+    GROUP BY sku_id
 ),
 base AS (
     SELECT i.sku_id, i.code,{title} i.known, i.on_hand, i.committed,
@@ -592,6 +607,7 @@ planned AS (
         PurchaseOrder.Status.DRAFT,
         *open_statuses,
         PurchaseOrder.Status.DRAFT,
+        *Transfer.OPEN,
     ]
     where = []
     if supplier_id is not None:

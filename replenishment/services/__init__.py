@@ -1,4 +1,5 @@
-"""Every write of replenishment: purchase orders, receiving, ghost-row detection.
+"""Every write of replenishment: purchase orders, receiving, ghost-row detection; transfers
+between warehouses are in ``services.transfers``.
 
 Receiving changes on-hand only through ``inventory.services.on_hand_adjust`` (the one write
 path), as the shelf, with an event id built from the form submission's key: a double
