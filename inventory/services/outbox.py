@@ -12,6 +12,13 @@ A drain due later is a promise: it reads what is pending no earlier than its due
 waits for it, on Redis's clock). So a process that saw it knows that every commit it makes
 before then is taken by it, and asks Redis nothing until then: in a burst, a process asks
 once per window instead of once per commit.
+
+A drain that is due but has not started yet (enqueued at once when the push was idle, or a
+worker slow to take it) has its promise moved a few milliseconds on by the commit that
+finds it so (``OVERDUE_GRACE_MS``, never more than the window), and reads no earlier than
+the latest promise when it starts. So a busy writer asks Redis once per few milliseconds
+while no worker has started the drain, not once per commit, and a drain starts at most
+that grace later.
 """
 
 import logging
@@ -32,14 +39,22 @@ _STARTED_KEY = "onefact:push-started"
 PUSH_TASK = "inventory.tasks.push_storefronts_task"
 
 # On a commit, in one round trip. When a drain is enqueued and has not started: {-1, its
-# due time, now}. Otherwise note one (the kick key, due when the window since the last
-# drain's start has passed; it lives past that by the kick TTL, until the drain clears
-# it) and answer {its wait in ms (0: idle, drain now), its due time, now}. Times in ms.
+# due time, now}, the due time first moved on to now + the grace (ARGV[3]) once passed.
+# Otherwise note one (the kick key, due when the window since the last drain's start has
+# passed; it lives past that by the kick TTL, until the drain clears it) and answer {its
+# wait in ms (0: idle, drain now), its due time, now}. Times in ms.
 _KICK_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local due = redis.call('GET', KEYS[1])
-if due then return {-1, tonumber(due) or 0, now} end
+if due then
+  due = tonumber(due) or 0
+  if due <= now and tonumber(ARGV[3]) > 0 then
+    due = now + tonumber(ARGV[3])
+    redis.call('SET', KEYS[1], due, 'PX', tonumber(ARGV[3]) + tonumber(ARGV[1]))
+  end
+  return {-1, due, now}
+end
 local window = tonumber(ARGV[2])
 local started = redis.call('GET', KEYS[2])
 local wait = 0
@@ -51,14 +66,17 @@ return {wait, now + wait, now}
 """
 
 # On a drain's start, before it reads what is pending: a commit from now on kicks again
-# (its change may be later than what this drain reads), and the window starts now.
+# (its change may be later than what this drain reads), and the window starts now. Answers
+# the latest due time promised to commits (0: none), which the drain waits for.
 _START_SCRIPT = """
+local due = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 redis.call('DEL', KEYS[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('SET', KEYS[2], now, 'PX', ARGV[1])
-return now
+return {due, now}
 """
+OVERDUE_GRACE_MS = 5
 
 _NOW_SCRIPT = """
 local t = redis.call('TIME')
@@ -115,7 +133,10 @@ def push_countdown() -> tuple[float | None, int]:
     kick, _, _ = _scripts(settings.REDIS_URL)
     asked = time.monotonic()
     ttl_ms = settings.ONEFACT_PUSH_KICK_TTL * 1000
-    wait_ms, due, now = kick(keys=[_KICK_KEY, _STARTED_KEY], args=[ttl_ms, _window_ms()])
+    window = _window_ms()
+    wait_ms, due, now = kick(
+        keys=[_KICK_KEY, _STARTED_KEY], args=[ttl_ms, window, min(window, OVERDUE_GRACE_MS)]
+    )
     if due > now:  # measured from before the question: Redis answered later than that
         _covered.until = asked + (due - now) / 1000
     return (None if wait_ms < 0 else wait_ms / 1000), due
@@ -155,16 +176,20 @@ def push_wait_until(due: int | None) -> None:
         time.sleep(early / 1000)
 
 
-def push_kick_clear() -> None:
+def push_kick_clear() -> float:
     """A drain starts: commits from now on kick the next one, which waits for the window
-    since this start to pass."""
+    since this start to pass. Answers the seconds the drain must still wait before it
+    reads what is pending: until the latest due time promised to commits (0: none ahead;
+    never more than the window)."""
     if not settings.REDIS_URL:
-        return
+        return 0.0
     try:
         _, start, _ = _scripts(settings.REDIS_URL)
-        start(keys=[_KICK_KEY, _STARTED_KEY], args=[max(1000, 10 * _window_ms())])
+        due, now = start(keys=[_KICK_KEY, _STARTED_KEY], args=[max(1000, 10 * _window_ms())])
     except Exception as error:  # noqa: BLE001
         log.warning("Could not clear the push kick key: %s", error)
+        return 0.0
+    return max(0, min(int(due) - int(now), _window_ms())) / 1000
 
 
 def push_kicks_forget() -> None:

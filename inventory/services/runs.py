@@ -4,6 +4,7 @@ share one fan-out of SKU ranges, and the management command runs the same ranges
 """
 
 import logging
+import time
 from datetime import timedelta
 
 from celery import chord, group
@@ -35,7 +36,8 @@ def storefronts_push() -> list[dict]:
     """Drain the outbox to every storefront that mirrors on-hand (committed rows only).
 
     A storefront's error propagates (the task retries the whole drain)."""
-    push_kick_clear()
+    if wait := push_kick_clear():  # a promise made to commits since it was enqueued
+        time.sleep(wait)
     return [
         storefront_push(storefront=storefront, committed_only=True).summary()
         for storefront in selectors.storefronts_for_push()

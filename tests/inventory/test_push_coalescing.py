@@ -72,15 +72,44 @@ def test_within_the_window_a_process_asks_redis_once_not_once_per_commit(enqueue
     assert (len(asked), len(enqueued)) == (1, 1)
 
 
-def test_an_idle_drain_is_no_promise_every_commit_asks_until_it_starts(enqueued, monkeypatch):
-    """A drain enqueued at once is due now: commits before it starts see the kick key and
-    enqueue nothing, but each asks (the drain may start at any moment)."""
+def test_a_drain_not_started_when_due_is_promised_a_grace_and_commits_stop_asking(
+    enqueued, monkeypatch
+):
+    """A drain enqueued at once is due now. The next commit that finds it not started
+    moves its promise on by the grace (never more than the window) and remembers it: later
+    commits within the grace ask nothing. The drain, when it starts, waits for that
+    promise before it reads, so those commits are in what it reads."""
+    monkeypatch.setattr(outbox, "OVERDUE_GRACE_MS", 20_000)  # far longer than the test
     asked = []
     countdown = outbox.push_countdown
     monkeypatch.setattr(outbox, "push_countdown", lambda: asked.append(1) or countdown())
     for _ in range(5):
         outbox._kick()
-    assert (len(asked), len(enqueued)) == (5, 1)
+    assert (len(asked), len(enqueued)) == (2, 1)
+    wait = outbox.push_kick_clear()  # the drain starts
+    assert 19 < wait <= 20
+    assert outbox.push_kick_clear() == 0.0  # nothing promised since
+
+
+def test_a_drain_waits_for_the_promise_before_it_reads(enqueued, monkeypatch, db):
+    monkeypatch.setattr(outbox, "OVERDUE_GRACE_MS", 20_000)
+    outbox._kick()
+    outbox._kick()  # finds the drain due and not started: a promise 20 s on
+    slept = []
+    monkeypatch.setattr(runs.time, "sleep", slept.append)
+    monkeypatch.setattr(runs, "storefront_push", lambda **kw: push.PushReport(storefront="x"))
+    runs.storefronts_push()
+    assert len(slept) == 1 and 19 < slept[0] <= 20
+
+
+def test_the_grace_is_never_longer_than_the_window(enqueued, settings, monkeypatch):
+    settings.ONEFACT_PUSH_COALESCE_SECONDS = 0  # coalescing off: no promise at all
+    asked = []
+    countdown = outbox.push_countdown
+    monkeypatch.setattr(outbox, "push_countdown", lambda: asked.append(1) or countdown())
+    for _ in range(3):
+        outbox._kick()
+    assert len(asked) == 3 and outbox.push_kick_clear() == 0.0
 
 
 def test_a_drain_never_starts_before_it_is_due(enqueued, monkeypatch):
