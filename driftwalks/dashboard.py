@@ -3,7 +3,7 @@ inventory record accuracy, the oldest open count task, accuracy over time, and f
 discrepancy the count task that answers it ("count task 381 for bin A-14 is open, due
 today"); and the accuracy page's charts, drawn by the same ``inventory.charts``."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, Q, Value
 from django.db.models.functions import TruncDate
@@ -87,7 +87,12 @@ def chart_rows() -> list[ChartRows]:
     return [
         ChartRows(
             "accuracy",
-            CountRow.objects.filter(round=1, created_at__date__gte=_days()[0]),
+            # From the first instant of the first day: a range on the timestamp reads its
+            # index, where a date computed from each row reads every row.
+            CountRow.objects.filter(
+                round=1,
+                created_at__gte=timezone.make_aware(datetime.combine(_days()[0], time.min)),
+            ),
             day=TruncDate("created_at"),
             series=Value(""),
             measures={

@@ -75,8 +75,8 @@ def test_the_apps_figures_read_with_the_shelfs_are_those_each_app_reads_alone(
     ReturnAuthorisationFactory(created_at=now - timedelta(days=30))
     ReturnAuthorisationFactory()
 
-    folded = {f.key: f for f in dashboard_figures(open_totals={"n": 0, "total_units": 0,
-                                                               "total_value": 0}).figures}  # fmt: skip
+    nothing_open = {"n": 0, "total_units": 0, "total_value": 0}
+    folded = {f.key: f for f in dashboard_figures(open_totals=nothing_open).figures}
     alone = {f.key: f for f in driftwalks_dashboard.figures() + returns_dashboard.figures()}
     assert {key: folded[key] for key in alone} == alone
     assert (alone["accuracy"].value, alone["accuracy"].note) == (
@@ -108,3 +108,27 @@ def test_the_oldest_open_task_without_a_bin_and_none_open(shelf, manager_user):
     assert (figure.value, figure.note) == (
         "0 days", f"count task {task.pk} for any bin (find it), due {timezone.localdate()}"
     )  # fmt: skip
+
+
+def test_the_accuracy_chart_counts_the_first_days_lines_from_its_first_instant(manager_user):
+    """Fourteen days, today the last: a line counted in the first day's first minute is
+    drawn on it; one counted in the minute before is on no day."""
+    from datetime import datetime, time, timedelta
+
+    from django.utils import timezone
+
+    from driftwalks import dashboard as driftwalks_dashboard
+    from driftwalks.models import Count, CountTask
+
+    first_day = timezone.localdate() - timedelta(days=13)
+    start = timezone.make_aware(datetime.combine(first_day, time.min))
+    sku = SkuFactory()
+    for n, (at, within) in enumerate([(start + timedelta(minutes=1), True),
+                                      (start - timedelta(minutes=1), False)]):  # fmt: skip
+        task = CountTask.objects.create(bin=BinFactory(), sku=sku, cause="manual", reason="x",
+                                        due_on=first_day)  # fmt: skip
+        Count.objects.create(task=task, round=1, counted_by=manager_user, counted=1, expected=1,
+                             variance=0, within_tolerance=within, outcome="confirmed",
+                             submission_key=f"k{n}", created_at=at)  # fmt: skip
+    (chart,) = driftwalks_dashboard.charts()
+    assert chart.series["accuracy"] == [100.0] + [None] * 13
