@@ -10,7 +10,7 @@ from returns import selectors
 def figure_reads() -> dict[str, Read]:
     """Returns awaiting arrival and how many of them are late, read in the dashboard's one
     figures query."""
-    awaiting = selectors.returns_awaiting()
+    awaiting = selectors.returns_awaiting_to_count()
     return {"n": read_count(awaiting), "late": read_count(awaiting.filter(is_late=True))}
 
 
