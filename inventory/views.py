@@ -253,9 +253,9 @@ def job_detail(request, pk: int):
 def dashboard(request):
     """The managers' dashboard: figures, charts, breakdowns and every open disagreement."""
     form = DashboardFilterForm(request.GET)
-    rows = selectors.dashboard_rows(**form.filters())
     if request.GET.get("format") == "csv":
-        return discrepancies_csv(rows)
+        return discrepancies_csv(selectors.dashboard_rows(**form.filters(), whole=True))
+    rows = selectors.dashboard_rows(**form.filters())
     paginator = Paginator(rows, PAGE_SIZE)
     template = "inventory/dashboard.html"
     if not request.htmx:
@@ -338,7 +338,7 @@ def _csv_chunk(writer, buffer, chunk):
 @require_http_methods(["GET", "POST"])
 @permission_required("inventory.view_discrepancy", raise_exception=True)
 def discrepancy_detail(request, pk: int):
-    discrepancy = get_object_or_404(selectors.dashboard_rows(status=""), pk=pk)
+    discrepancy = get_object_or_404(selectors.dashboard_rows(status="", whole=True), pk=pk)
     form = DiscrepancyDecisionForm(request.POST or None)
     if request.method == "POST":
         if not request.user.has_perm("inventory.change_discrepancy"):

@@ -90,10 +90,13 @@ def dashboard_rows(
     system: str = "",
     older_than_days: int | None = None,
     sort: str = "-age",
+    whole: bool = False,
 ) -> QuerySet[Discrepancy]:
-    qs = discrepancies_with_measures().select_related(
-        "sku", "bin", "owner", "consumer", "winner", "resolved_by"
-    )
+    """The discrepancies matching the filters, sorted, with the SKU and the bin the table
+    shows; ``whole`` adds the systems, who won and who resolved it (the CSV, a discrepancy's
+    page): joining and building those for a page of the table cost it more than its rows."""
+    related = ("sku", "bin") + (("owner", "consumer", "winner", "resolved_by") if whole else ())
+    qs = discrepancies_with_measures().select_related(*related)
     if status:
         qs = qs.filter(status=status)
     if fact:
