@@ -22,5 +22,7 @@ class DriftwalksConfig(AppConfig):
                 figures=dashboard.figures,
                 charts=dashboard.charts,
                 notes=dashboard.notes,
+                figure_reads=dashboard.figure_reads,
+                chart_rows=dashboard.chart_rows,
             )
         )

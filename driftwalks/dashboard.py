@@ -3,9 +3,9 @@ inventory record accuracy, the oldest open count task, accuracy over time, and f
 discrepancy the count task that answers it ("count task 381 for bin A-14 is open, due
 today"); and the accuracy page's charts, drawn by the same ``inventory.charts``."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Value
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
@@ -14,24 +14,47 @@ from django.utils.translation import ngettext
 
 from driftwalks.models import Count as CountRow
 from driftwalks.models import CountTask, TaskTrigger
-from inventory.selectors import Chart, Figure
+from inventory.models import Bin
+from inventory.selectors import (
+    Chart,
+    ChartRows,
+    Figure,
+    Read,
+    read_chart_rows,
+    read_count,
+    read_first,
+    read_together,
+)
 
 
-def figures() -> list[Figure]:
+def figure_reads() -> dict[str, Read]:
+    """The figures' values, read in the dashboard's one figures query: counted lines of
+    the last 30 days, and the oldest open task's columns."""
     since = timezone.now() - timedelta(days=30)
-    row = CountRow.objects.filter(
-        round=1, created_at__gte=since, task__bin__isnull=False
-    ).aggregate(lines=Count("id"), within=Count("id", filter=Q(within_tolerance=True)))
+    lines = CountRow.objects.filter(round=1, created_at__gte=since, task__bin__isnull=False)
+    oldest = CountTask.objects.filter(status__in=CountTask.ACTIVE).order_by("created_at", "id")
+    return {
+        "lines": read_count(lines),
+        "within": read_count(lines.filter(within_tolerance=True)),
+        "oldest": read_first(oldest.values_list("pk")),
+        "oldest_created_at": read_first(oldest.values_list("created_at")),
+        "oldest_due_on": read_first(oldest.values_list("due_on")),
+        "oldest_bin": read_first(oldest.values_list("bin")),
+        "oldest_bin_code": read_first(oldest.values_list("bin__code")),
+    }
+
+
+def figures(read: dict | None = None) -> list[Figure]:
+    """Record accuracy and the oldest open count task, from ``figure_reads`` (read here in
+    one query when not given)."""
+    row = read if read is not None else read_together(**figure_reads())
     accuracy = f"{100 * row['within'] / row['lines']:.1f} %" if row["lines"] else _("0 counted")
-    oldest = (
-        CountTask.objects.filter(status__in=CountTask.ACTIVE)
-        .select_related("bin")
-        .order_by("created_at", "id")
-        .first()
-    )
-    if oldest is None:
+    if row["oldest"] is None:
         oldest_value, oldest_note, url = _("0 open"), _("no count task is open"), ""
     else:
+        bin = Bin(pk=row["oldest_bin"], code=row["oldest_bin_code"]) if row["oldest_bin"] else None
+        oldest = CountTask(pk=row["oldest"], bin=bin, created_at=row["oldest_created_at"],
+                           due_on=row["oldest_due_on"])  # fmt: skip
         age = (timezone.now() - oldest.created_at).days
         oldest_value = ngettext("%(age)s day", "%(age)s days", age) % {"age": age}
         oldest_note = _("count task %(pk)s for %(target)s, due %(due)s") % {
@@ -53,16 +76,39 @@ def figures() -> list[Figure]:
     ]
 
 
-def charts() -> list[Chart]:
+def _days() -> list[date]:
     today = timezone.localdate()
-    days = [today - timedelta(days=13 - i) for i in range(14)]
-    rows = (
-        CountRow.objects.filter(round=1, created_at__date__gte=days[0])
-        .annotate(day=TruncDate("created_at"))
-        .values("day")
-        .annotate(lines=Count("id"), within=Count("id", filter=Q(within_tolerance=True)))
-    )
-    by_day = {r["day"]: r for r in rows}
+    return [today - timedelta(days=13 - i) for i in range(14)]
+
+
+def chart_rows() -> list[ChartRows]:
+    """The accuracy chart's rows, read in the dashboard's one charts query: first-round
+    lines and those within tolerance per day."""
+    return [
+        ChartRows(
+            "accuracy",
+            # From the first instant of the first day: a range on the timestamp reads its
+            # index, where a date computed from each row reads every row.
+            CountRow.objects.filter(
+                round=1,
+                created_at__gte=timezone.make_aware(datetime.combine(_days()[0], time.min)),
+            ),
+            day=TruncDate("created_at"),
+            series=Value(""),
+            measures={
+                "lines": Count("id"),
+                "within": Count("id", filter=Q(within_tolerance=True)),
+            },
+        )
+    ]
+
+
+def charts(rows: dict[str, list[dict]] | None = None) -> list[Chart]:
+    """Accuracy per day, from ``chart_rows`` (read here in one query when not given)."""
+    days = _days()
+    if rows is None:
+        rows = read_chart_rows(chart_rows())
+    by_day = {r["day"]: r for r in rows["accuracy"]}
     accuracy = [  # a day without a count is a gap, not 0 %
         round(100 * by_day[d]["within"] / by_day[d]["lines"], 1) if d in by_day else None
         for d in days

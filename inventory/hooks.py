@@ -94,12 +94,20 @@ class DashboardProvider:
     """What an app adds to the managers' dashboard. Each callable runs a fixed number of
     queries: ``figures()`` → list of selectors.Figure, ``charts()`` → list of
     selectors.Chart, ``notes(discrepancy_ids)`` → {id: [(sentence part, url or "")]} for the
-    rows shown (e.g. ("count task 381 for bin A-14 is open, due today", "/walks/tasks/381/"))."""
+    rows shown (e.g. ("count task 381 for bin A-14 is open, due today", "/walks/tasks/381/")).
+
+    An app may offer what its figures and charts read instead of reading it itself, so the
+    dashboard reads every app's in one query each: ``figure_reads()`` → {name:
+    selectors.Read}, whose values the dashboard then hands to ``figures(values)``;
+    ``chart_rows()`` → list of selectors.ChartRows, whose rows (by key) it hands to
+    ``charts(rows)``."""
 
     name: str
-    figures: Callable[[], list] | None = None
-    charts: Callable[[], list] | None = None
+    figures: Callable[..., list] | None = None
+    charts: Callable[..., list] | None = None
     notes: Callable[[list[int]], dict[int, list[tuple[str, str]]]] | None = None
+    figure_reads: Callable[[], dict[str, Any]] | None = None
+    chart_rows: Callable[[], list] | None = None
 
 
 _dashboard_providers: dict[str, DashboardProvider] = {}

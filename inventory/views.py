@@ -258,9 +258,9 @@ def job_detail(request, pk: int):
 def dashboard(request):
     """The managers' dashboard: figures, charts, breakdowns and every open disagreement."""
     form = DashboardFilterForm(request.GET)
-    rows = selectors.dashboard_rows(**form.filters())
     if request.GET.get("format") == "csv":
-        return discrepancies_csv(rows)
+        return discrepancies_csv(selectors.dashboard_rows(**form.filters(), whole=True))
+    rows = selectors.dashboard_rows(**form.filters())
     paginator = Paginator(rows, PAGE_SIZE)
     template = "inventory/dashboard.html"
     if not request.htmx:
@@ -273,15 +273,18 @@ def dashboard(request):
     if request.htmx:
         return render(request, template + "#dashboard-table", {"page": page, "lines": lines,
                                                                  "form": form})  # fmt: skip
+    head = selectors.dashboard_figures(open_totals=breakdowns["totals"])
     context = {
         "form": form,
         "page": page,
         "lines": lines,
         "orders_at_risk": selectors.orders_at_risk_open(),
-        "figures": selectors.dashboard_figures(open_totals=breakdowns["totals"]),
+        "figures": head.figures,
         "charts": [(chart, charts.render(chart)) for chart in selectors.dashboard_charts()],
         "breakdowns": breakdowns,
     }
+    if not head.batches_held:  # the banner's check was read with the figures: nothing to read
+        context["held_batches"] = ()
     return render(request, template, context)
 
 
@@ -340,7 +343,7 @@ def _csv_chunk(writer, buffer, chunk):
 @require_http_methods(["GET", "POST"])
 @permission_required("inventory.view_discrepancy", raise_exception=True)
 def discrepancy_detail(request, pk: int):
-    discrepancy = get_object_or_404(selectors.dashboard_rows(status=""), pk=pk)
+    discrepancy = get_object_or_404(selectors.dashboard_rows(status="", whole=True), pk=pk)
     form = DiscrepancyDecisionForm(request.POST or None)
     if request.method == "POST":
         if not request.user.has_perm("inventory.change_discrepancy"):

@@ -15,5 +15,7 @@ class ReturnsConfig(AppConfig):
         from returns import dashboard
 
         hooks.subscribe_dashboard(
-            hooks.DashboardProvider(name="returns", figures=dashboard.figures)
+            hooks.DashboardProvider(
+                name="returns", figures=dashboard.figures, figure_reads=dashboard.figure_reads
+            )
         )

@@ -72,16 +72,21 @@ def _with_units(qs: QuerySet[ReturnAuthorisation]) -> QuerySet[ReturnAuthorisati
     ).annotate(outstanding_units=F("expected_units") - F("accounted_units"))
 
 
-def returns_awaiting(*, now: datetime | None = None) -> QuerySet[ReturnAuthorisation]:
-    """Returns with units still expected, oldest first, with their age and lateness."""
+def returns_awaiting_to_count(*, now: datetime | None = None) -> QuerySet[ReturnAuthorisation]:
+    """Returns with units still expected, with their lateness and nothing else: what the
+    dashboard counts (without the units' subqueries a count does not need)."""
     now = now or timezone.now()
     late_before = now - timedelta(days=settings.ONEFACT_RETURNS_LATE_DAYS)
+    return ReturnAuthorisation.objects.filter(status__in=OPEN_STATUSES).annotate(
+        is_late=ExpressionWrapper(Q(created_at__lt=late_before), output_field=BooleanField())
+    )
+
+
+def returns_awaiting(*, now: datetime | None = None) -> QuerySet[ReturnAuthorisation]:
+    """Returns with units still expected, oldest first, with their age and lateness."""
     return (
-        _with_units(ReturnAuthorisation.objects.filter(status__in=OPEN_STATUSES))
+        _with_units(returns_awaiting_to_count(now=now))
         .select_related("storefront")
-        .annotate(
-            is_late=ExpressionWrapper(Q(created_at__lt=late_before), output_field=BooleanField())
-        )
         .order_by("created_at", "id")
     )
 

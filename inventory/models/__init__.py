@@ -706,6 +706,14 @@ class Discrepancy(models.Model):
             ),  # fmt: skip
             # Newest first, the dashboard's order: a page is read off the index, not sorted.
             models.Index(fields=["created_at", "id"], name="inventory_disc_created_idx"),
+            # The open orders at risk, newest first (the block atop the dashboard): a handful
+            # of rows, read off this index; the SKU index holds the kind second, so finding
+            # them there walked every open row's entry.
+            models.Index(
+                fields=["created_at", "id"],
+                condition=Q(status="open", kind="orders_at_risk"),
+                name="inventory_disc_open_risk_idx",
+            ),
             # The open rows by fact and system pair with their measures and age: the
             # dashboard's breakdowns and open-gaps figure are grouped off this index alone.
             models.Index(

@@ -5,19 +5,23 @@ apps built on inventory add their figures, charts and per-discrepancy notes thro
 ``inventory.hooks`` (``dashboard_providers``), never by being imported here.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.db import connections
 from django.db.models import (
     Count,
     Exists,
     F,
+    IntegerField,
     Max,
     OuterRef,
     Q,
     QuerySet,
     Sum,
+    Value,
 )
 from django.db.models.functions import TruncDate
 from django.template.defaultfilters import pluralize
@@ -86,10 +90,13 @@ def dashboard_rows(
     system: str = "",
     older_than_days: int | None = None,
     sort: str = "-age",
+    whole: bool = False,
 ) -> QuerySet[Discrepancy]:
-    qs = discrepancies_with_measures().select_related(
-        "sku", "bin", "owner", "consumer", "winner", "resolved_by"
-    )
+    """The discrepancies matching the filters, sorted, with the SKU and the bin the table
+    shows; ``whole`` adds the systems, who won and who resolved it (the CSV, a discrepancy's
+    page): joining and building those for a page of the table cost it more than its rows."""
+    related = ("sku", "bin") + (("owner", "consumer", "winner", "resolved_by") if whole else ())
+    qs = discrepancies_with_measures().select_related(*related)
     if status:
         qs = qs.filter(status=status)
     if fact:
@@ -219,12 +226,46 @@ def _sql(qs: QuerySet) -> tuple[str, tuple]:
     return qs.query.get_compiler(using=qs.db).as_sql()
 
 
-def _count(qs: QuerySet) -> tuple[str, tuple]:
+@dataclass(frozen=True)
+class Read:
+    """One value read beside others in a single round trip (``read_together``): a scalar
+    subquery, and how its value is converted to what its queryset would have given."""
+
+    sql: str
+    params: tuple
+    convert: Callable[[Any], Any] | None = None
+
+
+def read_count(qs: QuerySet) -> Read:
+    """How many rows ``qs`` has."""
     sql, params = _sql(qs.order_by().values("pk"))
-    return f"SELECT COUNT(*) FROM ({sql}) counted", params
+    return Read(f"SELECT COUNT(*) FROM ({sql}) counted", params)
 
 
-def _nearest_rank(qs: QuerySet, field: str, percent: int) -> tuple[str, tuple]:
+def read_exists(qs: QuerySet) -> Read:
+    """Whether ``qs`` has a row (the database stops at the first)."""
+    sql, params = _sql(qs.order_by().values("pk"))
+    return Read(f"SELECT EXISTS ({sql})", params, convert=bool)
+
+
+def read_first(qs: QuerySet) -> Read:
+    """The only column of ``qs``'s first row (``qs.values_list(field)``, ordered), or None
+    without a row; converted as the queryset converts it (a date, an aware datetime)."""
+    compiler = qs[:1].query.get_compiler(using=qs.db)
+    sql, params = compiler.as_sql()
+    [(expression, _, _)] = compiler.select
+    converters = compiler.get_converters([expression])
+
+    def convert(value: Any) -> Any:
+        if value is None or not converters:
+            return value
+        [row] = compiler.apply_converters([[value]], converters)
+        return row[0]
+
+    return Read(sql, params, convert)
+
+
+def _nearest_rank(qs: QuerySet, field: str, percent: int) -> Read:
     """The ``percent``th percentile of ``field`` by nearest rank (the value ranked
     ceil(percent/100 × n) in ascending order; none when there is no row)."""
     sql, params = _sql(qs.order_by().values(field))
@@ -232,18 +273,21 @@ def _nearest_rank(qs: QuerySet, field: str, percent: int) -> tuple[str, tuple]:
         f"SELECT {field} AS v, ROW_NUMBER() OVER (ORDER BY {field}) AS r, COUNT(*) OVER () AS n "
         f"FROM ({sql}) picked"
     )
-    return f"SELECT v FROM ({ranked}) ranked WHERE r = (n * {percent} + 99) / 100", params
+    return Read(f"SELECT v FROM ({ranked}) ranked WHERE r = (n * {percent} + 99) / 100", params)
 
 
-def _in_one_query(**reads: tuple[str, tuple]) -> dict:
-    """Several single values (counts, percentiles) in one round trip:
-    ``SELECT (…) AS a, (…) AS b``, each read as its queryset would be on its own."""
+def read_together(**reads: Read) -> dict:
+    """Several single values (counts, percentiles, first rows' columns), from any app, in one
+    round trip: ``SELECT (…), (…)``, each read as its queryset would be on its own."""
+    if not reads:
+        return {}
     connection = connections[SyncLog.objects.db]
-    columns = ", ".join(f"({sql}) AS {connection.ops.quote_name(name)}"
-                        for name, (sql, _) in reads.items())  # fmt: skip
+    columns = ", ".join(f"({read.sql}) AS v{n}" for n, read in enumerate(reads.values()))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns}", [p for _, params in reads.values() for p in params])
-        return dict(zip(reads, cursor.fetchone(), strict=True))
+        cursor.execute(f"SELECT {columns}", [p for read in reads.values() for p in read.params])
+        values = cursor.fetchone()
+    return {name: read.convert(value) if read.convert else value
+            for (name, read), value in zip(reads.items(), values, strict=True)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -258,13 +302,13 @@ class SyncLagFigures:
     batch: int
 
 
-def _sync_lag_reads(*, since: datetime) -> dict[str, tuple[str, tuple]]:
+def _sync_lag_reads(*, since: datetime) -> dict[str, Read]:
     pushes = SyncLog.objects.filter(pushed_at__gte=since, lag_ms__isnull=False)
     live = pushes.filter(kind=SyncLog.Kind.LIVE)
     return {
-        "live": _count(live),
-        "first": _count(pushes.filter(kind=SyncLog.Kind.FIRST)),
-        "batch": _count(pushes.filter(kind=SyncLog.Kind.BATCH)),
+        "live": read_count(live),
+        "first": read_count(pushes.filter(kind=SyncLog.Kind.FIRST)),
+        "batch": read_count(pushes.filter(kind=SyncLog.Kind.BATCH)),
         "p50": _nearest_rank(live, "lag_ms", 50),
         "p95": _nearest_rank(live, "lag_ms", 95),
     }
@@ -276,7 +320,7 @@ def _sync_lag(read: dict) -> SyncLagFigures:
 
 def sync_lag_figures(*, since: datetime) -> SyncLagFigures:
     """The sync lag over live pushes since ``since`` (one query)."""
-    return _sync_lag(_in_one_query(**_sync_lag_reads(since=since)))
+    return _sync_lag(read_together(**_sync_lag_reads(since=since)))
 
 
 def _not_lag(first: int, batch: int) -> str:
@@ -289,22 +333,33 @@ def _not_lag(first: int, batch: int) -> str:
     return f"not counted as lag: {' and '.join(parts)}" if parts else ""
 
 
+def _inventory_reads(*, now: datetime) -> dict[str, Read]:
+    return {
+        **_sync_lag_reads(since=now - timedelta(hours=24)),
+        "conflicts": read_count(
+            AuthorityConflict.objects.filter(created_at__gte=now - timedelta(days=7))
+        ),
+        "parked": read_count(InboxEvent.objects.filter(status=InboxEvent.Status.FAILED)),
+    }
+
+
+def _open_totals() -> dict:
+    return (
+        discrepancies_with_measures()
+        .filter(status=Discrepancy.Status.OPEN)
+        .aggregate(n=Count("id"), total_units=Sum("units"), total_value=Sum("value"))
+    )
+
+
 def inventory_figures(*, open_totals: dict | None = None) -> list[Figure]:
     """The shelf's figures: open gaps (``open_totals`` when the caller has already summed
     the open rows, as the dashboard's breakdowns do), the sync lag, conflicts of the week
     and parked storefront events: one query, and one more without ``open_totals``."""
-    now = timezone.now()
-    if open_totals is None:
-        open_totals = (
-            discrepancies_with_measures()
-            .filter(status=Discrepancy.Status.OPEN)
-            .aggregate(n=Count("id"), total_units=Sum("units"), total_value=Sum("value"))
-        )
-    read = _in_one_query(
-        **_sync_lag_reads(since=now - timedelta(hours=24)),
-        conflicts=_count(AuthorityConflict.objects.filter(created_at__gte=now - timedelta(days=7))),
-        parked=_count(InboxEvent.objects.filter(status=InboxEvent.Status.FAILED)),
-    )
+    read = read_together(**_inventory_reads(now=timezone.now()))
+    return _inventory_figures(read, open_totals if open_totals is not None else _open_totals())
+
+
+def _inventory_figures(read: dict, open_totals: dict) -> list[Figure]:
     lag, conflicts, parked = _sync_lag(read), read["conflicts"], read["parked"]
     spread = (
         _("95th percentile %(p95)s") % {"p95": duration_display(lag.p95)}
@@ -357,22 +412,75 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def sync_lag_chart(*, days: int = 14) -> Chart:
-    """Mean and worst lag per day over live pushes; a day without one is a gap. First pushes
-    and released batches are said in a note, not drawn as lag (one query)."""
-    span = _days(days)
-    rows = (
-        SyncLog.objects.filter(pushed_at__gte=_day_start(span[0]), lag_ms__isnull=False)
-        .annotate(day=TruncDate("pushed_at"))
-        .values("day", "kind")
-        .annotate(worst=Max("lag_ms"), pushes=Count("id"), total=Sum("lag_ms"))
-        .order_by("day")
+@dataclass(frozen=True)
+class ChartRows:
+    """A chart's rows, grouped per day (and series), in the shape every dashboard chart's
+    rows share, so that one query (a union) reads every chart's: ``rows`` filtered, its
+    ``day`` and ``series`` (an expression, or "" for a single series) and up to
+    ``CHART_MEASURES`` aggregates by name. ``read_chart_rows`` hands back plain dicts:
+    ``day``, ``series`` and each measure by its name."""
+
+    key: str
+    rows: QuerySet
+    day: Any
+    series: Any
+    measures: dict[str, Any]
+
+
+CHART_MEASURES = 3
+
+
+def _chart_query(part: ChartRows, n: int) -> QuerySet:
+    measures = list(part.measures.values())
+    if len(measures) > CHART_MEASURES:
+        raise ValueError(f"chart {part.key}: over {CHART_MEASURES} measures")
+    none = Value(None, output_field=IntegerField())
+    padded = measures + [none] * (CHART_MEASURES - len(measures))
+    return (
+        part.rows.order_by()
+        .annotate(chart_day=part.day, chart_series=part.series)
+        .values("chart_day", "chart_series")
+        .annotate(chart=Value(n), **{f"m{i}": m for i, m in enumerate(padded)})
     )
+
+
+def read_chart_rows(parts: list[ChartRows]) -> dict[str, list[dict]]:
+    """Every part's rows (by its key), oldest day first, in one query: a union of the
+    parts' grouped queries."""
+    if not parts:
+        return {}
+    queries = [_chart_query(part, n) for n, part in enumerate(parts)]
+    union = queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0]
+    found: dict[str, list[dict]] = {part.key: [] for part in parts}
+    for r in union.order_by("chart_day", "chart_series"):
+        part = parts[r["chart"]]
+        measures = {name: r[f"m{i}"] for i, name in enumerate(part.measures)}
+        found[part.key].append({"day": r["chart_day"], "series": r["chart_series"], **measures})
+    return found
+
+
+def _sync_lag_rows(span: list[date]) -> ChartRows:
+    return ChartRows(
+        "sync_lag",
+        SyncLog.objects.filter(pushed_at__gte=_day_start(span[0]), lag_ms__isnull=False),
+        day=TruncDate("pushed_at"),
+        series=F("kind"),
+        measures={"worst": Max("lag_ms"), "pushes": Count("id"), "total": Sum("lag_ms")},
+    )
+
+
+def sync_lag_chart(*, days: int = 14, rows: list[dict] | None = None) -> Chart:
+    """Mean and worst lag per day over live pushes; a day without one is a gap. First pushes
+    and released batches are said in a note, not drawn as lag (one query, none with
+    ``rows``, read with the other charts')."""
+    span = _days(days)
+    if rows is None:
+        rows = read_chart_rows([_sync_lag_rows(span)])["sync_lag"]
     live, first, batch = {}, 0, 0
     for r in rows:
-        if r["kind"] == SyncLog.Kind.LIVE:
+        if r["series"] == SyncLog.Kind.LIVE:
             live[r["day"]] = r
-        elif r["kind"] == SyncLog.Kind.FIRST:
+        elif r["series"] == SyncLog.Kind.FIRST:
             first += r["pushes"]
         else:
             batch += r["pushes"]
@@ -383,22 +491,27 @@ def sync_lag_chart(*, days: int = 14) -> Chart:
                  {"mean": mean, "worst": worst}, note=note[:1].upper() + note[1:])  # fmt: skip
 
 
-def corrections_chart(*, days: int = 14) -> Chart:
-    """Units the owner's value corrected per day, by cause (the discrepancy's kind)."""
-    span = _days(days)
-    rows = (
-        discrepancies_with_measures()
-        .filter(corrected_at__gte=_day_start(span[0]))
-        .annotate(day=TruncDate("corrected_at"))
-        .values("day", "kind")
-        .annotate(units=Sum("units"))
-        .order_by("day")
+def _corrections_rows(span: list[date]) -> ChartRows:
+    return ChartRows(
+        "corrections",
+        discrepancies_with_measures().filter(corrected_at__gte=_day_start(span[0])),
+        day=TruncDate("corrected_at"),
+        series=F("kind"),
+        measures={"units": Sum("units")},
     )
+
+
+def corrections_chart(*, days: int = 14, rows: list[dict] | None = None) -> Chart:
+    """Units the owner's value corrected per day, by cause (the discrepancy's kind): one
+    query, none with ``rows``, read with the other charts'."""
+    span = _days(days)
+    if rows is None:
+        rows = read_chart_rows([_corrections_rows(span)])["corrections"]
     labels = dict(Discrepancy.Kind.choices)
     series: dict[str, list[float]] = {}
     index = {d: i for i, d in enumerate(span)}
     for r in rows:
-        label = labels.get(r["kind"], r["kind"])
+        label = labels.get(r["series"], r["series"])
         series.setdefault(label, [0] * len(span))
         if r["day"] in index:
             series[label][index[r["day"]]] += r["units"] or 0
@@ -502,28 +615,74 @@ def orders_at_risk_open(
     return [(d, notes.get(d.pk, [])) for d in shown]
 
 
-def dashboard_figures(*, open_totals: dict | None = None) -> list[Figure]:
-    from inventory import hooks
+@dataclass(frozen=True)
+class DashboardFigures:
+    """The dashboard's figures (the shelf's, then each app's), and whether the circuit
+    breaker holds a batch: the banner's check, read in the same round trip."""
 
-    figures = inventory_figures(open_totals=open_totals)
-    for provider in hooks.dashboard_providers():
-        if provider.figures:
+    figures: list[Figure]
+    batches_held: bool
+
+
+def dashboard_figures(*, open_totals: dict | None = None) -> DashboardFigures:
+    """Every figure in one query: the shelf's reads, the breaker's check and the reads of
+    each app that offers them (``figure_reads``) go in one ``read_together``; an app that
+    offers none runs its own ``figures()``."""
+    from inventory import hooks
+    from inventory.models import CorrectionBatch
+
+    providers = [p for p in hooks.dashboard_providers() if p.figures]
+    reads = {f"inventory.{k}": r for k, r in _inventory_reads(now=timezone.now()).items()}
+    reads["held"] = read_exists(CorrectionBatch.objects.filter(status=CorrectionBatch.Status.HELD))
+    for provider in providers:
+        if provider.figure_reads:
+            reads |= {f"{provider.name}.{k}": r for k, r in provider.figure_reads().items()}
+    read = read_together(**reads)
+
+    def of(prefix: str) -> dict:
+        return {k.removeprefix(prefix): v for k, v in read.items() if k.startswith(prefix)}
+
+    figures = _inventory_figures(
+        of("inventory."), open_totals if open_totals is not None else _open_totals()
+    )
+    for provider in providers:
+        if provider.figure_reads:
+            figures += provider.figures(of(f"{provider.name}."))
+        else:
             figures += provider.figures()
-    return figures
+    return DashboardFigures(figures, batches_held=read["held"])
 
 
 def dashboard_charts() -> list[Chart]:
+    """Every chart from one query: the shelf's two and each app's that offers its rows
+    (``chart_rows``) in one ``read_chart_rows``; an app that offers none runs its own."""
     from inventory import hooks
 
-    charts = [corrections_chart(), sync_lag_chart()]
-    for provider in hooks.dashboard_providers():
-        if provider.charts:
+    span = _days(14)
+    providers = [p for p in hooks.dashboard_providers() if p.charts]
+    parts = [_corrections_rows(span), _sync_lag_rows(span)]
+    offered = {p.name: p.chart_rows() for p in providers if p.chart_rows}
+    rows = read_chart_rows(parts + [part for offer in offered.values() for part in offer])
+    charts = [corrections_chart(rows=rows["corrections"]), sync_lag_chart(rows=rows["sync_lag"])]
+    for provider in providers:
+        if provider.name in offered:
+            charts += provider.charts({part.key: rows[part.key] for part in offered[provider.name]})
+        else:
             charts += provider.charts()
     return charts
 
 
 __all__ = [
+    "CHART_MEASURES",
     "SORTS",
+    "ChartRows",
+    "DashboardFigures",
+    "Read",
+    "read_chart_rows",
+    "read_count",
+    "read_exists",
+    "read_first",
+    "read_together",
     "dashboard_charts",
     "dashboard_figures",
     "discrepancy_between",

@@ -6,6 +6,8 @@ short, the bin to count and the storefront's number, opens the count, and shows 
 of the dashboard and of the SKU's page.
 """
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -357,3 +359,31 @@ def test_order_risk_shows_at_the_top_of_the_dashboard_in_a_browser(live_server, 
     assert block.bounding_box()["y"] < figures["y"]
     block.get_by_role("link", name=f"count task {task.pk} for bin A-01", exact=False).click()
     page.wait_for_url(f"**{reverse('driftwalks:task-detail', args=[task.pk])}")
+
+
+def test_the_open_orders_at_risk_are_read_off_their_own_index_not_every_open_row(
+    postgres, shelf, storefront
+):
+    """The block atop the dashboard reads the open orders at risk (a handful) without walking
+    the entries of every open discrepancy (tens of thousands on a big catalog)."""
+    sku, bin = SkuFactory(), BinFactory()
+    Discrepancy.objects.bulk_create([
+        Discrepancy(kind="storefront_gap", fact="on_hand", sku=sku, bin=bin, owner=shelf,
+                    consumer=storefront, owner_value=1, consumer_value=2, winner=shelf,
+                    detail="x") for _ in range(5_000)
+    ])  # fmt: skip
+    Discrepancy.objects.create(kind=AT_RISK, fact="on_hand", sku=sku, bin=bin, owner=shelf,
+                               owner_value=1, consumer_value=3, detail="3 wanted")  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE inventory_discrepancy")
+    from inventory.selectors import orders_at_risk_open
+
+    with CaptureQueriesContext(connection) as captured:
+        assert [d.kind for d, _ in orders_at_risk_open()] == [AT_RISK]
+    sql = next(q["sql"] for q in captured.captured_queries if "orders_at_risk" in q["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}")
+        plan = cursor.fetchone()[0]
+    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+    assert "inventory_disc_open_risk_idx" in json.dumps(plan)
+    assert plan["Shared Hit Blocks"] + plan.get("Shared Read Blocks", 0) < 20
