@@ -86,52 +86,72 @@ def load_shelf(ctx: BenchContext, *, skus: int, ledger_rows: int, bins: int = 20
     return ctx.from_template(
         f"shelf-{skus}-{ledger_rows}-{bins}",
         lambda: _build_shelf(ctx, skus=skus, ledger_rows=ledger_rows, bins=bins),
-        reload=lambda: dict(
-            OnHand.objects.using(ctx.alias).order_by("sku_id").values_list("sku_id", "quantity")
-        ),
+        reload=lambda: _reload_balances(ctx),
     )
 
 
 def _build_shelf(ctx: BenchContext, *, skus: int, ledger_rows: int, bins: int) -> dict:
-    rng = random.Random(7)
-    now = timezone.now()
+    """Made by the server (``ctx.bulk_load``): each SKU's ledger rows, in SKU order, are a
+    walk from zero that receives 1-9 units while the balance is under 3 and otherwise with
+    a chance of 0.6, and ships one unit the rest of the time; its balance is their sum."""
+    now = ctx.param(timezone.now())
     ctx.progress(f"loading {skus:,} SKUs, {ledger_rows:,} ledger rows")
-    ctx.bulk_insert(T_BIN, ["id", "code", "zone", "walk_order", "active"],
-                    ((i, f"B-{i:04}", "Z", i, True) for i in range(1, bins + 1)))  # fmt: skip
-    ctx.bulk_insert(T_SKU, ["id", "code", "title", "active", "unit_cost"],
-                    ((i, f"S-{i:06}", f"Item {i}", True, 2)
-                     for i in range(1, skus + 1)))  # fmt: skip
     shelf = System.objects.using(ctx.alias).get(name="shelf").pk
     per_sku, extra = divmod(ledger_rows, skus)
-    balances: dict[int, int] = {}
+    receive = f"1 + CAST(FLOOR({ctx.random} * 9) AS INTEGER)"
+    with ctx.bulk_load(T_BIN, T_SKU, T_MOVE, T_ONHAND, T_EVIDENCE, seed=0.7) as cursor:
+        cursor.execute(f"INSERT INTO {T_BIN} (id, code, zone, walk_order, active) "
+                       f"SELECT i, 'B-' || {ctx.zero_padded('i', 4)}, 'Z', i, TRUE "
+                       f"FROM {ctx.numbers(bins)}", [])  # fmt: skip
+        cursor.execute(f"INSERT INTO {T_SKU} (id, code, title, active, unit_cost) "
+                       f"SELECT i, 'S-' || {ctx.zero_padded('i', 6)}, 'Item ' || i, TRUE, 2 "
+                       f"FROM {ctx.numbers(skus)}", [])  # fmt: skip
+        # A row holds its movement and the balance before it: the next row's draw needs
+        # the balance after it, which one expression can then read twice.
+        cursor.execute(
+            f"""
+            INSERT INTO {T_MOVE} (kind, bin_id, sku_id, quantity, balance_after,
+                                  source_system_id, source_event_id, leg, reference, note,
+                                  created_at)
+            WITH RECURSIVE walk(sku, n, balance, delta) AS (
+                SELECT i, 1, 0, {receive} FROM {ctx.numbers(skus)}
+                UNION ALL
+                SELECT sku, n + 1, balance + delta,
+                       CASE WHEN balance + delta < 3 OR {ctx.random} < 0.6 THEN {receive}
+                            ELSE -1 END
+                FROM walk
+                WHERE n < %s + CASE WHEN sku <= %s THEN 1 ELSE 0 END
+            )
+            SELECT CASE WHEN delta > 0 THEN 'receive' ELSE 'ship' END, 1 + sku %% %s, sku,
+                   delta, balance + delta, %s,
+                   'seed-' || ((sku - 1) * %s + CASE WHEN sku - 1 < %s THEN sku - 1 ELSE %s END
+                               + n),
+                   0, '', '', %s
+            FROM walk ORDER BY sku, n
+            """,
+            [per_sku, extra, bins, shelf, per_sku, extra, extra, now],
+        )
+        cursor.execute(f"INSERT INTO {T_ONHAND} (bin_id, sku_id, quantity, updated_at) "
+                       f"SELECT bin_id, sku_id, SUM(quantity), %s FROM {T_MOVE} "
+                       f"GROUP BY bin_id, sku_id ORDER BY sku_id", [now])  # fmt: skip
+        # A shelf in production: every SKU counted, every storefront live.
+        cursor.execute(f"INSERT INTO {T_EVIDENCE} (sku_id, kind, reference, recorded_at) "
+                       f"SELECT id, 'adopted', '', %s FROM {T_SKU}", [now])  # fmt: skip
+        System.objects.using(ctx.alias).filter(kind=System.Kind.STOREFRONT).update(
+            sync_mode=System.SyncMode.LIVE
+        )
+        return _balances(cursor)
 
-    def moves():
-        n = 0
-        for sku in range(1, skus + 1):
-            balance = 0
-            for _ in range(per_sku + (1 if sku <= extra else 0)):
-                delta = rng.randint(1, 9) if balance < 3 or rng.random() < 0.6 else -1
-                balance += delta
-                n += 1
-                yield ("receive" if delta > 0 else "ship", 1 + sku % bins, sku, delta, balance,
-                       shelf, f"seed-{n}", 0, "", "", now)  # fmt: skip
-            balances[sku] = balance
 
-    ctx.bulk_insert(T_MOVE, ["kind", "bin_id", "sku_id", "quantity", "balance_after",
-                             "source_system_id", "source_event_id", "leg", "reference", "note",
-                             "created_at"], moves())  # fmt: skip
-    ctx.bulk_insert(T_ONHAND, ["bin_id", "sku_id", "quantity", "updated_at"],
-                    ((1 + sku % bins, sku, q, now) for sku, q in balances.items()))  # fmt: skip
-    # A shelf in production: every SKU counted, every storefront live.
-    ctx.bulk_insert(T_EVIDENCE, ["sku_id", "kind", "reference", "recorded_at"],
-                    ((sku, "adopted", "", now) for sku in range(1, skus + 1)))  # fmt: skip
-    System.objects.using(ctx.alias).filter(kind=System.Kind.STOREFRONT).update(
-        sync_mode=System.SyncMode.LIVE
-    )
+def _balances(cursor) -> dict:
+    """The balances by SKU (a million rows: read raw, no model instance per row)."""
+    cursor.execute(f"SELECT sku_id, quantity FROM {T_ONHAND} ORDER BY sku_id")
+    return dict(cursor.fetchall())
+
+
+def _reload_balances(ctx: BenchContext) -> dict:
     with ctx.connection.cursor() as cursor:
-        if ctx.vendor == "postgresql":
-            cursor.execute("ANALYZE")
-    return balances
+        return _balances(cursor)
 
 
 def _picks(skus: int, count: int, *, seed: int, hot: bool = False) -> list[int]:
@@ -497,7 +517,9 @@ def reconcile_1m(ctx: BenchContext) -> dict:
     ``onefact_mb`` the difference, what the reconciliation itself took. ``fake_ms`` is the
     part of ``ms`` spent in the fake answering."""
     skus = ctx.scaled(1_000_000)
-    balances = load_shelf(ctx, skus=skus, ledger_rows=skus)
+    # No other section loads this shape: built in place, not kept as a template (a copy of
+    # half a gigabyte made and dropped for nothing).
+    balances = _build_shelf(ctx, skus=skus, ledger_rows=skus, bins=200)
     quantities, gaps = _shelf_quantities(balances, 0.01)
     del balances
     gc.collect()
@@ -626,25 +648,28 @@ def _page_times(view, path: str, user, runs: int = 15) -> tuple[float, float, in
 
 
 def _discrepancies(ctx, *, count: int, skus: int) -> None:
-    """Two thirds open, one third resolved by a correction."""
-    rng = random.Random(5)
+    """Two thirds open, one third resolved by a correction, on SKUs drawn at random."""
     shelf = System.objects.using(ctx.alias).get(name="shelf").pk
     front = System.objects.using(ctx.alias).get(name="storefront").pk
-    now = timezone.now()
+    now = ctx.param(timezone.now())
     detail = "storefront says 4, shelf says 2; shelf owns on-hand and wins."
-
-    def rows():
-        for i in range(count):
-            status, resolution = ("open", "") if i % 3 else ("resolved", "correction")
-            yield ("storefront_gap", "on_hand", rng.randint(1, skus), 1 + i % 200, shelf, front,
-                   2, 4, shelf, "", detail, status, resolution, "", "", now,
-                   now if status == "resolved" else None, 2)  # fmt: skip
-
     columns = ["kind", "fact", "sku_id", "bin_id", "owner_id", "consumer_id", "owner_value",
                "consumer_value", "winner_id", "reference", "detail", "status", "resolution",
                "resolution_note", "resolution_reference", "created_at", "resolved_at",
                "unit_cost"]  # fmt: skip
-    ctx.bulk_insert(T_DISC, columns, rows())
+    with ctx.bulk_load(T_DISC, seed=0.5) as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {T_DISC} ({", ".join(columns)})
+            SELECT 'storefront_gap', 'on_hand', 1 + CAST(FLOOR({ctx.random} * %s) AS INTEGER),
+                   1 + (i - 1) %% 200, %s, %s, 2, 4, %s, '', %s,
+                   CASE WHEN (i - 1) %% 3 = 0 THEN 'resolved' ELSE 'open' END,
+                   CASE WHEN (i - 1) %% 3 = 0 THEN 'correction' ELSE '' END, '', '', %s,
+                   CASE WHEN (i - 1) %% 3 = 0 THEN %s END, 2
+            FROM {ctx.numbers(count)}
+            """,
+            [skus, shelf, front, shelf, detail, now, now],
+        )
     if ctx.vendor == "postgresql":
         # What autovacuum does within a minute of such a load: statistics and the
         # visibility map (index-only scans), so the page is timed in its steady state.
@@ -715,7 +740,7 @@ def push(ctx: BenchContext) -> dict:
     if not settings.REDIS_URL:
         return {"skipped": "REDIS_URL is not set: the push needs Redis and a worker"}
     skus_n, movements = 100, max(500, ctx.scaled(10_000))
-    load_shelf(ctx, skus=skus_n, ledger_rows=skus_n, bins=10)
+    _build_shelf(ctx, skus=skus_n, ledger_rows=skus_n, bins=10)  # its shape is its own
     levels = ((f"S-{i:06}", "", True, 0, timezone.now()) for i in range(1, skus_n + 1))
     ctx.bulk_insert(DemoLevel._meta.db_table,
                     ["sku_code", "title", "active", "quantity", "updated_at"], levels)  # fmt: skip
