@@ -836,7 +836,7 @@ def api(ctx: BenchContext) -> dict:
     from inventory.bench import loadtest
 
     skus, _ = _sections_setup(ctx, full_rows=200_000)
-    seconds = max(4.0, 20 * min(1.0, ctx.scale * 2))
+    seconds = max(4.0, 10 * min(1.0, ctx.scale * 2))
     env = loadtest.service_env(loadtest.server_dsn(ctx.connection.settings_dict["NAME"]))
     # Commits enqueue their push into Redis (no worker here: the push has its own section);
     # without a broker every request would push in-process, the embedded default's way.
