@@ -14,7 +14,9 @@ runs compare by their ratio to it), ``sections_seconds`` (each section's wall ti
 Data a section loads and others load alike (the shelf of 100,000 SKUs and 1,000,000 ledger
 rows) is built once per run: ``ctx.from_template(key, build)`` runs ``build`` the first
 time and hands every later section a fresh copy of the result (``CREATE DATABASE …
-TEMPLATE``), so what is measured stays the same and the loading is not repeated.
+TEMPLATE``), so what is measured stays the same and the loading is not repeated. Data of a
+shape no other section loads is built in place (a template would be a copy made for
+nothing). Large data is made by the server, not sent from Python: ``ctx.bulk_load``.
 
 Sections are a small registry. An app adds one in ``<app>/benchmarks.py`` (inventory's own
 are in ``inventory/bench/sections.py``)::
@@ -23,7 +25,9 @@ are in ``inventory/bench/sections.py``)::
 
     @register("coverage", help="…")
     def coverage(ctx: BenchContext) -> dict:
-        ctx.bulk_insert("…", [...], rows)   # COPY on PostgreSQL, multi-row inserts on SQLite
+        with ctx.bulk_load("…") as cursor:  # INSERT … SELECT … FROM {ctx.numbers(n)}
+            cursor.execute("…", [...])
+        ctx.bulk_insert("…", [...], rows)   # a few rows: COPY (SQLite: multi-row inserts)
         ...
         return {"skus": ..., "ledger_rows": ..., "ms": ...}
 
