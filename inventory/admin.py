@@ -21,6 +21,7 @@ from inventory.models import (
     SyncModeChange,
     System,
     Warehouse,
+    default_warehouse_id,
 )
 from inventory.selectors.storefronts import mode_change_actor
 
@@ -315,6 +316,10 @@ class BinAdminForm(forms.ModelForm):
 @admin.register(Bin)
 class BinAdmin(admin.ModelAdmin):
     form = BinAdminForm
+
+    def get_changeform_initial_data(self, request):
+        return {"warehouse": default_warehouse_id(), **super().get_changeform_initial_data(request)}
+
     list_display = ["code", "warehouse", "zone", "walk_order", "active"]
     list_filter = ["warehouse", "zone", "active"]
     list_select_related = ["warehouse"]

@@ -14,26 +14,15 @@ did before the history was kept), and the suggestions page through its view (p50
 import contextlib
 import ctypes
 import gc
-import random
 import resource
 import statistics
 import threading
 import time
-from datetime import timedelta
 
 from django.utils import timezone
 
 from inventory.bench import BenchContext, register
-from inventory.models import (
-    Bin,
-    Commitment,
-    OnHand,
-    ShelfEvidence,
-    Sku,
-    StockMovement,
-    System,
-    Warehouse,
-)
+from inventory.models import Bin, Commitment, OnHand, ShelfEvidence, Sku, StockMovement, System
 from replenishment.models import PurchaseOrder, PurchaseOrderLine, ReorderPolicy, Supplier
 from replenishment.selectors import coverage_iter, coverage_rows
 
@@ -47,90 +36,39 @@ def _table(model) -> str:
 
 
 def _load(ctx: BenchContext, *, skus: int, ledger_rows: int) -> int:
-    rng = random.Random(2024)
     now = timezone.now()
     bins = max(10, skus // 50)
-    ctx.progress(f"loading {skus:,} SKUs in {bins:,} bins")
-    home = Warehouse.objects.using(ctx.alias).get(is_default=True).pk
-    ctx.bulk_insert(
-        _table(Bin),
-        ["id", "code", "zone", "walk_order", "active", "warehouse_id"],
-        ((i, f"B-{i:05}", "Z", i, True, home) for i in range(1, bins + 1)),
-    )
-    ctx.bulk_insert(
-        _table(Sku),
-        ["id", "code", "title", "active", "unit_cost"],
-        ((i, f"S-{i:06}", f"Item {i}", True, 1) for i in range(1, skus + 1)),
-    )
     shelf = System.objects.using(ctx.alias).get(name="shelf").pk
     storefront = System.objects.using(ctx.alias).get(name="storefront").pk
-
-    balances: dict[int, int] = {}  # sku id → balance (each SKU lives in one bin)
-    event = 0
-
-    def movements():
-        nonlocal event
-        per_sku, extra = divmod(ledger_rows, skus)
-        for sku in range(1, skus + 1):
-            bin = 1 + sku % bins
-            count = per_sku + (1 if sku <= extra else 0)
-            times = sorted(rng.uniform(0, HISTORY_DAYS) for _ in range(count))
-            rate = rng.choice([0.2, 0.5, 1, 2, 4])
-            balance = 0
-            for n, age in enumerate(reversed(times)):
-                at = now - timedelta(days=age)
-                if n == 0 or balance == 0 or rng.random() < 0.08:
-                    delta, kind, source = round(rate * 20) + 5, "receive", shelf
-                else:
-                    delta = -min(balance, 1 + int(rng.expovariate(1 / rate)))
-                    kind, source = "ship", storefront
-                balance += delta
-                event += 1
-                yield (
-                    kind,
-                    bin,
-                    sku,
-                    delta,
-                    balance,
-                    source,
-                    f"bench-{event}",
-                    0,
-                    "",
-                    None,
-                    "",
-                    at,
-                )
-            balances[sku] = balance
-
-    ctx.progress(f"loading {ledger_rows:,} ledger rows")
-    loaded = ctx.bulk_insert(
-        _table(StockMovement),
-        [
-            "kind",
-            "bin_id",
-            "sku_id",
-            "quantity",
-            "balance_after",
-            "source_system_id",
-            "source_event_id",
-            "leg",
-            "reference",
-            "actor_id",
-            "note",
-            "created_at",
-        ],
-        movements(),
-    )
-    ctx.bulk_insert(
-        _table(OnHand),
-        ["bin_id", "sku_id", "quantity", "updated_at"],
-        ((1 + sku % bins, sku, q, now) for sku, q in balances.items()),
-    )
-    with ctx.connection.cursor() as cursor:  # every SKU known, in one statement
+    tables = [_table(m) for m in (Bin, Sku, StockMovement, OnHand, ShelfEvidence)]
+    warehouse = ctx.bin_warehouse("i")
+    with ctx.bulk_load(*tables, seed=0.2024) as cursor:
+        ctx.progress(f"loading {skus:,} SKUs in {bins:,} bins")
         cursor.execute(
+            f"INSERT INTO {_table(Bin)} (id, code, zone, walk_order, active, warehouse_id) "
+            f"SELECT i, 'B-' || {ctx.zero_padded('i', 5)}, 'Z', i, TRUE, {warehouse} "
+            f"FROM {ctx.numbers(bins)}",
+            [],
+        )
+        cursor.execute(
+            f"INSERT INTO {_table(Sku)} (id, code, title, active, unit_cost) "
+            f"SELECT i, 'S-' || {ctx.zero_padded('i', 6)}, 'Item ' || i, TRUE, 1 "
+            f"FROM {ctx.numbers(skus)}",
+            [],
+        )
+        ctx.progress(f"loading {ledger_rows:,} ledger rows")
+        loaded = _load_ledger(ctx, cursor, skus=skus, ledger_rows=ledger_rows, bins=bins,
+                              shelf=shelf, storefront=storefront, now=now)  # fmt: skip
+        cursor.execute(
+            f"INSERT INTO {_table(OnHand)} (bin_id, sku_id, quantity, updated_at) "
+            f"SELECT bin_id, sku_id, SUM(quantity), %s FROM {_table(StockMovement)} "
+            f"GROUP BY bin_id, sku_id ORDER BY sku_id",
+            [ctx.param(now)],
+        )
+        cursor.execute(  # every SKU known, in one statement
             f"INSERT INTO {_table(ShelfEvidence)} (sku_id, kind, reference, recorded_at) "
             f"SELECT id, %s, '', %s FROM {_table(Sku)}",
-            [ShelfEvidence.Kind.ADOPTED, now],
+            [ShelfEvidence.Kind.ADOPTED, ctx.param(now)],
         )
     ctx.progress("loading commitments, policies and purchase orders")
     ctx.bulk_insert(
@@ -191,6 +129,64 @@ def _load(ctx: BenchContext, *, skus: int, ledger_rows: int) -> int:
         cursor.execute("ANALYZE")
     _check_ledger(ctx)
     return loaded
+
+
+def _load_ledger(
+    ctx: BenchContext,
+    cursor,
+    *,
+    skus: int,
+    ledger_rows: int,
+    bins: int,
+    shelf: int,
+    storefront: int,
+    now,
+) -> int:
+    """Each SKU's ledger rows over the last ``HISTORY_DAYS`` days, oldest first, made by the
+    server: a sales rate drawn per SKU (0.2, 0.5, 1, 2 or 4 units a day); a receipt of
+    20 days' worth plus 5 first, whenever the shelf is empty and with a chance of 0.08;
+    otherwise a sale of 1 + an exponential draw of mean the rate, never more than the
+    balance. The times are uniform draws in the window, sorted: the oldest of ``c`` is the
+    window × u^(1/c), each next one the last × u^(1/the ones left) (the order statistics
+    drawn one at a time, so each row needs only the one before it)."""
+    per_sku, extra = divmod(ledger_rows, skus)
+    draw = f"(1 - {ctx.random})"  # in (0, 1]: safe under LN and a root
+    # A row holds its movement, the balance before it, and the next row's two draws (a
+    # sale's size and the receipt's chance), each drawn once and read twice.
+    sale = f"1 + CAST(FLOOR(-LN({draw}) * rate) AS INTEGER)"
+    cursor.execute(
+        f"""
+        INSERT INTO {_table(StockMovement)} (kind, bin_id, sku_id, quantity, balance_after,
+                                            source_system_id, source_event_id, leg, reference,
+                                            actor_id, note, created_at)
+        WITH RECURSIVE walk(sku, n, rows, rate, receipt, age, balance, delta, sale, chance)
+        AS (
+            SELECT sku, 1, rows, rate, CAST(ROUND(rate * 20) AS INTEGER) + 5,
+                   {HISTORY_DAYS} * POWER({draw}, 1.0 / rows), 0,
+                   CAST(ROUND(rate * 20) AS INTEGER) + 5, {sale}, {ctx.random}
+            FROM (SELECT i AS sku, %s + CASE WHEN i <= %s THEN 1 ELSE 0 END AS rows,
+                         CASE CAST(FLOOR({ctx.random} * 5) AS INTEGER) WHEN 0 THEN 0.2
+                              WHEN 1 THEN 0.5 WHEN 2 THEN 1 WHEN 3 THEN 2 ELSE 4 END AS rate
+                  FROM {ctx.numbers(skus)}) skus
+            UNION ALL
+            SELECT sku, n + 1, rows, rate, receipt, age * POWER({draw}, 1.0 / (rows - n)),
+                   balance + delta,
+                   CASE WHEN balance + delta = 0 OR chance < 0.08 THEN receipt
+                        WHEN sale < balance + delta THEN -sale
+                        ELSE -(balance + delta) END,
+                   {sale}, {ctx.random}
+            FROM walk WHERE n < rows
+        )
+        SELECT CASE WHEN delta > 0 THEN 'receive' ELSE 'ship' END, 1 + sku %% %s, sku, delta,
+               balance + delta, CASE WHEN delta > 0 THEN %s ELSE %s END,
+               'bench-' || ((sku - 1) * %s + CASE WHEN sku - 1 < %s THEN sku - 1 ELSE %s END
+                            + n),
+               0, '', NULL, '', {ctx.days_before("%s", "age")}
+        FROM walk ORDER BY sku, n
+        """,
+        [per_sku, extra, bins, shelf, storefront, per_sku, extra, extra, ctx.param(now)],
+    )
+    return cursor.rowcount
 
 
 def _check_ledger(ctx: BenchContext) -> None:

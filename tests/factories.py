@@ -31,6 +31,7 @@ class BinFactory(DjangoModelFactory):
         model = Bin
 
     code = factory.Sequence(lambda n: f"T-{n:03}")
+    warehouse = factory.LazyFunction(lambda: Warehouse.objects.get(is_default=True))
     zone = "T"
     walk_order = factory.Sequence(lambda n: n)
 

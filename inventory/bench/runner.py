@@ -14,7 +14,9 @@ runs compare by their ratio to it), ``sections_seconds`` (each section's wall ti
 Data a section loads and others load alike (the shelf of 100,000 SKUs and 1,000,000 ledger
 rows) is built once per run: ``ctx.from_template(key, build)`` runs ``build`` the first
 time and hands every later section a fresh copy of the result (``CREATE DATABASE …
-TEMPLATE``), so what is measured stays the same and the loading is not repeated.
+TEMPLATE``), so what is measured stays the same and the loading is not repeated. Data of a
+shape no other section loads is built in place (a template would be a copy made for
+nothing). Large data is made by the server, not sent from Python: ``ctx.bulk_load``.
 
 Sections are a small registry. An app adds one in ``<app>/benchmarks.py`` (inventory's own
 are in ``inventory/bench/sections.py``)::
@@ -23,7 +25,9 @@ are in ``inventory/bench/sections.py``)::
 
     @register("coverage", help="…")
     def coverage(ctx: BenchContext) -> dict:
-        ctx.bulk_insert("…", [...], rows)   # COPY on PostgreSQL, multi-row inserts on SQLite
+        with ctx.bulk_load("…") as cursor:  # INSERT … SELECT … FROM {ctx.numbers(n)}
+            cursor.execute("…", [...])
+        ctx.bulk_insert("…", [...], rows)   # a few rows: COPY (SQLite: multi-row inserts)
         ...
         return {"skus": ..., "ledger_rows": ..., "ms": ...}
 
@@ -67,6 +71,8 @@ class BenchContext:
     progress: Callable[[str], None]
     databases: _Databases | None = None
     loading_s: float = 0.0
+    # How many warehouses the sections' bins are dealt round (the default one, WH-2 … WH-n).
+    warehouses: int = 1
 
     @property
     def connection(self):
@@ -102,6 +108,85 @@ class BenchContext:
                 cursor.executemany(sql, batch)
                 loaded += len(batch)
         return loaded
+
+    @contextmanager
+    def bulk_load(self, *tables: str, seed: float = 0.5) -> Iterator:
+        """A cursor, in one transaction, to fill ``tables`` with statements the server runs
+        on its own rows (``INSERT … SELECT`` over ``ctx.numbers(n)``, draws from
+        ``ctx.random``), so no row passes through Python.
+
+        Benchmark data only, as ``bulk_insert``. On PostgreSQL the draws are seeded (the same
+        data every run) and the tables' plain indexes and foreign keys are dropped for the
+        block and made again at its end: a million rows then cost one sorted build of each
+        index instead of a million insertions into it, and one join checking each foreign key
+        instead of a million deferred checks at commit (every row is still checked). Primary
+        keys and unique constraints stay. The database is analyzed at the end.
+        """
+        atomic = transaction.atomic(using=self.alias)
+        with self._loading(), atomic, self.connection.cursor() as cursor:
+            if self.vendor != "postgresql":
+                yield cursor
+                return
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            cursor.execute("SELECT setseed(%s)", [seed])
+            names = list(tables)
+            cursor.execute(_PLAIN_INDEXES, [names])
+            indexes = cursor.fetchall()
+            cursor.execute(_FOREIGN_KEYS, [names])
+            foreign_keys = cursor.fetchall()
+            for table, name, _ in foreign_keys:
+                cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+            for name, _ in indexes:
+                cursor.execute(f"DROP INDEX {name}")
+            yield cursor
+            for _, definition in indexes:
+                cursor.execute(definition)
+            for table, name, definition in foreign_keys:
+                cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+            cursor.execute("ANALYZE")  # the whole database, as autovacuum would soon
+
+    def numbers(self, count: int, name: str = "numbers") -> str:
+        """A FROM item of the integers 1…``count`` in column ``i``, made by the server."""
+        if self.vendor == "postgresql":
+            return f"generate_series(1, {int(count)}) AS {name}(i)"
+        return (f"(WITH RECURSIVE {name}(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM {name} "
+                f"WHERE i < {int(count)}) SELECT i FROM {name}) AS {name}")  # fmt: skip
+
+    def bin_warehouse(self, number: str) -> str:
+        """SQL for the warehouse of bin number ``number`` (an SQL integer): the default
+        warehouse, or with ``warehouses`` above 1 the bins dealt round it and WH-2 … WH-n
+        (created here when missing)."""
+        Warehouse = apps.get_model("inventory", "Warehouse")
+        rows = Warehouse.objects.using(self.alias)
+        ids = [rows.get(is_default=True).pk] + [
+            rows.get_or_create(code=f"WH-{n}", defaults={"name": f"Warehouse {n}"})[0].pk
+            for n in range(2, self.warehouses + 1)
+        ]
+        if len(ids) == 1:
+            return str(ids[0])
+        cases = " ".join(f"WHEN {k} THEN {pk}" for k, pk in enumerate(ids))
+        return f"CASE ({number}) % {len(ids)} {cases} END"
+
+    def zero_padded(self, number: str, width: int) -> str:
+        """SQL for ``f"{number:0{width}}"``: at least ``width`` digits (LPAD alone cuts)."""
+        text = f"CAST({number} AS TEXT)"
+        return f"CASE WHEN {number} < {10**width} THEN LPAD({text}, {width}, '0') ELSE {text} END"
+
+    @property
+    def random(self) -> str:
+        """SQL for a uniform draw in [0, 1) (SQLite: Django's ``RAND``, unseeded)."""
+        return "random()" if self.vendor == "postgresql" else "RAND()"
+
+    def days_before(self, at: str, days: str) -> str:
+        """SQL for the time ``days`` (an SQL number) before ``at`` (an SQL time)."""
+        if self.vendor == "postgresql":
+            return f"({at} - ({days}) * INTERVAL '1 day')"
+        return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', {at}, '-' || (({days}) * 86400) || ' seconds')"
+
+    def param(self, value: object) -> object:
+        """``value`` as a parameter of the section's raw SQL (SQLite: naive UTC text)."""
+        return value if self.vendor == "postgresql" else _sqlite_row((value,))[0]
 
     def from_template(
         self, key: str, build: Callable[[], T], *, reload: Callable[[], T] | None = None
@@ -160,6 +245,18 @@ class BenchContext:
             result = func()
             times.append((time.perf_counter() - started) * 1000)
         return round(statistics.median(times), 1), result
+
+
+# The plain indexes and the foreign keys of some tables (``bulk_load``): name, definition.
+_PLAIN_INDEXES = """
+SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+WHERE i.indrelid = ANY(%s::regclass[])
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+"""
+_FOREIGN_KEYS = """
+SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid)
+FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY(%s::regclass[])
+"""
 
 
 def _sqlite_row(row: tuple) -> tuple:
@@ -356,8 +453,10 @@ def run_sections(
     progress: Callable[[str], None],
     *,
     report: dict | None = None,
+    warehouses: int = 1,
 ) -> dict[str, dict]:
-    """Run each section in its own copy of a freshly migrated throwaway database.
+    """Run each section in its own copy of a freshly migrated throwaway database, its bins
+    dealt round ``warehouses`` warehouses.
 
     Before the first section, the machine's calibration (``baseline.calibrate``) is taken and
     reported; ``report``, when given, receives it (``calibration``) and the wall seconds of
@@ -394,6 +493,7 @@ def run_sections(
                     scale=scale,
                     progress=lambda text, s=section.name: progress(f"{s}: {text}"),
                     databases=dbs,
+                    warehouses=warehouses,
                 )
                 results[section.name] = section.run(ctx)
                 progress(f"{section.name}: {results[section.name]}")

@@ -34,7 +34,6 @@ from inventory.models import (
     Sku,
     StockMovement,
     System,
-    Warehouse,
 )
 from inventory.storefront.base import (
     Capabilities,
@@ -87,53 +86,73 @@ def load_shelf(ctx: BenchContext, *, skus: int, ledger_rows: int, bins: int = 20
     return ctx.from_template(
         f"shelf-{skus}-{ledger_rows}-{bins}",
         lambda: _build_shelf(ctx, skus=skus, ledger_rows=ledger_rows, bins=bins),
-        reload=lambda: dict(
-            OnHand.objects.using(ctx.alias).order_by("sku_id").values_list("sku_id", "quantity")
-        ),
+        reload=lambda: _reload_balances(ctx),
     )
 
 
 def _build_shelf(ctx: BenchContext, *, skus: int, ledger_rows: int, bins: int) -> dict:
-    rng = random.Random(7)
-    now = timezone.now()
+    """Made by the server (``ctx.bulk_load``): each SKU's ledger rows, in SKU order, are a
+    walk from zero that receives 1-9 units while the balance is under 3 and otherwise with
+    a chance of 0.6, and ships one unit the rest of the time; its balance is their sum."""
+    now = ctx.param(timezone.now())
     ctx.progress(f"loading {skus:,} SKUs, {ledger_rows:,} ledger rows")
-    home = Warehouse.objects.using(ctx.alias).get(is_default=True).pk
-    ctx.bulk_insert(T_BIN, ["id", "code", "zone", "walk_order", "active", "warehouse_id"],
-                    ((i, f"B-{i:04}", "Z", i, True, home) for i in range(1, bins + 1)))  # fmt: skip
-    ctx.bulk_insert(T_SKU, ["id", "code", "title", "active", "unit_cost"],
-                    ((i, f"S-{i:06}", f"Item {i}", True, 2)
-                     for i in range(1, skus + 1)))  # fmt: skip
     shelf = System.objects.using(ctx.alias).get(name="shelf").pk
     per_sku, extra = divmod(ledger_rows, skus)
-    balances: dict[int, int] = {}
+    receive = f"1 + CAST(FLOOR({ctx.random} * 9) AS INTEGER)"
+    warehouse = ctx.bin_warehouse("i")
+    with ctx.bulk_load(T_BIN, T_SKU, T_MOVE, T_ONHAND, T_EVIDENCE, seed=0.7) as cursor:
+        cursor.execute(f"INSERT INTO {T_BIN} (id, code, zone, walk_order, active, warehouse_id) "
+                       f"SELECT i, 'B-' || {ctx.zero_padded('i', 4)}, 'Z', i, TRUE, {warehouse} "
+                       f"FROM {ctx.numbers(bins)}", [])  # fmt: skip
+        cursor.execute(f"INSERT INTO {T_SKU} (id, code, title, active, unit_cost) "
+                       f"SELECT i, 'S-' || {ctx.zero_padded('i', 6)}, 'Item ' || i, TRUE, 2 "
+                       f"FROM {ctx.numbers(skus)}", [])  # fmt: skip
+        # A row holds its movement and the balance before it: the next row's draw needs
+        # the balance after it, which one expression can then read twice.
+        cursor.execute(
+            f"""
+            INSERT INTO {T_MOVE} (kind, bin_id, sku_id, quantity, balance_after,
+                                  source_system_id, source_event_id, leg, reference, note,
+                                  created_at)
+            WITH RECURSIVE walk(sku, n, balance, delta) AS (
+                SELECT i, 1, 0, {receive} FROM {ctx.numbers(skus)}
+                UNION ALL
+                SELECT sku, n + 1, balance + delta,
+                       CASE WHEN balance + delta < 3 OR {ctx.random} < 0.6 THEN {receive}
+                            ELSE -1 END
+                FROM walk
+                WHERE n < %s + CASE WHEN sku <= %s THEN 1 ELSE 0 END
+            )
+            SELECT CASE WHEN delta > 0 THEN 'receive' ELSE 'ship' END, 1 + sku %% %s, sku,
+                   delta, balance + delta, %s,
+                   'seed-' || ((sku - 1) * %s + CASE WHEN sku - 1 < %s THEN sku - 1 ELSE %s END
+                               + n),
+                   0, '', '', %s
+            FROM walk ORDER BY sku, n
+            """,
+            [per_sku, extra, bins, shelf, per_sku, extra, extra, now],
+        )
+        cursor.execute(f"INSERT INTO {T_ONHAND} (bin_id, sku_id, quantity, updated_at) "
+                       f"SELECT bin_id, sku_id, SUM(quantity), %s FROM {T_MOVE} "
+                       f"GROUP BY bin_id, sku_id ORDER BY sku_id", [now])  # fmt: skip
+        # A shelf in production: every SKU counted, every storefront live.
+        cursor.execute(f"INSERT INTO {T_EVIDENCE} (sku_id, kind, reference, recorded_at) "
+                       f"SELECT id, 'adopted', '', %s FROM {T_SKU}", [now])  # fmt: skip
+        System.objects.using(ctx.alias).filter(kind=System.Kind.STOREFRONT).update(
+            sync_mode=System.SyncMode.LIVE
+        )
+        return _balances(cursor)
 
-    def moves():
-        n = 0
-        for sku in range(1, skus + 1):
-            balance = 0
-            for _ in range(per_sku + (1 if sku <= extra else 0)):
-                delta = rng.randint(1, 9) if balance < 3 or rng.random() < 0.6 else -1
-                balance += delta
-                n += 1
-                yield ("receive" if delta > 0 else "ship", 1 + sku % bins, sku, delta, balance,
-                       shelf, f"seed-{n}", 0, "", "", now)  # fmt: skip
-            balances[sku] = balance
 
-    ctx.bulk_insert(T_MOVE, ["kind", "bin_id", "sku_id", "quantity", "balance_after",
-                             "source_system_id", "source_event_id", "leg", "reference", "note",
-                             "created_at"], moves())  # fmt: skip
-    ctx.bulk_insert(T_ONHAND, ["bin_id", "sku_id", "quantity", "updated_at"],
-                    ((1 + sku % bins, sku, q, now) for sku, q in balances.items()))  # fmt: skip
-    # A shelf in production: every SKU counted, every storefront live.
-    ctx.bulk_insert(T_EVIDENCE, ["sku_id", "kind", "reference", "recorded_at"],
-                    ((sku, "adopted", "", now) for sku in range(1, skus + 1)))  # fmt: skip
-    System.objects.using(ctx.alias).filter(kind=System.Kind.STOREFRONT).update(
-        sync_mode=System.SyncMode.LIVE
-    )
+def _balances(cursor) -> dict:
+    """The balances by SKU (a million rows: read raw, no model instance per row)."""
+    cursor.execute(f"SELECT sku_id, quantity FROM {T_ONHAND} ORDER BY sku_id")
+    return dict(cursor.fetchall())
+
+
+def _reload_balances(ctx: BenchContext) -> dict:
     with ctx.connection.cursor() as cursor:
-        if ctx.vendor == "postgresql":
-            cursor.execute("ANALYZE")
-    return balances
+        return _balances(cursor)
 
 
 def _picks(skus: int, count: int, *, seed: int, hot: bool = False) -> list[int]:
@@ -499,7 +518,9 @@ def reconcile_1m(ctx: BenchContext) -> dict:
     ``onefact_mb`` the difference, what the reconciliation itself took. ``fake_ms`` is the
     part of ``ms`` spent in the fake answering."""
     skus = ctx.scaled(1_000_000)
-    balances = load_shelf(ctx, skus=skus, ledger_rows=skus)
+    # No other section loads this shape: built in place, not kept as a template (a copy of
+    # half a gigabyte made and dropped for nothing).
+    balances = _build_shelf(ctx, skus=skus, ledger_rows=skus, bins=200)
     quantities, gaps = _shelf_quantities(balances, 0.01)
     del balances
     gc.collect()
@@ -628,25 +649,28 @@ def _page_times(view, path: str, user, runs: int = 15) -> tuple[float, float, in
 
 
 def _discrepancies(ctx, *, count: int, skus: int) -> None:
-    """Two thirds open, one third resolved by a correction."""
-    rng = random.Random(5)
+    """Two thirds open, one third resolved by a correction, on SKUs drawn at random."""
     shelf = System.objects.using(ctx.alias).get(name="shelf").pk
     front = System.objects.using(ctx.alias).get(name="storefront").pk
-    now = timezone.now()
+    now = ctx.param(timezone.now())
     detail = "storefront says 4, shelf says 2; shelf owns on-hand and wins."
-
-    def rows():
-        for i in range(count):
-            status, resolution = ("open", "") if i % 3 else ("resolved", "correction")
-            yield ("storefront_gap", "on_hand", rng.randint(1, skus), 1 + i % 200, shelf, front,
-                   2, 4, shelf, "", detail, status, resolution, "", "", now,
-                   now if status == "resolved" else None, 2)  # fmt: skip
-
     columns = ["kind", "fact", "sku_id", "bin_id", "owner_id", "consumer_id", "owner_value",
                "consumer_value", "winner_id", "reference", "detail", "status", "resolution",
                "resolution_note", "resolution_reference", "created_at", "resolved_at",
                "unit_cost"]  # fmt: skip
-    ctx.bulk_insert(T_DISC, columns, rows())
+    with ctx.bulk_load(T_DISC, seed=0.5) as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {T_DISC} ({", ".join(columns)})
+            SELECT 'storefront_gap', 'on_hand', 1 + CAST(FLOOR({ctx.random} * %s) AS INTEGER),
+                   1 + (i - 1) %% 200, %s, %s, 2, 4, %s, '', %s,
+                   CASE WHEN (i - 1) %% 3 = 0 THEN 'resolved' ELSE 'open' END,
+                   CASE WHEN (i - 1) %% 3 = 0 THEN 'correction' ELSE '' END, '', '', %s,
+                   CASE WHEN (i - 1) %% 3 = 0 THEN %s END, 2
+            FROM {ctx.numbers(count)}
+            """,
+            [skus, shelf, front, shelf, detail, now, now],
+        )
     if ctx.vendor == "postgresql":
         # What autovacuum does within a minute of such a load: statistics and the
         # visibility map (index-only scans), so the page is timed in its steady state.
@@ -704,27 +728,21 @@ def push(ctx: BenchContext) -> dict:
     """Commit → storefront acknowledged, through Redis and a Celery worker (a subprocess on
     the section's database) into the demo storefront's table. The lag is each live push's
     time from the SKU's oldest unacknowledged commit to the storefront's acknowledgement:
-    first pushes of a SKU and released batches are counted by kind, never in the lag.
-
-    Where the burst's writes go: the writer's and the worker's CPU (shares of the machine),
-    the writer's time spent asking for pushes, and the burst's first writes timed with the
-    push off (no worker) just before, as this minute's yardstick for ``writes_per_s``."""
+    first pushes of a SKU and released batches are counted by kind, never in the lag."""
     from django.conf import settings
     from django.db.models import Count, Min
 
     from inventory import selectors
     from inventory.bench import loadtest
     from inventory.models import SyncLog, SyncState
-    from inventory.services import on_hand_adjust, outbox
+    from inventory.services import on_hand_adjust
     from inventory.storefront.demo.models import DemoLevel
 
     if not settings.REDIS_URL:
         return {"skipped": "REDIS_URL is not set: the push needs Redis and a worker"}
     skus_n, movements = 100, max(500, ctx.scaled(10_000))
-    balances = load_shelf(ctx, skus=skus_n, ledger_rows=skus_n, bins=10)
-    # The storefront holds the shelf's numbers to start with: a SKU the run never moves
-    # (a small --scale) is already equal.
-    levels = ((f"S-{i:06}", "", True, balances[i], timezone.now()) for i in range(1, skus_n + 1))
+    _build_shelf(ctx, skus=skus_n, ledger_rows=skus_n, bins=10)  # its shape is its own
+    levels = ((f"S-{i:06}", "", True, 0, timezone.now()) for i in range(1, skus_n + 1))
     ctx.bulk_insert(DemoLevel._meta.db_table,
                     ["sku_code", "title", "active", "quantity", "updated_at"], levels)  # fmt: skip
     env = loadtest.service_env(loadtest.server_dsn(ctx.connection.settings_dict["NAME"]))
@@ -732,66 +750,35 @@ def push(ctx: BenchContext) -> dict:
         from config.celery import app
 
         app.control.purge()
-        outbox.push_kicks_forget()  # a drain promised by an earlier run is gone with the queue
         shelf = System.objects.get(name="shelf")
         skus = list(Sku.objects.all())
         bins = {b.pk: b for b in Bin.objects.all()}
-        kick = outbox._kick
-
-        def burst(count: int, tag: str) -> tuple[float, float]:
-            """The same movements each time (one seed): wall and this process's CPU seconds."""
+        with loadtest.celery_worker(env, concurrency=2):
+            ctx.progress(f"{movements:,} movements over {skus_n} SKUs, pushed as they commit")
             rng = random.Random(1)
-            started, cpu = time.perf_counter(), time.process_time()
-            for n in range(count):
+            started = time.perf_counter()
+            for n in range(movements):
                 sku = rng.choice(skus)
                 on_hand_adjust(bin=bins[1 + sku.pk % 10], sku=sku, delta=1, kind="receive",
-                               source_system=shelf, source_event_id=f"{tag}-{n}")  # fmt: skip
-            return time.perf_counter() - started, time.process_time() - cpu
-
-        def settle() -> None:
-            """Wait until the storefront has acknowledged the newest outbox row."""
+                               source_system=shelf, source_event_id=f"burst-{n}")  # fmt: skip
+            write_s = time.perf_counter() - started
             final = OutboxEntry.objects.order_by("-id").values_list("id", flat=True).first()
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
                 latest = SyncState.objects.order_by("-pushed_version")
                 if latest.values_list("pushed_version", flat=True).first() == final:
-                    return
+                    break
                 time.sleep(0.5)
-
-        # This minute's yardstick: the burst's first writes with the push off (no kicks; the
-        # worker not started yet), then pushed in one drain, so the burst starts against a
-        # storefront that holds the shelf's numbers. Only pushes after that are counted.
-        outbox._kick = lambda: None
-        alone = min(movements, max(500, ctx.scaled(3_000)))
-        ctx.progress(f"{alone:,} of the same movements with the push off")
-        alone_s, _ = burst(alone, "alone")
-        # The writer's own time spent asking for pushes (Redis, the task's publish).
-        kick_s = [0.0]
-
-        def timed_kick() -> None:
-            started = time.perf_counter()
-            kick()
-            kick_s[0] += time.perf_counter() - started
-
-        with loadtest.celery_worker(env, concurrency=2):
-            kick()
-            settle()
-            outbox._kick = timed_kick
-            burst_at = timezone.now()
-            ctx.progress(f"{movements:,} movements over {skus_n} SKUs, pushed as they commit")
-            worker_cpu = loadtest.descendants_cpu_seconds()
-            write_s, writer_cpu = burst(movements, "burst")
-            worker_cpu = loadtest.descendants_cpu_seconds() - worker_cpu
-            settle()
-        pushes = SyncLog.objects.filter(pushed_at__gt=burst_at)
-        kinds = dict(pushes.values_list("kind").annotate(n=Count("id")).order_by())
-        lags = sorted(pushes.filter(kind=SyncLog.Kind.LIVE).values_list("lag_ms", flat=True))
-        calls = pushes.values("pushed_at").distinct().count()
+        kinds = dict(SyncLog.objects.values_list("kind").annotate(n=Count("id")).order_by())
+        lags = sorted(
+            SyncLog.objects.filter(kind=SyncLog.Kind.LIVE).values_list("lag_ms", flat=True)
+        )
+        calls = SyncLog.objects.values("pushed_at").distinct().count()
         # Where the lag goes: the time between two calls (the window, or a drain's length
         # when it is longer), and a call's smallest lag (a commit just before the drain read
         # what was pending: the drain's own time from that read to the acknowledgement).
         by_call = (
-            pushes.filter(kind=SyncLog.Kind.LIVE)
+            SyncLog.objects.filter(kind=SyncLog.Kind.LIVE)
             .values("pushed_at")
             .annotate(least=Min("lag_ms"))
             .order_by("pushed_at")
@@ -801,7 +788,6 @@ def push(ctx: BenchContext) -> dict:
         least = sorted(c["least"] for c in by_call)
         shelf_levels = dict(selectors.skus_with_stock().values_list("code", "available"))
         storefront_levels = dict(DemoLevel.objects.values_list("sku_code", "quantity"))
-    cpus = os.cpu_count() or 1
     return {
         "movements": movements,
         "skus": skus_n,
@@ -810,10 +796,6 @@ def push(ctx: BenchContext) -> dict:
         "p50_ms": lags[len(lags) // 2] if lags else None,
         "p95_ms": lags[int(0.95 * (len(lags) - 1))] if lags else None,
         "writes_per_s": round(movements / write_s),
-        "writes_per_s_push_off": round(alone / alone_s),
-        "writer_cpu_share": round(writer_cpu / (write_s * cpus), 3),
-        "worker_cpu_share": round(worker_cpu / (write_s * cpus), 3),
-        "kick_ms_per_movement": round(kick_s[0] * 1000 / movements, 3),
         "window_s": settings.ONEFACT_PUSH_COALESCE_SECONDS,
         "between_calls_p50_ms": round(gaps[len(gaps) // 2]) if gaps else None,
         "drain_p50_ms": least[len(least) // 2] if least else None,
@@ -855,7 +837,7 @@ def api(ctx: BenchContext) -> dict:
     from inventory.bench import loadtest
 
     skus, _ = _sections_setup(ctx, full_rows=200_000)
-    seconds = max(4.0, 20 * min(1.0, ctx.scale * 2))
+    seconds = max(4.0, 10 * min(1.0, ctx.scale * 2))
     env = loadtest.service_env(loadtest.server_dsn(ctx.connection.settings_dict["NAME"]))
     # Commits enqueue their push into Redis (no worker here: the push has its own section);
     # without a broker every request would push in-process, the embedded default's way.

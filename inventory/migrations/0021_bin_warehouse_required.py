@@ -3,8 +3,6 @@ previous migration's row updates still pending)."""
 
 from django.db import migrations, models
 
-import inventory.models
-
 
 class Migration(migrations.Migration):
     dependencies = [("inventory", "0020_warehouse")]
@@ -14,7 +12,6 @@ class Migration(migrations.Migration):
             model_name="bin",
             name="warehouse",
             field=models.ForeignKey(
-                default=inventory.models.default_warehouse_id,
                 on_delete=models.deletion.PROTECT,
                 related_name="bins",
                 to="inventory.warehouse",

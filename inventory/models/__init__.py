@@ -351,9 +351,9 @@ def default_warehouse_id() -> int | None:
 
 class Bin(models.Model):
     code = models.CharField(max_length=20, unique=True, help_text="As printed, e.g. A-14.")
-    warehouse = models.ForeignKey(
-        Warehouse, on_delete=models.PROTECT, related_name="bins", default=default_warehouse_id
-    )
+    # A bin saved without one goes to the default warehouse (``save``); not a field default,
+    # which would be read from the database whenever a Bin is made in memory.
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="bins")
     zone = models.CharField(max_length=20, db_index=True)
     walk_order = models.PositiveIntegerField(
         default=0, help_text="Position on the walk through the warehouse; lower comes first."
@@ -365,6 +365,11 @@ class Bin(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    def save(self, *args, **kwargs):
+        if self.warehouse_id is None:
+            self.warehouse_id = default_warehouse_id()
+        super().save(*args, **kwargs)
 
 
 class Sku(models.Model):

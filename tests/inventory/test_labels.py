@@ -132,10 +132,12 @@ def test_bin_labels_bad_input_shows_the_message_at_its_field_and_no_pdf(
 
 
 def test_bin_labels_refuses_more_than_the_most_in_one_print(client, staff_user, db):
-    from inventory.models import Bin
+    from inventory.models import Bin, default_warehouse_id
 
+    home = default_warehouse_id()
     Bin.objects.bulk_create(
-        Bin(code=f"M-{n:05}", zone="M", walk_order=n) for n in range(LABELS_MAX + 1)
+        Bin(code=f"M-{n:05}", zone="M", walk_order=n, warehouse_id=home)
+        for n in range(LABELS_MAX + 1)
     )
     client.force_login(staff_user)
     response = _get(client, "bin-labels", scope="zone", zone="M", format="a4-3x8")

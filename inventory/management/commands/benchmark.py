@@ -21,6 +21,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--only", action="append", default=[], help="Only this section (repeatable)."
         )
+        parser.add_argument(
+            "--warehouses",
+            type=int,
+            default=1,
+            help="Deal the bins round this many warehouses (1-10; 1: the default one).",
+        )
 
     def handle(self, *args, **options):
         sections = discover_sections()
@@ -44,8 +50,11 @@ class Command(BaseCommand):
         if not 0 < scale <= 10:
             raise CommandError("--scale must be above 0 and at most 10.")
 
-        report: dict = {}
-        results = run_sections([sections[n] for n in wanted], scale, self._progress, report=report)
+        if not 1 <= options["warehouses"] <= 10:
+            raise CommandError("--warehouses must be 1 to 10.")
+        report: dict = {"warehouses": options["warehouses"]}
+        results = run_sections([sections[n] for n in wanted], scale, self._progress,
+                               report=report, warehouses=options["warehouses"])  # fmt: skip
         if options["json"]:
             # The sections' results, then the run's own figures beside them: the calibration
             # (compare two runs by their ratio to it) and where the wall time went.

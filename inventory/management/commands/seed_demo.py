@@ -15,7 +15,15 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from inventory import selectors, services
-from inventory.models import Bin, Discrepancy, ShelfEvidence, Sku, StockMovement, System
+from inventory.models import (
+    Bin,
+    Discrepancy,
+    ShelfEvidence,
+    Sku,
+    StockMovement,
+    System,
+    default_warehouse_id,
+)
 from inventory.seed import DEMO_USERS
 from inventory.storefront.demo.models import DemoLevel
 from inventory.storefront.demo.services import demo_storefront_drift, demo_storefront_seed
@@ -107,8 +115,9 @@ class Command(BaseCommand):
         return report.discrepancies_written
 
     def _bins(self) -> list[Bin]:
+        home = default_warehouse_id()
         wanted = [
-            Bin(code=f"{zone}-{n:02}", zone=zone, walk_order=z * 100 + n)
+            Bin(code=f"{zone}-{n:02}", zone=zone, walk_order=z * 100 + n, warehouse_id=home)
             for z, zone in enumerate(ZONES)
             for n in range(1, BINS_PER_ZONE + 1)
         ]
