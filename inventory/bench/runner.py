@@ -166,7 +166,8 @@ class BenchContext:
         if len(ids) == 1:
             return str(ids[0])
         cases = " ".join(f"WHEN {k} THEN {pk}" for k, pk in enumerate(ids))
-        return f"CASE ({number}) % {len(ids)} {cases} END"
+        n = len(ids)  # the remainder by integer division: no "%", which the driver would read
+        return f"CASE ({number}) - (({number}) / {n}) * {n} {cases} END"
 
     def zero_padded(self, number: str, width: int) -> str:
         """SQL for ``f"{number:0{width}}"``: at least ``width`` digits (LPAD alone cuts)."""

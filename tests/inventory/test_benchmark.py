@@ -4,12 +4,12 @@ are what they claim to be."""
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from inventory.bench.baseline import RawMovements
 from inventory.bench.runner import Section, run_sections
-from inventory.models import Bin, OnHand, OutboxEntry, StockMovement
+from inventory.models import Bin, OnHand, OutboxEntry, StockMovement, Warehouse
 from inventory.services import on_hand_adjust
 from tests.factories import BinFactory, SkuFactory
 
@@ -150,3 +150,23 @@ def test_data_built_once_per_run_is_copied_untouched_for_each_section(postgres):
     )
     assert calls == ["first"]
     assert results["second"] == results["first"] == {"value": "built", "bins": ["BUILT"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bins_are_dealt_round_the_warehouses_asked_for(postgres, capsys):
+    """``--warehouses 3``: the shelf's bins are in the default warehouse, WH-2 and WH-3, and
+    the sections run on that shelf as on one warehouse's."""
+    from inventory.bench.runner import BenchContext
+
+    call_command("benchmark", "--json", "--scale", "0.002", "--warehouses", "3",
+                 "--only", "sku_detail")  # fmt: skip
+    result = json.loads(capsys.readouterr().out)
+    assert result["warehouses"] == 3 and result["sku_detail"]["queries"] > 0
+    ctx = BenchContext(alias="default", scale=1.0, progress=lambda text: None, warehouses=3)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {ctx.bin_warehouse('i')} FROM generate_series(1, 6) AS n(i)")
+        dealt = [row[0] for row in cursor.fetchall()]
+    codes = dict(Warehouse.objects.values_list("pk", "code"))
+    assert [codes[pk] for pk in dealt] == ["WH-2", "WH-3", "MAIN"] * 2
+    with pytest.raises(CommandError, match="1 to 10"):
+        call_command("benchmark", "--warehouses", "0", "--only", "sku_list")
