@@ -728,21 +728,27 @@ def push(ctx: BenchContext) -> dict:
     """Commit → storefront acknowledged, through Redis and a Celery worker (a subprocess on
     the section's database) into the demo storefront's table. The lag is each live push's
     time from the SKU's oldest unacknowledged commit to the storefront's acknowledgement:
-    first pushes of a SKU and released batches are counted by kind, never in the lag."""
+    first pushes of a SKU and released batches are counted by kind, never in the lag.
+
+    Where the burst's writes go: the writer's and the worker's CPU (shares of the machine),
+    the writer's time spent asking for pushes, and the burst's first writes timed with the
+    push off (no worker) just before, as this minute's yardstick for ``writes_per_s``."""
     from django.conf import settings
     from django.db.models import Count, Min
 
     from inventory import selectors
     from inventory.bench import loadtest
     from inventory.models import SyncLog, SyncState
-    from inventory.services import on_hand_adjust
+    from inventory.services import on_hand_adjust, outbox
     from inventory.storefront.demo.models import DemoLevel
 
     if not settings.REDIS_URL:
         return {"skipped": "REDIS_URL is not set: the push needs Redis and a worker"}
     skus_n, movements = 100, max(500, ctx.scaled(10_000))
-    _build_shelf(ctx, skus=skus_n, ledger_rows=skus_n, bins=10)  # its shape is its own
-    levels = ((f"S-{i:06}", "", True, 0, timezone.now()) for i in range(1, skus_n + 1))
+    balances = _build_shelf(ctx, skus=skus_n, ledger_rows=skus_n, bins=10)  # its own shape
+    # The storefront holds the shelf's numbers to start with: a SKU the run never moves
+    # (a small --scale) is already equal.
+    levels = ((f"S-{i:06}", "", True, balances[i], timezone.now()) for i in range(1, skus_n + 1))
     ctx.bulk_insert(DemoLevel._meta.db_table,
                     ["sku_code", "title", "active", "quantity", "updated_at"], levels)  # fmt: skip
     env = loadtest.service_env(loadtest.server_dsn(ctx.connection.settings_dict["NAME"]))
@@ -750,35 +756,66 @@ def push(ctx: BenchContext) -> dict:
         from config.celery import app
 
         app.control.purge()
+        outbox.push_kicks_forget()  # a drain promised by an earlier run is gone with the queue
         shelf = System.objects.get(name="shelf")
         skus = list(Sku.objects.all())
         bins = {b.pk: b for b in Bin.objects.all()}
-        with loadtest.celery_worker(env, concurrency=2):
-            ctx.progress(f"{movements:,} movements over {skus_n} SKUs, pushed as they commit")
+        kick = outbox._kick
+
+        def burst(count: int, tag: str) -> tuple[float, float]:
+            """The same movements each time (one seed): wall and this process's CPU seconds."""
             rng = random.Random(1)
-            started = time.perf_counter()
-            for n in range(movements):
+            started, cpu = time.perf_counter(), time.process_time()
+            for n in range(count):
                 sku = rng.choice(skus)
                 on_hand_adjust(bin=bins[1 + sku.pk % 10], sku=sku, delta=1, kind="receive",
-                               source_system=shelf, source_event_id=f"burst-{n}")  # fmt: skip
-            write_s = time.perf_counter() - started
+                               source_system=shelf, source_event_id=f"{tag}-{n}")  # fmt: skip
+            return time.perf_counter() - started, time.process_time() - cpu
+
+        def settle() -> None:
+            """Wait until the storefront has acknowledged the newest outbox row."""
             final = OutboxEntry.objects.order_by("-id").values_list("id", flat=True).first()
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
                 latest = SyncState.objects.order_by("-pushed_version")
                 if latest.values_list("pushed_version", flat=True).first() == final:
-                    break
+                    return
                 time.sleep(0.5)
-        kinds = dict(SyncLog.objects.values_list("kind").annotate(n=Count("id")).order_by())
-        lags = sorted(
-            SyncLog.objects.filter(kind=SyncLog.Kind.LIVE).values_list("lag_ms", flat=True)
-        )
-        calls = SyncLog.objects.values("pushed_at").distinct().count()
+
+        # This minute's yardstick: the burst's first writes with the push off (no kicks; the
+        # worker not started yet), then pushed in one drain, so the burst starts against a
+        # storefront that holds the shelf's numbers. Only pushes after that are counted.
+        outbox._kick = lambda: None
+        alone = min(movements, max(500, ctx.scaled(3_000)))
+        ctx.progress(f"{alone:,} of the same movements with the push off")
+        alone_s, _ = burst(alone, "alone")
+        # The writer's own time spent asking for pushes (Redis, the task's publish).
+        kick_s = [0.0]
+
+        def timed_kick() -> None:
+            started = time.perf_counter()
+            kick()
+            kick_s[0] += time.perf_counter() - started
+
+        with loadtest.celery_worker(env, concurrency=2):
+            kick()
+            settle()
+            outbox._kick = timed_kick
+            burst_at = timezone.now()
+            ctx.progress(f"{movements:,} movements over {skus_n} SKUs, pushed as they commit")
+            worker_cpu = loadtest.descendants_cpu_seconds()
+            write_s, writer_cpu = burst(movements, "burst")
+            worker_cpu = loadtest.descendants_cpu_seconds() - worker_cpu
+            settle()
+        pushes = SyncLog.objects.filter(pushed_at__gt=burst_at)
+        kinds = dict(pushes.values_list("kind").annotate(n=Count("id")).order_by())
+        lags = sorted(pushes.filter(kind=SyncLog.Kind.LIVE).values_list("lag_ms", flat=True))
+        calls = pushes.values("pushed_at").distinct().count()
         # Where the lag goes: the time between two calls (the window, or a drain's length
         # when it is longer), and a call's smallest lag (a commit just before the drain read
         # what was pending: the drain's own time from that read to the acknowledgement).
         by_call = (
-            SyncLog.objects.filter(kind=SyncLog.Kind.LIVE)
+            pushes.filter(kind=SyncLog.Kind.LIVE)
             .values("pushed_at")
             .annotate(least=Min("lag_ms"))
             .order_by("pushed_at")
@@ -788,6 +825,7 @@ def push(ctx: BenchContext) -> dict:
         least = sorted(c["least"] for c in by_call)
         shelf_levels = dict(selectors.skus_with_stock().values_list("code", "available"))
         storefront_levels = dict(DemoLevel.objects.values_list("sku_code", "quantity"))
+    cpus = os.cpu_count() or 1
     return {
         "movements": movements,
         "skus": skus_n,
@@ -796,6 +834,10 @@ def push(ctx: BenchContext) -> dict:
         "p50_ms": lags[len(lags) // 2] if lags else None,
         "p95_ms": lags[int(0.95 * (len(lags) - 1))] if lags else None,
         "writes_per_s": round(movements / write_s),
+        "writes_per_s_push_off": round(alone / alone_s),
+        "writer_cpu_share": round(writer_cpu / (write_s * cpus), 3),
+        "worker_cpu_share": round(worker_cpu / (write_s * cpus), 3),
+        "kick_ms_per_movement": round(kick_s[0] * 1000 / movements, 3),
         "window_s": settings.ONEFACT_PUSH_COALESCE_SECONDS,
         "between_calls_p50_ms": round(gaps[len(gaps) // 2]) if gaps else None,
         "drain_p50_ms": least[len(least) // 2] if least else None,

@@ -14,7 +14,7 @@ from replenishment.selectors import coverage_rows
 pytestmark = pytest.mark.django_db
 
 RUN_KEYS = {"calibration", "sections_seconds", "sections_loading_seconds", "setup_seconds",
-            "drop_seconds", "total_seconds"}  # fmt: skip
+            "drop_seconds", "total_seconds", "warehouses"}  # fmt: skip
 
 
 def test_seed_replenishment_gives_a_meaningful_list_and_runs_again_unchanged(db):
