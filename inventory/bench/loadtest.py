@@ -165,6 +165,27 @@ async def _movement_client(port, token, skus, deadline, seed, done) -> None:
         writer.close()
 
 
+def _in_own_thread(call):
+    """``call()`` in a thread of its own, so its event loop is the only one there: the caller
+    may be inside another's (a test process where Playwright's runs), and ``asyncio.run``
+    refuses to start inside a running loop. ``time.process_time`` still counts its CPU."""
+    result: list = []
+    error: list[BaseException] = []
+
+    def target():
+        try:
+            result.append(call())
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+            error.append(exc)
+
+    thread = threading.Thread(target=target, name="load-generator")
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]
+    return result[0]
+
+
 def movements_under_load(base_url: str, *, token: str, skus: int, clients: int,
                          seconds: float) -> dict:  # fmt: skip
     """``clients`` concurrent clients post receipts of random SKUs (S-000001…, into bin
@@ -190,7 +211,7 @@ def movements_under_load(base_url: str, *, token: str, skus: int, clients: int,
     server = descendants_cpu_seconds()
     cpu = time.process_time()
     wall = time.perf_counter()
-    start_at, deadline = asyncio.run(run())
+    start_at, deadline = _in_own_thread(lambda: asyncio.run(run()))
     wall = time.perf_counter() - wall
     cpu = time.process_time() - cpu
     server = descendants_cpu_seconds() - server

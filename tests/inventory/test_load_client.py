@@ -2,6 +2,7 @@
 server answers, keeps a connection the server keeps, and reports its own CPU beside the
 server's. A tiny HTTP server in a thread stands in for gunicorn (no database needed)."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -74,6 +75,18 @@ def test_movements_under_load_counts_the_servers_answers_and_its_own_cpu(server)
         assert len(server.connections) <= 4
     else:  # the server closes each: a new connection per request
         assert len(server.connections) == sent
+
+
+def test_the_generator_runs_from_inside_another_event_loop(server):
+    """A test process may be inside Playwright's event loop when it runs the benchmark: the
+    generator's loop runs in a thread of its own, not refused by ``asyncio.run``."""
+    port = server.server_address[1]
+
+    async def caller():
+        return movements_under_load(f"http://127.0.0.1:{port}", token="t0k", skus=50,
+                                    clients=2, seconds=0.2)  # fmt: skip
+
+    assert asyncio.run(caller())["movements_per_s"] > 0
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads Linux's /proc")
