@@ -223,7 +223,9 @@ class AuthorityConflictAdmin(ReadOnlyAdmin):
 
 
 class WarehouseAdminForm(forms.ModelForm):
-    owner = forms.ModelChoiceField(
+    # Not named "owner": the model's field is not editable, and the admin refuses a form
+    # field of a non-editable model field's name.
+    on_hand_owner = forms.ModelChoiceField(
         queryset=System.objects.filter(kind=System.Kind.THIRD_PARTY, active=True),
         required=False,
         empty_label="The shelf (OneFact counts it)",
@@ -243,11 +245,11 @@ class WarehouseAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.initial.setdefault("owner", self.instance.owner_id)
+        self.initial.setdefault("on_hand_owner", self.instance.owner_id)
 
     def clean(self):
         cleaned = super().clean()
-        owner = cleaned.get("owner")
+        owner = cleaned.get("on_hand_owner")
         if (owner.pk if owner else None) == self.instance.owner_id:
             return cleaned
         if not cleaned.get("reason", "").strip():
@@ -257,7 +259,8 @@ class WarehouseAdminForm(forms.ModelForm):
         try:
             services.warehouse_owner_validate(warehouse=probe, owner=owner)
         except ValidationError as error:
-            self.add_error(None, error)
+            for message in error.message_dict.get("owner", error.messages):
+                self.add_error("on_hand_owner", message)
         return cleaned
 
 
@@ -271,10 +274,10 @@ class WarehouseAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        if "owner" in form.changed_data:
+        if "on_hand_owner" in form.changed_data:
             services.warehouse_owner_set(
                 warehouse=obj,
-                owner=form.cleaned_data["owner"],
+                owner=form.cleaned_data["on_hand_owner"],
                 reason=form.cleaned_data["reason"],
                 actor=request.user,
             )

@@ -623,7 +623,14 @@ planned AS (
         columns = ", ".join([*COVERAGE_FIELDS, f"{days} AS window_days"])
         return sql + f"SELECT {columns}\nFROM planned\n{where_sql}{order_sql}", params
     # A page: its rows picked (and how many rows there are in all) before their titles and
-    # supplier names are read; the same order again for the page's own rows.
+    # supplier names are read; the same order again for the page's own rows, each key the
+    # page's (SQLite finds a bare "code" ambiguous beside the catalog's).
+    outer_order_sql = (
+        order_sql
+        and "ORDER BY "
+        + ", ".join(f"page.{key.strip()}" for key in SORTS.get(sort, SORTS["urgency"]).split(","))
+        + "\n"
+    )
     inner = ", ".join(name for name in COVERAGE_FIELDS if name not in ("title", "supplier_name"))
     picked = {"title": "s.title", "supplier_name": "sup.name AS supplier_name"}
     columns = ", ".join(picked.get(name, f"page.{name}") for name in COVERAGE_FIELDS)
@@ -635,7 +642,7 @@ FROM (
 ) page
 JOIN {Sku._meta.db_table} s ON s.id = page.sku_id
 LEFT JOIN {supplier} sup ON sup.id = page.supplier_id
-{order_sql}"""
+{outer_order_sql}"""
     return sql, [*params, limit, offset]
 
 

@@ -272,13 +272,15 @@ def test_handing_a_warehouse_to_a_3pl_is_refused_when_it_would_leave_units_unown
 def test_warehouse_admin_form_puts_each_refusal_at_its_field(db, two_warehouses, three_pl):
     _, wh2, _, _ = two_warehouses
     data = {"code": "WH-2", "name": "Back room", "address": "", "active": "on"}
-    form = WarehouseAdminForm(data={**data, "owner": three_pl.pk}, instance=wh2)
+    form = WarehouseAdminForm(data={**data, "on_hand_owner": three_pl.pk}, instance=wh2)
     assert not form.is_valid()
     assert "needs a reason" in str(form.errors["reason"])
     assert "still hold 12 units" in str(form.errors)
     wh4 = WarehouseFactory(code="WH-4")
     data = {"code": "WH-4", "name": "Acme", "address": "", "active": "on"}
-    form = WarehouseAdminForm(data={**data, "owner": three_pl.pk, "reason": "x"}, instance=wh4)
+    form = WarehouseAdminForm(
+        data={**data, "on_hand_owner": three_pl.pk, "reason": "x"}, instance=wh4
+    )
     assert form.is_valid(), form.errors
 
 
@@ -304,3 +306,21 @@ def test_sku_list_sums_one_warehouse_or_all(client, staff_user, two_warehouses):
 def test_sku_list_shows_no_warehouse_filter_with_one_warehouse(client, staff_user, sku):
     client.force_login(staff_user)
     assert 'data-testid="warehouse-filter"' not in client.get("/skus/").text
+
+
+def test_admin_hands_a_warehouse_to_a_3pl_with_its_reason(client, admin_user, three_pl):
+    wh4 = WarehouseFactory(code="WH-4", name="Acme")
+    client.force_login(admin_user)
+    url = f"/admin/inventory/warehouse/{wh4.pk}/change/"
+    assert client.get(url).status_code == 200
+    assert client.get("/admin/inventory/warehouse/add/").status_code == 200
+    data = {"code": "WH-4", "name": "Acme", "address": "", "active": "on"}
+    refused = client.post(url, {**data, "on_hand_owner": three_pl.pk})
+    assert refused.status_code == 200 and "needs a reason" in refused.text
+    wh4.refresh_from_db()
+    assert wh4.owner is None
+    done = client.post(url, {**data, "on_hand_owner": three_pl.pk, "reason": "Acme counts it"})
+    assert done.status_code == 302
+    wh4.refresh_from_db()
+    assert wh4.owner == three_pl
+    assert OwnershipChange.objects.filter(reason="Acme counts it").exists()
