@@ -1,6 +1,7 @@
 """Reads of the shelf: on-hand, commitments, availability and the ledger. Other apps read
 on-hand only through ``inventory.selectors``."""
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -65,17 +66,13 @@ def on_hand_split_by_warehouse(balances: Iterable[OnHand]) -> list[WarehouseOnHa
     """Totals per warehouse of balance rows already read (``on_hand_for_sku``'s, whose bins
     come with their warehouse), so a page shows them without another query. A warehouse
     none of whose bins ever held the SKU is left out (its total would be 0)."""
-    totals: dict[int, WarehouseOnHand] = {}
+    totals: Counter[Warehouse] = Counter()
     for row in balances:
-        warehouse = row.bin.warehouse
-        found = totals.get(warehouse.pk)
-        totals[warehouse.pk] = WarehouseOnHand(
-            warehouse_id=warehouse.pk,
-            code=warehouse.code,
-            name=warehouse.name,
-            on_hand=(found.on_hand if found else 0) + row.quantity,
-        )
-    return sorted(totals.values(), key=lambda w: w.code)
+        totals[row.bin.warehouse] += row.quantity
+    return [
+        WarehouseOnHand(warehouse_id=w.pk, code=w.code, name=w.name, on_hand=units)
+        for w, units in sorted(totals.items(), key=lambda item: item[0].code)
+    ]
 
 
 def units_in_bin(*, bin: Bin) -> int:
